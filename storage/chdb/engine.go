@@ -1,0 +1,278 @@
+package chdb
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"sync"
+	"unsafe"
+
+	"github.com/ebitengine/purego"
+)
+
+// api holds the C functions of libchdb that Tracehouse uses.
+type api struct {
+	connect        func(argc int32, argv **byte) unsafe.Pointer
+	closeConn      func(conn unsafe.Pointer)
+	queryN         func(conn uintptr, query *byte, queryLen uintptr, format *byte, formatLen uintptr) uintptr
+	queryParamsN   func(conn uintptr, query *byte, queryLen uintptr, format *byte, formatLen uintptr, names **byte, nameLens *uintptr, values **byte, valueLens *uintptr, count uintptr) uintptr
+	streamParamsN  func(conn uintptr, query *byte, queryLen uintptr, format *byte, formatLen uintptr, names **byte, nameLens *uintptr, values **byte, valueLens *uintptr, count uintptr) uintptr
+	streamFetch    func(conn uintptr, result uintptr) uintptr
+	streamCancel   func(conn uintptr, result uintptr)
+	destroyResult  func(result uintptr)
+	resultBuffer   func(result uintptr) unsafe.Pointer
+	resultLength   func(result uintptr) uintptr
+	resultError    func(result uintptr) *byte
+	resultRowsRead func(result uintptr) uint64
+}
+
+var (
+	loadOnce   sync.Once
+	loaded     *api
+	loadErr    error
+	openEngine *Engine
+	openMu     sync.Mutex
+)
+
+func load(path string) (*api, error) {
+	loadOnce.Do(func() {
+		saved := saveSignalHandlers()
+		lib, err := purego.Dlopen(path, purego.RTLD_NOW|purego.RTLD_GLOBAL)
+		if err != nil {
+			loadErr = fmt.Errorf("load %s: %w", path, err)
+			return
+		}
+		a := &api{}
+		purego.RegisterLibFunc(&a.connect, lib, "chdb_connect")
+		purego.RegisterLibFunc(&a.closeConn, lib, "chdb_close_conn")
+		purego.RegisterLibFunc(&a.queryN, lib, "chdb_query_n")
+		purego.RegisterLibFunc(&a.queryParamsN, lib, "chdb_query_with_params_n")
+		purego.RegisterLibFunc(&a.streamParamsN, lib, "chdb_stream_query_with_params_n")
+		purego.RegisterLibFunc(&a.streamFetch, lib, "chdb_stream_fetch_result")
+		purego.RegisterLibFunc(&a.streamCancel, lib, "chdb_stream_cancel_query")
+		purego.RegisterLibFunc(&a.destroyResult, lib, "chdb_destroy_query_result")
+		purego.RegisterLibFunc(&a.resultBuffer, lib, "chdb_result_buffer")
+		purego.RegisterLibFunc(&a.resultLength, lib, "chdb_result_length")
+		purego.RegisterLibFunc(&a.resultError, lib, "chdb_result_error")
+		purego.RegisterLibFunc(&a.resultRowsRead, lib, "chdb_result_rows_read")
+		loaded = a
+		pendingSignalRestore = saved
+	})
+	return loaded, loadErr
+}
+
+// pendingSignalRestore holds the handlers to write back after the first
+// connect, when the engine has installed all of its own.
+var pendingSignalRestore *signalHandlers
+
+// Engine is the one ClickHouse engine of this process, bound to a data folder.
+type Engine struct {
+	api  *api
+	mu   sync.Mutex     // the engine runs one statement at a time
+	conn uintptr        // chdb_connection (dereferenced)
+	ref  unsafe.Pointer // chdb_connection* as returned by chdb_connect
+	path string
+}
+
+// Open loads libchdb (found with FindLibrary when libPath is empty) and
+// connects to the data folder at dataPath. Only one engine may be open per
+// process; Close it before opening another folder.
+func Open(libPath, dataPath string) (*Engine, error) {
+	openMu.Lock()
+	defer openMu.Unlock()
+	if openEngine != nil {
+		return nil, fmt.Errorf("an embedded ClickHouse engine is already open on %s in this process", openEngine.path)
+	}
+	if libPath == "" {
+		p, err := FindLibrary()
+		if err != nil {
+			return nil, err
+		}
+		libPath = p
+	}
+	a, err := load(libPath)
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"clickhouse", "--path=" + dataPath}
+	argv := make([]*byte, len(args)+1)
+	keep := make([][]byte, len(args))
+	for i, s := range args {
+		keep[i] = append([]byte(s), 0)
+		argv[i] = &keep[i][0]
+	}
+	ref := a.connect(int32(len(args)), &argv[0])
+	if pendingSignalRestore != nil {
+		pendingSignalRestore.restore()
+		pendingSignalRestore = nil
+	}
+	if ref == nil {
+		return nil, fmt.Errorf("chdb_connect failed for data folder %s (is another process using it?)", dataPath)
+	}
+	conn := *(*uintptr)(ref)
+	if conn == 0 {
+		return nil, fmt.Errorf("chdb_connect returned no connection for %s", dataPath)
+	}
+	e := &Engine{api: a, conn: conn, ref: ref, path: dataPath}
+	openEngine = e
+	return e, nil
+}
+
+// Close closes the connection, flushing the engine's state to the folder.
+func (e *Engine) Close() error {
+	openMu.Lock()
+	defer openMu.Unlock()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ref == nil {
+		return nil
+	}
+	e.api.closeConn(e.ref)
+	e.ref, e.conn = nil, 0
+	if openEngine == e {
+		openEngine = nil
+	}
+	return nil
+}
+
+// Path is the engine's data folder.
+func (e *Engine) Path() string { return e.path }
+
+// Exception is an error reported by the engine, carrying ClickHouse's code.
+type Exception struct {
+	Code    int
+	Message string // the whole text, "Code: N. DB::Exception: ..."
+}
+
+func (e *Exception) Error() string { return e.Message }
+
+var codePrefix = regexp.MustCompile(`^Code: (\d+)\.`)
+
+func newException(msg string) *Exception {
+	code := 1000 // POCO_EXCEPTION, ClickHouse's code for "no code"
+	if m := codePrefix.FindStringSubmatch(msg); m != nil {
+		code, _ = strconv.Atoi(m[1])
+	} else {
+		msg = "Code: 1000. DB::Exception: " + msg
+	}
+	return &Exception{Code: code, Message: msg}
+}
+
+// ErrClosed is returned for calls on a closed engine.
+var ErrClosed = errors.New("embedded ClickHouse engine is closed")
+
+// Param is a value for a {name:Type} placeholder.
+type Param struct{ Name, Value string }
+
+// cArgs keeps the C views of a query, its format and parameters alive and in
+// one place for a call.
+type cArgs struct {
+	query, format     []byte
+	names, values     []*byte
+	nameLens, valLens []uintptr
+	hold              [][]byte
+}
+
+func newCArgs(query, format string, params []Param) *cArgs {
+	c := &cArgs{query: append([]byte(query), 0), format: append([]byte(format), 0)}
+	for _, p := range params {
+		n, v := append([]byte(p.Name), 0), append([]byte(p.Value), 0)
+		c.hold = append(c.hold, n, v)
+		c.names = append(c.names, &n[0])
+		c.values = append(c.values, &v[0])
+		c.nameLens = append(c.nameLens, uintptr(len(p.Name)))
+		c.valLens = append(c.valLens, uintptr(len(p.Value)))
+	}
+	if len(params) == 0 { // the C side never reads them, but wants valid pointers
+		var zero byte
+		c.names, c.values = []*byte{&zero}, []*byte{&zero}
+		c.nameLens, c.valLens = []uintptr{0}, []uintptr{0}
+	}
+	return c
+}
+
+// Query runs one statement and returns its whole output in the given format.
+func (e *Engine) Query(query, format string, params ...Param) ([]byte, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.conn == 0 {
+		return nil, ErrClosed
+	}
+	c := newCArgs(query, format, params)
+	res := e.api.queryParamsN(e.conn, &c.query[0], uintptr(len(query)), &c.format[0], uintptr(len(format)),
+		&c.names[0], &c.nameLens[0], &c.values[0], &c.valLens[0], uintptr(len(params)))
+	defer e.api.destroyResult(res)
+	if err := e.resultErr(res); err != nil {
+		return nil, err
+	}
+	return e.copyBuffer(res), nil
+}
+
+func (e *Engine) resultErr(res uintptr) error {
+	if res == 0 {
+		return newException("the engine returned no result")
+	}
+	if p := e.api.resultError(res); p != nil {
+		if msg := goString(p); msg != "" {
+			return newException(msg)
+		}
+	}
+	return nil
+}
+
+func (e *Engine) copyBuffer(res uintptr) []byte {
+	n := e.api.resultLength(res)
+	if n == 0 {
+		return nil
+	}
+	return append([]byte(nil), unsafe.Slice((*byte)(e.api.resultBuffer(res)), n)...)
+}
+
+// Stream runs one statement and hands its output to emit chunk by chunk as
+// the engine produces it, so large results never sit in memory whole. The
+// chunk is only valid during the call. If emit returns an error the query is
+// cancelled and that error returned.
+func (e *Engine) Stream(query, format string, params []Param, emit func(chunk []byte) error) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.conn == 0 {
+		return ErrClosed
+	}
+	c := newCArgs(query, format, params)
+	stream := e.api.streamParamsN(e.conn, &c.query[0], uintptr(len(query)), &c.format[0], uintptr(len(format)),
+		&c.names[0], &c.nameLens[0], &c.values[0], &c.valLens[0], uintptr(len(params)))
+	defer e.api.destroyResult(stream)
+	if err := e.resultErr(stream); err != nil {
+		return err
+	}
+	for {
+		chunk := e.api.streamFetch(e.conn, stream)
+		if err := e.resultErr(chunk); err != nil {
+			e.api.destroyResult(chunk)
+			return err
+		}
+		n := e.api.resultLength(chunk)
+		if n == 0 {
+			e.api.destroyResult(chunk)
+			return nil
+		}
+		err := emit(unsafe.Slice((*byte)(e.api.resultBuffer(chunk)), n))
+		e.api.destroyResult(chunk)
+		if err != nil {
+			e.api.streamCancel(e.conn, stream)
+			return err
+		}
+	}
+}
+
+func goString(p *byte) string {
+	if p == nil {
+		return ""
+	}
+	n := 0
+	for *(*byte)(unsafe.Add(unsafe.Pointer(p), n)) != 0 {
+		n++
+	}
+	return string(unsafe.Slice(p, n))
+}

@@ -1,0 +1,109 @@
+// Package chtest gives every test package a real ClickHouse: one embedded
+// engine per test binary (the engine allows one per process), on a temporary
+// folder and a free loopback port, reached through clickhouse-go/v2 exactly
+// as the product reaches it.
+//
+//	func TestMain(m *testing.M) { chtest.Main(m) }
+//
+//	func TestX(t *testing.T) {
+//		db := chtest.NewDatabase(t)
+//		conn := chtest.ConnTo(t, db)
+//		...
+//	}
+package chtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/rs/zerolog"
+
+	"github.com/tracehouse/tracehouse/storage"
+	"github.com/tracehouse/tracehouse/storage/embedded"
+)
+
+var server *embedded.Server
+
+// Main starts the package's engine, runs the tests and removes the engine's
+// folder. Call it from TestMain.
+func Main(m *testing.M) {
+	dir, err := os.MkdirTemp("", "tracehouse-chtest-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chtest:", err)
+		os.Exit(1)
+	}
+	level := zerolog.WarnLevel
+	if os.Getenv("CHTEST_VERBOSE") != "" {
+		level = zerolog.DebugLevel
+	}
+	server, err = embedded.Start(embedded.Config{
+		DataDir: dir,
+		Listen:  "127.0.0.1:0",
+		Logger:  zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(level).With().Timestamp().Logger(),
+	})
+	if err != nil {
+		os.RemoveAll(dir)
+		fmt.Fprintln(os.Stderr, "chtest: cannot start the embedded ClickHouse:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	server.Shutdown(ctx)
+	cancel()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// Server is the package's running engine.
+func Server(t testing.TB) *embedded.Server {
+	t.Helper()
+	if server == nil {
+		t.Fatal("chtest: call chtest.Main(m) from TestMain")
+	}
+	return server
+}
+
+// DSN is the clickhouse-go DSN of database db on the package's engine.
+func DSN(t testing.TB, db string) string {
+	return "http://" + Server(t).Addr() + "/" + db
+}
+
+// Conn connects to the default database; closed when the test ends.
+func Conn(t testing.TB) driver.Conn { return ConnTo(t, "default") }
+
+// ConnTo connects to database db; closed when the test ends.
+func ConnTo(t testing.TB, db string) driver.Conn {
+	t.Helper()
+	conn, err := storage.Open(context.Background(), DSN(t, db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// NewDatabase creates an empty database with a unique name and drops it when
+// the test ends, so tests of one package never see each other's rows.
+func NewDatabase(t testing.TB) string {
+	t.Helper()
+	var b [6]byte
+	rand.Read(b[:])
+	name := "test_" + hex.EncodeToString(b[:])
+	conn := Conn(t)
+	ctx := context.Background()
+	if err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name); err != nil {
+			t.Logf("drop database %s: %v", name, err)
+		}
+	})
+	return name
+}

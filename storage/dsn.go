@@ -1,0 +1,72 @@
+// Package storage holds what every Tracehouse component needs to reach
+// ClickHouse: DSN handling here, schema migrations in storage/schema, the
+// embedded engine in storage/embedded and test helpers in storage/chtest.
+//
+// The same code path serves the embedded default and a production cluster:
+// only the DSN differs ("http://127.0.0.1:8123" vs "clickhouse://host:9000").
+package storage
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// DefaultDSN points at the embedded engine started by `tracehouse clickhouse`
+// or `tracehouse all-in-one`.
+const DefaultDSN = "http://127.0.0.1:8123/default"
+
+// ParseDSN turns a DSN into clickhouse-go options. Both the native protocol
+// (clickhouse://, tcp://) and the HTTP interface (http://, https://) are
+// accepted; a bare host:port means the HTTP interface of the embedded engine.
+func ParseDSN(dsn string) (*clickhouse.Options, error) {
+	if dsn == "" {
+		dsn = DefaultDSN
+	}
+	if !strings.Contains(dsn, "://") {
+		dsn = "http://" + dsn
+	}
+	opts, err := clickhouse.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("invalid ClickHouse DSN %q: %w (expected e.g. %s or clickhouse://user:pass@host:9000/db)", redact(dsn), err, DefaultDSN)
+	}
+	if opts.DialTimeout == 0 {
+		opts.DialTimeout = 5 * time.Second
+	}
+	return opts, nil
+}
+
+// Open connects to ClickHouse and checks that it answers.
+func Open(ctx context.Context, dsn string) (driver.Conn, error) {
+	opts, err := ParseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("connect to ClickHouse at %s: %w", redact(dsn), err)
+	}
+	if err := conn.Ping(ctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("ClickHouse at %s does not answer: %w (is it running? `tracehouse clickhouse` starts the embedded engine)", redact(dsn), err)
+	}
+	return conn, nil
+}
+
+// redact hides the password of a DSN before it reaches a log or an error.
+func redact(dsn string) string {
+	at := strings.LastIndex(dsn, "@")
+	scheme := strings.Index(dsn, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return dsn
+	}
+	userinfo := dsn[scheme+3 : at]
+	if colon := strings.Index(userinfo, ":"); colon >= 0 {
+		return dsn[:scheme+3] + userinfo[:colon] + ":***" + dsn[at:]
+	}
+	return dsn
+}

@@ -1,0 +1,92 @@
+// Package embedded runs the in-process ClickHouse engine (storage/chdb)
+// behind ClickHouse's HTTP interface, so that clickhouse-go/v2 with
+// Protocol HTTP, curl and every other HTTP client of ClickHouse work
+// unchanged against it.
+package embedded
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+
+	"github.com/rs/zerolog"
+)
+
+// Config says where the engine keeps its data and how the server listens.
+type Config struct {
+	// DataDir is the engine's data folder; it survives restarts.
+	DataDir string
+	// Listen is the address of the HTTP interface (default 127.0.0.1:8123).
+	// Port 0 picks a free port; Server.Addr tells which.
+	Listen string
+	// AllowRemote permits a non-loopback Listen address. Off by default: the
+	// embedded engine is a single-machine store.
+	AllowRemote bool
+	// User and Password, when User is set, are required from every client
+	// (X-ClickHouse-User/Key headers, basic auth or user/password params).
+	User, Password string
+	// MaxRequestBytes caps a request body (query text or insert data).
+	MaxRequestBytes int64
+	// LibPath is libchdb.so; empty means chdb.FindLibrary.
+	LibPath string
+	// SpoolDir holds insert bodies while the engine reads them; a tmpfs
+	// folder (/dev/shm) by default.
+	SpoolDir string
+	Logger   zerolog.Logger
+}
+
+// Defaults for Config fields left empty.
+const (
+	DefaultListen          = "127.0.0.1:8123"
+	DefaultMaxRequestBytes = 1 << 30
+)
+
+func (c *Config) applyDefaults() {
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.MaxRequestBytes <= 0 {
+		c.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if c.SpoolDir == "" {
+		c.SpoolDir = os.TempDir()
+		if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+			c.SpoolDir = "/dev/shm"
+		}
+	}
+}
+
+// Validate reports what is wrong with the configuration.
+func (c *Config) Validate() error {
+	if c.DataDir == "" {
+		return fmt.Errorf("data folder is required (--data)")
+	}
+	host, _, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		return fmt.Errorf("listen address %q: %w (want host:port, e.g. %s)", c.Listen, err, DefaultListen)
+	}
+	if !c.AllowRemote && !isLoopback(host) {
+		return fmt.Errorf("listen address %q is not a loopback address; the embedded engine only serves this machine unless --allow-remote is given (then set --user and --password too)", c.Listen)
+	}
+	if c.AllowRemote && c.User == "" {
+		return fmt.Errorf("--allow-remote needs --user and --password: an open ClickHouse on the network would accept any query")
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func absDir(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	return abs, os.MkdirAll(abs, 0o755)
+}

@@ -1,0 +1,140 @@
+package embedded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/tracehouse/tracehouse/storage/chdb"
+)
+
+// Server is the embedded ClickHouse engine and its HTTP interface.
+type Server struct {
+	cfg      Config
+	log      zerolog.Logger
+	engine   *chdb.Engine
+	http     *http.Server
+	listener net.Listener
+	spoolDir string
+	spoolSeq atomic.Uint64
+	served   chan error
+
+	// session guards the engine's process-wide state (current database and
+	// settings) across the statements of one request.
+	session  sync.Mutex
+	database string
+	hello    serverInfo
+}
+
+type serverInfo struct{ displayName, version, timezone string }
+
+// Start opens the engine on cfg.DataDir and serves its HTTP interface until
+// Shutdown. It returns once the server accepts connections.
+func Start(cfg Config) (*Server, error) {
+	cfg.applyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	dataDir, err := absDir(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("data folder %s: %w", cfg.DataDir, err)
+	}
+	spoolDir, err := os.MkdirTemp(cfg.SpoolDir, "tracehouse-spool-")
+	if err != nil {
+		return nil, fmt.Errorf("spool folder in %s: %w", cfg.SpoolDir, err)
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		os.RemoveAll(spoolDir)
+		return nil, fmt.Errorf("listen on %s: %w (is another ClickHouse or Tracehouse running? choose another port with --listen)", cfg.Listen, err)
+	}
+	engine, err := chdb.Open(cfg.LibPath, dataDir)
+	if err != nil {
+		ln.Close()
+		os.RemoveAll(spoolDir)
+		return nil, err
+	}
+	s := &Server{
+		cfg:      cfg,
+		log:      cfg.Logger.With().Str("component", "clickhouse").Logger(),
+		engine:   engine,
+		listener: ln,
+		spoolDir: spoolDir,
+		served:   make(chan error, 1),
+		database: "default",
+	}
+	if err := s.readServerInfo(); err != nil {
+		s.closeEngine()
+		ln.Close()
+		return nil, err
+	}
+	s.http = &http.Server{
+		Handler:           s.routes(),
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	go func() { s.served <- s.http.Serve(ln) }()
+	s.log.Info().Str("listen", s.Addr()).Str("data", dataDir).Str("version", s.hello.version).Msg("embedded ClickHouse ready")
+	return s, nil
+}
+
+func (s *Server) readServerInfo() error {
+	out, err := s.engine.Query("SELECT version(), timezone()", "TabSeparated")
+	if err != nil {
+		return fmt.Errorf("embedded engine does not answer: %w", err)
+	}
+	fields := strings.Split(strings.TrimSpace(string(out)), "\t")
+	if len(fields) != 2 {
+		return fmt.Errorf("embedded engine: unexpected version answer %q", out)
+	}
+	s.hello = serverInfo{displayName: "tracehouse-embedded", version: fields[0], timezone: fields[1]}
+	return nil
+}
+
+// Addr is the address the HTTP interface listens on.
+func (s *Server) Addr() string { return s.listener.Addr().String() }
+
+// DSN is a clickhouse-go DSN for this server.
+func (s *Server) DSN() string {
+	auth := ""
+	if s.cfg.User != "" {
+		auth = s.cfg.User + ":" + s.cfg.Password + "@"
+	}
+	return "http://" + auth + s.Addr() + "/default"
+}
+
+// Engine gives direct access to the engine, for tools that run in-process.
+func (s *Server) Engine() *chdb.Engine { return s.engine }
+
+// Done is closed with the serve error once the server stops.
+func (s *Server) Done() <-chan error { return s.served }
+
+// Shutdown stops accepting requests, lets the ones in flight finish (or ctx
+// end), and then closes the engine so the data folder is left consistent.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		s.log.Warn().Msg("requests still running at shutdown deadline; closing anyway")
+		s.http.Close()
+	}
+	s.closeEngine()
+	s.log.Info().Msg("embedded ClickHouse stopped")
+	return err
+}
+
+func (s *Server) closeEngine() {
+	// Take the session so no statement is running while the engine closes.
+	s.session.Lock()
+	defer s.session.Unlock()
+	s.engine.Close()
+	os.RemoveAll(s.spoolDir)
+}

@@ -1,0 +1,19 @@
+-- bootstrap: run by Migrate before any migration, every time (idempotent).
+-- schema_migrations records each applied migration. Concurrent writers may
+-- record the same version twice; ReplacingMergeTree folds the copies and
+-- readers take the first application per version.
+CREATE DATABASE IF NOT EXISTS {{ db }}{{ onCluster }};
+
+CREATE TABLE IF NOT EXISTS {{ db }}.schema_migrations{{ onCluster }}
+(
+    version UInt32,
+    name String,
+    checksum String,
+    applied_at DateTime64(3)
+)
+{{- if cluster }}
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/{database}/{table}', '{replica}')
+{{- else }}
+ENGINE = ReplacingMergeTree
+{{- end }}
+ORDER BY version;

@@ -1,0 +1,199 @@
+package schema
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Migrate brings the schema in opts.Database up to date: it creates the
+// database and schema_migrations if missing, applies every embedded migration
+// not recorded yet, in order, records each one, and then aligns the tables'
+// TTLs with opts.
+//
+// applied lists what changed: migration IDs ("0001_spans") and TTL changes
+// ("ttl spans 72h0m0s", "ttl logs removed"). Running Migrate again with the
+// same options applies nothing and returns an empty list.
+//
+// Every statement is idempotent (IF NOT EXISTS), so two processes migrating at
+// once both succeed. A migration whose file changed after it was applied is an
+// error: applied migrations are immutable, add a new one instead.
+func Migrate(ctx context.Context, conn driver.Conn, opts Options) (applied []string, err error) {
+	opts = opts.withDefaults()
+	migrations, err := Render(opts)
+	if err != nil {
+		return nil, err
+	}
+	boot, err := renderBootstrap(opts)
+	if err != nil {
+		return nil, err
+	}
+	for _, stmt := range boot.Statements {
+		if err := conn.Exec(ctx, stmt); err != nil {
+			return nil, fmt.Errorf("schema: bootstrap database %s: %w\nstatement:\n%s", opts.Database, err, stmt)
+		}
+	}
+
+	done, err := appliedMigrations(ctx, conn, opts.Database)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range migrations {
+		if rec, ok := done[m.Version]; ok && rec.checksum != m.Checksum {
+			return nil, fmt.Errorf("schema: migration %s changed after it was applied (recorded checksum %.12s…, embedded file %.12s…); applied migrations must not be edited: restore the file and put the change in a new migration", m.ID(), rec.checksum, m.Checksum)
+		}
+	}
+
+	for _, m := range migrations {
+		if _, ok := done[m.Version]; ok {
+			continue
+		}
+		for i, stmt := range m.Statements {
+			if err := conn.Exec(ctx, stmt); err != nil {
+				return applied, fmt.Errorf("schema: migration %s, statement %d of %d: %w\nstatement:\n%s", m.ID(), i+1, len(m.Statements), err, stmt)
+			}
+		}
+		record := fmt.Sprintf("INSERT INTO %s.%s (version, name, checksum, applied_at) VALUES (%d, '%s', '%s', now64(3))",
+			opts.Database, MigrationsTable, m.Version, m.Name, m.Checksum)
+		if err := conn.Exec(ctx, record); err != nil {
+			return applied, fmt.Errorf("schema: record migration %s: %w", m.ID(), err)
+		}
+		applied = append(applied, m.ID())
+	}
+
+	changed, err := reconcileTTLs(ctx, conn, opts)
+	return append(applied, changed...), err
+}
+
+type appliedMigration struct {
+	name, checksum string
+}
+
+// appliedMigrations reads schema_migrations. When two writers recorded the
+// same version, the first record wins.
+func appliedMigrations(ctx context.Context, conn driver.Conn, database string) (map[int]appliedMigration, error) {
+	rows, err := conn.Query(ctx, fmt.Sprintf(
+		"SELECT version, argMin(name, applied_at), argMin(checksum, applied_at) FROM %s.%s GROUP BY version ORDER BY version",
+		database, MigrationsTable))
+	if err != nil {
+		return nil, fmt.Errorf("schema: read %s.%s: %w", database, MigrationsTable, err)
+	}
+	defer rows.Close()
+	out := map[int]appliedMigration{}
+	for rows.Next() {
+		var (
+			version        uint32
+			name, checksum string
+		)
+		if err := rows.Scan(&version, &name, &checksum); err != nil {
+			return nil, fmt.Errorf("schema: read %s.%s: %w", database, MigrationsTable, err)
+		}
+		out[int(version)] = appliedMigration{name: name, checksum: checksum}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("schema: read %s.%s: %w", database, MigrationsTable, err)
+	}
+	return out, nil
+}
+
+// ttlClauseRE finds a table's TTL clause in system.tables.engine_full.
+var ttlClauseRE = regexp.MustCompile(`\bTTL\s+(.*?)(?:\s+SETTINGS\s|$)`)
+
+// intervalRE finds the interval ClickHouse normalised a TTL to, e.g.
+// "toIntervalDay(7)".
+var intervalRE = regexp.MustCompile(`toInterval(Second|Minute|Hour|Day|Week)\((\d+)\)`)
+
+var unitSeconds = map[string]int64{"Second": 1, "Minute": 60, "Hour": 3600, "Day": 86400, "Week": 7 * 86400}
+
+// currentTTL is the table's TTL as a duration: 0 when it has none, -1 when
+// the clause is not one Tracehouse writes (it will be replaced).
+func currentTTL(engineFull string) time.Duration {
+	m := ttlClauseRE.FindStringSubmatch(engineFull)
+	if m == nil {
+		return 0
+	}
+	iv := intervalRE.FindAllStringSubmatch(m[1], -1)
+	if len(iv) != 1 {
+		return -1
+	}
+	n, err := strconv.ParseInt(iv[0][2], 10, 64)
+	if err != nil {
+		return -1
+	}
+	return time.Duration(n*unitSeconds[iv[0][1]]) * time.Second
+}
+
+// reconcileTTLs compares each table's TTL with opts and changes the ones that
+// differ. Existing parts are not rewritten (materialize_ttl_after_modify = 0):
+// the new TTL applies as parts merge and whole expired parts are dropped.
+func reconcileTTLs(ctx context.Context, conn driver.Conn, opts Options) ([]string, error) {
+	tables, err := engineDefinitions(ctx, conn, opts)
+	if err != nil {
+		return nil, err
+	}
+	var changed []string
+	for _, spec := range ttlSpecs {
+		local := localName(opts, spec.table)
+		engineFull, ok := tables[local]
+		if !ok {
+			continue // not created by this version's migrations
+		}
+		want := spec.ttl(opts)
+		if currentTTL(engineFull) == want {
+			continue
+		}
+		stmt := ttlStatement(opts, spec, want)
+		if err := conn.Exec(ctx, stmt); err != nil {
+			return changed, fmt.Errorf("schema: change TTL of %s.%s to %v: %w\nstatement:\n%s", opts.Database, local, want, err, stmt)
+		}
+		if want == 0 {
+			changed = append(changed, "ttl "+spec.table+" removed")
+		} else {
+			changed = append(changed, "ttl "+spec.table+" "+want.String())
+		}
+	}
+	return changed, nil
+}
+
+func ttlStatement(opts Options, spec ttlSpec, want time.Duration) string {
+	var onCluster string
+	if opts.Cluster != "" {
+		onCluster = " ON CLUSTER '" + opts.Cluster + "'"
+	}
+	table := opts.Database + "." + localName(opts, spec.table)
+	if want == 0 {
+		return fmt.Sprintf("ALTER TABLE %s%s REMOVE TTL", table, onCluster)
+	}
+	return fmt.Sprintf("ALTER TABLE %s%s MODIFY TTL %s SETTINGS materialize_ttl_after_modify = 0",
+		table, onCluster, ttlExpr(spec.expr, want))
+}
+
+// engineDefinitions maps the local tables that carry a TTL to their
+// engine_full.
+func engineDefinitions(ctx context.Context, conn driver.Conn, opts Options) (map[string]string, error) {
+	names := make([]string, 0, len(ttlSpecs))
+	for _, spec := range ttlSpecs {
+		names = append(names, "'"+localName(opts, spec.table)+"'")
+	}
+	rows, err := conn.Query(ctx, fmt.Sprintf(
+		"SELECT name, engine_full FROM system.tables WHERE database = '%s' AND name IN (%s)",
+		opts.Database, strings.Join(names, ", ")))
+	if err != nil {
+		return nil, fmt.Errorf("schema: read table definitions of %s: %w", opts.Database, err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var name, engineFull string
+		if err := rows.Scan(&name, &engineFull); err != nil {
+			return nil, fmt.Errorf("schema: read table definitions of %s: %w", opts.Database, err)
+		}
+		out[name] = engineFull
+	}
+	return out, rows.Err()
+}
