@@ -45,7 +45,9 @@ func Main(m *testing.M) {
 	server, err = embedded.Start(embedded.Config{
 		DataDir: dir,
 		Listen:  "127.0.0.1:0",
-		Logger:  zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(level).With().Timestamp().Logger(),
+		// Small enough that a test can cross it cheaply.
+		MaxRequestBytes: 64 << 20,
+		Logger:          zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(level).With().Timestamp().Logger(),
 	})
 	if err != nil {
 		os.RemoveAll(dir)

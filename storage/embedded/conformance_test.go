@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -18,7 +19,12 @@ import (
 	"github.com/tracehouse/tracehouse/storage/chtest"
 )
 
-func TestMain(m *testing.M) { chtest.Main(m) }
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(childDataEnv); dir != "" {
+		os.Exit(runChildServer(dir))
+	}
+	chtest.Main(m)
+}
 
 // open connects through clickhouse-go's HTTP protocol with a compression mode.
 func open(t *testing.T, db string, method clickhouse.CompressionMethod) driver.Conn {

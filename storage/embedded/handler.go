@@ -358,6 +358,7 @@ func (s *Server) run(w http.ResponseWriter, req *request) error {
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
+	req.sql = withoutSync(req.sql)
 	if db, ok := dropDatabaseTarget(req.sql); ok {
 		if err := s.dropTablesOf(db); err != nil {
 			return err
@@ -433,6 +434,19 @@ func quoteIdent(name string) string {
 }
 
 var dropDatabase = regexp.MustCompile("(?is)^\\s*DROP\\s+DATABASE\\s+(?:IF\\s+EXISTS\\s+)?`?([A-Za-z0-9_]+)`?")
+
+var trailingSync = regexp.MustCompile(`(?is)^(\s*(?:DROP|DETACH)\s.*?)\s+SYNC\s*;?\s*$`)
+
+// withoutSync drops the SYNC modifier of DROP/DETACH: on chDB 26.5 a
+// synchronous drop waits forever for a background step the engine never
+// runs, and the engine would hang for every client. Without it the table is
+// gone from the catalog at once and its files are removed later.
+func withoutSync(sql string) string {
+	if m := trailingSync.FindStringSubmatch(sql); m != nil {
+		return m[1]
+	}
+	return sql
+}
 
 func dropDatabaseTarget(sql string) (string, bool) {
 	m := dropDatabase.FindStringSubmatch(sql)

@@ -138,3 +138,6 @@ func (s *Server) closeEngine() {
 	s.engine.Close()
 	os.RemoveAll(s.spoolDir)
 }
+
+// MaxRequestBytes is the largest request body the server accepts.
+func (s *Server) MaxRequestBytes() int64 { return s.cfg.MaxRequestBytes }

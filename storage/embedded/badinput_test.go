@@ -1,0 +1,104 @@
+package embedded_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/ClickHouse/ch-go/compress"
+
+	"github.com/tracehouse/tracehouse/storage/chtest"
+)
+
+// Each bad request gets a ClickHouse-style error, the server keeps serving
+// and the rows stored before stay intact.
+func TestBadInputLeavesServerAndDataIntact(t *testing.T) {
+	db := chtest.NewDatabase(t)
+	conn := chtest.ConnTo(t, db)
+	ctx := context.Background()
+	if err := conn.Exec(ctx, "CREATE TABLE kv (k String, v UInt64) ENGINE = MergeTree ORDER BY k"); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Exec(ctx, "INSERT INTO kv SELECT toString(number), number FROM numbers(1000)"); err != nil {
+		t.Fatal(err)
+	}
+	insert := "database=" + db + "&query=" + url.QueryEscape("INSERT INTO kv (k, v) FORMAT Native")
+
+	// A well-formed LZ4 frame holding a valid Native block, to cut short.
+	var native bytes.Buffer
+	native.Write([]byte{2, 1})                                            // 2 columns, 1 row
+	native.Write([]byte{1, 'k', 6, 'S', 't', 'r', 'i', 'n', 'g', 1, 'x'}) // k String = "x"
+	native.Write([]byte{1, 'v', 6, 'U', 'I', 'n', 't', '6', '4', 7, 0, 0, 0, 0, 0, 0, 0})
+	frames := compress.NewWriter(compress.LevelZero, compress.LZ4)
+	if err := frames.Compress(native.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	framed := append([]byte(nil), frames.Data...)
+
+	cases := []struct {
+		name       string
+		query      string
+		body       []byte
+		header     http.Header
+		wantStatus int
+		wantCode   string
+	}{
+		{"garbage Native body", insert, []byte("\x05\xff\xff\xffnot a native block at all"), nil, 500, ""},
+		{"truncated compressed frame", insert + "&decompress=1", framed[:len(framed)-5], nil, 400, "271"},
+		{"frame with a bad checksum", insert + "&decompress=1", append([]byte{framed[0] ^ 0xff}, framed[1:]...), nil, 400, "271"},
+		{"gzip header on plain body", insert, native.Bytes(), http.Header{"Content-Encoding": {"gzip"}}, 400, "271"},
+		{"unknown content encoding", insert, native.Bytes(), http.Header{"Content-Encoding": {"snappy"}}, 400, "73"},
+		{"query failing mid-way", "database=" + db, []byte("SELECT throwIf(number = 500000, 'mid-way') FROM numbers(1000000)"), nil, 500, "395"},
+		{"bad setting name", "database=" + db + "&max-threads=1", []byte("SELECT 1"), nil, 400, "36"},
+		{"unknown setting", "database=" + db + "&no_such_setting_at_all=1", []byte("SELECT 1"), nil, 500, "115"},
+		{"empty query", "", nil, nil, 400, "62"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resp, body := curlish(t, http.MethodPost, c.query, bytes.NewReader(c.body), c.header)
+			if resp.StatusCode != c.wantStatus && !(c.name == "query failing mid-way" && resp.StatusCode == 200) {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, c.wantStatus, body)
+			}
+			if !strings.Contains(body, "Code: ") || !strings.Contains(body, "DB::Exception") {
+				t.Fatalf("body is not a ClickHouse exception: %q", body)
+			}
+			if c.wantCode != "" && resp.StatusCode != 200 && resp.Header.Get("X-ClickHouse-Exception-Code") != c.wantCode {
+				t.Fatalf("exception code %q, want %s: %s", resp.Header.Get("X-ClickHouse-Exception-Code"), c.wantCode, body)
+			}
+		})
+	}
+
+	// The framed block itself is fine: the same bytes, whole, are stored.
+	resp, body := curlish(t, http.MethodPost, insert+"&decompress=1", bytes.NewReader(framed), nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("valid framed insert: %d %s", resp.StatusCode, body)
+	}
+	var n, sum uint64
+	if err := conn.QueryRow(ctx, "SELECT count(), sum(v) FROM kv").Scan(&n, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1001 || sum != 999*1000/2+7 {
+		t.Fatalf("after bad input: %d rows, sum %d", n, sum)
+	}
+}
+
+func TestBodyOverTheLimit(t *testing.T) {
+	limit := chtest.Server(t).MaxRequestBytes()
+	db := chtest.NewDatabase(t)
+	conn := chtest.ConnTo(t, db)
+	if err := conn.Exec(context.Background(), "CREATE TABLE lines (s String) ENGINE = MergeTree ORDER BY s"); err != nil {
+		t.Fatal(err)
+	}
+	big := bytes.Repeat([]byte("a line of text\n"), int(limit/15)+10)
+	resp, body := curlish(t, http.MethodPost, "database="+db+"&query="+url.QueryEscape("INSERT INTO lines FORMAT LineAsString"), bytes.NewReader(big), nil)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.HasPrefix(body, "Code: ") {
+		t.Fatalf("status %d: %q", resp.StatusCode, body)
+	}
+	var n uint64
+	if err := conn.QueryRow(context.Background(), "SELECT count() FROM lines").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("a refused body must store nothing: %d rows, %v", n, err)
+	}
+}
