@@ -8,6 +8,7 @@ package storage
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
@@ -70,3 +71,13 @@ func redact(dsn string) string {
 	}
 	return dsn
 }
+
+// Query parameters ({name:Type}) reach ClickHouse in its "escaped" text
+// form on every protocol: a backslash starts an escape and a tab or newline
+// ends the value. Binary values such as FixedString(16) trace ids therefore
+// go in as hex and are decoded in SQL:
+//
+//	WHERE TraceId = unhex({trace_id:String})
+//
+// HexParam is that encoding.
+func HexParam(b []byte) string { return hex.EncodeToString(b) }
