@@ -1,0 +1,98 @@
+package gateway
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"time"
+
+	"github.com/tracehouse/tracehouse/sample-services/internal/faults"
+	"github.com/tracehouse/tracehouse/sample-services/internal/flagenv"
+	"github.com/tracehouse/tracehouse/sample-services/internal/service"
+)
+
+// Name is the service.name of the gateway.
+const Name = "gateway"
+
+// Faults are the gateway's injectable failures.
+type Faults struct {
+	// Latency is added to every /api request before it is handled.
+	Latency faults.Latency `json:"latency"`
+}
+
+// Validate implements faults.Settings.
+func (f Faults) Validate() error { return f.Latency.Validate("latency") }
+
+// Config is the gateway configuration.
+type Config struct {
+	service.Common
+	AuthURL  string
+	OrderURL string
+	// RateLimit requests per RateWindow are allowed per client IP on /api.
+	RateLimit  int
+	RateWindow time.Duration
+	// UpstreamTimeout bounds each call to auth and order.
+	UpstreamTimeout time.Duration
+	Faults          Faults
+}
+
+// DefaultConfig is the gateway on :8000 in front of auth :8001 and order :8002.
+func DefaultConfig() Config {
+	return Config{
+		Common:          service.DefaultCommon("127.0.0.1:8000"),
+		AuthURL:         "http://127.0.0.1:8001",
+		OrderURL:        "http://127.0.0.1:8002",
+		RateLimit:       200,
+		RateWindow:      time.Second,
+		UpstreamTimeout: 10 * time.Second,
+	}
+}
+
+// Validate checks the whole configuration.
+func (c Config) Validate() error {
+	if err := c.Common.Validate(); err != nil {
+		return err
+	}
+	for flagName, raw := range map[string]string{"auth-url": c.AuthURL, "order-url": c.OrderURL} {
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("-%s %q: want a base URL such as http://127.0.0.1:8001", flagName, raw)
+		}
+	}
+	if c.RateLimit < 1 {
+		return errors.New("-rate-limit must be at least 1 request per window")
+	}
+	// fiber's limiter counts in whole seconds.
+	if c.RateWindow < time.Second {
+		return fmt.Errorf("-rate-window must be at least 1s, got %s", c.RateWindow)
+	}
+	if c.UpstreamTimeout <= 0 {
+		return fmt.Errorf("-upstream-timeout must be positive, got %s", c.UpstreamTimeout)
+	}
+	if err := c.Faults.Validate(); err != nil {
+		return fmt.Errorf("faults: %w", err)
+	}
+	return nil
+}
+
+// ParseFlags reads the configuration from args and the environment
+// (GATEWAY_<FLAG>).
+func ParseFlags(args []string, lookup flagenv.Lookup, output io.Writer) (Config, error) {
+	cfg := DefaultConfig()
+	fs := flag.NewFlagSet(Name, flag.ContinueOnError)
+	fs.SetOutput(output)
+	cfg.Common.RegisterFlags(fs)
+	fs.StringVar(&cfg.AuthURL, "auth-url", cfg.AuthURL, "base URL of the auth service")
+	fs.StringVar(&cfg.OrderURL, "order-url", cfg.OrderURL, "base URL of the order service")
+	fs.IntVar(&cfg.RateLimit, "rate-limit", cfg.RateLimit, "requests per -rate-window allowed per client IP on /api")
+	fs.DurationVar(&cfg.RateWindow, "rate-window", cfg.RateWindow, "rate limit window (whole seconds)")
+	fs.DurationVar(&cfg.UpstreamTimeout, "upstream-timeout", cfg.UpstreamTimeout, "timeout of each call to auth and order")
+	fs.DurationVar(cfg.Faults.Latency.P50.Ptr(), "latency-p50", cfg.Faults.Latency.P50.D(), "median latency injected into every /api request")
+	fs.DurationVar(cfg.Faults.Latency.P99.Ptr(), "latency-p99", cfg.Faults.Latency.P99.D(), "99th percentile latency injected into every /api request")
+	if err := flagenv.Parse(fs, "GATEWAY", args, lookup, service.EnvAliases); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}

@@ -1,0 +1,145 @@
+// Package service is the process lifecycle every sample service shares:
+// common flags, telemetry start-up, listening, graceful shutdown on context
+// cancellation (SIGINT/SIGTERM in main) and the final telemetry flush.
+package service
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/rs/zerolog"
+
+	"github.com/tracehouse/tracehouse/sample-services/internal/httpx"
+	"github.com/tracehouse/tracehouse/sample-services/internal/telemetry"
+)
+
+// Version is reported as service.version; release builds set it with
+// -ldflags "-X github.com/tracehouse/tracehouse/sample-services/internal/service.Version=1.2.3".
+var Version = "0.1.0-dev"
+
+// DefaultOTLPEndpoint is where a collector listens on a developer machine.
+const DefaultOTLPEndpoint = "127.0.0.1:4317"
+
+// Common is the configuration every service has.
+type Common struct {
+	Listen          string
+	OTLPEndpoint    string
+	Environment     string
+	LogLevel        string
+	ShutdownTimeout time.Duration
+	// LogOutput gets the JSON copy of every log line; nil means stderr.
+	LogOutput io.Writer
+}
+
+// EnvAliases are the conventional variables the common flags also answer to.
+var EnvAliases = map[string][]string{
+	"otlp-endpoint": {"OTEL_EXPORTER_OTLP_ENDPOINT"},
+	"environment":   {"DEPLOYMENT_ENVIRONMENT"},
+}
+
+// DefaultCommon is the configuration of a service listening on listen.
+func DefaultCommon(listen string) Common {
+	return Common{
+		Listen:          listen,
+		OTLPEndpoint:    DefaultOTLPEndpoint,
+		Environment:     "dev",
+		LogLevel:        "info",
+		ShutdownTimeout: 10 * time.Second,
+	}
+}
+
+// RegisterFlags binds the common flags to c; c's values are the defaults.
+// Logs go where the flag set writes its usage: stderr in main.
+func (c *Common) RegisterFlags(fs *flag.FlagSet) {
+	c.LogOutput = fs.Output()
+	fs.StringVar(&c.Listen, "listen", c.Listen, "address to listen on, host:port")
+	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", c.OTLPEndpoint, "OTLP gRPC collector for traces and logs, host:port (insecure) or http(s)://host:port; empty disables export")
+	fs.StringVar(&c.Environment, "environment", c.Environment, "deployment.environment resource attribute")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "minimum log level: trace, debug, info, warn, error")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests and the telemetry flush may take on SIGTERM")
+}
+
+// Validate checks the common settings.
+func (c Common) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("-listen %q: want host:port such as 127.0.0.1:8000: %w", c.Listen, err)
+	}
+	if c.OTLPEndpoint != "" {
+		if _, _, err := telemetry.ParseEndpoint(c.OTLPEndpoint); err != nil {
+			return fmt.Errorf("-otlp-endpoint: %w", err)
+		}
+	}
+	if _, err := zerolog.ParseLevel(c.LogLevel); err != nil {
+		return fmt.Errorf("-log-level %q: use trace, debug, info, warn or error", c.LogLevel)
+	}
+	if c.ShutdownTimeout <= 0 {
+		return fmt.Errorf("-shutdown-timeout must be positive, got %s", c.ShutdownTimeout)
+	}
+	return nil
+}
+
+// TelemetryConfig is the telemetry configuration of the service name.
+func (c Common) TelemetryConfig(name string) telemetry.Config {
+	level, err := zerolog.ParseLevel(c.LogLevel)
+	if err != nil {
+		level = zerolog.InfoLevel
+	}
+	return telemetry.Config{
+		ServiceName:    name,
+		ServiceVersion: Version,
+		Environment:    c.Environment,
+		OTLPEndpoint:   c.OTLPEndpoint,
+		LogLevel:       level,
+		LogOutput:      c.LogOutput,
+	}
+}
+
+// Server is a built service: its app, the health state Run flips to
+// draining on shutdown, and Close for what outlives the app (connections to
+// peers).
+type Server interface {
+	App() *fiber.App
+	Health() *httpx.Health
+	Close()
+}
+
+// Run starts telemetry, builds the service, serves it on c.Listen until ctx
+// ends, then drains requests and flushes telemetry. Shutdown work gets its
+// own deadline (c.ShutdownTimeout), since ctx is already done by then.
+func Run(ctx context.Context, name string, c Common, build func(*telemetry.Telemetry) (Server, error)) (err error) {
+	tel, err := telemetry.New(ctx, c.TelemetryConfig(name))
+	if err != nil {
+		return err
+	}
+	tel.ReportSDKErrors()
+	defer func() {
+		flushCtx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+		defer cancel()
+		if flushErr := tel.Shutdown(flushCtx); flushErr != nil {
+			err = errors.Join(err, fmt.Errorf("flush telemetry to %s: %w", c.OTLPEndpoint, flushErr))
+		}
+	}()
+
+	srv, err := build(tel)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("%s: listen on %s: %w (is another process using the port? pick another with -listen)", name, c.Listen, err)
+	}
+	log := tel.Logger
+	log.Info().Str("listen", ln.Addr().String()).Str("otlp_endpoint", c.OTLPEndpoint).
+		Str("service.version", Version).Msg(name + " started")
+
+	err = httpx.Serve(ctx, srv.App(), ln, srv.Health(), c.ShutdownTimeout)
+	srv.Close()
+	log.Info().Err(err).Msg(name + " stopped")
+	return err
+}
