@@ -18,8 +18,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/tracehouse/tracehouse/sample-services/auth"
+	"github.com/tracehouse/tracehouse/sample-services/demo"
 	"github.com/tracehouse/tracehouse/sample-services/gateway"
 	"github.com/tracehouse/tracehouse/sample-services/internal/flagenv"
 	"github.com/tracehouse/tracehouse/sample-services/loadgen"
@@ -42,6 +44,7 @@ commands:
   order     order saga on :8002
   payment   card charges on :8003
   loadgen   drive the gateway with a request mix
+  demo      the whole stack: tracehouse all-in-one, the four services and a gentle load
 
 "sample-services <command> -h" lists the command's flags.
 `
@@ -105,6 +108,10 @@ func commands(stdout, stderr io.Writer, lookup flagenv.Lookup) map[string]func(a
 			cfg, err := payment.ParseFlags(args, lookup, stderr)
 			return func(ctx context.Context) error { return payment.Run(ctx, cfg) }, err
 		},
+		"demo": func(args []string) (func(context.Context) error, error) {
+			cfg, err := parseDemoFlags(args, lookup, stderr)
+			return func(ctx context.Context) error { return demo.Run(ctx, cfg, stdout) }, err
+		},
 		"loadgen": func(args []string) (func(context.Context) error, error) {
 			cfg, err := loadgen.ParseFlags(args, lookup, stderr)
 			return func(ctx context.Context) error {
@@ -113,4 +120,19 @@ func commands(stdout, stderr io.Writer, lookup flagenv.Lookup) map[string]func(a
 			}, err
 		},
 	}
+}
+
+func parseDemoFlags(args []string, lookup flagenv.Lookup, stderr io.Writer) (demo.Config, error) {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	self, _ := os.Executable()
+	cfg := demo.Config{Self: self}
+	fs.StringVar(&cfg.Tracehouse, "tracehouse", "bin/tracehouse", "path of the tracehouse binary")
+	fs.StringVar(&cfg.Data, "data", "./data", "data folder of the all-in-one (service logs go to DATA/logs)")
+	fs.Float64Var(&cfg.RPS, "rps", 5, "load generator rate (0: no load)")
+	fs.DurationVar(&cfg.ReadyTimeout, "ready-timeout", 2*time.Minute, "how long each process may take to become ready")
+	if err := flagenv.Parse(fs, "DEMO", args, lookup, nil); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
 }
