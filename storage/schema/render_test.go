@@ -333,7 +333,7 @@ SELECT 'a;b' ;
 func TestCurrentTTL(t *testing.T) {
 	cases := map[string]time.Duration{
 		"MergeTree PARTITION BY toDate(Timestamp) ORDER BY x TTL toDateTime(Timestamp) + toIntervalDay(7) SETTINGS index_granularity = 8192": 7 * 24 * time.Hour,
-		"AggregatingMergeTree ORDER BY TraceKey TTL Start + toIntervalHour(36) SETTINGS index_granularity = 8192":                             36 * time.Hour,
+		"AggregatingMergeTree ORDER BY TraceKey TTL Start + toIntervalHour(36) SETTINGS index_granularity = 8192":                            36 * time.Hour,
 		"MergeTree ORDER BY x TTL Timestamp + toIntervalSecond(45)":                                                                          45 * time.Second,
 		"MergeTree ORDER BY x SETTINGS index_granularity = 8192":                                                                             0,
 		"MergeTree ORDER BY x TTL Timestamp + toIntervalDay(1), Timestamp + toIntervalHour(1) TO VOLUME 'cold'":                              -1,
@@ -347,6 +347,12 @@ func TestCurrentTTL(t *testing.T) {
 
 func TestTablesMatchColumnsInSQL(t *testing.T) {
 	sql := renderAll(t, DefaultOptions())
+	if !strings.Contains(sql, "PRIMARY KEY ("+SpansTimeBucket+", TraceId)") {
+		t.Errorf("spans sort key does not start with SpansTimeBucket %s", SpansTimeBucket)
+	}
+	if !strings.Contains(sql, TraceKeyExpr+" AS TraceKey") {
+		t.Errorf("trace_index is not keyed by TraceKeyExpr %s", TraceKeyExpr)
+	}
 	for _, col := range append(SpansColumns(), LogsColumns()...) {
 		field := col
 		if i := strings.Index(col, "."); i >= 0 {

@@ -24,6 +24,11 @@ const (
 	MigrationsTable = "schema_migrations"
 )
 
+// SpansTimeBucket is the first column of the spans sort key. Searches that
+// want the newest spans first order by it (then Timestamp) so ClickHouse
+// reads the newest minutes first and stops at the LIMIT.
+const SpansTimeBucket = "toStartOfMinute(Timestamp)"
+
 // TraceKeyExpr is how trace_index keys a trace id; queries compare
 // trace_index.TraceKey with this expression applied to the wanted id, e.g.
 // "TraceKey = cityHash64({trace_id:FixedString(16)})".
@@ -38,20 +43,39 @@ const TraceKeyExpr = "cityHash64(TraceId)"
 //	            5 Map, 6 Slice, 7 Bytes)
 //	SeverityNumber: plog.SeverityNumber (0 … 24), stored as UInt8.
 
-// AttrColumns names the five typed maps that hold one attribute set. Every
-// attribute goes into exactly one of them by its pcommon.ValueType:
+// AttrColumns names the five typed maps that hold the attributes of a span
+// or log record. Every attribute goes into exactly one of them by its
+// pcommon.ValueType, so strings, numbers and booleans are searchable as
+// themselves and every value round-trips:
 //
-//	Str   Map(LowCardinality(String), …String)  ValueTypeStr
-//	Int   Map(LowCardinality(String), Int64)    ValueTypeInt
-//	Float Map(LowCardinality(String), Float64)  ValueTypeDouble
-//	Bool  Map(LowCardinality(String), Bool)     ValueTypeBool
-//	Other Map(LowCardinality(String), String)   ValueTypeMap, ValueTypeSlice,
-//	      ValueTypeBytes and ValueTypeEmpty, as the OTLP/JSON encoding of the
-//	      AnyValue ({"arrayValue":…}, {"kvlistValue":…}, {"bytesValue":"<base64>"}, {})
+//	Str   Map(LowCardinality(String), LowCardinality(String))  ValueTypeStr
+//	Int   Map(LowCardinality(String), Int64)                   ValueTypeInt
+//	Float Map(LowCardinality(String), Float64)                 ValueTypeDouble
+//	Bool  Map(LowCardinality(String), Bool)                    ValueTypeBool
+//	Other Map(LowCardinality(String), String)                  Map, Slice, Bytes
+//	      and Empty values, as AnyValue JSON
 //
-// so that strings, numbers and booleans are searchable as themselves and every
-// value round-trips. In Events and Links the maps are arrays (one map per
-// event or link) under the names "Events.AttrStr", "Links.AttrStr", ….
+// AnyValue JSON is the OTLP/JSON encoding of one AnyValue: {"stringValue":"a"},
+// {"intValue":"1"} (a string, as in OTLP/JSON), {"doubleValue":1.5},
+// {"boolValue":true}, {"bytesValue":"<base64>"},
+// {"arrayValue":{"values":[<AnyValue JSON>,…]}},
+// {"kvlistValue":{"values":[{"key":"k","value":<AnyValue JSON>},…]}} and {}
+// for an empty value.
+//
+// Resource, scope, event and link attributes are each stored as one
+// attributes-JSON string: a JSON object from key to AnyValue JSON, keys in
+// the pcommon.Map's order, "{}" when empty. Example:
+//
+//	{"host.name":{"stringValue":"node-1"},"process.pid":{"intValue":"42"}}
+//
+// The encoding is compact: no whitespace and no HTML escaping (Go:
+// json.Encoder.SetEscapeHTML(false)). An equality filter therefore matches
+// the key/value fragment, and on the LowCardinality resource and scope columns
+// LIKE runs once per distinct set instead of once per row:
+//
+//	ResourceAttributes LIKE '%"host.name":{"stringValue":"node-1"}%'
+//
+// (escape % and _ in the fragment). JSONExtract* also works but runs per row.
 type AttrColumns struct {
 	Str, Int, Float, Bool, Other string
 }
@@ -61,34 +85,15 @@ func (a AttrColumns) Names() []string {
 	return []string{a.Str, a.Int, a.Float, a.Bool, a.Other}
 }
 
-func attrColumns(prefix string) AttrColumns {
-	return AttrColumns{
-		Str:   prefix + "AttrStr",
-		Int:   prefix + "AttrInt",
-		Float: prefix + "AttrFloat",
-		Bool:  prefix + "AttrBool",
-		Other: prefix + "AttrOther",
-	}
-}
-
-// The attribute sets of spans and logs.
-var (
-	// Attrs are the span's or log record's own attributes.
-	Attrs = attrColumns("")
-	// ResourceAttrs are the resource's attributes.
-	ResourceAttrs = attrColumns("Resource")
-	// ScopeAttrs are the instrumentation scope's attributes.
-	ScopeAttrs = attrColumns("Scope")
-	// EventAttrs are the span events' attributes (arrays of maps).
-	EventAttrs = attrColumns("Events.")
-	// LinkAttrs are the span links' attributes (arrays of maps).
-	LinkAttrs = attrColumns("Links.")
-)
+// Attrs are the typed attribute maps of spans and logs.
+var Attrs = AttrColumns{Str: "AttrStr", Int: "AttrInt", Float: "AttrFloat", Bool: "AttrBool", Other: "AttrOther"}
 
 // SpansColumns lists every column of spans in table order: the column list
 // for INSERT INTO spans (…) and for a batch. Id columns are binary
 // (FixedString(16) trace ids, FixedString(8) span ids; all zeroes = empty),
-// Duration is end − start in ns, ServiceName is the resource's service.name.
+// Duration is end − start in ns, ServiceName is the resource's service.name
+// (also kept in ResourceAttributes). Events.* and Links.* are arrays with one
+// element per event or link; their Attributes are attributes JSON.
 func SpansColumns() []string {
 	cols := []string{
 		"Timestamp", "TraceId", "SpanId", "ParentSpanId", "TraceState", "Flags",
@@ -97,14 +102,13 @@ func SpansColumns() []string {
 	}
 	cols = append(cols, resourceAndScopeColumns()...)
 	cols = append(cols, Attrs.Names()...)
-	cols = append(cols, "DroppedAttributesCount")
-	cols = append(cols, "Events.Timestamp", "Events.Name")
-	cols = append(cols, EventAttrs.Names()...)
-	cols = append(cols, "Events.DroppedAttributesCount", "DroppedEventsCount")
-	cols = append(cols, "Links.TraceId", "Links.SpanId", "Links.TraceState", "Links.Flags")
-	cols = append(cols, LinkAttrs.Names()...)
-	cols = append(cols, "Links.DroppedAttributesCount", "DroppedLinksCount")
-	return cols
+	return append(cols,
+		"DroppedAttributesCount",
+		"Events.Timestamp", "Events.Name", "Events.Attributes", "Events.DroppedAttributesCount",
+		"DroppedEventsCount",
+		"Links.TraceId", "Links.SpanId", "Links.TraceState", "Links.Flags", "Links.Attributes", "Links.DroppedAttributesCount",
+		"DroppedLinksCount",
+	)
 }
 
 // LogsColumns lists every column of logs in table order. TraceFlags is the
@@ -127,9 +131,10 @@ func ServiceEdgeEventsColumns() []string {
 	return []string{"Timestamp", "ParentService", "ChildService", "Duration", "IsError"}
 }
 
+// resourceAndScopeColumns are the same in spans and logs.
 func resourceAndScopeColumns() []string {
-	cols := ResourceAttrs.Names()
-	cols = append(cols, "ResourceDroppedAttributesCount", "ResourceSchemaUrl", "ScopeName", "ScopeVersion")
-	cols = append(cols, ScopeAttrs.Names()...)
-	return append(cols, "ScopeDroppedAttributesCount", "ScopeSchemaUrl")
+	return []string{
+		"ResourceAttributes", "ResourceDroppedAttributesCount", "ResourceSchemaUrl",
+		"ScopeName", "ScopeVersion", "ScopeAttributes", "ScopeDroppedAttributesCount", "ScopeSchemaUrl",
+	}
 }

@@ -3,13 +3,14 @@
 -- Sorted by (ServiceName, Timestamp): a service's records over a time range
 -- are one contiguous range, read newest first without a sort.
 --
--- Body holds the body as text: the string itself for Str, the decimal text
--- for Int/Double/Bool, and the OTLP/JSON encoding of the AnyValue for
--- Map/Slice/Bytes (as in *AttrOther). BodyType says which, so records
--- round-trip. Attributes use the same typed split as spans (see 0001).
+-- Body holds the body as text: the string itself for Str, the plain text
+-- form for Int/Double/Bool (42, 1.5, true), and AnyValue JSON for
+-- Map/Slice/Bytes (as in AttrOther). BodyType says which, so records
+-- round-trip. Attributes, resource and scope are stored as in spans (0001).
 --
--- idx_body is a text (inverted) index over lower-cased tokens of Body; it
--- answers hasToken/hasAllTokens/hasAnyTokens/hasPhrase and prunes LIKE.
+-- idx_body is a text (inverted) index over the lower-cased tokens of Body.
+-- hasPhrase, hasAllTokens, hasAnyTokens and hasToken use it and match
+-- case-insensitively; LIKE/ILIKE do not use it and scan every row.
 --
 -- Expected reads:
 --   one service, newest first, keyset pagination:
@@ -20,7 +21,7 @@
 --     SELECT * FROM logs WHERE Timestamp >= {from}
 --       AND hasPhrase(Body, {phrase}) ORDER BY Timestamp DESC LIMIT 100
 --   logs of a trace (idx_trace_id, narrowed by trace_index's range):
---     SELECT * FROM logs WHERE TraceId = {trace_id:FixedString(16)}
+--     SELECT * FROM logs WHERE TraceId = unhex({id:String})
 --       AND Timestamp >= {start} AND Timestamp < {end} ORDER BY Timestamp
 CREATE TABLE IF NOT EXISTS {{ local "logs" }}{{ onCluster }}
 (
@@ -35,20 +36,12 @@ CREATE TABLE IF NOT EXISTS {{ local "logs" }}{{ onCluster }}
     Body String CODEC(ZSTD(1)),
     BodyType Enum8('Empty' = 0, 'Str' = 1, 'Int' = 2, 'Double' = 3, 'Bool' = 4, 'Map' = 5, 'Slice' = 6, 'Bytes' = 7) CODEC(ZSTD(1)),
     EventName LowCardinality(String) CODEC(ZSTD(1)),
-    ResourceAttrStr Map(LowCardinality(String), LowCardinality(String)) CODEC(ZSTD(1)),
-    ResourceAttrInt Map(LowCardinality(String), Int64) CODEC(ZSTD(3)),
-    ResourceAttrFloat Map(LowCardinality(String), Float64) CODEC(ZSTD(1)),
-    ResourceAttrBool Map(LowCardinality(String), Bool) CODEC(ZSTD(1)),
-    ResourceAttrOther Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ResourceAttributes LowCardinality(String) CODEC(ZSTD(1)),
     ResourceDroppedAttributesCount UInt32 CODEC(T64, ZSTD(1)),
     ResourceSchemaUrl LowCardinality(String) CODEC(ZSTD(1)),
     ScopeName LowCardinality(String) CODEC(ZSTD(1)),
     ScopeVersion LowCardinality(String) CODEC(ZSTD(1)),
-    ScopeAttrStr Map(LowCardinality(String), LowCardinality(String)) CODEC(ZSTD(1)),
-    ScopeAttrInt Map(LowCardinality(String), Int64) CODEC(ZSTD(1)),
-    ScopeAttrFloat Map(LowCardinality(String), Float64) CODEC(ZSTD(1)),
-    ScopeAttrBool Map(LowCardinality(String), Bool) CODEC(ZSTD(1)),
-    ScopeAttrOther Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ScopeAttributes LowCardinality(String) CODEC(ZSTD(1)),
     ScopeDroppedAttributesCount UInt32 CODEC(T64, ZSTD(1)),
     ScopeSchemaUrl LowCardinality(String) CODEC(ZSTD(1)),
     AttrStr Map(LowCardinality(String), LowCardinality(String)) CODEC(ZSTD(1)),

@@ -9,13 +9,15 @@
 -- Rows of one trace from different inserts are folded by merges, so readers
 -- always aggregate.
 --
--- Expected read (trace by id):
+-- Expected read (trace by id; {id} is the hex trace id):
 --   WITH (SELECT (min(Start), max(End)) FROM trace_index
---         WHERE TraceKey = cityHash64({trace_id:FixedString(16)})) AS range
+--         WHERE TraceKey = cityHash64(unhex({id:String}))) AS range
 --   SELECT * FROM spans
---   WHERE TraceId = {trace_id:FixedString(16)}
+--   WHERE TraceId = unhex({id:String})
 --     AND Timestamp >= range.1 AND Timestamp < range.2 + 1
 --   ORDER BY Timestamp
+-- The range selects one or two minutes of spans, and within them the
+-- primary key finds the trace: one granule read per minute.
 CREATE TABLE IF NOT EXISTS default.trace_index
 (
     TraceKey UInt64 CODEC(Delta(8), ZSTD(1)),
@@ -30,7 +32,7 @@ SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS default.trace_index_mv TO default.trace_index AS
 SELECT
-    cityHash64(s.TraceId) AS TraceKey,
+    cityHash64(TraceId) AS TraceKey,
     min(toDateTime(s.Timestamp)) AS Start,
     max(toDateTime(addNanoseconds(s.Timestamp, s.Duration))) AS End
 FROM default.spans AS s

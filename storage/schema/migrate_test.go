@@ -1,0 +1,681 @@
+package schema
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/tracehouse/tracehouse/storage/chtest"
+)
+
+func TestMain(m *testing.M) { chtest.Main(m) }
+
+func allIDs(t *testing.T) []string {
+	t.Helper()
+	migrations, err := Render(DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, m := range migrations {
+		ids = append(ids, m.ID())
+	}
+	return ids
+}
+
+// migrated creates a fresh database with the full schema.
+func migrated(t *testing.T, opts Options) (driver.Conn, Options) {
+	t.Helper()
+	opts.Database = chtest.NewDatabase(t)
+	conn := chtest.Conn(t)
+	if _, err := Migrate(context.Background(), conn, opts); err != nil {
+		t.Fatal(err)
+	}
+	return conn, opts
+}
+
+func TestMigrateTwiceIsNoop(t *testing.T) {
+	ctx := context.Background()
+	conn := chtest.Conn(t)
+	opts := DefaultOptions()
+	opts.Database = chtest.NewDatabase(t)
+
+	applied, err := Migrate(ctx, conn, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := allIDs(t); !reflect.DeepEqual(applied, want) {
+		t.Fatalf("first Migrate applied %q, want %q", applied, want)
+	}
+
+	var tables []string
+	rows, err := conn.Query(ctx, "SELECT name FROM system.tables WHERE database = {db:String} ORDER BY name", chParams("db", opts.Database)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, name)
+	}
+	rows.Close()
+	want := []string{LogsTable, RED1mTable, "red_1m_mv", MigrationsTable, ServiceEdgeEventsTable, ServiceEdges1mTable, "service_edges_1m_mv", SpansTable, TraceIndexTable, "trace_index_mv"}
+	sort.Strings(want)
+	if !reflect.DeepEqual(tables, want) {
+		t.Errorf("tables %q, want %q", tables, want)
+	}
+
+	applied, err = Migrate(ctx, conn, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(applied) != 0 {
+		t.Errorf("second Migrate applied %q, want nothing", applied)
+	}
+
+	var recorded uint64
+	if err := conn.QueryRow(ctx, "SELECT uniqExact(version) FROM "+opts.Database+".schema_migrations").Scan(&recorded); err != nil {
+		t.Fatal(err)
+	}
+	if int(recorded) != len(allIDs(t)) {
+		t.Errorf("schema_migrations records %d versions, want %d", recorded, len(allIDs(t)))
+	}
+}
+
+func TestMigrateCreatesDatabase(t *testing.T) {
+	ctx := context.Background()
+	conn := chtest.Conn(t)
+	db := "test_created_" + strings.ReplaceAll(strings.ToLower(t.Name()), "/", "_")
+	t.Cleanup(func() { conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db) })
+	if _, err := Migrate(ctx, conn, Options{Database: db}); err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = {db:String} AND name = 'spans'", chParams("db", db)...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("database %s has no spans table after Migrate", db)
+	}
+}
+
+func TestMigrateConcurrently(t *testing.T) {
+	ctx := context.Background()
+	opts := DefaultOptions()
+	opts.Database = chtest.NewDatabase(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range errs {
+		conn := chtest.Conn(t)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = Migrate(ctx, conn, opts)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("writer %d: %v", i, err)
+		}
+	}
+	applied, err := Migrate(ctx, chtest.Conn(t), opts)
+	if err != nil || len(applied) != 0 {
+		t.Errorf("Migrate after two concurrent writers applied %q, %v; want nothing", applied, err)
+	}
+}
+
+func TestMigrateRejectsChangedChecksum(t *testing.T) {
+	ctx := context.Background()
+	conn, opts := migrated(t, DefaultOptions())
+	// An earlier record for version 2 with another checksum: as if the file
+	// had been edited after it was applied.
+	if err := conn.Exec(ctx, "INSERT INTO "+opts.Database+".schema_migrations VALUES (2, 'trace_index', 'deadbeef', '2001-01-01 00:00:00')"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Migrate(ctx, conn, opts)
+	if err == nil {
+		t.Fatal("Migrate accepted a migration whose checksum changed")
+	}
+	if !strings.Contains(err.Error(), "0002_trace_index") {
+		t.Errorf("error does not name the migration: %v", err)
+	}
+}
+
+func TestMigrateChangesTTL(t *testing.T) {
+	ctx := context.Background()
+	conn, opts := migrated(t, DefaultOptions())
+
+	engine := func(table string) string {
+		t.Helper()
+		var e string
+		if err := conn.QueryRow(ctx, "SELECT engine_full FROM system.tables WHERE database = {db:String} AND name = {t:String}",
+			chParams("db", opts.Database, "t", table)...).Scan(&e); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	if e := engine(SpansTable); !strings.Contains(e, "toIntervalDay(7)") {
+		t.Fatalf("spans created without the 7-day TTL: %s", e)
+	}
+
+	opts.SpansTTL = 72 * time.Hour
+	opts.MetricsTTL = 90 * 24 * time.Hour
+	applied, err := Migrate(ctx, conn, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"ttl spans 72h0m0s", "ttl trace_index 72h0m0s", "ttl red_1m 2160h0m0s", "ttl service_edges_1m 2160h0m0s"}
+	if !reflect.DeepEqual(applied, want) {
+		t.Errorf("applied %q, want %q", applied, want)
+	}
+	for table, iv := range map[string]string{SpansTable: "toIntervalDay(3)", TraceIndexTable: "toIntervalDay(3)", LogsTable: "toIntervalDay(7)", RED1mTable: "toIntervalDay(90)"} {
+		if e := engine(table); !strings.Contains(e, iv) {
+			t.Errorf("%s: want TTL with %s, have %s", table, iv, e)
+		}
+	}
+	if applied, err := Migrate(ctx, conn, opts); err != nil || len(applied) != 0 {
+		t.Errorf("Migrate with unchanged TTLs applied %q, %v; want nothing", applied, err)
+	}
+
+	opts.LogsTTL = 0
+	applied, err = Migrate(ctx, conn, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(applied, []string{"ttl logs removed"}) {
+		t.Errorf("applied %q, want the logs TTL removed", applied)
+	}
+	if e := engine(LogsTable); strings.Contains(e, "TTL") {
+		t.Errorf("logs still has a TTL: %s", e)
+	}
+	if applied, err := Migrate(ctx, conn, opts); err != nil || len(applied) != 0 {
+		t.Errorf("Migrate after removing a TTL applied %q, %v; want nothing", applied, err)
+	}
+}
+
+func TestColumnListsMatchTables(t *testing.T) {
+	ctx := context.Background()
+	conn, opts := migrated(t, DefaultOptions())
+	for table, want := range map[string][]string{
+		SpansTable:             SpansColumns(),
+		LogsTable:              LogsColumns(),
+		ServiceEdgeEventsTable: ServiceEdgeEventsColumns(),
+	} {
+		rows, err := conn.Query(ctx, "SELECT name FROM system.columns WHERE database = {db:String} AND table = {t:String} ORDER BY position",
+			chParams("db", opts.Database, "t", table)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var have []string
+		for rows.Next() {
+			var name string
+			if err := rows.Scan(&name); err != nil {
+				t.Fatal(err)
+			}
+			have = append(have, name)
+		}
+		rows.Close()
+		if !reflect.DeepEqual(have, want) {
+			t.Errorf("%s columns:\n have %q\n want %q", table, have, want)
+		}
+	}
+}
+
+// row fills every column of cols with an empty value of its type, then
+// applies set.
+func row(cols []string, set map[string]any) []any {
+	out := make([]any, len(cols))
+	for i, c := range cols {
+		if v, ok := set[c]; ok {
+			out[i] = v
+			delete(set, c)
+			continue
+		}
+		out[i] = emptyValue(c)
+	}
+	if len(set) > 0 {
+		panic(fmt.Sprintf("unknown columns %v", set))
+	}
+	return out
+}
+
+func emptyValue(col string) any {
+	nested := strings.HasPrefix(col, "Events.") || strings.HasPrefix(col, "Links.")
+	field := col[strings.LastIndex(col, ".")+1:]
+	var v any
+	switch {
+	case field == "AttrStr", field == "AttrOther":
+		v = map[string]string{}
+	case field == "AttrInt":
+		v = map[string]int64{}
+	case field == "AttrFloat":
+		v = map[string]float64{}
+	case field == "AttrBool":
+		v = map[string]bool{}
+	case strings.HasSuffix(field, "Attributes"):
+		v = "{}"
+	case strings.HasSuffix(field, "Count"), field == "Flags", field == "TraceFlags":
+		v = uint32(0)
+	case field == "Timestamp", field == "ObservedTimestamp":
+		v = time.Unix(0, 0)
+	case field == "TraceId":
+		v = string(make([]byte, 16))
+	case field == "SpanId", field == "ParentSpanId":
+		v = string(make([]byte, 8))
+	case field == "SpanKind", field == "StatusCode", field == "BodyType":
+		v = int8(0)
+	case field == "SeverityNumber":
+		v = uint8(0)
+	case field == "Duration":
+		v = uint64(0)
+	default:
+		v = ""
+	}
+	if !nested {
+		return v
+	}
+	// An empty array of the field's type.
+	return reflect.MakeSlice(reflect.SliceOf(reflect.TypeOf(v)), 0, 0).Interface()
+}
+
+// chParams turns name, value pairs into query parameters for {name:Type}.
+func chParams(kv ...string) []any {
+	var out []any
+	for i := 0; i+1 < len(kv); i += 2 {
+		out = append(out, clickhouse.Named(kv[i], kv[i+1]))
+	}
+	return out
+}
+
+func insert(t *testing.T, conn driver.Conn, db, table string, cols []string, rows ...[]any) {
+	t.Helper()
+	ctx := context.Background()
+	batch, err := conn.PrepareBatch(ctx, "INSERT INTO "+db+"."+table+" ("+strings.Join(cols, ", ")+")")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if err := batch.Append(r...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func id(hexID string) string {
+	b, err := hex.DecodeString(hexID)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+func TestSpansFillTraceIndexAndRED(t *testing.T) {
+	ctx := context.Background()
+	conn, opts := migrated(t, DefaultOptions())
+	db := opts.Database
+
+	base := time.Now().UTC().Truncate(time.Minute).Add(-10 * time.Minute)
+	traceA := "0af7651916cd43dd8448eb211c80319c"
+	traceB := "4bf92f3577b34da6a3ce929d0e0e4736"
+	cols := SpansColumns()
+	span := func(trace, spanID, parent, service, name string, kind int8, start time.Time, dur time.Duration, status int8) []any {
+		return row(cols, map[string]any{
+			"Timestamp":          start,
+			"TraceId":            id(trace),
+			"SpanId":             id(spanID),
+			"ParentSpanId":       id(parent),
+			"ServiceName":        service,
+			"SpanName":           name,
+			"SpanKind":           kind,
+			"Duration":           uint64(dur),
+			"StatusCode":         status,
+			"ResourceAttributes": `{"service.name":{"stringValue":"` + service + `"}}`,
+		})
+	}
+	root := "0000000000000000"
+	insert(t, conn, db, SpansTable, cols,
+		span(traceA, "00f067aa0ba902b7", root, "gateway", "GET /orders", 2, base.Add(1500*time.Millisecond), 120*time.Millisecond, 0),
+		span(traceA, "00f067aa0ba902b8", "00f067aa0ba902b7", "gateway", "POST /orders", 3, base.Add(1510*time.Millisecond), 100*time.Millisecond, 0),
+		span(traceA, "00f067aa0ba902b9", "00f067aa0ba902b8", "order", "POST /orders", 2, base.Add(1520*time.Millisecond), 90*time.Millisecond, 2),
+		span(traceB, "10f067aa0ba902b7", root, "gateway", "GET /orders", 2, base.Add(70*time.Second), 40*time.Millisecond, 0),
+	)
+	// A late span of trace A in a second insert: trace_index folds both.
+	insert(t, conn, db, SpansTable, cols,
+		span(traceA, "00f067aa0ba902c0", "00f067aa0ba902b9", "payment", "charge", 3, base.Add(3*time.Second), 2*time.Second, 0),
+	)
+
+	var start, end time.Time
+	if err := conn.QueryRow(ctx, "SELECT min(Start), max(End) FROM "+db+".trace_index WHERE TraceKey = cityHash64(unhex({id:String}))",
+		chParams("id", traceA)...).Scan(&start, &end); err != nil {
+		t.Fatal(err)
+	}
+	if want := base.Add(time.Second); !start.Equal(want) {
+		t.Errorf("trace_index Start = %v, want %v (floor of the first span start)", start, want)
+	}
+	if want := base.Add(5 * time.Second); !end.Equal(want) {
+		t.Errorf("trace_index End = %v, want %v (floor of the last span end)", end, want)
+	}
+
+	// The trace-by-id read documented in 0002_trace_index.sql.
+	rows, err := conn.Query(ctx, `
+		WITH (SELECT (min(Start), max(End)) FROM `+db+`.trace_index
+		      WHERE TraceKey = cityHash64(unhex({id:String}))) AS range
+		SELECT hex(SpanId) FROM `+db+`.spans
+		WHERE TraceId = unhex({id:String})
+		  AND Timestamp >= range.1 AND Timestamp < range.2 + 1
+		ORDER BY Timestamp`, chParams("id", traceA)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, strings.ToLower(s))
+	}
+	rows.Close()
+	if want := []string{"00f067aa0ba902b7", "00f067aa0ba902b8", "00f067aa0ba902b9", "00f067aa0ba902c0"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("trace by id returned spans %q, want %q", got, want)
+	}
+
+	// Resource attributes filter through the LowCardinality JSON.
+	var inOrder uint64
+	if err := conn.QueryRow(ctx, `SELECT count() FROM `+db+`.spans WHERE ResourceAttributes LIKE '%"service.name":{"stringValue":"order"}%'`).Scan(&inOrder); err != nil {
+		t.Fatal(err)
+	}
+	if inOrder != 1 {
+		t.Errorf("resource filter found %d spans of service order, want 1", inOrder)
+	}
+
+	// RED per operation over the window.
+	type red struct {
+		Service, Name, Kind string
+		Calls, Errors, Sum  uint64
+		P50                 float32
+	}
+	rows, err = conn.Query(ctx, `
+		SELECT ServiceName, SpanName, toString(SpanKind), sum(Calls), sum(Errors), sum(DurationSum),
+		       quantileTDigestMerge(0.5)(DurationQuantiles)
+		FROM `+db+`.red_1m
+		WHERE Timestamp >= {from:DateTime} AND Timestamp < {to:DateTime}
+		GROUP BY ServiceName, SpanName, SpanKind ORDER BY ServiceName, SpanName`,
+		chParams("from", base.Format(time.DateTime), "to", base.Add(time.Hour).Format(time.DateTime))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reds []red
+	for rows.Next() {
+		var r red
+		if err := rows.Scan(&r.Service, &r.Name, &r.Kind, &r.Calls, &r.Errors, &r.Sum, &r.P50); err != nil {
+			t.Fatal(err)
+		}
+		reds = append(reds, r)
+	}
+	rows.Close()
+	ms := uint64(time.Millisecond)
+	wantRED := []red{
+		{"gateway", "GET /orders", "Server", 2, 0, 160 * ms, 0},
+		{"gateway", "POST /orders", "Client", 1, 0, 100 * ms, float32(100 * ms)},
+		{"order", "POST /orders", "Server", 1, 1, 90 * ms, float32(90 * ms)},
+		{"payment", "charge", "Client", 1, 0, 2000 * ms, float32(2000 * ms)},
+	}
+	if len(reds) != len(wantRED) {
+		t.Fatalf("red_1m rows %+v, want %+v", reds, wantRED)
+	}
+	for i, w := range wantRED {
+		g := reds[i]
+		if w.P50 == 0 {
+			g.P50, w.P50 = 0, 0 // the median of two values is interpolated
+		}
+		if g != w {
+			t.Errorf("red_1m row %d = %+v, want %+v", i, g, w)
+		}
+	}
+
+	// Per-minute rows: trace B's root is in the next minute.
+	var minutes uint64
+	if err := conn.QueryRow(ctx, "SELECT uniqExact(Timestamp) FROM "+db+".red_1m WHERE ServiceName = 'gateway' AND SpanName = 'GET /orders'").Scan(&minutes); err != nil {
+		t.Fatal(err)
+	}
+	if minutes != 2 {
+		t.Errorf("gateway GET /orders spans two minutes, red_1m has %d", minutes)
+	}
+}
+
+func TestServiceEdges(t *testing.T) {
+	ctx := context.Background()
+	conn, opts := migrated(t, DefaultOptions())
+	base := time.Now().UTC().Truncate(time.Minute).Add(-5 * time.Minute)
+	cols := ServiceEdgeEventsColumns()
+	insert(t, conn, opts.Database, ServiceEdgeEventsTable, cols,
+		[]any{base.Add(time.Second), "gateway", "order", uint64(10 * time.Millisecond), false},
+		[]any{base.Add(2 * time.Second), "gateway", "order", uint64(30 * time.Millisecond), true},
+		[]any{base.Add(3 * time.Second), "order", "payment", uint64(5 * time.Millisecond), false},
+		[]any{base.Add(61 * time.Second), "gateway", "order", uint64(20 * time.Millisecond), false},
+	)
+	var stored uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM "+opts.Database+".service_edge_events").Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored != 0 {
+		t.Errorf("service_edge_events stored %d rows; it must be a Null table", stored)
+	}
+
+	rows, err := conn.Query(ctx, `
+		SELECT ParentService, ChildService, sum(Calls), sum(Errors), sum(DurationSum),
+		       quantilesTDigestMerge(0.5, 0.99)(DurationQuantiles)
+		FROM `+opts.Database+`.service_edges_1m
+		WHERE Timestamp >= {from:DateTime}
+		GROUP BY ParentService, ChildService ORDER BY ParentService`, chParams("from", base.Format(time.DateTime))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var (
+			parent, child      string
+			calls, errors, sum uint64
+			quantiles          []float64
+		)
+		if err := rows.Scan(&parent, &child, &calls, &errors, &sum, &quantiles); err != nil {
+			t.Fatal(err)
+		}
+		if len(quantiles) != 2 || quantiles[1] < quantiles[0] {
+			t.Errorf("%s→%s quantiles %v", parent, child, quantiles)
+		}
+		got = append(got, fmt.Sprintf("%s→%s calls=%d errors=%d sum=%v", parent, child, calls, errors, time.Duration(sum)))
+	}
+	rows.Close()
+	want := []string{"gateway→order calls=3 errors=1 sum=60ms", "order→payment calls=1 errors=0 sum=5ms"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("service_edges_1m:\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestTypedAttributesRoundTrip checks that every typed column comes back as
+// inserted through clickhouse-go, nested events and links included.
+func TestTypedAttributesRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	conn, opts := migrated(t, DefaultOptions())
+	ts := time.Now().UTC().Add(-time.Minute).Truncate(time.Nanosecond)
+	in := map[string]any{
+		"Timestamp":                      ts,
+		"TraceId":                        id("0af7651916cd43dd8448eb211c80319c"),
+		"SpanId":                         id("00f067aa0ba902b7"),
+		"TraceState":                     "rojo=00f067aa0ba902b7",
+		"Flags":                          uint32(0x101),
+		"SpanName":                       "GET /orders/{id}",
+		"SpanKind":                       int8(2),
+		"Duration":                       uint64(1234567),
+		"StatusCode":                     int8(2),
+		"StatusMessage":                  "card declined",
+		"ServiceName":                    "order",
+		"ResourceAttributes":             `{"service.name":{"stringValue":"order"},"process.pid":{"intValue":"4242"}}`,
+		"ResourceDroppedAttributesCount": uint32(1),
+		"ResourceSchemaUrl":              "https://opentelemetry.io/schemas/1.26.0",
+		"ScopeName":                      "otelhttp",
+		"ScopeVersion":                   "0.63.0",
+		"ScopeAttributes":                `{"scope.flag":{"boolValue":true}}`,
+		"ScopeDroppedAttributesCount":    uint32(2),
+		"ScopeSchemaUrl":                 "https://opentelemetry.io/schemas/1.24.0",
+		"AttrStr":                        map[string]string{"http.route": "/orders/{id}", "user.id": "u42"},
+		"AttrInt":                        map[string]int64{"http.response.status_code": 500, "big": -1 << 62},
+		"AttrFloat":                      map[string]float64{"ratio": 0.25},
+		"AttrBool":                       map[string]bool{"retry": false, "cached": true},
+		"AttrOther":                      map[string]string{"tags": `{"arrayValue":{"values":[{"stringValue":"a"},{"intValue":"1"}]}}`},
+		"DroppedAttributesCount":         uint32(3),
+		"Events.Timestamp":               []time.Time{ts.Add(time.Millisecond)},
+		"Events.Name":                    []string{"exception"},
+		"Events.Attributes":              []string{`{"exception.type":{"stringValue":"PaymentDeclined"},"attempt":{"intValue":"2"}}`},
+		"Events.DroppedAttributesCount":  []uint32{1},
+		"DroppedEventsCount":             uint32(4),
+		"Links.TraceId":                  []string{id("4bf92f3577b34da6a3ce929d0e0e4736")},
+		"Links.SpanId":                   []string{id("10f067aa0ba902b7")},
+		"Links.TraceState":               []string{"congo=t61rcWkgMzE"},
+		"Links.Flags":                    []uint32{1},
+		"Links.Attributes":               []string{`{"link.kind":{"stringValue":"follows"}}`},
+		"Links.DroppedAttributesCount":   []uint32{0},
+		"DroppedLinksCount":              uint32(5),
+	}
+	want := make(map[string]any, len(in))
+	for k, v := range in {
+		want[k] = v
+	}
+	cols := SpansColumns()
+	insert(t, conn, opts.Database, SpansTable, cols, row(cols, in))
+
+	quoted := make([]string, len(cols))
+	for i, c := range cols {
+		quoted[i] = "`" + c + "`"
+	}
+	r := conn.QueryRow(ctx, "SELECT "+strings.Join(quoted, ", ")+" FROM "+opts.Database+".spans")
+	dest := make([]any, len(cols))
+	empty := row(cols, map[string]any{})
+	for i := range cols {
+		v := empty[i]
+		switch v.(type) {
+		case int8: // enums scan as their names
+			v = ""
+		}
+		dest[i] = reflect.New(reflect.TypeOf(v)).Interface()
+	}
+	if err := r.Scan(dest...); err != nil {
+		t.Fatal(err)
+	}
+	enums := map[string]string{"SpanKind": "Server", "StatusCode": "Error"}
+	for i, c := range cols {
+		got := reflect.ValueOf(dest[i]).Elem().Interface()
+		w, ok := want[c]
+		if !ok {
+			w = empty[i]
+		}
+		if name, isEnum := enums[c]; isEnum {
+			w = name
+		}
+		if tm, isTime := got.(time.Time); isTime {
+			if !tm.Equal(w.(time.Time)) {
+				t.Errorf("%s = %v, want %v", c, tm, w)
+			}
+			continue
+		}
+		if tms, isTimes := got.([]time.Time); isTimes {
+			if len(tms) != 1 || !tms[0].Equal(w.([]time.Time)[0]) {
+				t.Errorf("%s = %v, want %v", c, tms, w)
+			}
+			continue
+		}
+		if !reflect.DeepEqual(got, w) {
+			t.Errorf("%s = %#v, want %#v", c, got, w)
+		}
+	}
+}
+
+func TestLogsSearch(t *testing.T) {
+	ctx := context.Background()
+	conn, opts := migrated(t, DefaultOptions())
+	base := time.Now().UTC().Add(-time.Minute)
+	cols := LogsColumns()
+	trace := id("0af7651916cd43dd8448eb211c80319c")
+	log := func(i int, service, body string, traceID string) []any {
+		return row(cols, map[string]any{
+			"Timestamp":         base.Add(time.Duration(i) * time.Millisecond),
+			"ObservedTimestamp": base.Add(time.Duration(i)*time.Millisecond + time.Microsecond),
+			"ServiceName":       service,
+			"Body":              body,
+			"BodyType":          int8(1),
+			"SeverityText":      "INFO",
+			"SeverityNumber":    uint8(9),
+			"TraceId":           traceID,
+			"AttrStr":           map[string]string{"order.id": fmt.Sprint(i)},
+		})
+	}
+	noTrace := string(make([]byte, 16))
+	insert(t, conn, opts.Database, LogsTable, cols,
+		log(1, "payment", "Payment DECLINED for order 7", trace),
+		log(2, "payment", "payment ok, declined nothing", noTrace),
+		log(3, "order", "order created", trace),
+		log(4, "gateway", "GET /orders 200", noTrace),
+	)
+	count := func(where string, args ...any) uint64 {
+		t.Helper()
+		var n uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM "+opts.Database+".logs WHERE "+where, args...).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", where, err)
+		}
+		return n
+	}
+	if n := count("hasPhrase(Body, {q:String})", chParams("q", "payment declined")...); n != 1 {
+		t.Errorf("phrase search found %d records, want 1", n)
+	}
+	if n := count("hasAllTokens(Body, {q:String})", chParams("q", "PAYMENT declined")...); n != 2 {
+		t.Errorf("all-tokens search found %d records, want 2 (case-insensitive)", n)
+	}
+	if n := count("TraceId = unhex({id:String})", chParams("id", "0af7651916cd43dd8448eb211c80319c")...); n != 2 {
+		t.Errorf("logs of the trace: %d, want 2", n)
+	}
+	if n := count("ServiceName = 'payment' AND AttrStr['order.id'] = '2'"); n != 1 {
+		t.Errorf("attribute search found %d, want 1", n)
+	}
+}
+
+func TestRunMigrateCommand(t *testing.T) {
+	conn := chtest.Conn(t)
+	db := fmt.Sprintf("test_cli_%d", time.Now().UnixNano())
+	t.Cleanup(func() { conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db) })
+	dsn := chtest.DSN(t, db) // a database that does not exist yet
+	var out bytes.Buffer
+	if err := RunMigrateCommand(context.Background(), []string{"--clickhouse", dsn, "--spans-ttl", "3d"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range allIDs(t) {
+		if !strings.Contains(out.String(), "applied "+id+"\n") {
+			t.Errorf("output does not report %s:\n%s", id, out.String())
+		}
+	}
+	out.Reset()
+	t.Setenv(EnvClickHouse, dsn)
+	if err := RunMigrateCommand(context.Background(), []string{"--spans-ttl", "3d"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if want := "schema in database " + db + " is up to date\n"; out.String() != want {
+		t.Errorf("second run printed %q, want %q", out.String(), want)
+	}
+}
