@@ -378,7 +378,7 @@ func TestSpansFillTraceIndexAndRED(t *testing.T) {
 		      WHERE TraceKey = cityHash64(unhex({id:String}))) AS range
 		SELECT hex(SpanId) FROM `+db+`.spans
 		WHERE TraceId = unhex({id:String})
-		  AND Timestamp >= range.1 AND Timestamp < range.2 + 1
+		  AND Timestamp >= toDateTime64(range.1, 9) AND Timestamp < toDateTime64(range.2 + 1, 9)
 		ORDER BY Timestamp`, chParams("id", traceA)...)
 	if err != nil {
 		t.Fatal(err)

@@ -14,8 +14,12 @@
 --         WHERE TraceKey = cityHash64(unhex({id:String}))) AS range
 --   SELECT * FROM spans
 --   WHERE TraceId = unhex({id:String})
---     AND Timestamp >= range.1 AND Timestamp < range.2 + 1
+--     AND Timestamp >= toDateTime64(range.1, 9)
+--     AND Timestamp < toDateTime64(range.2 + 1, 9)
 --   ORDER BY Timestamp
+-- The bounds must be DateTime64: this engine compares a DateTime64 column
+-- with a DateTime by rounding the column to whole seconds, so a span at
+-- 12:00:00.7 fails "< 12:00:01" and silently drops out of its trace.
 -- The range selects one or two minutes of spans, and within them the
 -- primary key finds the trace: one granule read per minute.
 CREATE TABLE IF NOT EXISTS tracehouse.trace_index_local ON CLUSTER '{cluster}'
