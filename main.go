@@ -16,8 +16,10 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/tracehouse/tracehouse/collector"
 	"github.com/tracehouse/tracehouse/internal/allinone"
 	"github.com/tracehouse/tracehouse/internal/logging"
+	"github.com/tracehouse/tracehouse/query/api"
 	"github.com/tracehouse/tracehouse/storage/embedded"
 	"github.com/tracehouse/tracehouse/storage/schema"
 )
@@ -30,6 +32,8 @@ type command struct {
 
 var commands = map[string]command{
 	"all-in-one": {"embedded ClickHouse + schema + collector + query API and UI in one process (the default)", allinone.Run},
+	"collector":  {"the OpenTelemetry Collector distribution (--config FILE; validate, components, featuregate)", collector.Run},
+	"query":      {"the query API (Jaeger-compatible + Tracehouse) and the web UI", api.RunCommand},
 	"clickhouse": {"the embedded ClickHouse engine behind ClickHouse's HTTP interface", embedded.RunCommand},
 	"migrate": {"apply the schema migrations to a ClickHouse server or cluster", func(ctx context.Context, args []string, _ zerolog.Logger, stdout io.Writer) error {
 		return schema.RunMigrateCommand(ctx, args, stdout)

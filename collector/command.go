@@ -1,0 +1,76 @@
+// Package collector is the Tracehouse OpenTelemetry Collector
+// distribution: the components (components.go, in sync with
+// builder-config.yaml), the shipped configurations (configs/), the
+// `tracehouse collector` command and an in-process pipeline for
+// `tracehouse all-in-one`.
+package collector
+
+import (
+	"context"
+	"io"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/provider/envprovider"
+	"go.opentelemetry.io/collector/confmap/provider/fileprovider"
+	"go.opentelemetry.io/collector/confmap/provider/httpprovider"
+	"go.opentelemetry.io/collector/confmap/provider/yamlprovider"
+	"go.opentelemetry.io/collector/otelcol"
+	"go.uber.org/zap"
+)
+
+// Version is the distribution's version (set with -ldflags "-X …").
+var Version = "dev"
+
+// settings are the collector settings of this distribution. uris are the
+// default configuration (a --config flag replaces them); logOpts redirect
+// the collector's logs.
+func settings(uris []string, logOpts ...zap.Option) otelcol.CollectorSettings {
+	return otelcol.CollectorSettings{
+		Factories: Components,
+		BuildInfo: component.BuildInfo{
+			Command:     "collector",
+			Description: "Tracehouse collector: OTLP and JSON-lines logs into ClickHouse",
+			Version:     Version,
+		},
+		ConfigProviderSettings: otelcol.ConfigProviderSettings{
+			ResolverSettings: confmap.ResolverSettings{
+				URIs: uris,
+				ProviderFactories: []confmap.ProviderFactory{
+					envprovider.NewFactory(),
+					fileprovider.NewFactory(),
+					yamlprovider.NewFactory(),
+					httpprovider.NewFactory(),
+				},
+				DefaultScheme: "env",
+			},
+		},
+		ProviderModules: map[string]string{
+			"env":  "go.opentelemetry.io/collector/confmap/provider/envprovider v1.67.0",
+			"file": "go.opentelemetry.io/collector/confmap/provider/fileprovider v1.67.0",
+			"yaml": "go.opentelemetry.io/collector/confmap/provider/yamlprovider v1.67.0",
+			"http": "go.opentelemetry.io/collector/confmap/provider/httpprovider v1.67.0",
+		},
+		LoggingOptions: logOpts,
+	}
+}
+
+// NewCommand is the collector command of this distribution: otelcol's own
+// command (run with --config FILE, and the validate, components,
+// featuregate and print-config subcommands). Without --config it runs the
+// all-in-one configuration. Logs go to stderr as the collector writes them.
+func NewCommand() *cobra.Command {
+	return otelcol.NewCommand(settings([]string{"yaml:" + AllInOneConfig()}))
+}
+
+// Run is `tracehouse collector ARGS…`: NewCommand with its logs sent to log
+// and its output to stdout, stopped when ctx ends.
+func Run(ctx context.Context, args []string, log zerolog.Logger, stdout io.Writer) error {
+	cmd := otelcol.NewCommand(settings([]string{"yaml:" + AllInOneConfig()}, zapToZerolog(log)))
+	cmd.SetArgs(args)
+	cmd.SetOut(stdout)
+	cmd.SilenceErrors = true // the caller reports the returned error
+	return cmd.ExecuteContext(ctx)
+}

@@ -1,0 +1,100 @@
+package collector
+
+import (
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/tailsamplingprocessor"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/connector"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/exporter/debugexporter"
+	"go.opentelemetry.io/collector/exporter/otlpexporter"
+	"go.opentelemetry.io/collector/exporter/otlphttpexporter"
+	"go.opentelemetry.io/collector/extension"
+	"go.opentelemetry.io/collector/otelcol"
+	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/collector/processor/batchprocessor"
+	"go.opentelemetry.io/collector/processor/memorylimiterprocessor"
+	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/receiver/otlpreceiver"
+	"go.opentelemetry.io/collector/service/telemetry/otelconftelemetry"
+
+	"github.com/tracehouse/tracehouse/ingest"
+	"github.com/tracehouse/tracehouse/ingest/jsonlreceiver"
+)
+
+// Module versions, as in builder-config.yaml (a test keeps the two and
+// go.mod in agreement).
+const (
+	coreModules    = " v0.161.0"
+	contribModules = " v0.161.0"
+	thisModule     = "github.com/tracehouse/tracehouse v0.0.0"
+)
+
+// Components lists the factories of the Tracehouse collector distribution.
+// Keep it in sync with builder-config.yaml.
+func Components() (otelcol.Factories, error) {
+	var err error
+	f := otelcol.Factories{Telemetry: otelconftelemetry.NewFactory()}
+
+	f.Receivers, err = otelcol.MakeFactoryMap[receiver.Factory](
+		otlpreceiver.NewFactory(),
+		jsonlreceiver.NewFactory(),
+	)
+	if err != nil {
+		return otelcol.Factories{}, err
+	}
+	f.ReceiverModules = map[component.Type]string{
+		otlpreceiver.NewFactory().Type():  "go.opentelemetry.io/collector/receiver/otlpreceiver" + coreModules,
+		jsonlreceiver.NewFactory().Type(): thisModule,
+	}
+
+	f.Processors, err = otelcol.MakeFactoryMap[processor.Factory](
+		memorylimiterprocessor.NewFactory(),
+		batchprocessor.NewFactory(),
+		tailsamplingprocessor.NewFactory(),
+	)
+	if err != nil {
+		return otelcol.Factories{}, err
+	}
+	f.ProcessorModules = map[component.Type]string{
+		memorylimiterprocessor.NewFactory().Type(): "go.opentelemetry.io/collector/processor/memorylimiterprocessor" + coreModules,
+		batchprocessor.NewFactory().Type():         "go.opentelemetry.io/collector/processor/batchprocessor" + coreModules,
+		tailsamplingprocessor.NewFactory().Type():  "github.com/open-telemetry/opentelemetry-collector-contrib/processor/tailsamplingprocessor" + contribModules,
+	}
+
+	f.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](
+		ingest.NewFactory(),
+		otlpexporter.NewFactory(),
+		otlphttpexporter.NewFactory(),
+		debugexporter.NewFactory(),
+	)
+	if err != nil {
+		return otelcol.Factories{}, err
+	}
+	f.ExporterModules = map[component.Type]string{
+		ingest.NewFactory().Type():           thisModule,
+		otlpexporter.NewFactory().Type():     "go.opentelemetry.io/collector/exporter/otlpexporter" + coreModules,
+		otlphttpexporter.NewFactory().Type(): "go.opentelemetry.io/collector/exporter/otlphttpexporter" + coreModules,
+		debugexporter.NewFactory().Type():    "go.opentelemetry.io/collector/exporter/debugexporter" + coreModules,
+	}
+
+	f.Extensions, err = otelcol.MakeFactoryMap[extension.Factory](
+		healthcheckextension.NewFactory(),
+		filestorage.NewFactory(),
+	)
+	if err != nil {
+		return otelcol.Factories{}, err
+	}
+	f.ExtensionModules = map[component.Type]string{
+		healthcheckextension.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension" + contribModules,
+		filestorage.NewFactory().Type():          "github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage" + contribModules,
+	}
+
+	f.Connectors, err = otelcol.MakeFactoryMap[connector.Factory]()
+	if err != nil {
+		return otelcol.Factories{}, err
+	}
+	f.ConnectorModules = map[component.Type]string{}
+	return f, nil
+}

@@ -1,0 +1,150 @@
+package collector
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/rs/zerolog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/tracehouse/tracehouse/ingest/ingesttest"
+	"github.com/tracehouse/tracehouse/storage/chtest"
+)
+
+// childConfigEnv makes the test binary run a collector with the YAML in it
+// instead of the tests (see TestMain), so a test can SIGKILL a collector.
+const childConfigEnv = "TRACEHOUSE_TEST_CHILD_COLLECTOR"
+
+// runChildCollector is the child process: a collector until SIGTERM (or
+// SIGKILL, which is the point).
+func runChildCollector(yaml string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := zerolog.New(os.Stderr).Level(zerolog.WarnLevel).With().Str("process", "child collector").Logger()
+	if err := RunPipeline(ctx, yaml, log); err != nil {
+		fmt.Fprintln(os.Stderr, "child collector:", err)
+		return 1
+	}
+	return 0
+}
+
+// childCollector is a collector in its own process.
+type childCollector struct {
+	cmd    *exec.Cmd
+	output *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func startChild(t *testing.T, yaml, httpAddr string) *childCollector {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childConfigEnv+"="+yaml)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	// The child dies with the test binary, whatever happens to it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &childCollector{cmd: cmd, output: out}
+	t.Cleanup(func() { c.kill() })
+	empty, err := ptraceBody(ptrace.NewTraces())
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the child collector to listen", func() bool {
+		code, err := postOnce(httpAddr, empty)
+		return err == nil && code == 200
+	})
+	return c
+}
+
+// kill is SIGKILL: no shutdown, no flush, whatever was in flight.
+func (c *childCollector) kill() {
+	if c.cmd.ProcessState != nil {
+		return
+	}
+	c.cmd.Process.Kill()
+	c.cmd.Wait()
+}
+
+// SIGKILL, twice, mid-stream: once with ClickHouse up (batches in flight
+// may be stored and then sent again: duplicates, counted and reported)
+// and once with ClickHouse down (the persistent queue on disk holds what
+// senders were told was accepted). Every acknowledged span ends up stored.
+func TestSIGKILLWithPersistentQueue(t *testing.T) {
+	db := chtest.NewDatabase(t)
+	conn := chtest.ConnTo(t, db)
+	proxy := ingesttest.StartFaultProxy(t, chtest.Server(t).Addr())
+	ep := newEndpoints(t)
+	yaml := testConfig(ep, proxy.DSN("default"), db, `
+    timeout: 20s
+    retry_on_failure:
+      enabled: true
+      initial_interval: 100ms
+      max_interval: 500ms
+      max_elapsed_time: 0s
+    sending_queue:
+      storage: file_storage
+      sizer: items
+      queue_size: 100000
+      num_consumers: 2
+      batch:
+        flush_timeout: 50ms
+        min_size: 100
+        max_size: 500`, "  file_storage:\n    directory: "+t.TempDir()+"\n", "file_storage")
+
+	child := startChild(t, yaml, ep.http)
+	const requests, perRequest = 60, 50
+	s := startSender(ep.http, requests, perRequest)
+
+	s.waitProgress(t, 15)
+	child.kill() // ClickHouse up: whatever was in flight is lost or stored
+	child = startChild(t, yaml, ep.http)
+
+	s.waitProgress(t, 30)
+	proxy.SetMode(ingesttest.Refuse)
+	s.waitProgress(t, 40)
+	waitFor(t, "the exporter to hit the outage", func() bool { return proxy.Refused() > 0 })
+	child.kill() // ClickHouse down: the queue is on disk only
+	child = startChild(t, yaml, ep.http)
+
+	s.waitProgress(t, 50)
+	proxy.SetMode(ingesttest.Pass)
+	if err := <-s.done; err != nil {
+		t.Fatalf("sender: %v\nchild output:\n%s", err, child.output.String())
+	}
+	sent := uint64(requests * perRequest)
+	waitCount(t, conn, "SELECT uniqExact(SpanId) FROM "+db+".spans", sent)
+	rows := count(t, conn, "SELECT count() FROM "+db+".spans")
+	strangers := count(t, conn, fmt.Sprintf(
+		"SELECT count() FROM %s.spans WHERE reinterpretAsUInt64(reverse(SpanId)) NOT BETWEEN 1 AND %d", db, sent))
+	if strangers != 0 {
+		t.Errorf("%d stored spans were never sent", strangers)
+	}
+	t.Logf("sent %d spans (%d client retries across 2 SIGKILLs); stored %d distinct in %d rows: %d duplicates from at-least-once delivery",
+		sent, s.retries.Load(), sent, rows, rows-sent)
+}

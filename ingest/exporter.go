@@ -1,0 +1,230 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.uber.org/zap"
+
+	"github.com/tracehouse/tracehouse/storage"
+	"github.com/tracehouse/tracehouse/storage/schema"
+	"github.com/tracehouse/tracehouse/storage/tracestore"
+)
+
+type signal string
+
+const (
+	signalTraces signal = "traces"
+	signalLogs   signal = "logs"
+)
+
+// startupReadyTimeout bounds the connection check and migrations at start.
+// When ClickHouse is not reachable by then the collector still starts;
+// exports retry until it is (queued data waits meanwhile).
+const startupReadyTimeout = 15 * time.Second
+
+type tracehouseExporter struct {
+	cfg        *Config
+	signal     signal
+	log        *zap.Logger
+	metrics    *exporterMetrics
+	dsn        *clickhouse.Options
+	schemaOpts schema.Options
+	writerOpts tracestore.Options
+	target     string // where rows go, for messages: "host:port/database"
+
+	mu     sync.Mutex // serialises connecting and migrating
+	conn   driver.Conn
+	writer atomic.Pointer[tracestore.Writer]
+}
+
+func newExporter(cfg *Config, set exporter.Settings, sig signal) (*tracehouseExporter, error) {
+	dsn, err := storage.ParseDSN(string(cfg.Endpoint))
+	if err != nil {
+		return nil, err
+	}
+	metrics, err := newExporterMetrics(set.TelemetrySettings, sig)
+	if err != nil {
+		return nil, err
+	}
+	schemaOpts := cfg.schemaOptions(dsn.Auth.Database)
+	edgeCache := cfg.ServiceGraph.CacheSize
+	if edgeCache == 0 {
+		edgeCache = -1 // off
+	}
+	return &tracehouseExporter{
+		cfg:        cfg,
+		signal:     sig,
+		log:        set.Logger,
+		metrics:    metrics,
+		dsn:        dsn,
+		schemaOpts: schemaOpts,
+		writerOpts: tracestore.Options{
+			Database:      schemaOpts.Database,
+			EdgeCacheSize: edgeCache,
+			EdgeCacheTTL:  cfg.ServiceGraph.CacheTTL,
+		},
+		target: strings.Join(dsn.Addr, ",") + "/" + schemaOpts.Database,
+	}, nil
+}
+
+func (e *tracehouseExporter) start(ctx context.Context, _ component.Host) error {
+	conn, err := clickhouse.Open(e.dsn)
+	if err != nil {
+		return fmt.Errorf("tracehouse exporter: open ClickHouse connection to %s: %w", e.target, err)
+	}
+	e.mu.Lock()
+	e.conn = conn
+	e.mu.Unlock()
+	readyCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), startupReadyTimeout)
+	defer cancel()
+	if _, err := e.ready(readyCtx); err != nil {
+		e.log.Warn("ClickHouse is not ready yet; exports will retry until it is", zap.String("target", e.target), zap.Error(err))
+	}
+	return nil
+}
+
+// shutdown is safe without start.
+func (e *tracehouseExporter) shutdown(context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.conn == nil {
+		return nil
+	}
+	err := e.conn.Close()
+	e.conn = nil
+	return err
+}
+
+// ready returns the writer once ClickHouse answered and the schema is in
+// place; until then every call tries again.
+func (e *tracehouseExporter) ready(ctx context.Context) (*tracestore.Writer, error) {
+	if w := e.writer.Load(); w != nil {
+		return w, nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if w := e.writer.Load(); w != nil {
+		return w, nil
+	}
+	if e.conn == nil {
+		return nil, errors.New("tracehouse exporter is not started")
+	}
+	if err := e.conn.Ping(ctx); err != nil {
+		return nil, fmt.Errorf("ClickHouse at %s does not answer: %w", e.target, err)
+	}
+	if e.cfg.CreateSchema {
+		applied, err := schema.Migrate(ctx, e.conn, e.schemaOpts)
+		if err != nil {
+			return nil, fmt.Errorf("create the Tracehouse schema in %s: %w", e.target, err)
+		}
+		if len(applied) > 0 {
+			e.log.Info("Tracehouse schema updated", zap.String("target", e.target), zap.Strings("applied", applied))
+		}
+	}
+	w := tracestore.NewWriter(e.conn, e.writerOpts)
+	e.writer.Store(w)
+	e.log.Info("writing to ClickHouse", zap.String("target", e.target), zap.String("signal", string(e.signal)))
+	return w, nil
+}
+
+func (e *tracehouseExporter) pushTraces(ctx context.Context, td ptrace.Traces) error {
+	w, err := e.ready(ctx)
+	if err != nil {
+		e.metrics.failure(ctx, failureRetryable)
+		return err
+	}
+	began := time.Now()
+	st, err := w.WriteTracesStats(ctx, td)
+	e.metrics.insert(ctx, st, err, time.Since(began), func() int { return (&ptrace.ProtoMarshaler{}).TracesSize(td) })
+	return e.outcome(err, td.SpanCount(), st)
+}
+
+func (e *tracehouseExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
+	w, err := e.ready(ctx)
+	if err != nil {
+		e.metrics.failure(ctx, failureRetryable)
+		return err
+	}
+	began := time.Now()
+	st, err := w.WriteLogsStats(ctx, ld)
+	e.metrics.insert(ctx, st, err, time.Since(began), func() int { return (&plog.ProtoMarshaler{}).LogsSize(ld) })
+	return e.outcome(err, ld.LogRecordCount(), st)
+}
+
+// outcome logs (once per batch) and classifies a write error: errors that
+// cannot succeed on retry become consumererror.Permanent, so exporterhelper
+// drops the batch instead of retrying it for ever.
+func (e *tracehouseExporter) outcome(err error, items int, st tracestore.WriteStats) error {
+	if st.Sanitized > 0 || st.Truncated > 0 || st.Clamped > 0 {
+		e.log.Debug("stored with changes", zap.String("signal", string(e.signal)),
+			zap.Int("invalid_utf8_strings", st.Sanitized), zap.Int("truncated_values", st.Truncated), zap.Int("clamped_fields", st.Clamped))
+	}
+	if err == nil {
+		if ce := e.log.Check(zap.DebugLevel, "stored"); ce != nil {
+			ce.Write(zap.String("signal", string(e.signal)), zap.Int("rows", st.Rows), zap.Int("edges", st.Edges))
+		}
+		return nil
+	}
+	var edges *tracestore.EdgesError
+	var rejected *tracestore.RejectedError
+	switch {
+	case errors.As(err, &rejected):
+		e.log.Error("dropped data that can never be stored; the rest of the batch was stored",
+			zap.String("signal", string(e.signal)), zap.Int("dropped", rejected.Count), zap.Int("stored", st.Rows),
+			zap.String("reason", rejected.Reason))
+		return consumererror.NewPermanent(err)
+	case errors.As(err, &edges):
+		// The spans are stored, so the export succeeded: retrying would
+		// store them twice for the sake of a few service-map counts.
+		e.log.Error("spans stored but their service-graph edges were lost", zap.Int("spans", st.Rows),
+			zap.Int("edges", edges.Edges), zap.Error(edges.Err))
+		return nil
+	case isPermanent(err):
+		e.log.Error("dropped a batch ClickHouse can never accept", zap.String("signal", string(e.signal)),
+			zap.Int("items", items), zap.String("target", e.target), zap.Error(err))
+		return consumererror.NewPermanent(err)
+	default:
+		return err // exporterhelper retries (and logs) it
+	}
+}
+
+// permanentCodes are ClickHouse errors about the data itself: the same
+// INSERT fails the same way however often it is retried. Everything else
+// (network, timeouts, a server restarting, too many parts, a missing table
+// someone may still create) is retried.
+var permanentCodes = map[int32]string{
+	6:   "CANNOT_PARSE_TEXT",
+	27:  "CANNOT_PARSE_INPUT_ASSERTION_FAILED",
+	41:  "CANNOT_PARSE_DATETIME",
+	53:  "TYPE_MISMATCH",
+	62:  "SYNTAX_ERROR",
+	69:  "ARGUMENT_OUT_OF_BOUND",
+	70:  "CANNOT_CONVERT_TYPE",
+	117: "INCORRECT_DATA",
+	131: "TOO_LARGE_STRING_SIZE",
+}
+
+func isPermanent(err error) bool {
+	if errors.Is(err, tracestore.ErrInvalidData) {
+		return true
+	}
+	var ex *clickhouse.Exception
+	if errors.As(err, &ex) {
+		_, ok := permanentCodes[ex.Code]
+		return ok
+	}
+	return false
+}

@@ -1,0 +1,131 @@
+// Package ingest is the Tracehouse ClickHouse exporter: an OpenTelemetry
+// Collector exporter (type "tracehouse") that writes traces and logs through
+// storage/tracestore. Queueing, batching, retries and timeouts are
+// exporterhelper's; the exporter itself only turns a batch into INSERTs and
+// says which failures are worth retrying.
+//
+// The JSON-lines log receiver is in ingest/jsonlreceiver.
+package ingest
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/config/configretry"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+
+	"github.com/tracehouse/tracehouse/storage"
+	"github.com/tracehouse/tracehouse/storage/schema"
+	"github.com/tracehouse/tracehouse/storage/tracestore"
+)
+
+// TypeStr is the exporter's type in collector configs.
+const TypeStr = "tracehouse"
+
+var componentType = component.MustNewType(TypeStr)
+
+const stability = component.StabilityLevelAlpha
+
+// Defaults.
+const (
+	// DefaultTimeout bounds one INSERT (one batch).
+	DefaultTimeout = 30 * time.Second
+	// DefaultBatchMinSize and DefaultBatchMaxSize are spans or log records
+	// per INSERT: ClickHouse wants few large inserts.
+	DefaultBatchMinSize = 10_000
+	DefaultBatchMaxSize = 50_000
+	// DefaultBatchFlushTimeout sends a smaller batch after this long.
+	DefaultBatchFlushTimeout = time.Second
+	// DefaultQueueSize is the sending queue's capacity in spans or records.
+	DefaultQueueSize = 200_000
+	// DefaultNumConsumers is the number of concurrent INSERTs. The embedded
+	// engine runs one statement at a time; a server can take more.
+	DefaultNumConsumers = 2
+	// DefaultQueueFullRetryAfter is what senders are told to wait when the
+	// queue is full.
+	DefaultQueueFullRetryAfter = 5 * time.Second
+)
+
+// NewFactory returns the factory of the tracehouse exporter.
+func NewFactory() exporter.Factory {
+	return exporter.NewFactory(
+		componentType,
+		createDefaultConfig,
+		exporter.WithTraces(createTraces, stability),
+		exporter.WithLogs(createLogs, stability),
+	)
+}
+
+func createDefaultConfig() component.Config {
+	queue := exporterhelper.NewDefaultQueueConfig()
+	queue.Sizer = exporterhelper.RequestSizerTypeItems
+	queue.QueueSize = DefaultQueueSize
+	queue.NumConsumers = DefaultNumConsumers
+	queue.Batch = configoptional.Some(exporterhelper.BatchConfig{
+		FlushTimeout: DefaultBatchFlushTimeout,
+		Sizer:        exporterhelper.RequestSizerTypeItems,
+		MinSize:      DefaultBatchMinSize,
+		MaxSize:      DefaultBatchMaxSize,
+	})
+	return &Config{
+		TimeoutConfig: exporterhelper.TimeoutConfig{Timeout: DefaultTimeout},
+		QueueConfig:   configoptional.Some(queue),
+		RetryConfig:   configretry.NewDefaultBackOffConfig(),
+		Endpoint:      storage.DefaultDSN,
+		CreateSchema:  true,
+		TTL: TTLConfig{
+			Spans:   schema.DefaultSpansTTL,
+			Logs:    schema.DefaultLogsTTL,
+			Metrics: schema.DefaultMetricsTTL,
+		},
+		ServiceGraph: ServiceGraphConfig{
+			CacheSize: tracestore.DefaultEdgeCacheSize,
+			CacheTTL:  tracestore.DefaultEdgeCacheTTL,
+		},
+		QueueFullRetryAfter: DefaultQueueFullRetryAfter,
+	}
+}
+
+func createTraces(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Traces, error) {
+	c := cfg.(*Config)
+	e, err := newExporter(c, set, signalTraces)
+	if err != nil {
+		return nil, err
+	}
+	exp, err := exporterhelper.NewTraces(ctx, set, cfg, e.pushTraces,
+		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
+		exporterhelper.WithTimeout(c.TimeoutConfig),
+		exporterhelper.WithRetry(c.RetryConfig),
+		exporterhelper.WithQueue(c.QueueConfig),
+		exporterhelper.WithStart(e.start),
+		exporterhelper.WithShutdown(e.shutdown),
+	)
+	if err != nil {
+		return nil, err
+	}
+	return backpressureTraces{Traces: exp, retryAfter: c.QueueFullRetryAfter}, nil
+}
+
+func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Logs, error) {
+	c := cfg.(*Config)
+	e, err := newExporter(c, set, signalLogs)
+	if err != nil {
+		return nil, err
+	}
+	exp, err := exporterhelper.NewLogs(ctx, set, cfg, e.pushLogs,
+		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
+		exporterhelper.WithTimeout(c.TimeoutConfig),
+		exporterhelper.WithRetry(c.RetryConfig),
+		exporterhelper.WithQueue(c.QueueConfig),
+		exporterhelper.WithStart(e.start),
+		exporterhelper.WithShutdown(e.shutdown),
+	)
+	if err != nil {
+		return nil, err
+	}
+	return backpressureLogs{Logs: exp, retryAfter: c.QueueFullRetryAfter}, nil
+}

@@ -1,0 +1,138 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/tracehouse/tracehouse/storage/schema"
+	"github.com/tracehouse/tracehouse/storage/tracestore"
+)
+
+const meterScope = "github.com/tracehouse/tracehouse/ingest"
+
+// Metric names. exporterhelper adds its own (otelcol_exporter_sent_spans,
+// queue size, …); these say what reached which table and how inserts go.
+const (
+	metricRowsWritten    = "tracehouse.exporter.rows_written"
+	metricBatches        = "tracehouse.exporter.batches"
+	metricBytes          = "tracehouse.exporter.bytes"
+	metricFailures       = "tracehouse.exporter.failures"
+	metricRejected       = "tracehouse.exporter.rejected_items"
+	metricChanged        = "tracehouse.exporter.changed_values"
+	metricInsertDuration = "tracehouse.exporter.insert_duration"
+)
+
+type failureKind string
+
+const (
+	failureRetryable failureKind = "retryable"
+	failurePermanent failureKind = "permanent"
+)
+
+type exporterMetrics struct {
+	signal    attribute.KeyValue
+	rows      metric.Int64Counter
+	batches   metric.Int64Counter
+	bytes     metric.Int64Counter
+	failures  metric.Int64Counter
+	rejected  metric.Int64Counter
+	changed   metric.Int64Counter
+	durations metric.Float64Histogram
+
+	spansTable, logsTable, edgesTable metric.MeasurementOption
+	ok                                metric.MeasurementOption
+	retryable, permanent              metric.MeasurementOption
+}
+
+func newExporterMetrics(set component.TelemetrySettings, sig signal) (*exporterMetrics, error) {
+	meter := set.MeterProvider.Meter(meterScope)
+	m := &exporterMetrics{signal: attribute.String("signal", string(sig))}
+	var errs, err error
+	m.rows, err = meter.Int64Counter(metricRowsWritten, metric.WithUnit("{row}"),
+		metric.WithDescription("Rows written to ClickHouse, by table."))
+	errs = errors.Join(errs, err)
+	m.batches, err = meter.Int64Counter(metricBatches, metric.WithUnit("{batch}"),
+		metric.WithDescription("INSERT batches attempted, by signal and outcome (ok, retryable, permanent)."))
+	errs = errors.Join(errs, err)
+	m.bytes, err = meter.Int64Counter(metricBytes, metric.WithUnit("By"),
+		metric.WithDescription("OTLP protobuf size of the data written."))
+	errs = errors.Join(errs, err)
+	m.failures, err = meter.Int64Counter(metricFailures, metric.WithUnit("{batch}"),
+		metric.WithDescription("Failed exports, by signal and kind (retryable: retried by the queue; permanent: dropped; edges_lost: rows stored, service-graph edges not)."))
+	errs = errors.Join(errs, err)
+	m.rejected, err = meter.Int64Counter(metricRejected, metric.WithUnit("{item}"),
+		metric.WithDescription("Spans or log records that can never be stored and were dropped (their batch neighbours were stored)."))
+	errs = errors.Join(errs, err)
+	m.changed, err = meter.Int64Counter(metricChanged, metric.WithUnit("{value}"),
+		metric.WithDescription("Values stored changed: invalid_utf8 (replaced by U+FFFD), truncated (nested too deep, kept as text), clamped (out of range)."))
+	errs = errors.Join(errs, err)
+	m.durations, err = meter.Float64Histogram(metricInsertDuration, metric.WithUnit("s"),
+		metric.WithDescription("Time to write one batch (all its INSERTs)."),
+		metric.WithExplicitBucketBoundaries(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+	errs = errors.Join(errs, err)
+	if errs != nil {
+		return nil, errs
+	}
+	table := func(name string) metric.MeasurementOption {
+		return metric.WithAttributes(attribute.String("table", name))
+	}
+	m.spansTable, m.logsTable, m.edgesTable = table(schema.SpansTable), table(schema.LogsTable), table(schema.ServiceEdgeEventsTable)
+	outcome := func(o string) metric.MeasurementOption {
+		return metric.WithAttributes(m.signal, attribute.String("outcome", o))
+	}
+	m.ok = outcome("ok")
+	m.retryable = metric.WithAttributes(m.signal, attribute.String("kind", string(failureRetryable)))
+	m.permanent = metric.WithAttributes(m.signal, attribute.String("kind", string(failurePermanent)))
+	return m, nil
+}
+
+func (m *exporterMetrics) failure(ctx context.Context, kind failureKind) {
+	if kind == failurePermanent {
+		m.failures.Add(ctx, 1, m.permanent)
+		m.batches.Add(ctx, 1, metric.WithAttributes(m.signal, attribute.String("outcome", string(failurePermanent))))
+		return
+	}
+	m.failures.Add(ctx, 1, m.retryable)
+	m.batches.Add(ctx, 1, metric.WithAttributes(m.signal, attribute.String("outcome", string(failureRetryable))))
+}
+
+// insert records one write. size is called only on success.
+func (m *exporterMetrics) insert(ctx context.Context, st tracestore.WriteStats, err error, took time.Duration, size func() int) {
+	m.durations.Record(ctx, took.Seconds(), metric.WithAttributes(m.signal))
+	if st.Rows > 0 {
+		if m.signal.Value.AsString() == string(signalLogs) {
+			m.rows.Add(ctx, int64(st.Rows), m.logsTable)
+		} else {
+			m.rows.Add(ctx, int64(st.Rows), m.spansTable)
+		}
+		m.bytes.Add(ctx, int64(size()), metric.WithAttributes(m.signal))
+	}
+	if st.Edges > 0 {
+		m.rows.Add(ctx, int64(st.Edges), m.edgesTable)
+	}
+	if st.Rejected > 0 {
+		m.rejected.Add(ctx, int64(st.Rejected), metric.WithAttributes(m.signal))
+	}
+	for kind, n := range map[string]int{"invalid_utf8": st.Sanitized, "truncated": st.Truncated, "clamped": st.Clamped} {
+		if n > 0 {
+			m.changed.Add(ctx, int64(n), metric.WithAttributes(m.signal, attribute.String("kind", kind)))
+		}
+	}
+	switch {
+	case err == nil:
+		m.batches.Add(ctx, 1, m.ok)
+	case errors.As(err, new(*tracestore.EdgesError)):
+		// The rows are stored; only the edges they completed are lost.
+		m.batches.Add(ctx, 1, m.ok)
+		m.failures.Add(ctx, 1, metric.WithAttributes(m.signal, attribute.String("kind", "edges_lost")))
+	case isPermanent(err):
+		m.failure(ctx, failurePermanent)
+	default:
+		m.failure(ctx, failureRetryable)
+	}
+}

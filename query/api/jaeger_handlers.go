@@ -1,0 +1,237 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/tracehouse/tracehouse/query"
+)
+
+// Jaeger's defaults.
+const (
+	defaultSearchLookback     = time.Hour
+	defaultDependencyLookback = 24 * time.Hour
+)
+
+func (s *server) jaegerServices(c *fiber.Ctx) error {
+	services, err := s.svc.Services(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return respond(c, services, len(services))
+}
+
+// spanKindParam reads spanKind; empty means any.
+func spanKindParam(c *fiber.Ctx) (*ptrace.SpanKind, error) {
+	v := c.Query("spanKind")
+	if v == "" {
+		return nil, nil
+	}
+	k, ok := query.ParseSpanKind(v)
+	if !ok {
+		return nil, badParam("spanKind", "%q is not a span kind: use server, client, producer, consumer, internal or unspecified", v)
+	}
+	return &k, nil
+}
+
+// jaegerServiceOperations is Jaeger's legacy endpoint: operation names only.
+func (s *server) jaegerServiceOperations(c *fiber.Ctx) error {
+	kind, err := spanKindParam(c)
+	if err != nil {
+		return err
+	}
+	ops, err := s.svc.Operations(c.UserContext(), c.Params("service"), kind)
+	if err != nil {
+		return err
+	}
+	names := []string{}
+	for _, op := range ops {
+		if len(names) == 0 || names[len(names)-1] != op.Name {
+			names = append(names, op.Name)
+		}
+	}
+	return respond(c, names, len(names))
+}
+
+func (s *server) jaegerOperations(c *fiber.Ctx) error {
+	service := c.Query("service")
+	if service == "" {
+		return badParam("service", "parameter 'service' is required")
+	}
+	kind, err := spanKindParam(c)
+	if err != nil {
+		return err
+	}
+	ops, err := s.svc.Operations(c.UserContext(), service, kind)
+	if err != nil {
+		return err
+	}
+	data := make([]jaegerOperation, 0, len(ops))
+	for _, op := range ops {
+		data = append(data, jaegerOperation{Name: op.Name, SpanKind: jaegerKind(op.Kind)})
+	}
+	return respond(c, data, len(data))
+}
+
+func multi(c *fiber.Ctx, key string) []string {
+	var out []string
+	for _, v := range c.Context().QueryArgs().PeekMulti(key) {
+		out = append(out, string(v))
+	}
+	return out
+}
+
+// jaegerSearch is GET /api/traces: Jaeger's search, or traces by id with
+// ?traceID=….
+func (s *server) jaegerSearch(c *fiber.Ctx) error {
+	now := s.svc.Now()
+	if ids := multi(c, "traceID"); len(ids) > 0 {
+		return s.jaegerTracesByID(c, ids)
+	}
+	q := query.TraceQuery{Service: c.Query("service"), Operation: c.Query("operation"), Attributes: map[string]string{}}
+	if q.Service == "" {
+		return badParam("service", "parameter 'service' is required")
+	}
+	for _, t := range multi(c, "tag") {
+		k, v, ok := strings.Cut(t, ":")
+		if !ok {
+			return badParam("tag", "malformed 'tag' parameter %q, expecting key:value", t)
+		}
+		q.Attributes[k] = v
+	}
+	for _, t := range multi(c, "tags") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(t), &m); err != nil {
+			return badParam("tags", "malformed 'tags' parameter, expecting a JSON object such as {\"http.status_code\":\"500\"}: %v", err)
+		}
+		for k, v := range m {
+			switch v := v.(type) {
+			case string:
+				q.Attributes[k] = v
+			case float64, bool:
+				q.Attributes[k] = fmt.Sprint(v)
+			default:
+				return badParam("tags", "tag %q: the value must be a string, number or boolean", k)
+			}
+		}
+	}
+	var err error
+	if d := c.Query("minDuration"); d != "" {
+		if q.MinDuration, err = parseDuration("minDuration", d); err != nil {
+			return err
+		}
+	}
+	if d := c.Query("maxDuration"); d != "" {
+		if q.MaxDuration, err = parseDuration("maxDuration", d); err != nil {
+			return err
+		}
+	}
+	if q.Limit, err = parseLimit("limit", c.Query("limit"), query.DefaultTraceLimit); err != nil {
+		return err
+	}
+	q.Range.End = now
+	if v := c.Query("end"); v != "" {
+		if q.Range.End, err = parseUnix("end", v, time.Microsecond); err != nil {
+			return err
+		}
+	}
+	lookback := defaultSearchLookback
+	if v := c.Query("lookback"); v != "" && v != "custom" {
+		if lookback, err = parseDuration("lookback", v); err != nil {
+			return err
+		}
+	}
+	q.Range.Start = q.Range.End.Add(-lookback)
+	if v := c.Query("start"); v != "" {
+		if q.Range.Start, err = parseUnix("start", v, time.Microsecond); err != nil {
+			return err
+		}
+	}
+	traces, err := s.svc.FindTraces(c.UserContext(), q)
+	if err != nil {
+		return err
+	}
+	data := make([]jaegerTrace, 0, len(traces))
+	for _, td := range traces {
+		data = append(data, toJaeger(td))
+	}
+	return respond(c, data, 0)
+}
+
+func (s *server) jaegerTracesByID(c *fiber.Ctx, ids []string) error {
+	data := []jaegerTrace{}
+	var missing []apiError
+	for _, raw := range ids {
+		id, err := parseTraceID("traceID", raw)
+		if err != nil {
+			return err
+		}
+		td, err := s.svc.GetTrace(c.UserContext(), id)
+		var nf *query.NotFoundError
+		if errors.As(err, &nf) {
+			missing = append(missing, apiError{Msg: nf.Error(), TraceID: jaegerTraceID(id)})
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		data = append(data, toJaeger(td))
+	}
+	return c.JSON(envelope{Data: data, Errors: missing})
+}
+
+func (s *server) jaegerTrace(c *fiber.Ctx) error {
+	id, err := parseTraceID("traceID", c.Params("traceID"))
+	if err != nil {
+		return err
+	}
+	td, err := s.svc.GetTrace(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	return respond(c, []jaegerTrace{toJaeger(td)}, 0)
+}
+
+func (s *server) jaegerDependencies(c *fiber.Ctx) error {
+	end := s.svc.Now()
+	var err error
+	if v := c.Query("endTs"); v != "" {
+		if end, err = parseUnix("endTs", v, time.Millisecond); err != nil {
+			return err
+		}
+	}
+	lookback := defaultDependencyLookback
+	if v := c.Query("lookback"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return badParam("lookback", "%q is not a lookback: give a positive number of milliseconds", v)
+		}
+		lookback = time.Duration(n) * time.Millisecond
+	}
+	deps, err := s.svc.Dependencies(c.UserContext(), query.TimeRange{Start: end.Add(-lookback), End: end})
+	if err != nil {
+		return err
+	}
+	service := c.Query("service")
+	data := make([]jaegerDependency, 0, len(deps))
+	for _, d := range deps {
+		if service == "" || d.Parent == service || d.Child == service {
+			data = append(data, jaegerDependency{Parent: d.Parent, Child: d.Child, CallCount: d.Calls})
+		}
+	}
+	sort.SliceStable(data, func(i, j int) bool {
+		if data[i].Parent != data[j].Parent {
+			return data[i].Parent < data[j].Parent
+		}
+		return data[i].Child < data[j].Child
+	})
+	return respond(c, data, 0)
+}

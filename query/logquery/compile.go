@@ -1,0 +1,305 @@
+package logquery
+
+import (
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/tracehouse/tracehouse/query/internal/chsql"
+	"github.com/tracehouse/tracehouse/storage/schema"
+)
+
+// Fields lists what a query can compare, for error messages and docs.
+const Fields = "service, level (or severity), severity_text, trace_id, span_id, body, attr.<key>, resource.<key>"
+
+// Compile turns a parsed query into a ClickHouse condition over the logs
+// table, adding every value to params. A nil Expr compiles to "1".
+func Compile(query string, e Expr, params *chsql.Params) (string, error) {
+	if e == nil {
+		return "1", nil
+	}
+	c := compiler{query: query, params: params}
+	return c.expr(e)
+}
+
+// ParseAndCompile is Parse followed by Compile.
+func ParseAndCompile(query string, params *chsql.Params) (string, error) {
+	e, err := Parse(query)
+	if err != nil {
+		return "", err
+	}
+	return Compile(query, e, params)
+}
+
+type compiler struct {
+	query  string
+	params *chsql.Params
+}
+
+func (c *compiler) errAt(pos int, format string, args ...any) *Error {
+	return &Error{Query: c.query, Position: pos, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (c *compiler) expr(e Expr) (string, error) {
+	switch e := e.(type) {
+	case *And:
+		return c.join(e.Terms, " AND ")
+	case *Or:
+		return c.join(e.Terms, " OR ")
+	case *Not:
+		inner, err := c.expr(e.Term)
+		if err != nil {
+			return "", err
+		}
+		return "NOT (" + inner + ")", nil
+	case *Text:
+		return c.text(e.Text, e.Quoted, e.At)
+	case *Compare:
+		return c.compare(e)
+	}
+	return "", fmt.Errorf("logquery: unknown expression %T", e)
+}
+
+func (c *compiler) join(terms []Expr, sep string) (string, error) {
+	parts := make([]string, len(terms))
+	for i, t := range terms {
+		s, err := c.expr(t)
+		if err != nil {
+			return "", err
+		}
+		parts[i] = "(" + s + ")"
+	}
+	return strings.Join(parts, sep), nil
+}
+
+// Tokens splits text the way the logs table's text index does
+// (splitByNonAlpha): runs of ASCII letters and digits, and of any non-ASCII
+// bytes, are tokens; every other ASCII character separates them.
+func Tokens(text string) []string {
+	return strings.FieldsFunc(text, func(r rune) bool {
+		return r < 0x80 && !((r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9'))
+	})
+}
+
+// text searches the body. One token is hasToken, more are hasPhrase (the
+// tokens in that order, next to each other); both are answered by the text
+// index, which lower-cases, so the search ignores case.
+func (c *compiler) text(text string, quoted bool, at int) (string, error) {
+	if !quoted && strings.Contains(text, "*") {
+		return "", c.errAt(at, "wildcards work on field values (service:pay*), not on body text; search for whole words or a \"phrase\"")
+	}
+	tokens := Tokens(text)
+	switch len(tokens) {
+	case 0:
+		return "", c.errAt(at, "%q has no letters or digits to search for", text)
+	case 1:
+		return "hasToken(Body, " + c.params.Add("String", tokens[0]) + ")", nil
+	}
+	return "hasPhrase(Body, " + c.params.Add("String", text) + ")", nil
+}
+
+var notForLogs = map[string]bool{
+	"duration": true, "operation": true, "span.name": true, "span_name": true, "status": true, "kind": true, "span.kind": true,
+}
+
+func (c *compiler) compare(e *Compare) (string, error) {
+	op := chsql.Op(e.Op)
+	if e.Op == ":" {
+		op = chsql.Eq
+	}
+	field := e.Field
+	switch {
+	case field == "service" || field == "service.name":
+		return c.stringColumn(e, "ServiceName", op)
+	case field == "severity_text":
+		return c.stringColumn(e, "SeverityText", op)
+	case field == "level" || field == "severity":
+		return c.level(e, op)
+	case field == "trace_id":
+		return c.id(e, "TraceId", 16, op)
+	case field == "span_id":
+		return c.id(e, "SpanId", 8, op)
+	case field == "body":
+		if op != chsql.Eq {
+			return "", c.errAt(e.At, "body can only be searched (body:word or body:\"a phrase\"), not compared with %s", e.Op)
+		}
+		return c.text(e.Value, e.Quoted, e.ValAt)
+	case strings.HasPrefix(field, "attr.") || strings.HasPrefix(field, "attributes."):
+		return c.attr(e, schema.Attrs, field[strings.IndexByte(field, '.')+1:], op)
+	case strings.HasPrefix(field, "resource."):
+		return c.resourceAttr(e, strings.TrimPrefix(field, "resource."), op)
+	case notForLogs[field]:
+		return "", c.errAt(e.At, "%s applies to spans, not to logs; search traces for it, or filter logs by trace_id", field)
+	}
+	return "", c.errAt(e.At, "unknown field %q (fields: %s); to search the body for this text, put it in quotes", field, Fields)
+}
+
+func (c *compiler) stringColumn(e *Compare, column string, op chsql.Op) (string, error) {
+	switch op {
+	case chsql.Eq, chsql.Ne:
+	default:
+		return "", c.errAt(e.At, "%s can only be matched with : or != (not %s)", e.Field, e.Op)
+	}
+	var cond string
+	if prefix, ok := strings.CutSuffix(e.Value, "*"); ok && !e.Quoted {
+		if strings.Contains(prefix, "*") {
+			return "", c.errAt(e.ValAt, "only a trailing * is supported (e.g. %s:pay*)", e.Field)
+		}
+		cond = "startsWith(" + column + ", " + c.params.Add("String", prefix) + ")"
+	} else {
+		cond = column + " = " + c.params.Add("String", e.Value)
+	}
+	if op == chsql.Ne {
+		return "NOT (" + cond + ")", nil
+	}
+	return cond, nil
+}
+
+// Severity ranges of the OpenTelemetry log data model.
+var levels = []struct {
+	names    []string
+	from, to uint8
+}{
+	{[]string{"trace"}, 1, 4},
+	{[]string{"debug"}, 5, 8},
+	{[]string{"info", "information"}, 9, 12},
+	{[]string{"warn", "warning"}, 13, 16},
+	{[]string{"error", "err"}, 17, 20},
+	{[]string{"fatal", "critical", "panic"}, 21, 24},
+}
+
+const levelNames = "trace, debug, info, warn, error, fatal, or a severity number 1–24"
+
+func (c *compiler) level(e *Compare, op chsql.Op) (string, error) {
+	var from, to uint8
+	if n, err := strconv.ParseUint(e.Value, 10, 8); err == nil && !e.Quoted {
+		if n < 1 || n > 24 {
+			return "", c.errAt(e.ValAt, "severity number %d is outside 1–24", n)
+		}
+		from, to = uint8(n), uint8(n)
+	} else {
+		found := false
+		for _, l := range levels {
+			for _, name := range l.names {
+				if strings.EqualFold(e.Value, name) {
+					from, to, found = l.from, l.to, true
+				}
+			}
+		}
+		if !found {
+			return "", c.errAt(e.ValAt, "unknown level %q (use %s; severity_text:… matches the text as logged)", e.Value, levelNames)
+		}
+	}
+	col := "SeverityNumber"
+	switch op {
+	case chsql.Eq:
+		if from == to {
+			return col + " = " + c.params.Add("UInt8", from), nil
+		}
+		return col + " BETWEEN " + c.params.Add("UInt8", from) + " AND " + c.params.Add("UInt8", to), nil
+	case chsql.Ne:
+		return col + " NOT BETWEEN " + c.params.Add("UInt8", from) + " AND " + c.params.Add("UInt8", to), nil
+	case chsql.Ge:
+		return col + " >= " + c.params.Add("UInt8", from), nil
+	case chsql.Gt:
+		return col + " > " + c.params.Add("UInt8", to), nil
+	case chsql.Le:
+		return col + " <= " + c.params.Add("UInt8", to), nil
+	case chsql.Lt:
+		return col + " < " + c.params.Add("UInt8", from), nil
+	}
+	return "", c.errAt(e.At, "unsupported comparison %s", e.Op)
+}
+
+// id compares a binary id column with a hex id. Shorter ids are padded with
+// leading zeros, as Jaeger does for 64-bit trace ids.
+func (c *compiler) id(e *Compare, column string, size int, op chsql.Op) (string, error) {
+	if op != chsql.Eq && op != chsql.Ne {
+		return "", c.errAt(e.At, "%s can only be matched with : or != (not %s)", e.Field, e.Op)
+	}
+	h, err := NormalizeID(e.Value, size)
+	if err != nil {
+		return "", c.errAt(e.ValAt, "%s %v", e.Field, err)
+	}
+	cond := column + " = unhex(" + c.params.Add("String", h) + ")"
+	if op == chsql.Ne {
+		return "NOT (" + cond + ")", nil
+	}
+	return cond, nil
+}
+
+// NormalizeID checks a hex id of at most size bytes and returns it as
+// 2*size lower-case hex digits.
+func NormalizeID(s string, size int) (string, error) {
+	if s == "" || len(s) > 2*size {
+		return "", fmt.Errorf("%q must be 1 to %d hex digits", s, 2*size)
+	}
+	if _, err := hex.DecodeString(strings.Repeat("0", len(s)%2) + s); err != nil {
+		return "", fmt.Errorf("%q is not hexadecimal (0-9, a-f)", s)
+	}
+	return strings.Repeat("0", 2*size-len(s)) + strings.ToLower(s), nil
+}
+
+func (c *compiler) attr(e *Compare, cols schema.AttrColumns, key string, op chsql.Op) (string, error) {
+	return c.anyAttr(e, key, op, attrSet{
+		exists: func(k string) string { return chsql.AttrExists(c.params, cols, k) },
+		prefix: func(k, pre string) string { return chsql.AttrPrefix(c.params, cols, k, pre) },
+		cmp: func(k string, op chsql.Op, v chsql.Value) (string, error) {
+			return chsql.AttrPredicate(c.params, cols, k, op, v)
+		},
+	})
+}
+
+func (c *compiler) resourceAttr(e *Compare, key string, op chsql.Op) (string, error) {
+	col := chsql.ResourceAttributes
+	return c.anyAttr(e, key, op, attrSet{
+		exists: func(k string) string { return chsql.JSONAttrExists(c.params, col, k) },
+		prefix: func(k, pre string) string { return chsql.JSONAttrPrefix(c.params, col, k, pre) },
+		cmp: func(k string, op chsql.Op, v chsql.Value) (string, error) {
+			return chsql.JSONAttrPredicate(c.params, col, k, op, v)
+		},
+	})
+}
+
+// attrSet builds the conditions of one attribute set, however stored.
+type attrSet struct {
+	exists func(key string) string
+	prefix func(key, prefix string) string
+	cmp    func(key string, op chsql.Op, v chsql.Value) (string, error)
+}
+
+func (c *compiler) anyAttr(e *Compare, key string, op chsql.Op, set attrSet) (string, error) {
+	if key == "" {
+		return "", c.errAt(e.At, "%s needs an attribute name after the dot", e.Field)
+	}
+	if !e.Quoted {
+		if e.Value == "*" {
+			switch op {
+			case chsql.Eq:
+				return set.exists(key), nil
+			case chsql.Ne:
+				return "NOT " + set.exists(key), nil
+			}
+		}
+		if prefix, ok := strings.CutSuffix(e.Value, "*"); ok {
+			if strings.Contains(prefix, "*") || op.Ordered() {
+				return "", c.errAt(e.ValAt, "only a trailing * is supported, with : or != (e.g. %s:abc*)", e.Field)
+			}
+			cond := set.prefix(key, prefix)
+			if op == chsql.Ne {
+				return "NOT " + cond, nil
+			}
+			return cond, nil
+		}
+	}
+	v := chsql.ParseValue(e.Value)
+	if e.Quoted {
+		v = chsql.StringValue(e.Value)
+	}
+	cond, err := set.cmp(key, op, v)
+	if err != nil {
+		return "", c.errAt(e.ValAt, "%s: %v", e.Field, err)
+	}
+	return cond, nil
+}

@@ -1,0 +1,9 @@
+package query
+
+import (
+	"testing"
+
+	"github.com/tracehouse/tracehouse/storage/chtest"
+)
+
+func TestMain(m *testing.M) { chtest.Main(m) }

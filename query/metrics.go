@@ -1,0 +1,240 @@
+package query
+
+import (
+	"context"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/tracehouse/tracehouse/query/internal/chsql"
+)
+
+// Latency holds duration quantiles in nanoseconds (t-digest estimates
+// merged from the per-minute states).
+type Latency struct {
+	P50, P95, P99 float64
+}
+
+func latencyOf(q []float64, calls uint64) Latency {
+	if calls == 0 || len(q) < 3 {
+		return Latency{}
+	}
+	clean := func(f float64) float64 {
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return 0
+		}
+		return math.Round(f)
+	}
+	return Latency{clean(q[0]), clean(q[1]), clean(q[2])}
+}
+
+// REDQuery asks for rate, errors and duration of a service (or one of its
+// operations) over time.
+type REDQuery struct {
+	Service   string
+	Operation string // empty: all operations
+	// Kind filters by span kind. Nil means server spans when no operation
+	// is given (a service's requests), and every kind for an operation.
+	Kind *ptrace.SpanKind
+	// AllKinds counts every span kind (overrides Kind).
+	AllKinds bool
+	Range    TimeRange
+	// Step is the width of a point: whole minutes; 0 picks one giving about
+	// 60 points.
+	Step time.Duration
+}
+
+// REDPoint is one step of a series. Rate is calls per second; ErrorRate
+// is errors/calls.
+type REDPoint struct {
+	Time      time.Time
+	Calls     uint64
+	Errors    uint64
+	Rate      float64
+	ErrorRate float64
+	AvgNs     float64
+	Latency
+}
+
+// REDSeries is a series of points, one per step from the range's start
+// (rounded down to the step) to its end, with empty steps included.
+type REDSeries struct {
+	Service   string
+	Operation string
+	Kind      *ptrace.SpanKind // nil: every kind
+	Step      time.Duration
+	Points    []REDPoint
+}
+
+// RED reads rate/error/duration series from red_1m, merging the per-minute
+// aggregate states into steps.
+func (s *Service) RED(ctx context.Context, q REDQuery) (*REDSeries, error) {
+	if q.Service == "" {
+		return nil, inputError("service", "a service is required (GET /api/services lists them)")
+	}
+	if err := checkRange(q.Range, s.limits.MaxAggregateRange); err != nil {
+		return nil, err
+	}
+	if q.Step == 0 {
+		q.Step = max(time.Minute, (q.Range.End.Sub(q.Range.Start) / 60).Truncate(time.Minute))
+	}
+	if q.Step < time.Minute || q.Step%time.Minute != 0 {
+		return nil, inputError("step", "step %s must be a whole number of minutes (the metrics are kept per minute)", q.Step)
+	}
+	start := alignDown(q.Range.Start, q.Step)
+	if n := int(q.Range.End.Sub(start) / q.Step); n > s.limits.MaxSeriesPoints {
+		return nil, inputError("step", "%d points are more than the limit of %d; use a larger step", n, s.limits.MaxSeriesPoints)
+	}
+	kind := q.Kind
+	if kind == nil && q.Operation == "" && !q.AllKinds {
+		server := ptrace.SpanKindServer
+		kind = &server
+	}
+	if q.AllKinds {
+		kind = nil
+	}
+	p := chsql.NewParams("p")
+	sql := "SELECT toStartOfInterval(Timestamp, toIntervalSecond(" + p.Add("UInt32", uint32(q.Step/time.Second)) + ")) AS t," +
+		" sum(Calls), sum(Errors), sum(DurationSum), quantilesTDigestMerge(0.5, 0.95, 0.99)(DurationQuantiles)\nFROM " + s.t.red1m +
+		"\nWHERE ServiceName = " + p.Add("String", q.Service)
+	if q.Operation != "" {
+		sql += " AND SpanName = " + p.Add("String", q.Operation)
+	}
+	if kind != nil {
+		sql += " AND CAST(SpanKind, 'Int8') = " + p.Add("Int8", int8(*kind))
+	}
+	sql += "\n  AND Timestamp >= " + p.Add("DateTime", start) + " AND Timestamp < " + p.Add("DateTime", ceilSecond(q.Range.End)) +
+		"\nGROUP BY t ORDER BY t"
+	points := map[int64]REDPoint{}
+	err := s.query(ctx, sql, p.Args(), func(rows driver.Rows) error {
+		var pt REDPoint
+		var sum uint64
+		var qs []float64
+		if err := rows.Scan(&pt.Time, &pt.Calls, &pt.Errors, &sum, &qs); err != nil {
+			return err
+		}
+		if pt.Calls > 0 {
+			pt.AvgNs = math.Round(float64(sum) / float64(pt.Calls))
+			pt.ErrorRate = float64(pt.Errors) / float64(pt.Calls)
+		}
+		pt.Rate = float64(pt.Calls) / q.Step.Seconds()
+		pt.Latency = latencyOf(qs, pt.Calls)
+		points[pt.Time.Unix()] = pt
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := &REDSeries{Service: q.Service, Operation: q.Operation, Kind: kind, Step: q.Step, Points: []REDPoint{}}
+	for t := start; t.Before(q.Range.End); t = t.Add(q.Step) {
+		pt := points[t.Unix()]
+		pt.Time = t
+		out.Points = append(out.Points, pt)
+	}
+	return out, nil
+}
+
+// Stats are a node's or an edge's totals over the map's range.
+type Stats struct {
+	Calls     uint64
+	Errors    uint64
+	Rate      float64 // calls per second
+	ErrorRate float64 // errors/calls
+	Latency
+}
+
+func statsOf(calls, errors uint64, q []float64, r TimeRange) Stats {
+	st := Stats{Calls: calls, Errors: errors, Latency: latencyOf(q, calls)}
+	if secs := r.End.Sub(r.Start).Seconds(); secs > 0 {
+		st.Rate = float64(calls) / secs
+	}
+	if calls > 0 {
+		st.ErrorRate = float64(errors) / float64(calls)
+	}
+	return st
+}
+
+// ServiceNode is a service; its stats count the requests it served (server
+// and consumer spans).
+type ServiceNode struct {
+	Service string
+	Stats
+}
+
+// ServiceEdge is calls from Parent to Child; latency is the child side's.
+type ServiceEdge struct {
+	Parent, Child string
+	Stats
+}
+
+// ServiceMap is the services and their calls in a time range.
+type ServiceMap struct {
+	Range TimeRange
+	Nodes []ServiceNode
+	Edges []ServiceEdge
+}
+
+// ServiceMap reads nodes from red_1m and edges from service_edges_1m.
+// Minutes are whole: the range's start is rounded down to the minute.
+func (s *Service) ServiceMap(ctx context.Context, r TimeRange) (*ServiceMap, error) {
+	r.Start = r.Start.Truncate(time.Minute)
+	if err := checkRange(r, s.limits.MaxAggregateRange); err != nil {
+		return nil, err
+	}
+	m := &ServiceMap{Range: r, Nodes: []ServiceNode{}, Edges: []ServiceEdge{}}
+	p := chsql.NewParams("p")
+	served := "CAST(SpanKind, 'Int8') IN (2, 5)" // Server, Consumer
+	sql := "SELECT ServiceName, sumIf(Calls, " + served + "), sumIf(Errors, " + served + ")," +
+		" quantilesTDigestMergeIf(0.5, 0.95, 0.99)(DurationQuantiles, " + served + ")\nFROM " + s.t.red1m +
+		"\nWHERE Timestamp >= " + p.Add("DateTime", r.Start) + " AND Timestamp < " + p.Add("DateTime", ceilSecond(r.End)) +
+		"\nGROUP BY ServiceName ORDER BY ServiceName"
+	nodes := map[string]bool{}
+	err := s.query(ctx, sql, p.Args(), func(rows driver.Rows) error {
+		var n ServiceNode
+		var calls, errors uint64
+		var qs []float64
+		if err := rows.Scan(&n.Service, &calls, &errors, &qs); err != nil {
+			return err
+		}
+		n.Stats = statsOf(calls, errors, qs, r)
+		nodes[n.Service] = true
+		m.Nodes = append(m.Nodes, n)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	p = chsql.NewParams("p")
+	sql = "SELECT ParentService, ChildService, sum(Calls), sum(Errors), quantilesTDigestMerge(0.5, 0.95, 0.99)(DurationQuantiles)\nFROM " + s.t.edges1m +
+		"\nWHERE Timestamp >= " + p.Add("DateTime", r.Start) + " AND Timestamp < " + p.Add("DateTime", ceilSecond(r.End)) +
+		"\nGROUP BY ParentService, ChildService ORDER BY ParentService, ChildService"
+	err = s.query(ctx, sql, p.Args(), func(rows driver.Rows) error {
+		var e ServiceEdge
+		var calls, errors uint64
+		var qs []float64
+		if err := rows.Scan(&e.Parent, &e.Child, &calls, &errors, &qs); err != nil {
+			return err
+		}
+		e.Stats = statsOf(calls, errors, qs, r)
+		m.Edges = append(m.Edges, e)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// A service seen only as an edge's end (its spans outside the range)
+	// still gets a node.
+	for _, e := range m.Edges {
+		for _, name := range []string{e.Parent, e.Child} {
+			if !nodes[name] {
+				nodes[name] = true
+				m.Nodes = append(m.Nodes, ServiceNode{Service: name})
+			}
+		}
+	}
+	sort.Slice(m.Nodes, func(i, j int) bool { return m.Nodes[i].Service < m.Nodes[j].Service })
+	return m, nil
+}

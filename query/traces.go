@@ -1,0 +1,393 @@
+package query
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/tracehouse/tracehouse/query/internal/chsql"
+	"github.com/tracehouse/tracehouse/storage/schema"
+	"github.com/tracehouse/tracehouse/storage/tracestore"
+)
+
+// GetTrace returns every span of a trace (tracestore.Reader: trace_index
+// gives the trace's time range, then one primary-key range of spans is
+// read).
+func (s *Service) GetTrace(ctx context.Context, id pcommon.TraceID) (ptrace.Traces, error) {
+	if id.IsEmpty() {
+		return ptrace.Traces{}, inputError("traceID", "the trace id is all zeroes")
+	}
+	// A trace over MaxSpans fails in ClickHouse instead of being read whole.
+	ctx, done, err := s.slot(ctx, clickhouse.Settings{"max_result_rows": s.limits.MaxSpans})
+	if err != nil {
+		return ptrace.Traces{}, err
+	}
+	defer done()
+	td, err := s.reader.GetTrace(ctx, id)
+	switch {
+	case errors.Is(err, tracestore.ErrTraceNotFound):
+		return ptrace.Traces{}, &NotFoundError{What: "trace " + hex.EncodeToString(id[:])}
+	case isTooLarge(err):
+		return ptrace.Traces{}, &InputError{Param: "traceID", Position: -1,
+			Msg: fmt.Sprintf("trace %s has more than %d spans, the limit of one response", hex.EncodeToString(id[:]), s.limits.MaxSpans)}
+	}
+	return td, s.classifyIn(ctx, err)
+}
+
+// TraceQuery finds traces that hold at least one span matching every
+// condition (Jaeger's search semantics).
+type TraceQuery struct {
+	Service   string // required
+	Operation string // span name; empty: any
+	// Attributes are "key" → "value" filters on the span's attributes
+	// ("resource.<key>" filters the resource's; keys of the resource
+	// semantic conventions, such as host.name, filter both). The value's
+	// text decides the type it compares as: an integer or decimal number
+	// against int and double attributes, true or false against bool
+	// attributes, anything else against strings (a number or bool also
+	// matches the same text stored as a string).
+	// Jaeger's special tags work too: error=true, span.kind=server,
+	// otel.status_code=ERROR, otel.status_description, otel.scope.name,
+	// otel.scope.version, w3c.tracestate.
+	Attributes  map[string]string
+	MinDuration time.Duration
+	MaxDuration time.Duration
+	Range       TimeRange
+	Limit       int // traces; 0 means 20
+}
+
+// DefaultTraceLimit is the number of traces a search returns by default.
+const DefaultTraceLimit = 20
+
+// FindTraces returns whole traces, most recent match first. A trace that
+// disappears between the search and the read (TTL) is left out.
+func (s *Service) FindTraces(ctx context.Context, q TraceQuery) ([]ptrace.Traces, error) {
+	sql, args, err := s.findTraceIDsSQL(q)
+	if err != nil {
+		return nil, err
+	}
+	var ids []pcommon.TraceID
+	// One reading thread reads the newest minutes first and stops at the
+	// limit; more threads would read older minutes in parallel for nothing.
+	err = s.queryWith(ctx, clickhouse.Settings{"max_threads": 1}, sql, args, func(rows driver.Rows) error {
+		var raw string
+		var last time.Time
+		if err := rows.Scan(&raw, &last); err != nil {
+			return err
+		}
+		ids = append(ids, traceIDFrom(raw))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	traces, err := s.getTraces(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ptrace.Traces, 0, len(ids))
+	spans := 0
+	for _, td := range traces {
+		if td == (ptrace.Traces{}) {
+			continue // gone since the search (TTL)
+		}
+		if spans += td.SpanCount(); spans > s.limits.MaxSpans {
+			return nil, inputError("limit", "the matching traces hold more than %d spans, the limit of one response; lower the limit or narrow the search", s.limits.MaxSpans)
+		}
+		out = append(out, td)
+	}
+	return out, nil
+}
+
+// searchFetchers is how many traces of a search are read at once (each
+// read still takes a query slot of its own).
+const searchFetchers = 4
+
+// getTraces reads traces by id, a few at a time; a trace not found is a
+// zero ptrace.Traces in its place.
+func (s *Service) getTraces(ctx context.Context, ids []pcommon.TraceID) ([]ptrace.Traces, error) {
+	out := make([]ptrace.Traces, len(ids))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	next := make(chan int)
+	for w := 0; w < min(searchFetchers, len(ids)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				td, err := s.GetTrace(ctx, ids[i])
+				var nf *NotFoundError
+				switch {
+				case errors.As(err, &nf):
+				case err != nil:
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+						cancel()
+					}
+					mu.Unlock()
+				default:
+					out[i] = td
+				}
+			}
+		}()
+	}
+feed:
+	for i := range ids {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return out, ctx.Err()
+}
+
+func traceIDFrom(b string) pcommon.TraceID {
+	var id pcommon.TraceID
+	copy(id[:], b)
+	return id
+}
+
+func (s *Service) findTraceIDsSQL(q TraceQuery) (string, []any, error) {
+	if q.Service == "" {
+		return "", nil, inputError("service", "a service is required (GET /api/services lists them)")
+	}
+	if err := checkRange(q.Range, s.limits.MaxTimeRange); err != nil {
+		return "", nil, err
+	}
+	if q.Limit <= 0 {
+		q.Limit = DefaultTraceLimit
+	}
+	if q.Limit > s.limits.MaxTraces {
+		return "", nil, inputError("limit", "limit %d is over the maximum of %d traces", q.Limit, s.limits.MaxTraces)
+	}
+	if q.MinDuration < 0 || q.MaxDuration < 0 {
+		return "", nil, inputError("minDuration", "durations cannot be negative")
+	}
+	if q.MaxDuration > 0 && q.MaxDuration < q.MinDuration {
+		return "", nil, inputError("maxDuration", "maxDuration (%s) is shorter than minDuration (%s)", q.MaxDuration, q.MinDuration)
+	}
+	p := chsql.NewParams("p")
+	where := []string{
+		"Timestamp >= " + p.Add("DateTime64(9)", q.Range.Start),
+		"Timestamp <= " + p.Add("DateTime64(9)", q.Range.End),
+		"ServiceName = " + p.Add("String", q.Service),
+	}
+	if q.Operation != "" {
+		where = append(where, "SpanName = "+p.Add("String", q.Operation))
+	}
+	if q.MinDuration > 0 {
+		where = append(where, "Duration >= "+p.Add("UInt64", uint64(q.MinDuration)))
+	}
+	if q.MaxDuration > 0 {
+		where = append(where, "Duration <= "+p.Add("UInt64", uint64(q.MaxDuration)))
+	}
+	keys := make([]string, 0, len(q.Attributes))
+	for k := range q.Attributes {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		cond, err := tagCondition(p, k, q.Attributes[k])
+		if err != nil {
+			return "", nil, err
+		}
+		where = append(where, cond)
+	}
+	// Newest first in the table's own order (minute, then time), one row
+	// per trace, stopping at the limit: ClickHouse reads the newest minutes
+	// backwards and need not look at older ones once it has enough traces.
+	sql := "SELECT TraceId, Timestamp\nFROM " + s.t.spans + "\nWHERE " + strings.Join(where, "\n  AND ") +
+		"\nORDER BY toStartOfMinute(Timestamp) DESC, Timestamp DESC, TraceId\nLIMIT 1 BY TraceId\nLIMIT " + p.Add("UInt32", uint32(q.Limit))
+	return sql, p.Args(), nil
+}
+
+// spanKinds maps Jaeger's span.kind values to the SpanKind enum.
+var spanKinds = map[string]ptrace.SpanKind{
+	"unspecified": ptrace.SpanKindUnspecified, "internal": ptrace.SpanKindInternal, "server": ptrace.SpanKindServer,
+	"client": ptrace.SpanKindClient, "producer": ptrace.SpanKindProducer, "consumer": ptrace.SpanKindConsumer,
+}
+
+var statusCodes = map[string]ptrace.StatusCode{
+	"unset": ptrace.StatusCodeUnset, "ok": ptrace.StatusCodeOk, "error": ptrace.StatusCodeError,
+}
+
+// tagCondition is one Jaeger tag filter. Jaeger shows span fields as tags
+// (see query/api), so those tags filter the fields; other keys filter the
+// span's attributes or its resource's.
+func tagCondition(p *chsql.Params, key, value string) (string, error) {
+	switch key {
+	case "error":
+		switch strings.ToLower(value) {
+		case "true":
+			return "StatusCode = 'Error'", nil
+		case "false":
+			return "StatusCode != 'Error'", nil
+		}
+		return "", inputError("tags", "error must be true or false, not %q", value)
+	case "span.kind":
+		k, ok := spanKinds[strings.ToLower(value)]
+		if !ok {
+			return "", inputError("tags", "span.kind %q is not one of server, client, producer, consumer, internal, unspecified", value)
+		}
+		return "CAST(SpanKind, 'Int8') = " + p.Add("Int8", int8(k)), nil
+	case "otel.status_code":
+		c, ok := statusCodes[strings.ToLower(value)]
+		if !ok {
+			return "", inputError("tags", "otel.status_code %q is not one of OK, ERROR, UNSET", value)
+		}
+		return "CAST(StatusCode, 'Int8') = " + p.Add("Int8", int8(c)), nil
+	case "otel.status_description":
+		return "StatusMessage = " + p.Add("String", value), nil
+	case "otel.scope.name", "otel.library.name":
+		return "ScopeName = " + p.Add("String", value), nil
+	case "otel.scope.version", "otel.library.version":
+		return "ScopeVersion = " + p.Add("String", value), nil
+	case "w3c.tracestate":
+		return "TraceState = " + p.Add("String", value), nil
+	}
+	if key == "" || key == "resource." {
+		return "", inputError("tags", "a tag has an empty key")
+	}
+	v := chsql.ParseValue(value)
+	if rk, ok := strings.CutPrefix(key, "resource."); ok {
+		return chsql.JSONAttrPredicate(p, chsql.ResourceAttributes, rk, chsql.Eq, v)
+	}
+	span, err := chsql.AttrPredicate(p, schema.Attrs, key, chsql.Eq, v)
+	if err != nil || !isResourceKey(key) {
+		return span, err
+	}
+	res, err := chsql.JSONAttrPredicate(p, chsql.ResourceAttributes, key, chsql.Eq, v)
+	return "(" + span + " OR " + res + ")", err
+}
+
+// resourceNamespaces are the OpenTelemetry semantic-convention namespaces
+// of resource attributes. Jaeger shows resource attributes as process tags
+// and searches them too; Tracehouse does so for these keys (and for any key
+// written as resource.<key>), and searches other keys in the span's own
+// attributes only, where the bloom filter index can prune.
+var resourceNamespaces = []string{
+	"service.", "host.", "k8s.", "container.", "process.", "os.", "cloud.", "deployment.", "telemetry.",
+	"faas.", "device.", "browser.", "webengine.", "aws.ecs.", "aws.eks.", "aws.log.", "gcp.", "azure.", "heroku.",
+}
+
+func isResourceKey(key string) bool {
+	for _, ns := range resourceNamespaces {
+		if strings.HasPrefix(key, ns) {
+			return true
+		}
+	}
+	return false
+}
+
+// Operation is a span name of a service, with its kind.
+type Operation struct {
+	Name string
+	Kind ptrace.SpanKind
+}
+
+// Services lists the services that sent spans, sorted.
+func (s *Service) Services(ctx context.Context) ([]string, error) {
+	out := []string{}
+	err := s.query(ctx, "SELECT DISTINCT ServiceName FROM "+s.t.red1m+" WHERE ServiceName != '' ORDER BY ServiceName", nil,
+		func(rows driver.Rows) error {
+			var name string
+			if err := rows.Scan(&name); err != nil {
+				return err
+			}
+			out = append(out, name)
+			return nil
+		})
+	return out, err
+}
+
+// ParseSpanKind reads a span kind as Jaeger writes it (server, client, …);
+// ok is false for anything else.
+func ParseSpanKind(s string) (ptrace.SpanKind, bool) {
+	k, ok := spanKinds[strings.ToLower(s)]
+	return k, ok
+}
+
+// Operations lists a service's operations sorted by name and kind; kind
+// filters when not nil.
+func (s *Service) Operations(ctx context.Context, service string, kind *ptrace.SpanKind) ([]Operation, error) {
+	if service == "" {
+		return nil, inputError("service", "a service is required (GET /api/services lists them)")
+	}
+	p := chsql.NewParams("p")
+	sql := "SELECT SpanName, CAST(SpanKind, 'Int8') AS kind FROM " + s.t.red1m + " WHERE ServiceName = " + p.Add("String", service)
+	if kind != nil {
+		sql += " AND kind = " + p.Add("Int8", int8(*kind))
+	}
+	sql += " GROUP BY SpanName, kind ORDER BY SpanName, kind"
+	out := []Operation{}
+	err := s.query(ctx, sql, p.Args(), func(rows driver.Rows) error {
+		var op Operation
+		var k int8
+		if err := rows.Scan(&op.Name, &k); err != nil {
+			return err
+		}
+		op.Kind = ptrace.SpanKind(k)
+		out = append(out, op)
+		return nil
+	})
+	return out, err
+}
+
+// Dependency is a parent → child service call count.
+type Dependency struct {
+	Parent, Child string
+	Calls         uint64
+}
+
+// Dependencies are the service calls in a time range, from the per-minute
+// service edges; minutes are whole (the range's start is rounded down).
+func (s *Service) Dependencies(ctx context.Context, r TimeRange) ([]Dependency, error) {
+	r.Start = r.Start.Truncate(time.Minute)
+	if err := checkRange(r, s.limits.MaxAggregateRange); err != nil {
+		return nil, err
+	}
+	p := chsql.NewParams("p")
+	sql := "SELECT ParentService, ChildService, sum(Calls) FROM " + s.t.edges1m +
+		" WHERE Timestamp >= " + p.Add("DateTime", r.Start.Truncate(time.Second)) +
+		" AND Timestamp < " + p.Add("DateTime", ceilSecond(r.End)) +
+		" GROUP BY ParentService, ChildService ORDER BY ParentService, ChildService"
+	out := []Dependency{}
+	err := s.query(ctx, sql, p.Args(), func(rows driver.Rows) error {
+		var d Dependency
+		if err := rows.Scan(&d.Parent, &d.Child, &d.Calls); err != nil {
+			return err
+		}
+		out = append(out, d)
+		return nil
+	})
+	return out, err
+}
+
+func ceilSecond(t time.Time) time.Time {
+	if t.Truncate(time.Second).Equal(t) {
+		return t
+	}
+	return t.Truncate(time.Second).Add(time.Second)
+}

@@ -1,0 +1,191 @@
+package tracestore
+
+import (
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+)
+
+// logColumns is one INSERT INTO logs batch under construction.
+type logColumns struct {
+	rows int
+
+	timestamp    []time.Time
+	observed     []time.Time
+	traceID      fixedColumn
+	spanID       fixedColumn
+	traceFlags   []uint32
+	severityText []string
+	severityNum  []uint8
+	serviceName  []string
+	body         []string
+	bodyType     []int8
+	eventName    []string
+
+	resource       []string // attributes JSON
+	resDropped     []uint32
+	resSchemaURL   []string
+	scopeName      []string
+	scopeVersion   []string
+	scope          []string // attributes JSON
+	scopeDropped   []uint32
+	scopeSchemaURL []string
+
+	attrs   typedAttrs
+	dropped []uint32
+
+	enc valueEncoder
+}
+
+func newLogColumns(maxDepth int) *logColumns {
+	c := &logColumns{enc: valueEncoder{maxDepth: maxDepth}}
+	c.traceID.size = 16
+	c.spanID.size = 8
+	return c
+}
+
+func (c *logColumns) reset() {
+	c.rows = 0
+	c.timestamp = c.timestamp[:0]
+	c.observed = c.observed[:0]
+	c.traceID.reset()
+	c.spanID.reset()
+	c.traceFlags = c.traceFlags[:0]
+	clear(c.severityText)
+	c.severityText = c.severityText[:0]
+	c.severityNum = c.severityNum[:0]
+	clear(c.serviceName)
+	c.serviceName = c.serviceName[:0]
+	clear(c.body)
+	c.body = c.body[:0]
+	c.bodyType = c.bodyType[:0]
+	clear(c.eventName)
+	c.eventName = c.eventName[:0]
+	clear(c.resource)
+	c.resource = c.resource[:0]
+	c.resDropped = c.resDropped[:0]
+	clear(c.resSchemaURL)
+	c.resSchemaURL = c.resSchemaURL[:0]
+	clear(c.scopeName)
+	c.scopeName = c.scopeName[:0]
+	clear(c.scopeVersion)
+	c.scopeVersion = c.scopeVersion[:0]
+	clear(c.scope)
+	c.scope = c.scope[:0]
+	c.scopeDropped = c.scopeDropped[:0]
+	clear(c.scopeSchemaURL)
+	c.scopeSchemaURL = c.scopeSchemaURL[:0]
+	c.attrs.reset()
+	c.dropped = c.dropped[:0]
+	c.enc.sanitized, c.enc.truncated = 0, 0
+}
+
+func (c *logColumns) retainedBytes() int {
+	return cap(c.attrs.str.keys)*32 + cap(c.attrs.other.keys)*32 + cap(c.body)*16*8 + cap(c.enc.buf)
+}
+
+// add appends every storable record of ld. A record without a Timestamp
+// is stored at its ObservedTimestamp, or at now when it has neither, so that
+// time-range searches find it (the table is ordered and expired by
+// Timestamp).
+func (c *logColumns) add(ld plog.Logs, st *WriteStats, now time.Time) {
+	enc := &c.enc
+	rls := ld.ResourceLogs()
+	for i := 0; i < rls.Len(); i++ {
+		rl := rls.At(i)
+		res := rl.Resource()
+		service := serviceName(res.Attributes(), enc)
+		resAttrs := enc.attributes(res.Attributes())
+		resDropped := res.DroppedAttributesCount()
+		resSchema := cleanString(rl.SchemaUrl(), &enc.sanitized)
+		sls := rl.ScopeLogs()
+		for j := 0; j < sls.Len(); j++ {
+			sl := sls.At(j)
+			scope := sl.Scope()
+			scopeAttrs := enc.attributes(scope.Attributes())
+			scopeName := cleanString(scope.Name(), &enc.sanitized)
+			scopeVersion := cleanString(scope.Version(), &enc.sanitized)
+			scopeSchema := cleanString(sl.SchemaUrl(), &enc.sanitized)
+			records := sl.LogRecords()
+			for k := 0; k < records.Len(); k++ {
+				rec := records.At(k)
+				ts, observed := rec.Timestamp(), rec.ObservedTimestamp()
+				if ts > maxTimestamp || observed > maxTimestamp {
+					st.reject("log timestamp is after 2262-04-11, the last instant DateTime64(9) can hold")
+					continue
+				}
+				if ts == 0 {
+					ts = observed
+					if ts == 0 {
+						ts = pcommon.NewTimestampFromTime(now)
+					}
+				}
+				sev := rec.SeverityNumber()
+				if sev < 0 || sev > 255 {
+					sev = 0
+					st.Clamped++
+				}
+
+				c.rows++
+				c.timestamp = append(c.timestamp, time.Unix(0, int64(ts)))
+				c.observed = append(c.observed, time.Unix(0, int64(observed)))
+				tid, sid := rec.TraceID(), rec.SpanID()
+				c.traceID.add(tid[:])
+				c.spanID.add(sid[:])
+				c.traceFlags = append(c.traceFlags, uint32(rec.Flags()))
+				c.severityText = append(c.severityText, cleanString(rec.SeverityText(), &enc.sanitized))
+				c.severityNum = append(c.severityNum, uint8(sev))
+				c.serviceName = append(c.serviceName, service)
+				body := rec.Body()
+				c.body = append(c.body, bodyText(enc, body))
+				c.bodyType = append(c.bodyType, int8(body.Type()))
+				c.eventName = append(c.eventName, cleanString(rec.EventName(), &enc.sanitized))
+
+				c.resource = append(c.resource, resAttrs)
+				c.resDropped = append(c.resDropped, resDropped)
+				c.resSchemaURL = append(c.resSchemaURL, resSchema)
+				c.scopeName = append(c.scopeName, scopeName)
+				c.scopeVersion = append(c.scopeVersion, scopeVersion)
+				c.scope = append(c.scope, scopeAttrs)
+				c.scopeDropped = append(c.scopeDropped, scope.DroppedAttributesCount())
+				c.scopeSchemaURL = append(c.scopeSchemaURL, scopeSchema)
+
+				c.attrs.addRow(c.attrs.add(rec.Attributes(), enc))
+				c.dropped = append(c.dropped, rec.DroppedAttributesCount())
+			}
+		}
+	}
+	st.Rows += c.rows
+	st.Sanitized += enc.sanitized
+	st.Truncated += enc.truncated
+}
+
+// columns pairs each column with its values, in schema.LogsColumns order.
+func (c *logColumns) columns() []namedColumn {
+	cols := []namedColumn{
+		{"Timestamp", c.timestamp},
+		{"ObservedTimestamp", c.observed},
+		{"TraceId", c.traceID.finish()},
+		{"SpanId", c.spanID.finish()},
+		{"TraceFlags", c.traceFlags},
+		{"SeverityText", c.severityText},
+		{"SeverityNumber", c.severityNum},
+		{"ServiceName", c.serviceName},
+		{"Body", c.body},
+		{"BodyType", c.bodyType},
+		{"EventName", c.eventName},
+	}
+	cols = append(cols,
+		namedColumn{"ResourceAttributes", c.resource},
+		namedColumn{"ResourceDroppedAttributesCount", c.resDropped},
+		namedColumn{"ResourceSchemaUrl", c.resSchemaURL},
+		namedColumn{"ScopeName", c.scopeName},
+		namedColumn{"ScopeVersion", c.scopeVersion},
+		namedColumn{"ScopeAttributes", c.scope},
+		namedColumn{"ScopeDroppedAttributesCount", c.scopeDropped},
+		namedColumn{"ScopeSchemaUrl", c.scopeSchemaURL},
+	)
+	cols = appendAttrColumns(cols, c.attrs.values())
+	return append(cols, namedColumn{"DroppedAttributesCount", c.dropped})
+}

@@ -1,0 +1,332 @@
+// Package tracestore maps OpenTelemetry pdata to Tracehouse's ClickHouse rows
+// and back: Writer turns ptrace.Traces and plog.Logs straight into columnar
+// Native batches (plus the service-graph edges they complete), Reader
+// rebuilds pdata from the rows. The table layout is storage/schema's; ingest
+// writes through this package and query reads through it, so neither imports
+// the other.
+//
+// What is stored exactly and what is normalised:
+//   - every OTLP field of spans and log records round-trips, with attribute
+//     value types (see schema.AttrColumns), except:
+//   - strings with invalid UTF-8 are stored with U+FFFD in place of the bad
+//     bytes (WriteStats.Sanitized);
+//   - maps/slices nested deeper than Options.MaxValueDepth keep the subtree
+//     below as OTLP/JSON text in a string value (WriteStats.Truncated);
+//   - a span ending before it starts is stored with duration 0, span kinds,
+//     status codes and severity numbers outside their enums as 0
+//     (WriteStats.Clamped);
+//   - a log record without Timestamp gets its ObservedTimestamp (or the
+//     write time) as Timestamp;
+//   - spans or records with a time after 2262-04-11 cannot be stored
+//     (DateTime64(9)) and are rejected (RejectedError);
+//   - a span's or record's own attributes come back grouped by type and
+//     sorted by key within each (they live in five typed maps); resource,
+//     scope, event and link attributes keep their order (attributes JSON);
+//   - resource entity refs (experimental in pdata) are not stored.
+package tracestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/tracehouse/tracehouse/storage/schema"
+)
+
+// Options tune a Writer. The zero value is usable.
+type Options struct {
+	// Database holds the Tracehouse tables; empty means "default".
+	Database string
+	// EdgeCacheSize is how many spans the writer remembers to find
+	// parent/child pairs across batches (service-graph edges). 0 means
+	// DefaultEdgeCacheSize; a negative value turns edges off.
+	EdgeCacheSize int
+	// EdgeCacheTTL is how long a span is remembered for that (at least half
+	// of it, at most all of it). 0 means DefaultEdgeCacheTTL.
+	EdgeCacheTTL time.Duration
+	// MaxValueDepth bounds nested attribute values and bodies stored as
+	// structure; 0 means DefaultMaxValueDepth.
+	MaxValueDepth int
+	// Now is the clock (tests); nil means time.Now.
+	Now func() time.Time
+}
+
+// Defaults of Options.
+const (
+	DefaultEdgeCacheSize = 200_000
+	DefaultEdgeCacheTTL  = 2 * time.Minute
+)
+
+// WriteStats says what one write stored and what it had to change.
+type WriteStats struct {
+	// Rows is the number of spans or log records written.
+	Rows int
+	// Edges is the number of service_edge_events rows written.
+	Edges int
+	// Rejected items can never be stored and were skipped; RejectReason is
+	// the first reason.
+	Rejected     int
+	RejectReason string
+	// Sanitized counts strings stored with U+FFFD for invalid UTF-8.
+	Sanitized int
+	// Truncated counts values nested deeper than MaxValueDepth (the deep
+	// part is kept as text).
+	Truncated int
+	// Clamped counts fields outside their range stored as the nearest
+	// storable value (negative durations, unknown enum values).
+	Clamped int
+}
+
+func (s *WriteStats) reject(reason string) {
+	if s.Rejected == 0 {
+		s.RejectReason = reason
+	}
+	s.Rejected++
+}
+
+// ErrInvalidData marks errors for data that can never be written as it is:
+// retrying the same data cannot succeed.
+var ErrInvalidData = errors.New("data cannot be stored")
+
+// RejectedError reports items that were skipped because they can never be
+// stored; everything else in the write was stored. errors.Is(err,
+// ErrInvalidData) holds.
+type RejectedError struct {
+	Signal string // "spans" or "log records"
+	Count  int
+	Reason string
+}
+
+func (e *RejectedError) Error() string {
+	return fmt.Sprintf("%d %s rejected (the others were stored): %s", e.Count, e.Signal, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrInvalidData) true.
+func (e *RejectedError) Is(target error) bool { return target == ErrInvalidData }
+
+// EdgesError reports that spans were stored but the service-graph edges they
+// completed were not. Retrying the write would store the spans twice.
+type EdgesError struct {
+	Edges int
+	Err   error
+}
+
+func (e *EdgesError) Error() string {
+	return fmt.Sprintf("spans stored, but %d service-graph edges were not: %v", e.Edges, e.Err)
+}
+
+func (e *EdgesError) Unwrap() error { return e.Err }
+
+// Writer writes pdata to ClickHouse. It is safe for concurrent use; each
+// write is one INSERT of Native columns (and one more for the edges it
+// completes), built in buffers reused across writes.
+type Writer struct {
+	conn     driver.Conn
+	now      func() time.Time
+	maxDepth int
+
+	spans, logs, edges tableInsert
+
+	spanPool sync.Pool
+	logPool  sync.Pool
+
+	edgeCache *edgeCache // nil when edges are off
+	services  *interner
+}
+
+// tableInsert is one table's INSERT statement and, after the first batch,
+// its column types, so later batches skip the DESCRIBE TABLE round trip that
+// clickhouse-go makes over HTTP.
+type tableInsert struct {
+	table string
+	query string
+	types atomic.Pointer[[]clickhouse.ColumnNameAndType]
+}
+
+func newTableInsert(db, table string, columns []string) tableInsert {
+	quoted := make([]string, len(columns))
+	for i, c := range columns {
+		quoted[i] = "`" + c + "`"
+	}
+	qualified := quoteIdent(db) + "." + table
+	return tableInsert{
+		table: qualified,
+		query: "INSERT INTO " + qualified + " (" + strings.Join(quoted, ", ") + ")",
+	}
+}
+
+func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
+
+// NewWriter returns a Writer on conn. The tables must exist
+// (schema.Migrate).
+func NewWriter(conn driver.Conn, opts Options) *Writer {
+	if opts.Database == "" {
+		opts.Database = schema.DefaultDatabase
+	}
+	if opts.EdgeCacheSize == 0 {
+		opts.EdgeCacheSize = DefaultEdgeCacheSize
+	}
+	if opts.EdgeCacheTTL <= 0 {
+		opts.EdgeCacheTTL = DefaultEdgeCacheTTL
+	}
+	if opts.MaxValueDepth <= 0 {
+		opts.MaxValueDepth = DefaultMaxValueDepth
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	w := &Writer{
+		conn:     conn,
+		now:      opts.Now,
+		maxDepth: opts.MaxValueDepth,
+		spans:    newTableInsert(opts.Database, schema.SpansTable, schema.SpansColumns()),
+		logs:     newTableInsert(opts.Database, schema.LogsTable, schema.LogsColumns()),
+		edges:    newTableInsert(opts.Database, schema.ServiceEdgeEventsTable, schema.ServiceEdgeEventsColumns()),
+		services: newInterner(10_000),
+	}
+	if opts.EdgeCacheSize > 0 {
+		w.edgeCache = newEdgeCache(opts.EdgeCacheSize, opts.EdgeCacheTTL, opts.Now)
+	}
+	w.spanPool.New = func() any { return newSpanColumns(w.maxDepth) }
+	w.logPool.New = func() any { return newLogColumns(w.maxDepth) }
+	return w
+}
+
+// maxPooledBytes is the most a pooled buffer may retain; one huge batch does
+// not pin its memory for ever.
+const maxPooledBytes = 64 << 20
+
+// WriteTraces stores every span of td. See WriteTracesStats.
+func (w *Writer) WriteTraces(ctx context.Context, td ptrace.Traces) error {
+	_, err := w.WriteTracesStats(ctx, td)
+	return err
+}
+
+// WriteTracesStats stores every span of td in one INSERT, then the
+// service-graph edges the spans complete in a second one.
+//
+// Errors: a failed spans INSERT stores nothing (retry the whole write); a
+// *RejectedError means the other spans were stored; an *EdgesError means
+// all spans were stored but edges were lost. Errors wrapping ErrInvalidData
+// cannot succeed on retry.
+func (w *Writer) WriteTracesStats(ctx context.Context, td ptrace.Traces) (WriteStats, error) {
+	var st WriteStats
+	c := w.spanPool.Get().(*spanColumns)
+	defer func() {
+		if c.retainedBytes() < maxPooledBytes {
+			c.reset()
+			w.spanPool.Put(c)
+		}
+	}()
+	c.reset()
+	c.add(td, &st, w.services)
+	if c.rows > 0 {
+		if err := w.insert(ctx, &w.spans, c.rows, c.columns()); err != nil {
+			st.Rows = 0
+			return st, err
+		}
+		if w.edgeCache != nil {
+			rows := w.edgeCache.resolve(c.edges, nil)
+			if len(rows) > 0 {
+				if err := w.insert(ctx, &w.edges, len(rows), edgeColumns(rows)); err != nil {
+					return st, &EdgesError{Edges: len(rows), Err: err}
+				}
+				st.Edges = len(rows)
+			}
+		}
+	}
+	if st.Rejected > 0 {
+		return st, &RejectedError{Signal: "spans", Count: st.Rejected, Reason: st.RejectReason}
+	}
+	return st, nil
+}
+
+// WriteLogs stores every log record of ld. See WriteLogsStats.
+func (w *Writer) WriteLogs(ctx context.Context, ld plog.Logs) error {
+	_, err := w.WriteLogsStats(ctx, ld)
+	return err
+}
+
+// WriteLogsStats stores every log record of ld in one INSERT. Errors are as
+// for WriteTracesStats.
+func (w *Writer) WriteLogsStats(ctx context.Context, ld plog.Logs) (WriteStats, error) {
+	var st WriteStats
+	c := w.logPool.Get().(*logColumns)
+	defer func() {
+		if c.retainedBytes() < maxPooledBytes {
+			c.reset()
+			w.logPool.Put(c)
+		}
+	}()
+	c.reset()
+	c.add(ld, &st, w.now())
+	if c.rows > 0 {
+		if err := w.insert(ctx, &w.logs, c.rows, c.columns()); err != nil {
+			st.Rows = 0
+			return st, err
+		}
+	}
+	if st.Rejected > 0 {
+		return st, &RejectedError{Signal: "log records", Count: st.Rejected, Reason: st.RejectReason}
+	}
+	return st, nil
+}
+
+// insert sends one Native batch: every column appended whole.
+func (w *Writer) insert(ctx context.Context, t *tableInsert, rows int, cols []namedColumn) error {
+	known := t.types.Load()
+	prepCtx := ctx
+	if known != nil {
+		prepCtx = clickhouse.Context(ctx, clickhouse.WithColumnNamesAndTypes(*known))
+	}
+	batch, err := w.conn.PrepareBatch(prepCtx, t.query)
+	if err != nil {
+		t.types.Store(nil)
+		return fmt.Errorf("prepare insert into %s: %w", t.table, err)
+	}
+	defer batch.Close()
+	for i, c := range cols {
+		if err := batch.Column(i).Append(c.values); err != nil {
+			_ = batch.Abort()
+			return fmt.Errorf("%w: column %s of %s: %v", ErrInvalidData, c.name, t.table, err)
+		}
+	}
+	if known == nil {
+		types := make([]clickhouse.ColumnNameAndType, 0, len(cols))
+		for _, col := range batch.Columns() {
+			types = append(types, clickhouse.ColumnNameAndType{Name: col.Name(), Type: string(col.Type())})
+		}
+		t.types.Store(&types)
+	}
+	if err := batch.Send(); err != nil {
+		t.types.Store(nil) // the table may have changed: describe it again next time
+		return fmt.Errorf("insert %d rows into %s: %w", rows, t.table, err)
+	}
+	return nil
+}
+
+func edgeColumns(rows []edgeRow) []namedColumn {
+	ts := make([]time.Time, len(rows))
+	parent := make([]string, len(rows))
+	child := make([]string, len(rows))
+	duration := make([]uint64, len(rows))
+	isError := make([]bool, len(rows))
+	for i, r := range rows {
+		ts[i] = time.Unix(0, r.start)
+		parent[i], child[i] = r.parent, r.child
+		duration[i], isError[i] = r.duration, r.isError
+	}
+	return []namedColumn{
+		{"Timestamp", ts}, {"ParentService", parent}, {"ChildService", child},
+		{"Duration", duration}, {"IsError", isError},
+	}
+}

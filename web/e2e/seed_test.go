@@ -1,0 +1,273 @@
+package e2e
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/tracehouse/tracehouse/storage/tracestore"
+)
+
+// Seed is what the browser tests are told about the seeded data.
+type Seed struct {
+	Checkout      []SeedTrace `json:"checkout"`
+	Health        []SeedTrace `json:"health"`
+	Big           SeedTrace   `json:"big"`
+	Services      []string    `json:"services"`
+	Edges         [][2]string `json:"edges"`
+	DeclinedLogs  int         `json:"declinedLogs"`  // payment error records saying "card declined"
+	UntracedLogs  int         `json:"untracedLogs"`  // records without a trace id
+	BadQuery      string      `json:"badQuery"`      // a logs query the API rejects
+	SearchService string      `json:"searchService"` // service whose search finds every checkout trace
+}
+
+// SeedTrace is one seeded trace.
+type SeedTrace struct {
+	ID     string `json:"id"`
+	Spans  int    `json:"spans"`
+	Logs   int    `json:"logs"`
+	Errors int    `json:"errors"`
+	Root   string `json:"root"` // service: operation
+}
+
+// traceBuilder builds one trace's spans, grouped by service.
+type traceBuilder struct {
+	td       ptrace.Traces
+	spans    map[string]ptrace.SpanSlice
+	id       pcommon.TraceID
+	base     time.Time
+	seq      uint32
+	traceNum uint32
+	count    int
+	errors   int
+}
+
+func newTrace(num uint32, prefix byte, base time.Time) *traceBuilder {
+	var id pcommon.TraceID
+	id[0] = prefix
+	id[1] = 0x5e
+	binary.BigEndian.PutUint32(id[12:], num)
+	for i := 2; i < 12; i++ {
+		id[i] = byte(i*17) ^ byte(num)
+	}
+	return &traceBuilder{td: ptrace.NewTraces(), spans: map[string]ptrace.SpanSlice{}, id: id, base: base, traceNum: num}
+}
+
+func (b *traceBuilder) hexID() string { return hex.EncodeToString(b.id[:]) }
+
+func (b *traceBuilder) slice(service string) ptrace.SpanSlice {
+	if s, ok := b.spans[service]; ok {
+		return s
+	}
+	rs := b.td.ResourceSpans().AppendEmpty()
+	attrs := rs.Resource().Attributes()
+	attrs.PutStr("service.name", service)
+	attrs.PutStr("service.version", "1.4.2")
+	attrs.PutStr("deployment.environment", "e2e")
+	attrs.PutStr("host.name", service+"-7c9f")
+	attrs.PutInt("process.pid", int64(4000+len(service)))
+	ss := rs.ScopeSpans().AppendEmpty()
+	ss.Scope().SetName("github.com/tracehouse/sample-services/" + service)
+	ss.Scope().SetVersion("0.1.0")
+	b.spans[service] = ss.Spans()
+	return ss.Spans()
+}
+
+func (b *traceBuilder) span(parent ptrace.Span, service, name string, kind ptrace.SpanKind, offset, dur time.Duration) ptrace.Span {
+	sp := b.slice(service).AppendEmpty()
+	b.seq++
+	b.count++
+	var sid pcommon.SpanID
+	binary.BigEndian.PutUint32(sid[:4], b.traceNum+0x1000)
+	binary.BigEndian.PutUint32(sid[4:], b.seq)
+	sp.SetTraceID(b.id)
+	sp.SetSpanID(sid)
+	if parent != (ptrace.Span{}) {
+		sp.SetParentSpanID(parent.SpanID())
+	}
+	sp.SetName(name)
+	sp.SetKind(kind)
+	start := b.base.Add(offset)
+	sp.SetStartTimestamp(pcommon.NewTimestampFromTime(start))
+	sp.SetEndTimestamp(pcommon.NewTimestampFromTime(start.Add(dur)))
+	sp.Status().SetCode(ptrace.StatusCodeOk)
+	return sp
+}
+
+func (b *traceBuilder) fail(sp ptrace.Span, msg, excType string, at time.Duration) {
+	b.errors++
+	sp.Status().SetCode(ptrace.StatusCodeError)
+	sp.Status().SetMessage(msg)
+	ev := sp.Events().AppendEmpty()
+	ev.SetName("exception")
+	ev.SetTimestamp(pcommon.NewTimestampFromTime(b.base.Add(at)))
+	ev.Attributes().PutStr("exception.type", excType)
+	ev.Attributes().PutStr("exception.message", msg)
+}
+
+// logBuilder builds log records grouped by service.
+type logBuilder struct {
+	ld      plog.Logs
+	records map[string]plog.LogRecordSlice
+}
+
+func newLogs() *logBuilder {
+	return &logBuilder{ld: plog.NewLogs(), records: map[string]plog.LogRecordSlice{}}
+}
+
+func (l *logBuilder) add(service string, at time.Time, sev plog.SeverityNumber, sevText, body string, sp *ptrace.Span) plog.LogRecord {
+	recs, ok := l.records[service]
+	if !ok {
+		rl := l.ld.ResourceLogs().AppendEmpty()
+		rl.Resource().Attributes().PutStr("service.name", service)
+		rl.Resource().Attributes().PutStr("host.name", service+"-7c9f")
+		sl := rl.ScopeLogs().AppendEmpty()
+		sl.Scope().SetName("github.com/rs/zerolog")
+		recs = sl.LogRecords()
+		l.records[service] = recs
+	}
+	r := recs.AppendEmpty()
+	r.SetTimestamp(pcommon.NewTimestampFromTime(at))
+	r.SetObservedTimestamp(pcommon.NewTimestampFromTime(at.Add(3 * time.Millisecond)))
+	r.SetSeverityNumber(sev)
+	r.SetSeverityText(sevText)
+	r.Body().SetStr(body)
+	if sp != nil {
+		r.SetTraceID(sp.TraceID())
+		r.SetSpanID(sp.SpanID())
+	}
+	return r
+}
+
+// seedData writes the traces and logs the browser tests look for: checkout
+// requests across gateway → auth, gateway → order → payment (every third
+// declined by payment), health checks, logs under their spans, and one
+// 10,000-span batch trace. Times are relative to now so that the UI's
+// default "last hour" shows them.
+func seedData(t *testing.T, w *tracestore.Writer) Seed {
+	t.Helper()
+	ctx := context.Background()
+	now := time.Now()
+	seed := Seed{
+		Services:      []string{"auth", "gateway", "order", "payment"},
+		Edges:         [][2]string{{"gateway", "auth"}, {"gateway", "order"}, {"order", "payment"}},
+		BadQuery:      `service:payment AND (level:error OR "card`,
+		SearchService: "gateway",
+	}
+	logs := newLogs()
+	const ms = time.Millisecond
+	for i := 0; i < 6; i++ {
+		b := newTrace(uint32(i+1), 0xc0, now.Add(-50*time.Minute+time.Duration(i)*7*time.Minute))
+		pay := time.Duration(40+i*35) * ms
+		orderDur := pay + 30*ms
+		total := 28*ms + orderDur + 12*ms
+		root := b.span(ptrace.Span{}, "gateway", "GET /checkout", ptrace.SpanKindServer, 0, total)
+		root.Attributes().PutStr("http.request.method", "GET")
+		root.Attributes().PutStr("url.path", "/checkout")
+		if i%3 != 0 {
+			root.Attributes().PutInt("http.response.status_code", 200)
+		}
+		root.Attributes().PutStr("user.id", fmt.Sprintf("u-%d", 40+i))
+		root.Attributes().PutBool("feature.fast_checkout", i%2 == 0)
+		root.Attributes().PutDouble("cart.total", 19.5+float64(i)*10.25)
+		authC := b.span(root, "gateway", "auth.verify", ptrace.SpanKindClient, 2*ms, 20*ms)
+		authS := b.span(authC, "auth", "POST /verify", ptrace.SpanKindServer, 3*ms, 18*ms)
+		db := b.span(authS, "auth", "SELECT users", ptrace.SpanKindClient, 5*ms, 10*ms)
+		db.Attributes().PutStr("db.system", "clickhouse")
+		db.Attributes().PutStr("db.statement", "SELECT id, plan FROM users WHERE token = ?")
+		orderC := b.span(root, "gateway", "order.create", ptrace.SpanKindClient, 25*ms, orderDur)
+		orderS := b.span(orderC, "order", "POST /orders", ptrace.SpanKindServer, 26*ms, orderDur-2*ms)
+		orderS.Attributes().PutInt("order.items", int64(1+i))
+		b.span(orderS, "order", "INSERT orders", ptrace.SpanKindClient, 28*ms, 8*ms)
+		payC := b.span(orderS, "order", "payment.charge", ptrace.SpanKindClient, 38*ms, pay)
+		payS := b.span(payC, "payment", "POST /charge", ptrace.SpanKindServer, 39*ms, pay-2*ms)
+		fraud := b.span(payS, "payment", "fraud.check", ptrace.SpanKindInternal, 41*ms, pay/3)
+		fraud.Attributes().PutDouble("fraud.score", 0.12+float64(i)/20)
+		b.span(root, "gateway", "render response", ptrace.SpanKindInternal, total-10*ms, 9*ms)
+		// Work in parallel with longer siblings: off the critical path.
+		cart := b.span(root, "gateway", "load cart", ptrace.SpanKindInternal, 3*ms, 9*ms)
+		cart.Attributes().PutStr("cache.hit", "true")
+		b.span(orderS, "order", "publish order.created", ptrace.SpanKindProducer, 40*ms, 6*ms)
+		declined := i%3 == 0
+		if declined {
+			b.fail(payS, "card declined: insufficient funds", "PaymentDeclined", 39*ms+pay-4*ms)
+			for _, sp := range []ptrace.Span{payC, orderS, orderC, root} {
+				sp.Status().SetCode(ptrace.StatusCodeError)
+				sp.Status().SetMessage("payment declined (402)")
+				b.errors++
+			}
+			root.Attributes().PutInt("http.response.status_code", 402)
+		} else {
+			b.span(payS, "payment", "ledger.write", ptrace.SpanKindClient, 41*ms+pay/3+ms, pay/4)
+		}
+		st := SeedTrace{ID: b.hexID(), Spans: b.count, Errors: b.errors, Root: "gateway: GET /checkout"}
+		at := func(d time.Duration) time.Time { return b.base.Add(d) }
+		logs.add("gateway", at(1*ms), plog.SeverityNumberInfo, "INFO", fmt.Sprintf("checkout request received for user u-%d", 40+i), &root).Attributes().PutStr("http.route", "/checkout")
+		logs.add("auth", at(9*ms), plog.SeverityNumberDebug, "DEBUG", "token verified", &authS).Attributes().PutInt("user.plan", 2)
+		logs.add("order", at(30*ms), plog.SeverityNumberInfo, "INFO", fmt.Sprintf("order %d created with %d items", 1000+i, 1+i), &orderS)
+		st.Logs = 3
+		if declined {
+			r := logs.add("payment", at(39*ms+pay-4*ms), plog.SeverityNumberError, "ERROR", fmt.Sprintf("card declined for order %d: insufficient funds", 1000+i), &payS)
+			r.Attributes().PutStr("payment.provider", "acme-pay")
+			r.Attributes().PutInt("http.response.status_code", 402)
+			logs.add("gateway", at(total-5*ms), plog.SeverityNumberWarn, "WARN", "checkout failed: payment declined", &root)
+			st.Logs += 2
+			seed.DeclinedLogs++
+		} else {
+			logs.add("payment", at(39*ms+pay-4*ms), plog.SeverityNumberInfo, "INFO", fmt.Sprintf("charge approved for order %d", 1000+i), &payS)
+			st.Logs++
+		}
+		// A record with the trace id but no span: it belongs to the trace,
+		// not to a span.
+		r := logs.add("gateway", at(total+2*ms), plog.SeverityNumberInfo, "INFO", "access log: GET /checkout 200", nil)
+		r.SetTraceID(b.id)
+		st.Logs++
+		if err := w.WriteTraces(ctx, b.td); err != nil {
+			t.Fatalf("seed checkout trace %d: %v", i, err)
+		}
+		seed.Checkout = append(seed.Checkout, st)
+	}
+	for i := 0; i < 2; i++ {
+		b := newTrace(uint32(100+i), 0xbe, now.Add(-20*time.Minute+time.Duration(i)*time.Minute))
+		b.span(ptrace.Span{}, "gateway", "GET /health", ptrace.SpanKindServer, 0, time.Duration(300+100*i)*time.Microsecond)
+		if err := w.WriteTraces(ctx, b.td); err != nil {
+			t.Fatal(err)
+		}
+		seed.Health = append(seed.Health, SeedTrace{ID: b.hexID(), Spans: 1, Root: "gateway: GET /health"})
+	}
+
+	// The 10,000-span trace: a batch request fanning out to 99 order calls,
+	// each charging 100 items.
+	big := newTrace(7777, 0xb1, now.Add(-5*time.Minute))
+	root := big.span(ptrace.Span{}, "gateway", "POST /batch", ptrace.SpanKindServer, 0, 5200*ms)
+	for i := 0; i < 99; i++ {
+		off := time.Duration(i) * 52 * ms
+		o := big.span(root, "order", "POST /items", ptrace.SpanKindServer, off+ms, 50*ms)
+		o.Attributes().PutInt("batch.index", int64(i))
+		for j := 0; j < 100; j++ {
+			big.span(o, "payment", "charge item", ptrace.SpanKindServer, off+ms+time.Duration(j)*490*time.Microsecond, 450*time.Microsecond)
+		}
+	}
+	bigRoot := root
+	logs.add("gateway", big.base.Add(2*ms), plog.SeverityNumberInfo, "INFO", "batch of 9900 items accepted", &bigRoot)
+	if err := w.WriteTraces(ctx, big.td); err != nil {
+		t.Fatalf("seed the 10,000-span trace: %v", err)
+	}
+	seed.Big = SeedTrace{ID: big.hexID(), Spans: big.count, Logs: 1, Root: "gateway: POST /batch"}
+
+	// Records without a trace.
+	logs.add("order", now.Add(-30*time.Minute), plog.SeverityNumberInfo, "INFO", "order service started on :8002", nil)
+	logs.add("payment", now.Add(-29*time.Minute), plog.SeverityNumberWarn, "WARN", "acme-pay latency above 200ms", nil)
+	seed.UntracedLogs = 2
+	if err := w.WriteLogs(ctx, logs.ld); err != nil {
+		t.Fatalf("seed logs: %v", err)
+	}
+	return seed
+}

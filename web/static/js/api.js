@@ -1,0 +1,163 @@
+// The query API's client. Every call goes to the origin that served the
+// page. Errors become ApiError with the server's message and, for bad
+// queries, the position in the query where the problem starts.
+
+export class ApiError extends Error {
+  constructor(status, message, { param = '', position = -1, body = null } = {}) {
+    super(message);
+    this.status = status;
+    this.param = param;
+    this.position = position;
+    this.body = body;
+  }
+}
+
+const BASE = new URL('.', document.baseURI).pathname.replace(/\/$/, '');
+
+function url(path, params) {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(params || {})) {
+    if (v === undefined || v === null || v === '') continue;
+    p.set(k, String(v));
+  }
+  const qs = p.toString();
+  return BASE + path + (qs ? '?' + qs : '');
+}
+
+// The bearer token, when the query service requires one (--auth-token);
+// kept for the browser session only.
+export function authToken() {
+  try {
+    return sessionStorage.getItem('tracehouse.token') || '';
+  } catch {
+    return '';
+  }
+}
+
+export function setAuthToken(token) {
+  try {
+    if (token) sessionStorage.setItem('tracehouse.token', token);
+    else sessionStorage.removeItem('tracehouse.token');
+  } catch { /* storage disabled */ }
+}
+
+export async function getJSON(path, params, { signal } = {}) {
+  let res;
+  try {
+    const headers = { Accept: 'application/json' };
+    const token = authToken();
+    if (token) headers.Authorization = `Bearer ${token}`;
+    res = await fetch(url(path, params), { signal, headers });
+  } catch (e) {
+    if (e.name === 'AbortError') throw e;
+    throw new ApiError(0, `cannot reach the query service: ${e.message}`);
+  }
+  const text = await res.text();
+  let body = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = null;
+  }
+  if (!res.ok) throw errorFrom(res.status, body, text);
+  if (body && Array.isArray(body.errors) && body.errors.length && !body.data) {
+    throw errorFrom(res.status, body, text);
+  }
+  return body;
+}
+
+// errorFrom reads the query service's error envelope:
+// {"errors": [{"code", "msg", "param", "position"}]}.
+function errorFrom(status, body, text) {
+  let msg = '';
+  let param = '';
+  let position = -1;
+  if (body && typeof body === 'object') {
+    const e = Array.isArray(body.errors) && body.errors.length ? body.errors[0] : (body.error && typeof body.error === 'object' ? body.error : body);
+    msg = e.msg || e.message || (typeof body.error === 'string' ? body.error : '') || '';
+    param = e.param || '';
+    if (typeof e.position === 'number') position = e.position;
+  }
+  if (!msg) msg = (text || '').trim().slice(0, 500) || `HTTP ${status}`;
+  if (status === 401) window.dispatchEvent(new CustomEvent('tracehouse:auth'));
+  return new ApiError(status, msg, { param, position, body });
+}
+
+// Times on the wire: RFC 3339 with nanoseconds for /api/v1, epoch µs for
+// the Jaeger API (what Jaeger's UI sends).
+export const rfc3339 = (ms) => new Date(ms).toISOString();
+const micros = (ms) => Math.round(ms * 1000);
+
+// ---- Jaeger API ----
+
+export async function services(opts) {
+  const r = await getJSON('/api/services', null, opts);
+  return (r && r.data) || [];
+}
+
+export async function operations(service, opts) {
+  const r = await getJSON(`/api/services/${encodeURIComponent(service)}/operations`, null, opts);
+  return ((r && r.data) || []).map((x) => (typeof x === 'string' ? x : x.name)).filter((v, i, a) => a.indexOf(v) === i);
+}
+
+// findTraces: q = {service, operation, tags: {k: v}, minDuration, maxDuration
+// (Go duration text), start, end (ms), limit}.
+export async function findTraces(q, opts) {
+  const params = {
+    service: q.service,
+    operation: q.operation,
+    tags: q.tags && Object.keys(q.tags).length ? JSON.stringify(q.tags) : '',
+    minDuration: q.minDuration,
+    maxDuration: q.maxDuration,
+    start: micros(q.start),
+    end: micros(q.end),
+    limit: q.limit,
+  };
+  const r = await getJSON('/api/traces', params, opts);
+  return (r && r.data) || [];
+}
+
+export async function jaegerTrace(id, opts) {
+  const r = await getJSON(`/api/traces/${encodeURIComponent(id)}`, null, opts);
+  const t = r && r.data && r.data[0];
+  if (!t) throw new ApiError(404, `trace ${id} not found`);
+  return t;
+}
+
+export async function dependencies(endMs, lookbackMs, opts) {
+  const r = await getJSON('/api/dependencies', { endTs: Math.round(endMs), lookback: Math.round(lookbackMs) }, opts);
+  return (r && r.data) || [];
+}
+
+// ---- Tracehouse API (every answer is {data: …}) ----
+
+const data = (r) => (r && r.data !== undefined ? r.data : r);
+
+export async function requestPath(id, opts) {
+  return data(await getJSON(`/api/v1/traces/${encodeURIComponent(id)}`, null, opts));
+}
+
+export async function compareTraces(a, b, opts) {
+  return data(await getJSON('/api/v1/traces/compare', { a, b }, opts));
+}
+
+// logs answers {logs, nextCursor, histogram: {stepSeconds, buckets}}.
+export async function logs({ q, start, end, limit, cursor, histogram }, opts) {
+  return data(await getJSON('/api/v1/logs', {
+    q, start: rfc3339(start), end: rfc3339(end), limit, cursor, histogram: histogram ? 1 : '',
+  }, opts));
+}
+
+export function tailURL(q, startMs) {
+  return url('/api/v1/logs/tail', { q, start: startMs ? rfc3339(startMs) : '', access_token: authToken() });
+}
+
+export async function serviceMap(start, end, opts) {
+  return data(await getJSON('/api/v1/servicemap', { start: rfc3339(start), end: rfc3339(end) }, opts));
+}
+
+// red answers {stepSeconds, points: [{time, calls, errors, rate, errorRate,
+// avgNs, p50Ns, p95Ns, p99Ns}]}; step is in seconds.
+export async function red({ service, operation, start, end, step, spanKind }, opts) {
+  return data(await getJSON('/api/v1/metrics/red', { service, operation, start: rfc3339(start), end: rfc3339(end), step, spanKind }, opts));
+}

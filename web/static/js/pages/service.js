@@ -1,0 +1,189 @@
+// Services: a list of every service with its RED sparkline, and one
+// service's dashboard: rate, error rate and latency percentiles over time,
+// for the whole service (its served requests) or one operation, plus a
+// table of its operations.
+import * as api from '../api.js';
+import { h, clear, fmtRate, fmtPct, fmtDurationNs, svcLabel, serviceColor } from '../util.js';
+import { navigate, href } from '../router.js';
+import { resolveRange, rangeParams, timePicker } from '../timerange.js';
+import { lineChart, sparkline } from '../charts.js';
+import { toMicros } from '../model.js';
+
+export function mount(main, route) {
+  if (route.page === 'services' || !route.args[0]) return mountList(main, route);
+  return mountDashboard(main, route);
+}
+
+// pickStep chooses a step (seconds) that gives about 60 points.
+function pickStep(range) {
+  const secs = (range.end - range.start) / 1000;
+  return Math.max(60, Math.ceil(secs / 60 / 60) * 60);
+}
+
+const pointTime = (p) => toMicros(p.time) / 1000;
+
+function mountList(main, route) {
+  const range = resolveRange(route.params, '1h');
+  const ctl = new AbortController();
+  document.title = 'Services · Tracehouse';
+  const grid = h('div', { class: 'svc-list', id: 'service-list' });
+  main.appendChild(h('div', { class: 'page' },
+    h('div', { class: 'page-head' }, h('h1', null, 'Services'), timePicker(range, (rp) => navigate('/services', rp), { id: 'svc-range' })),
+    h('div', { class: 'page-scroll' }, grid)));
+  grid.appendChild(h('div', { class: 'loading' }, h('span', { class: 'spinner' }), 'Loading…'));
+  (async () => {
+    const [names, map] = await Promise.all([api.services({ signal: ctl.signal }), api.serviceMap(range.start, range.end, { signal: ctl.signal }).catch(() => null)]);
+    clear(grid);
+    if (!names.length) {
+      grid.appendChild(h('div', { class: 'empty card' }, h('strong', null, 'No services yet'), 'Send traces to the collector and they appear here.'));
+      return;
+    }
+    const stats = new Map(((map && map.nodes) || []).map((n) => [n.service, n]));
+    for (const name of names) {
+      const st = stats.get(name);
+      const spark = h('div');
+      grid.appendChild(h('a', { class: 'card svc-card', href: href(`/service/${encodeURIComponent(name)}`, rangeParams(range)), dataset: { service: name } },
+        h('div', { class: 'name' }, svcLabel(name)),
+        st && st.calls ? h('div', { class: 'muted' }, `${fmtRate(st.rate)} · `, h('span', { class: st.errorRate >= 0.05 ? 'err-text' : '' }, `${fmtPct(st.errorRate)} errors`), ` · p95 ${fmtDurationNs(st.p95Ns)}`)
+          : h('div', { class: 'faint' }, 'no requests served in this window'),
+        spark));
+      api.red({ service: name, start: range.start, end: range.end, step: pickStep(range) }, { signal: ctl.signal }).then((r) => {
+        spark.appendChild(sparkline(r.points.map((p) => p.rate), { width: 236, height: 30, color: serviceColor(name) }));
+      }).catch(() => {});
+    }
+  })().catch((e) => {
+    if (e.name !== 'AbortError') clear(grid).appendChild(h('div', { class: 'error-box', role: 'alert' }, e.message));
+  });
+  return { destroy: () => ctl.abort() };
+}
+
+function mountDashboard(main, route) {
+  const service = route.args[0];
+  const operation = route.params.get('operation') || '';
+  const range = resolveRange(route.params, '1h');
+  const ctl = new AbortController();
+  const disposers = [];
+  document.title = `${service} · Tracehouse`;
+  const params = (extra) => ({ operation, ...rangeParams(range), ...extra });
+
+  const opSel = h('select', { id: 'dash-operation', 'aria-label': 'Operation', onchange: () => navigate(`/service/${encodeURIComponent(service)}`, params({ operation: opSel.value })) },
+    h('option', { value: '' }, 'All served requests'));
+  const charts = h('div', { class: 'dash-grid', id: 'red-charts' });
+  const opsBox = h('div', { class: 'card', id: 'operations' });
+  main.appendChild(h('div', { class: 'page' },
+    h('div', { class: 'page-head' },
+      h('h1', null, svcLabel(service)),
+      opSel,
+      timePicker(range, (rp) => navigate(`/service/${encodeURIComponent(service)}`, { operation, ...rp }), { id: 'dash-range' }),
+      h('span', { class: 'grow' }),
+      h('a', { class: 'btn small', href: href('/search', { service, operation, ...rangeParams(range) }) }, 'Traces'),
+      h('a', { class: 'btn small', href: href('/logs', { q: `service:${service}`, ...rangeParams(range) }) }, 'Logs'),
+      h('a', { class: 'btn small', href: href('/map', rangeParams(range)) }, 'Service map')),
+    h('div', { class: 'page-scroll' }, charts, h('div', { style: { height: '12px' } }), opsBox)));
+
+  const chartCard = (id, title) => {
+    const body = h('div', { id });
+    const legend = h('div', { class: 'legend' });
+    charts.appendChild(h('div', { class: 'card' }, h('div', { class: 'card-head' }, h('h2', null, title), h('span', { class: 'grow' }), legend), h('div', { class: 'card-body' }, body)));
+    return { body, legend };
+  };
+  const rateC = chartCard('chart-rate', 'Requests');
+  const errC = chartCard('chart-errors', 'Error rate');
+  const latC = chartCard('chart-latency', 'Latency');
+  for (const c of [rateC, errC, latC]) c.body.appendChild(h('div', { class: 'loading' }, h('span', { class: 'spinner' })));
+
+  const zoom = (a, b) => navigate(`/service/${encodeURIComponent(service)}`, { operation, range: 'custom', start: Math.round(a), end: Math.round(b) });
+  const step = pickStep(range);
+  api.red({ service, operation, start: range.start, end: range.end, step }, { signal: ctl.signal }).then((r) => {
+    const pts = r.points || [];
+    const domain = [range.start, range.end];
+    clear(rateC.body);
+    clear(errC.body);
+    clear(latC.body);
+    const nz = (v, p) => (p.calls ? v : null);
+    disposers.push(lineChart(rateC.body, { label: 'Requests per second', domain, onBrush: zoom, fmtY: (v) => fmtRate(v),
+      series: [{ name: 'rate', color: 'var(--accent)', points: pts.map((p) => [pointTime(p), p.rate]) }] }));
+    disposers.push(lineChart(errC.body, { label: 'Error rate', domain, onBrush: zoom, fmtY: fmtPct, yMin: 0.01,
+      series: [{ name: 'errors', color: 'var(--error)', points: pts.map((p) => [pointTime(p), nz(p.errorRate, p)]) }] }));
+    const lat = [
+      { name: 'p50', color: '#59a14f', key: 'p50Ns' },
+      { name: 'p95', color: '#f28e2b', key: 'p95Ns' },
+      { name: 'p99', color: '#e15759', key: 'p99Ns' },
+    ];
+    disposers.push(lineChart(latC.body, { label: 'Latency percentiles', domain, onBrush: zoom, fmtY: fmtDurationNs,
+      series: lat.map((l) => ({ name: l.name, color: l.color, points: pts.map((p) => [pointTime(p), nz(p[l.key], p)]) })) }));
+    latC.legend.append(...lat.map((l) => h('span', null, h('i', { style: { background: l.color } }), l.name)));
+    const calls = pts.reduce((a, p) => a + p.calls, 0);
+    const errs = pts.reduce((a, p) => a + p.errors, 0);
+    rateC.legend.append(h('span', null, `${calls} in window`));
+    errC.legend.append(h('span', { class: errs ? 'err-text' : '' }, `${errs} errors`));
+  }).catch((e) => {
+    if (e.name === 'AbortError') return;
+    clear(charts).appendChild(h('div', { class: 'error-box', role: 'alert', style: { gridColumn: '1 / -1' } }, h('b', null, 'Cannot load metrics: '), e.message));
+  });
+
+  // Operations table: one RED query per operation (whole window, one step).
+  api.operations(service, { signal: ctl.signal }).then(async (ops) => {
+    for (const o of ops) opSel.appendChild(h('option', { value: o, selected: o === operation }, o));
+    if (operation && !ops.includes(operation)) opSel.appendChild(h('option', { value: operation, selected: true }, operation));
+    const tbody = h('tbody');
+    clear(opsBox).append(h('div', { class: 'card-head' }, h('h2', { id: 'ops-title' }, `Operations (${ops.length})`)),
+      h('div', { class: 'card-body' }, h('table', { class: 'grid', 'aria-labelledby': 'ops-title' },
+        h('thead', null, h('tr', null, h('th', null, 'Operation'), h('th', { class: 'num' }, 'Calls'), h('th', { class: 'num' }, 'Rate'), h('th', { class: 'num' }, 'Errors'),
+          ...['p50', 'p95', 'p99'].map((q) => h('th', { class: 'num', title: 'call-weighted mean of the per-step percentiles' }, q)), h('th', null, 'Rate over time'))),
+        tbody)));
+    const rows = await Promise.all(ops.map(async (o) => {
+      try {
+        const r = await api.red({ service, operation: o, start: range.start, end: range.end, step }, { signal: ctl.signal });
+        return { o, pts: r.points || [] };
+      } catch (e) {
+        if (e.name === 'AbortError') throw e;
+        return { o, pts: [], err: e.message };
+      }
+    }));
+    rows.sort((a, b) => b.pts.reduce((x, p) => x + p.calls, 0) - a.pts.reduce((x, p) => x + p.calls, 0));
+    for (const { o, pts, err } of rows) {
+      const calls = pts.reduce((a, p) => a + p.calls, 0);
+      const errors = pts.reduce((a, p) => a + p.errors, 0);
+      const weighted = (k) => (calls ? pts.reduce((a, p) => a + p[k] * p.calls, 0) / calls : NaN);
+      const secs = (range.end - range.start) / 1000;
+      const tr = h('tr', { class: 'clickable', tabindex: '0', 'aria-selected': String(o === operation), dataset: { operation: o },
+        onclick: () => navigate(`/service/${encodeURIComponent(service)}`, params({ operation: o === operation ? '' : o })),
+        onkeydown: (ev) => {
+          if (ev.key === 'Enter') tr.click();
+        } },
+      h('td', null, o, err ? h('div', { class: 'err-text' }, err) : null),
+      h('td', { class: 'num' }, String(calls)),
+      h('td', { class: 'num' }, fmtRate(calls / secs)),
+      h('td', { class: 'num' + (errors ? ' err-text' : '') }, calls ? fmtPct(errors / calls) : '–'),
+      h('td', { class: 'num' }, fmtDurationNs(weighted('p50Ns'))),
+      h('td', { class: 'num' }, fmtDurationNs(weighted('p95Ns'))),
+      h('td', { class: 'num' }, fmtDurationNs(weighted('p99Ns'))),
+      h('td', null, sparkline(pts.map((p) => p.rate), { width: 140, height: 24, color: serviceColor(service) })));
+      tbody.appendChild(tr);
+    }
+  }).catch((e) => {
+    if (e.name !== 'AbortError') clear(opsBox).appendChild(h('div', { class: 'error-box' }, e.message));
+  });
+
+  return {
+    destroy() {
+      ctl.abort();
+      disposers.forEach((d) => d());
+    },
+    onKey(ev) {
+      const rows = [...opsBox.querySelectorAll('tbody tr')];
+      if (!rows.length) return false;
+      const i = rows.indexOf(document.activeElement);
+      if (ev.key === 'j') {
+        rows[Math.min(rows.length - 1, i + 1)].focus();
+        return true;
+      }
+      if (ev.key === 'k') {
+        rows[Math.max(0, i - 1)].focus();
+        return true;
+      }
+      return false;
+    },
+  };
+}

@@ -1,0 +1,434 @@
+// Browser tests of the Tracehouse UI against the real query service with
+// seeded data. Started by `go test ./web/e2e`, which passes:
+//   TRACEHOUSE_URL   the query service serving the UI at /
+//   TRACEHOUSE_SEED  a JSON file describing the seeded traces and logs
+//   CHROMIUM_PATH    the system Chromium (no browser is downloaded)
+//   SCREENSHOT_DIR   where each page's screenshot is saved
+// Waits are for states (elements, URLs), never for wall-clock durations.
+import { test, before, after, beforeEach, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const BASE = process.env.TRACEHOUSE_URL;
+const seed = JSON.parse(readFileSync(process.env.TRACEHOUSE_SEED, 'utf8'));
+const SHOTS = process.env.SCREENSHOT_DIR || join(process.cwd(), 'screenshots');
+// Generous: CI runs this beside every other package's tests on 2 cores.
+const TIMEOUT = 60_000;
+
+let context;
+let page;
+let userDataDir;
+const pageErrors = [];
+
+before(async () => {
+  assert.ok(BASE, 'TRACEHOUSE_URL is not set: run these tests through `go test ./web/e2e`');
+  mkdirSync(SHOTS, { recursive: true });
+  userDataDir = mkdtempSync(join(tmpdir(), 'tracehouse-chromium-'));
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 1280, height: 800 },
+    colorScheme: 'light',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  context.setDefaultTimeout(TIMEOUT);
+  // Every asset comes from the query service: fail on any other host.
+  // The UI's files are served with the Content-Security-Policy the web
+  // package declares (web.ContentSecurityPolicy), so anything it would
+  // block fails here as a console error.
+  const csp = process.env.TRACEHOUSE_CSP || '';
+  await context.route('**/*', async (route) => {
+    const url = new URL(route.request().url());
+    if (url.origin !== new URL(BASE).origin) {
+      pageErrors.push(`request to another host: ${url.href}`);
+      return route.abort();
+    }
+    if (!csp || url.pathname.startsWith('/api/') || route.request().resourceType() !== 'document') return route.continue();
+    const res = await route.fetch();
+    return route.fulfill({ response: res, headers: { ...res.headers(), 'content-security-policy': csp } });
+  });
+  page = context.pages()[0] || await context.newPage();
+  page.on('pageerror', (e) => pageErrors.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/status of 400/.test(m.text())) pageErrors.push(`console error: ${m.text()}`);
+  });
+});
+
+// A failed test must not leave its page errors to the next one.
+beforeEach(() => {
+  pageErrors.length = 0;
+});
+
+after(async () => {
+  if (context) await context.close();
+  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+});
+
+// open loads the UI afresh at a route, so nothing of the previous test's
+// page can satisfy the next wait.
+async function open(hash) {
+  await page.goto('about:blank');
+  await page.goto(new URL('#' + hash.replace(/^#/, ''), BASE).href);
+}
+
+async function shot(name) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+}
+
+async function api(path) {
+  const res = await fetch(new URL(path, BASE));
+  return { status: res.status, body: await res.json() };
+}
+
+function noPageErrors() {
+  const errs = pageErrors.splice(0);
+  assert.deepEqual(errs, [], 'the page logged errors');
+}
+
+describe('search', () => {
+  test('finds the seeded traces and plots them', async () => {
+    await open('/search');
+    await page.locator('#f-service option[value="gateway"]').waitFor({ state: 'attached' });
+    await page.selectOption('#f-service', 'gateway');
+    await page.click('#f-submit');
+    await page.waitForURL(/service=gateway/);
+    const items = page.locator('.trace-item');
+    await page.locator(`.trace-item[data-trace-id="${seed.big.id}"]`).waitFor();
+    const ids = await items.evaluateAll((els) => els.map((e) => e.dataset.traceId));
+    for (const t of [...seed.checkout, ...seed.health, seed.big]) assert.ok(ids.includes(t.id), `trace ${t.id} (${t.root}) is listed`);
+    assert.equal(await page.locator('#scatter .dot').count(), ids.length, 'one dot per trace');
+    const big = page.locator(`.trace-item[data-trace-id="${seed.big.id}"]`);
+    assert.match(await big.innerText(), /10000 spans/);
+    const declined = page.locator(`.trace-item[data-trace-id="${seed.checkout[0].id}"]`);
+    assert.match(await declined.innerText(), new RegExp(`${seed.checkout[0].errors} errors`));
+    await shot('search');
+    noPageErrors();
+  });
+
+  test('filters by errors and attributes, keeping them in the URL', async () => {
+    await open('/search?service=gateway&errors=1');
+    await page.locator('.trace-item').first().waitFor();
+    const ids = await page.locator('.trace-item').evaluateAll((els) => els.map((e) => e.dataset.traceId));
+    const failing = seed.checkout.filter((t) => t.errors > 0).map((t) => t.id).sort();
+    assert.deepEqual(ids.sort(), failing);
+    assert.equal(await page.isChecked('#f-errors'), true);
+
+    await open('/search?service=gateway&tags=user.id%3Du-41');
+    await page.locator('.trace-item').first().waitFor();
+    const one = await page.locator('.trace-item').evaluateAll((els) => els.map((e) => e.dataset.traceId));
+    assert.deepEqual(one, [seed.checkout[1].id]);
+    assert.equal(await page.inputValue('#f-tags'), 'user.id=u-41');
+    noPageErrors();
+  });
+
+  test('keyboard: / focuses the filters, j selects, Enter opens', async () => {
+    await open('/search?service=gateway');
+    await page.locator('.trace-item').first().waitFor();
+    await page.evaluate(() => document.activeElement && document.activeElement.blur());
+    await page.keyboard.press('/');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'f-tags');
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('j');
+    const first = await page.locator('.trace-item[aria-selected="true"]').getAttribute('data-trace-id');
+    assert.ok(first);
+    await page.keyboard.press('Enter');
+    await page.waitForURL(new RegExp(`#/trace/${first}`));
+    await page.locator('.wf-row').first().waitFor();
+    noPageErrors();
+  });
+
+  test('clicking a dot opens its trace', async () => {
+    await open('/search?service=gateway');
+    const dot = page.locator(`#scatter .dot[data-trace-id="${seed.checkout[2].id}"]`);
+    await dot.waitFor();
+    await dot.dispatchEvent('click');
+    await page.waitForURL(new RegExp(`#/trace/${seed.checkout[2].id}`));
+    await page.locator('.wf-row').first().waitFor();
+    noPageErrors();
+  });
+});
+
+describe('trace view', () => {
+  const t = seed.checkout[0];
+  let rp;
+
+  before(async () => {
+    const r = await api(`api/v1/traces/${t.id}`);
+    assert.equal(r.status, 200);
+    rp = r.body.data;
+  });
+
+  const allSpans = () => {
+    const out = [];
+    const walk = (n) => {
+      out.push(n);
+      n.children.forEach(walk);
+    };
+    rp.roots.forEach(walk);
+    return out;
+  };
+
+  test('shows one row per visible span, and collapsing hides the subtree', async () => {
+    await open(`/trace/${t.id}`);
+    await page.locator('.wf-row[data-kind="span"]').first().waitFor();
+    assert.equal(await page.locator('#trace-span-count').innerText(), String(t.spans));
+    const rows = page.locator('.wf-row[data-kind="span"]');
+    assert.equal(await rows.count(), t.spans, 'every span of a small trace has a row');
+    const ids = await rows.evaluateAll((els) => els.map((e) => e.dataset.spanId));
+    assert.deepEqual(new Set(ids), new Set(allSpans().map((s) => s.spanId)));
+
+    const orderCreate = allSpans().find((s) => s.name === 'order.create');
+    let hidden = 0;
+    const count = (n) => n.children.forEach((c) => {
+      hidden++;
+      count(c);
+    });
+    count(orderCreate);
+    await page.click(`.wf-row[data-span-id="${orderCreate.spanId}"] .wf-toggle`);
+    await page.waitForFunction((n) => document.querySelectorAll('.wf-row[data-kind="span"]').length === n, t.spans - hidden);
+    assert.equal(await page.getAttribute(`.wf-row[data-span-id="${orderCreate.spanId}"]`, 'aria-expanded'), 'false');
+    await page.click(`.wf-row[data-span-id="${orderCreate.spanId}"] .wf-toggle`);
+    await page.waitForFunction((n) => document.querySelectorAll('.wf-row[data-kind="span"]').length === n, t.spans);
+    noPageErrors();
+  });
+
+  test('marks the critical path the API computed', async () => {
+    await open(`/trace/${t.id}`);
+    await page.locator('.wf-row[data-kind="span"]').first().waitFor();
+    const marked = await page.locator('.wf-row.on-crit').evaluateAll((els) => els.map((e) => e.dataset.spanId));
+    assert.deepEqual(new Set(marked), new Set(rp.criticalPath));
+    assert.ok(rp.criticalPath.length < t.spans, 'the seeded trace has spans off the critical path');
+    assert.ok(await page.locator('.wf-crit').count() >= rp.criticalPath.length);
+    const off = allSpans().find((s) => !s.onCriticalPath);
+    assert.equal(await page.locator(`.wf-row[data-span-id="${off.spanId}"] .wf-crit`).count(), 0);
+    await page.click(`.wf-row[data-span-id="${rp.roots[0].spanId}"]`);
+    await page.click('#tab-critical');
+    assert.equal(await page.locator('#panel-body .logline').count(), rp.criticalPath.length);
+    await shot('trace-critical-path');
+    noPageErrors();
+  });
+
+  test('shows the trace logs under their spans and in the panel, linked back', async () => {
+    await open(`/trace/${t.id}`);
+    await page.locator('.wf-row[data-kind="span"]').first().waitFor();
+    assert.equal(await page.locator('.wf-row.log-row').count(), t.logs, 'one timeline row per log record');
+    // A span's records come right after the span's row.
+    const pay = allSpans().find((s) => s.name === 'POST /charge');
+    const next = await page.evaluate((id) => {
+      const rows = [...document.querySelectorAll('.wf-row')].sort((a, b) => new DOMMatrix(getComputedStyle(a).transform).m42 - new DOMMatrix(getComputedStyle(b).transform).m42);
+      const i = rows.findIndex((r) => r.dataset.spanId === id && r.dataset.kind === 'span');
+      return rows[i + 1] && { kind: rows[i + 1].dataset.kind, span: rows[i + 1].dataset.spanId, text: rows[i + 1].innerText };
+    }, pay.spanId);
+    assert.equal(next.kind, 'log');
+    assert.equal(next.span, pay.spanId);
+    assert.match(next.text, /card declined/);
+
+    await page.click('.wf-row[data-kind="span"]');
+    await page.click('#tab-logs');
+    const lines = page.locator('#panel-body .logline');
+    assert.equal(await lines.count(), t.logs);
+    await shot('trace-logs');
+    await lines.filter({ hasText: 'card declined' }).locator('.spanlink a').click();
+    await page.waitForFunction((id) => document.querySelector('.wf-row[aria-selected="true"]')?.dataset.spanId === id && document.querySelector('.wf-row[aria-selected="true"]').dataset.kind === 'span', pay.spanId);
+    await page.waitForFunction(() => /POST \/charge/.test(document.querySelector('.panel-head')?.innerText || ''));
+    assert.match(page.url(), new RegExp(`span=${pay.spanId}`));
+    noPageErrors();
+  });
+
+  test('span details: typed attributes, events, resource; keyboard j/k, Enter, Esc', async () => {
+    const root = rp.roots[0];
+    await open(`/trace/${t.id}?span=${root.spanId}`);
+    await page.locator('#panel-body').waitFor();
+    const body = page.locator('#panel-body');
+    await body.getByText('http.response.status_code').waitFor();
+    const typeOf = async (key) => body.locator('.kv .k', { hasText: new RegExp(`^${key.replace(/\./g, '\\.')}$`) }).first().locator('xpath=following-sibling::div[1]').locator('.type').innerText();
+    assert.equal((await typeOf('cart.total')).toLowerCase(), 'double');
+    assert.equal((await typeOf('feature.fast_checkout')).toLowerCase(), 'bool');
+    assert.equal((await typeOf('user.id')).toLowerCase(), 'string');
+    assert.match(await body.innerText(), /deployment\.environment/);
+    await shot('trace-span-detail');
+
+    await page.keyboard.press('j');
+    const sel = await page.locator('.wf-row[aria-selected="true"]').getAttribute('data-key');
+    assert.notEqual(sel, root.spanId);
+    await page.keyboard.press('k');
+    assert.equal(await page.locator('.wf-row[aria-selected="true"]').getAttribute('data-span-id'), root.spanId);
+    await page.keyboard.press('Escape');
+    await page.locator('#side-panel.hidden').waitFor({ state: 'attached' });
+    await page.keyboard.press('Enter');
+    await page.locator('#side-panel:not(.hidden)').waitFor();
+    noPageErrors();
+  });
+
+  test('dark theme', async () => {
+    await open(`/trace/${seed.checkout[1].id}`);
+    await page.locator('.wf-row').first().waitFor();
+    await page.click('#theme-btn');
+    assert.equal(await page.getAttribute('html', 'data-theme'), 'dark');
+    const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    assert.notEqual(bg, 'rgb(247, 248, 250)');
+    await shot('trace-dark');
+    await page.click('#theme-btn');
+    assert.equal(await page.getAttribute('html', 'data-theme'), 'light');
+    noPageErrors();
+  });
+});
+
+describe('large trace', () => {
+  test('the 10,000-span trace opens and renders only the visible rows', async () => {
+    await open(`/trace/${seed.big.id}`);
+    await page.locator('.wf-row[data-kind="span"]').first().waitFor();
+    assert.equal(await page.locator('#trace-span-count').innerText(), String(seed.big.spans));
+    const total = await page.evaluate(() => window.__tracehouse.waterfall.rows.length);
+    assert.equal(total, seed.big.spans + seed.big.logs, 'a row per span and log');
+    const inDom = await page.locator('.wf-row').count();
+    assert.ok(inDom > 10 && inDom < 120, `only the rows in view are in the DOM (${inDom})`);
+    const height = await page.evaluate(() => document.querySelector('.wf-spacer').getBoundingClientRect().height);
+    assert.equal(height, total * 26, 'the scroll area is as tall as every row');
+    await shot('trace-10k');
+
+    // Jump to the end: the last span's row is rendered and the DOM stays small.
+    const lastId = await page.evaluate(() => {
+      const rows = window.__tracehouse.waterfall.rows;
+      return rows[rows.length - 1].key;
+    });
+    await page.evaluate(() => {
+      const vp = document.querySelector('.wf-viewport');
+      vp.scrollTop = vp.scrollHeight;
+    });
+    await page.locator(`.wf-row[data-key="${lastId}"]`).waitFor();
+    const after = await page.locator('.wf-row').count();
+    assert.ok(after < 120, `still only the rows in view (${after})`);
+    await shot('trace-10k-end');
+
+    // Keyboard moves through the virtual rows too.
+    await page.keyboard.press('End');
+    assert.equal(await page.locator('.wf-row[aria-selected="true"]').getAttribute('data-key'), lastId);
+    await page.keyboard.press('Home');
+    await page.locator('.wf-row[aria-selected="true"][data-kind="span"]').waitFor();
+    noPageErrors();
+  });
+});
+
+describe('service map and dashboards', () => {
+  test('shows the seeded services and calls', async () => {
+    await open('/map');
+    await page.locator('.map-node').first().waitFor();
+    const nodes = await page.locator('.map-node').evaluateAll((els) => els.map((e) => e.dataset.service).sort());
+    for (const s of seed.services) assert.ok(nodes.includes(s), `service ${s} on the map`);
+    const edges = await page.locator('.map-edge').evaluateAll((els) => els.map((e) => `${e.dataset.parent}>${e.dataset.child}`));
+    for (const [p, c] of seed.edges) assert.ok(edges.includes(`${p}>${c}`), `edge ${p} → ${c} on the map`);
+    // gateway serves the declined checkouts: its error rate is marked, and
+    // so are the errors on its calls to order.
+    assert.equal(await page.locator('.map-node[data-service="gateway"] .stat.bad').count(), 1, 'a failing service is marked');
+    assert.match(await page.locator('.map-edge[data-parent="gateway"][data-child="order"] text.err').textContent(), /errors/);
+    await shot('service-map');
+    noPageErrors();
+  });
+
+  test('an edge opens its traces, a node its dashboard', async () => {
+    await open('/map');
+    await page.locator('.map-edge[data-parent="order"][data-child="payment"]').dispatchEvent('click');
+    await page.waitForURL(/#\/search\?service=payment/);
+    await page.locator('.trace-item').first().waitFor();
+
+    await open('/map');
+    await page.locator('.map-node[data-service="payment"]').dispatchEvent('click');
+    await page.waitForURL(/#\/service\/payment/);
+    await page.locator('#chart-rate svg').waitFor();
+    await page.locator('#chart-latency svg').waitFor();
+    await page.locator('#operations tbody tr').first().waitFor();
+    const ops = await page.locator('#operations tbody tr').evaluateAll((els) => els.map((e) => e.dataset.operation));
+    assert.ok(ops.includes('POST /charge'));
+    await shot('service-dashboard');
+    await page.click('#operations tbody tr[data-operation="POST /charge"]');
+    await page.waitForURL(/operation=POST/);
+    await page.locator('#chart-rate svg').waitFor();
+    noPageErrors();
+  });
+
+  test('services list', async () => {
+    await open('/services');
+    await page.locator('.svc-card').first().waitFor();
+    const names = await page.locator('.svc-card').evaluateAll((els) => els.map((e) => e.dataset.service));
+    for (const s of seed.services) assert.ok(names.includes(s));
+    await shot('services');
+    noPageErrors();
+  });
+});
+
+describe('logs explorer', () => {
+  test('a query returns the seeded records, with volume and a jump to the trace', async () => {
+    await open('/logs');
+    await page.locator('#logs-q').waitFor();
+    await page.fill('#logs-q', 'service:payment level:error');
+    await page.press('#logs-q', 'Enter');
+    await page.waitForURL(/q=service/);
+    const rows = page.locator('#logs-table tbody tr[data-index]');
+    await rows.first().waitFor();
+    assert.equal(await rows.count(), seed.declinedLogs);
+    for (const text of await rows.allInnerTexts()) assert.match(text, /card declined/);
+    await page.locator('#logs-histogram svg').waitFor();
+    await rows.first().click();
+    await page.locator('#logs-table tr.detail').waitFor();
+    assert.match(await page.locator('#logs-table tr.detail').innerText(), /payment\.provider/);
+    await shot('logs');
+    await rows.first().locator('a.trace-link').click();
+    await page.waitForURL(/#\/trace\/c0/);
+    await page.locator('.wf-row[aria-selected="true"]').waitFor();
+    noPageErrors();
+  });
+
+  test('a bad query shows its error at its position', async () => {
+    const r = await api(`api/v1/logs?q=${encodeURIComponent(seed.badQuery)}`);
+    assert.equal(r.status, 400);
+    const want = r.body.errors[0];
+    assert.equal(want.param, 'q');
+    assert.equal(typeof want.position, 'number');
+
+    await open('/logs');
+    await page.fill('#logs-q', seed.badQuery);
+    await page.press('#logs-q', 'Enter');
+    const err = page.locator('#logs-q-error');
+    await err.waitFor();
+    assert.equal(await err.getAttribute('data-position'), String(want.position));
+    assert.match(await err.innerText(), new RegExp(`position ${want.position}`));
+    const caretLine = await err.locator('.caret').innerText();
+    assert.equal(caretLine.indexOf('^'), want.position, 'the caret sits under the position');
+    assert.equal(await page.getAttribute('#logs-q', 'aria-invalid'), 'true');
+    const sel = await page.evaluate(() => document.getElementById('logs-q').selectionStart);
+    assert.equal(sel, [...seed.badQuery].slice(0, want.position).join('').length, 'the cursor is put at the error');
+    await shot('logs-query-error');
+    noPageErrors();
+  });
+
+  test('live tail connects and shows its state', async () => {
+    await open('/logs?q=service%3Apayment');
+    await page.locator('#logs-table tbody tr').first().waitFor();
+    await page.click('#live-toggle');
+    await page.waitForURL(/live=1/);
+    assert.equal(await page.getAttribute('#live-toggle', 'aria-pressed'), 'true');
+    await page.waitForFunction(() => /^Live/.test(document.getElementById('logs-status').innerText));
+    await page.click('#live-toggle');
+    await page.waitForURL((u) => !/live=1/.test(u.href));
+    noPageErrors();
+  });
+});
+
+describe('compare', () => {
+  test('two traces side by side with their differences marked', async () => {
+    const [a, b] = [seed.checkout[0], seed.checkout[1]];
+    await open(`/compare?a=${a.id}&b=${b.id}`);
+    await page.locator('.cmp-table tbody tr').first().waitFor();
+    const added = page.locator('.cmp-table tr[data-change="added"]');
+    assert.ok(await added.count() >= 1, 'B has a span path A lacks');
+    assert.match(await added.first().innerText(), /ledger\.write/);
+    assert.match(await page.locator('.cmp-summary').innerText(), new RegExp(`${a.spans}`));
+    await shot('compare');
+    noPageErrors();
+  });
+});
