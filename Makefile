@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin/tracehouse
 
-.PHONY: deps build run test bench vet fmt clean
+.PHONY: deps build run run-tracehouse test bench fmt clean
 
 # Installs the embedded ClickHouse engine (libchdb.so) into .deps/chdb.
 deps:
@@ -11,8 +11,15 @@ deps:
 
 build:
 	$(GO) build -o $(BIN) .
+	$(GO) build -o bin/sample-services ./sample-services
 
+# The whole stack: all-in-one (embedded ClickHouse, collector, query API and
+# UI), the four sample services and a gentle load. Ctrl-C stops everything.
 run: deps build
+	bin/sample-services demo --tracehouse $(BIN) --data ./data
+
+# Tracehouse alone, without the sample services.
+run-tracehouse: deps build
 	$(BIN) all-in-one --data ./data
 
 test: deps
