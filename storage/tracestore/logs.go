@@ -23,14 +23,7 @@ type logColumns struct {
 	bodyType     []int8
 	eventName    []string
 
-	resource       []string // attributes JSON
-	resDropped     []uint32
-	resSchemaURL   []string
-	scopeName      []string
-	scopeVersion   []string
-	scope          []string // attributes JSON
-	scopeDropped   []uint32
-	scopeSchemaURL []string
+	origin originColumns
 
 	attrs   typedAttrs
 	dropped []uint32
@@ -62,20 +55,7 @@ func (c *logColumns) reset() {
 	c.bodyType = c.bodyType[:0]
 	clear(c.eventName)
 	c.eventName = c.eventName[:0]
-	clear(c.resource)
-	c.resource = c.resource[:0]
-	c.resDropped = c.resDropped[:0]
-	clear(c.resSchemaURL)
-	c.resSchemaURL = c.resSchemaURL[:0]
-	clear(c.scopeName)
-	c.scopeName = c.scopeName[:0]
-	clear(c.scopeVersion)
-	c.scopeVersion = c.scopeVersion[:0]
-	clear(c.scope)
-	c.scope = c.scope[:0]
-	c.scopeDropped = c.scopeDropped[:0]
-	clear(c.scopeSchemaURL)
-	c.scopeSchemaURL = c.scopeSchemaURL[:0]
+	c.origin.reset()
 	c.attrs.reset()
 	c.dropped = c.dropped[:0]
 	c.enc.sanitized, c.enc.truncated = 0, 0
@@ -96,17 +76,12 @@ func (c *logColumns) add(ld plog.Logs, st *WriteStats, now time.Time) {
 		rl := rls.At(i)
 		res := rl.Resource()
 		service := serviceName(res.Attributes(), enc)
-		resAttrs := enc.attributes(res.Attributes())
-		resDropped := res.DroppedAttributesCount()
-		resSchema := cleanString(rl.SchemaUrl(), &enc.sanitized)
+		resOrigin := resourceOrigin(res, rl.SchemaUrl(), enc)
 		sls := rl.ScopeLogs()
 		for j := 0; j < sls.Len(); j++ {
 			sl := sls.At(j)
 			scope := sl.Scope()
-			scopeAttrs := enc.attributes(scope.Attributes())
-			scopeName := cleanString(scope.Name(), &enc.sanitized)
-			scopeVersion := cleanString(scope.Version(), &enc.sanitized)
-			scopeSchema := cleanString(sl.SchemaUrl(), &enc.sanitized)
+			origin := resOrigin.withScope(scope, sl.SchemaUrl(), enc)
 			records := sl.LogRecords()
 			for k := 0; k < records.Len(); k++ {
 				rec := records.At(k)
@@ -142,14 +117,7 @@ func (c *logColumns) add(ld plog.Logs, st *WriteStats, now time.Time) {
 				c.bodyType = append(c.bodyType, int8(body.Type()))
 				c.eventName = append(c.eventName, cleanString(rec.EventName(), &enc.sanitized))
 
-				c.resource = append(c.resource, resAttrs)
-				c.resDropped = append(c.resDropped, resDropped)
-				c.resSchemaURL = append(c.resSchemaURL, resSchema)
-				c.scopeName = append(c.scopeName, scopeName)
-				c.scopeVersion = append(c.scopeVersion, scopeVersion)
-				c.scope = append(c.scope, scopeAttrs)
-				c.scopeDropped = append(c.scopeDropped, scope.DroppedAttributesCount())
-				c.scopeSchemaURL = append(c.scopeSchemaURL, scopeSchema)
+				c.origin.add(&origin)
 
 				c.attrs.addRow(c.attrs.add(rec.Attributes(), enc))
 				c.dropped = append(c.dropped, rec.DroppedAttributesCount())
@@ -176,16 +144,7 @@ func (c *logColumns) columns() []namedColumn {
 		{"BodyType", c.bodyType},
 		{"EventName", c.eventName},
 	}
-	cols = append(cols,
-		namedColumn{"ResourceAttributes", c.resource},
-		namedColumn{"ResourceDroppedAttributesCount", c.resDropped},
-		namedColumn{"ResourceSchemaUrl", c.resSchemaURL},
-		namedColumn{"ScopeName", c.scopeName},
-		namedColumn{"ScopeVersion", c.scopeVersion},
-		namedColumn{"ScopeAttributes", c.scope},
-		namedColumn{"ScopeDroppedAttributesCount", c.scopeDropped},
-		namedColumn{"ScopeSchemaUrl", c.scopeSchemaURL},
-	)
+	cols = c.origin.appendTo(cols)
 	cols = appendAttrColumns(cols, c.attrs.values())
 	return append(cols, namedColumn{"DroppedAttributesCount", c.dropped})
 }

@@ -36,14 +36,7 @@ type spanColumns struct {
 	statusMessage []string
 	serviceName   []string
 
-	resource       []string // attributes JSON
-	resDropped     []uint32
-	resSchemaURL   []string
-	scopeName      []string
-	scopeVersion   []string
-	scope          []string // attributes JSON
-	scopeDropped   []uint32
-	scopeSchemaURL []string
+	origin originColumns
 
 	attrs   typedAttrs
 	dropped []uint32
@@ -96,20 +89,7 @@ func (c *spanColumns) reset() {
 	c.statusMessage = c.statusMessage[:0]
 	clear(c.serviceName)
 	c.serviceName = c.serviceName[:0]
-	clear(c.resource)
-	c.resource = c.resource[:0]
-	c.resDropped = c.resDropped[:0]
-	clear(c.resSchemaURL)
-	c.resSchemaURL = c.resSchemaURL[:0]
-	clear(c.scopeName)
-	c.scopeName = c.scopeName[:0]
-	clear(c.scopeVersion)
-	c.scopeVersion = c.scopeVersion[:0]
-	clear(c.scope)
-	c.scope = c.scope[:0]
-	c.scopeDropped = c.scopeDropped[:0]
-	clear(c.scopeSchemaURL)
-	c.scopeSchemaURL = c.scopeSchemaURL[:0]
+	c.origin.reset()
 	c.attrs.reset()
 	c.dropped = c.dropped[:0]
 	c.eventTime.reset()
@@ -146,17 +126,12 @@ func (c *spanColumns) add(td ptrace.Traces, st *WriteStats, services *interner) 
 		res := rs.Resource()
 		service := serviceName(res.Attributes(), enc)
 		internedService := services.intern(service)
-		resAttrs := enc.attributes(res.Attributes())
-		resDropped := res.DroppedAttributesCount()
-		resSchema := cleanString(rs.SchemaUrl(), &enc.sanitized)
+		resOrigin := resourceOrigin(res, rs.SchemaUrl(), enc)
 		sss := rs.ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
 			ss := sss.At(j)
 			scope := ss.Scope()
-			scopeAttrs := enc.attributes(scope.Attributes())
-			scopeName := cleanString(scope.Name(), &enc.sanitized)
-			scopeVersion := cleanString(scope.Version(), &enc.sanitized)
-			scopeSchema := cleanString(ss.SchemaUrl(), &enc.sanitized)
+			origin := resOrigin.withScope(scope, ss.SchemaUrl(), enc)
 			spans := ss.Spans()
 			for k := 0; k < spans.Len(); k++ {
 				span := spans.At(k)
@@ -197,14 +172,7 @@ func (c *spanColumns) add(td ptrace.Traces, st *WriteStats, services *interner) 
 				c.statusMessage = append(c.statusMessage, cleanString(span.Status().Message(), &enc.sanitized))
 				c.serviceName = append(c.serviceName, service)
 
-				c.resource = append(c.resource, resAttrs)
-				c.resDropped = append(c.resDropped, resDropped)
-				c.resSchemaURL = append(c.resSchemaURL, resSchema)
-				c.scopeName = append(c.scopeName, scopeName)
-				c.scopeVersion = append(c.scopeVersion, scopeVersion)
-				c.scope = append(c.scope, scopeAttrs)
-				c.scopeDropped = append(c.scopeDropped, scope.DroppedAttributesCount())
-				c.scopeSchemaURL = append(c.scopeSchemaURL, scopeSchema)
+				c.origin.add(&origin)
 
 				c.attrs.addRow(c.attrs.add(span.Attributes(), enc))
 				c.dropped = append(c.dropped, span.DroppedAttributesCount())
@@ -279,16 +247,7 @@ func (c *spanColumns) columns() []namedColumn {
 		{"StatusMessage", c.statusMessage},
 		{"ServiceName", c.serviceName},
 	}
-	cols = append(cols,
-		namedColumn{"ResourceAttributes", c.resource},
-		namedColumn{"ResourceDroppedAttributesCount", c.resDropped},
-		namedColumn{"ResourceSchemaUrl", c.resSchemaURL},
-		namedColumn{"ScopeName", c.scopeName},
-		namedColumn{"ScopeVersion", c.scopeVersion},
-		namedColumn{"ScopeAttributes", c.scope},
-		namedColumn{"ScopeDroppedAttributesCount", c.scopeDropped},
-		namedColumn{"ScopeSchemaUrl", c.scopeSchemaURL},
-	)
+	cols = c.origin.appendTo(cols)
 	cols = appendAttrColumns(cols, c.attrs.values())
 	return append(cols,
 		namedColumn{"DroppedAttributesCount", c.dropped},
