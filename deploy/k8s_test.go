@@ -1,0 +1,527 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/kustomize/api/krusty"
+	kustypes "sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
+
+	"github.com/tracehouse/tracehouse/storage"
+	"github.com/tracehouse/tracehouse/storage/schema"
+)
+
+// strictDecode decodes one object's JSON into v and fails on any field v
+// does not have: a misspelt or misplaced field in a manifest is an error
+// here rather than something the API server drops silently.
+func strictDecode(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+// The Altinity operator's resources are not in k8s.io/api: these structs
+// hold exactly the fields the manifests use, decoded as strictly.
+type chiSpec struct {
+	Configuration struct {
+		Zookeeper struct {
+			Nodes []struct {
+				Host string `json:"host"`
+				Port int    `json:"port"`
+			} `json:"nodes"`
+		} `json:"zookeeper"`
+		Users    map[string]string `json:"users"`
+		Clusters []struct {
+			Name   string `json:"name"`
+			Secret *struct {
+				Auto string `json:"auto"`
+			} `json:"secret"`
+			Layout struct {
+				ShardsCount   int `json:"shardsCount"`
+				ReplicasCount int `json:"replicasCount"`
+			} `json:"layout"`
+		} `json:"clusters"`
+	} `json:"configuration"`
+	Defaults struct {
+		Templates struct {
+			PodTemplate             string `json:"podTemplate"`
+			DataVolumeClaimTemplate string `json:"dataVolumeClaimTemplate,omitempty"`
+			VolumeClaimTemplate     string `json:"volumeClaimTemplate,omitempty"`
+		} `json:"templates"`
+	} `json:"defaults"`
+	Templates struct {
+		PodTemplates []struct {
+			Name string         `json:"name"`
+			Spec corev1.PodSpec `json:"spec"`
+		} `json:"podTemplates"`
+		VolumeClaimTemplates []struct {
+			Name string                           `json:"name"`
+			Spec corev1.PersistentVolumeClaimSpec `json:"spec"`
+		} `json:"volumeClaimTemplates"`
+	} `json:"templates"`
+}
+
+type operatorResource struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Metadata   struct {
+		Name      string            `json:"name"`
+		Namespace string            `json:"namespace"`
+		Labels    map[string]string `json:"labels"`
+	} `json:"metadata"`
+	Spec chiSpec `json:"spec"`
+}
+
+// built is one kustomization's output, decoded into typed objects.
+type built struct {
+	deployments  []*appsv1.Deployment
+	daemonSets   []*appsv1.DaemonSet
+	statefulSets []*appsv1.StatefulSet
+	jobs         []*batchv1.Job
+	services     []*corev1.Service
+	configMaps   map[string]*corev1.ConfigMap
+	secrets      map[string]*corev1.Secret
+	hpas         []*autoscalingv2.HorizontalPodAutoscaler
+	chis, chks   []*operatorResource
+	namespaces   []*corev1.Namespace
+}
+
+// workload is a pod template with the name of what owns it.
+type workload struct {
+	kind, name string
+	pod        *corev1.PodTemplateSpec
+	claims     []string // a StatefulSet's volumeClaimTemplates
+}
+
+func (b *built) workloads() []workload {
+	var out []workload
+	for _, d := range b.deployments {
+		out = append(out, workload{"Deployment", d.Name, &d.Spec.Template, nil})
+	}
+	for _, d := range b.daemonSets {
+		out = append(out, workload{"DaemonSet", d.Name, &d.Spec.Template, nil})
+	}
+	for _, s := range b.statefulSets {
+		var claims []string
+		for _, c := range s.Spec.VolumeClaimTemplates {
+			claims = append(claims, c.Name)
+		}
+		out = append(out, workload{"StatefulSet", s.Name, &s.Spec.Template, claims})
+	}
+	for _, j := range b.jobs {
+		out = append(out, workload{"Job", j.Name, &j.Spec.Template, nil})
+	}
+	return out
+}
+
+func kustomize(t *testing.T, dir string) *built {
+	t.Helper()
+	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+	resources, err := k.Run(filesys.MakeFsOnDisk(), dir)
+	if err != nil {
+		t.Fatalf("kustomize build %s: %v", dir, err)
+	}
+	b := &built{configMaps: map[string]*corev1.ConfigMap{}, secrets: map[string]*corev1.Secret{}}
+	for _, r := range resources.Resources() {
+		data, err := r.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := r.GetKind() + "/" + r.GetName()
+		decode := func(v any) {
+			if err := strictDecode(data, v); err != nil {
+				t.Errorf("%s: %s does not decode strictly: %v", dir, id, err)
+			}
+		}
+		switch gvk := r.GetApiVersion() + " " + r.GetKind(); gvk {
+		case "apps/v1 Deployment":
+			o := &appsv1.Deployment{}
+			decode(o)
+			b.deployments = append(b.deployments, o)
+		case "apps/v1 DaemonSet":
+			o := &appsv1.DaemonSet{}
+			decode(o)
+			b.daemonSets = append(b.daemonSets, o)
+		case "apps/v1 StatefulSet":
+			o := &appsv1.StatefulSet{}
+			decode(o)
+			b.statefulSets = append(b.statefulSets, o)
+		case "batch/v1 Job":
+			o := &batchv1.Job{}
+			decode(o)
+			b.jobs = append(b.jobs, o)
+		case "v1 Service":
+			o := &corev1.Service{}
+			decode(o)
+			b.services = append(b.services, o)
+		case "v1 ConfigMap":
+			o := &corev1.ConfigMap{}
+			decode(o)
+			b.configMaps[o.Name] = o
+		case "v1 Secret":
+			o := &corev1.Secret{}
+			decode(o)
+			b.secrets[o.Name] = o
+		case "v1 Namespace":
+			o := &corev1.Namespace{}
+			decode(o)
+			b.namespaces = append(b.namespaces, o)
+		case "autoscaling/v2 HorizontalPodAutoscaler":
+			o := &autoscalingv2.HorizontalPodAutoscaler{}
+			decode(o)
+			b.hpas = append(b.hpas, o)
+		case "clickhouse.altinity.com/v1 ClickHouseInstallation":
+			o := &operatorResource{}
+			decode(o)
+			b.chis = append(b.chis, o)
+		case "clickhouse-keeper.altinity.com/v1 ClickHouseKeeperInstallation":
+			o := &operatorResource{}
+			decode(o)
+			b.chks = append(b.chks, o)
+		default:
+			t.Errorf("%s: %s: no typed decoding for %s; add it to this test", dir, id, gvk)
+		}
+	}
+	return b
+}
+
+// kustomizationDirs are the folders under deploy/k8s with a kustomization.
+func kustomizationDirs(t *testing.T) []string {
+	var dirs []string
+	root := filepath.Join(deployDir(t), "k8s")
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Name() == "kustomization.yaml" {
+			dirs = append(dirs, filepath.Dir(p))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dirs
+}
+
+// Every kustomization lists files that exist, and every YAML file under
+// deploy/k8s is used by one.
+func TestKustomizationsListFilesThatExist(t *testing.T) {
+	used := map[string]bool{}
+	for _, dir := range kustomizationDirs(t) {
+		text, err := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var k kustypes.Kustomization
+		if err := yaml.UnmarshalStrict(text, &k); err != nil {
+			t.Errorf("%s/kustomization.yaml: %v", dir, err)
+			continue
+		}
+		used[filepath.Join(dir, "kustomization.yaml")] = true
+		var files []string
+		files = append(files, k.Resources...)
+		for _, p := range k.Patches {
+			if p.Path != "" {
+				files = append(files, p.Path)
+			}
+		}
+		for _, g := range k.ConfigMapGenerator {
+			files = append(files, g.FileSources...)
+		}
+		for _, g := range k.SecretGenerator {
+			files = append(files, g.FileSources...)
+		}
+		for _, f := range files {
+			if _, after, ok := strings.Cut(f, "="); ok {
+				f = after // key=path
+			}
+			p := filepath.Join(dir, f)
+			st, err := os.Stat(p)
+			if err != nil {
+				t.Errorf("%s/kustomization.yaml lists %s: %v", dir, f, err)
+				continue
+			}
+			if st.IsDir() {
+				mustExist(t, filepath.Join(p, "kustomization.yaml"), dir+": resource folder "+f)
+			}
+			used[p] = true
+		}
+	}
+	filepath.WalkDir(filepath.Join(deployDir(t), "k8s"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".yaml") && !used[p] {
+			t.Errorf("%s is in no kustomization", p)
+		}
+		return err
+	})
+}
+
+func TestK8sManifests(t *testing.T) {
+	commands := tracehouseCommands(t)
+	for _, dir := range kustomizationDirs(t) {
+		rel, _ := filepath.Rel(filepath.Join(deployDir(t), "k8s"), dir)
+		t.Run(rel, func(t *testing.T) {
+			b := kustomize(t, dir)
+			checkWorkloads(t, b, commands)
+			checkServices(t, b)
+			checkHPAs(t, b)
+			checkClickHouse(t, b)
+		})
+	}
+}
+
+func containerPorts(pod *corev1.PodTemplateSpec) map[string]int32 {
+	ports := map[string]int32{}
+	for _, c := range pod.Spec.Containers {
+		for _, p := range c.Ports {
+			ports[p.Name] = p.ContainerPort
+		}
+	}
+	return ports
+}
+
+func portExists(ports map[string]int32, p intstr.IntOrString) bool {
+	if p.Type == intstr.String {
+		_, ok := ports[p.StrVal]
+		return ok
+	}
+	for _, n := range ports {
+		if n == p.IntVal {
+			return true
+		}
+	}
+	return false
+}
+
+func checkWorkloads(t *testing.T, b *built, commands []string) {
+	for _, w := range b.workloads() {
+		id := w.kind + "/" + w.name
+		ports := containerPorts(w.pod)
+		// mounted: file path in the container → ConfigMap key it shows.
+		mounted := map[string]bool{}
+		volumes := map[string]corev1.Volume{}
+		for _, v := range w.pod.Spec.Volumes {
+			volumes[v.Name] = v
+			if v.ConfigMap == nil {
+				continue
+			}
+			cm, ok := b.configMaps[v.ConfigMap.Name]
+			if !ok {
+				t.Errorf("%s: volume %s: no ConfigMap %q", id, v.Name, v.ConfigMap.Name)
+				continue
+			}
+			for _, item := range v.ConfigMap.Items {
+				if _, ok := cm.Data[item.Key]; !ok {
+					t.Errorf("%s: volume %s: ConfigMap %s has no key %q", id, v.Name, cm.Name, item.Key)
+				}
+			}
+		}
+		for _, c := range w.pod.Spec.Containers {
+			if _, tag, ok := strings.Cut(c.Image, ":"); !ok || tag == "" || tag == "latest" {
+				t.Errorf("%s: container %s: image %q is not pinned", id, c.Name, c.Image)
+			}
+			for _, m := range c.VolumeMounts {
+				v, ok := volumes[m.Name]
+				if !ok && slices.Contains(w.claims, m.Name) {
+					continue
+				}
+				if !ok {
+					t.Errorf("%s: container %s mounts unknown volume %q", id, c.Name, m.Name)
+					continue
+				}
+				if v.ConfigMap != nil {
+					for _, item := range v.ConfigMap.Items {
+						mounted[path.Join(m.MountPath, item.Path)] = true
+					}
+				}
+			}
+			for _, probe := range []*corev1.Probe{c.ReadinessProbe, c.LivenessProbe, c.StartupProbe} {
+				if probe != nil && probe.HTTPGet != nil && !portExists(ports, probe.HTTPGet.Port) {
+					t.Errorf("%s: container %s: probe port %s is not a container port %v", id, c.Name, probe.HTTPGet.Port.String(), ports)
+				}
+			}
+			env := map[string]string{}
+			for _, e := range c.Env {
+				env[e.Name] = e.Value
+				if ref := e.ValueFrom; ref != nil && ref.SecretKeyRef != nil {
+					s, ok := b.secrets[ref.SecretKeyRef.Name]
+					if !ok {
+						t.Errorf("%s: env %s: no Secret %q", id, e.Name, ref.SecretKeyRef.Name)
+					} else if _, ok := s.Data[ref.SecretKeyRef.Key]; !ok {
+						t.Errorf("%s: env %s: Secret %s has no key %q", id, e.Name, s.Name, ref.SecretKeyRef.Key)
+					} else {
+						env[e.Name] = string(s.Data[ref.SecretKeyRef.Key])
+					}
+				}
+			}
+			if strings.HasPrefix(c.Image, "tracehouse/tracehouse:") {
+				args := c.Args
+				if len(args) == 0 || !slices.Contains(commands, args[0]) {
+					t.Errorf("%s: args %q do not start with a tracehouse subcommand %v", id, args, commands)
+					continue
+				}
+				for i, a := range args {
+					if a == "--config" && i+1 < len(args) && !mounted[args[i+1]] {
+						t.Errorf("%s: --config %s is no ConfigMap key mounted in the container", id, args[i+1])
+					}
+				}
+				if dsn := env[schema.EnvClickHouse]; dsn != "" {
+					checkDSN(t, b, id, dsn)
+				}
+				if args[0] == "migrate" {
+					// --dry-run parses the flags and renders without connecting.
+					t.Setenv(schema.EnvClickHouse, env[schema.EnvClickHouse])
+					if err := schema.RunMigrateCommand(context.Background(), append(slices.Clone(args[1:]), "--dry-run"), io.Discard); err != nil {
+						t.Errorf("%s: %q: %v", id, args, err)
+					}
+				}
+				if gw := env["TRACEHOUSE_GATEWAY"]; gw != "" {
+					host, port, _ := net.SplitHostPort(strings.TrimPrefix(gw, "dns:///"))
+					checkServicePort(t, b, id, host, port)
+				}
+			}
+		}
+	}
+}
+
+// checkDSN: every host of a ClickHouse DSN is a Service (or the Service the
+// operator creates for a ClickHouseInstallation) with that port.
+func checkDSN(t *testing.T, b *built, id, dsn string) {
+	opts, err := storage.ParseDSN(dsn)
+	if err != nil {
+		t.Errorf("%s: %v", id, err)
+		return
+	}
+	for _, addr := range opts.Addr {
+		host, port, _ := net.SplitHostPort(addr)
+		for _, chi := range b.chis {
+			if host == "clickhouse-"+chi.Metadata.Name && (port == "9000" || port == "8123") {
+				return
+			}
+		}
+		checkServicePort(t, b, id, host, port)
+	}
+}
+
+func checkServicePort(t *testing.T, b *built, id, host, port string) {
+	for _, s := range b.services {
+		if s.Name != host {
+			continue
+		}
+		for _, p := range s.Spec.Ports {
+			if fmt.Sprint(p.Port) == port {
+				return
+			}
+		}
+		t.Errorf("%s: Service %s has no port %s", id, host, port)
+		return
+	}
+	t.Errorf("%s: %s:%s names no Service", id, host, port)
+}
+
+func checkServices(t *testing.T, b *built) {
+	for _, s := range b.services {
+		var matched bool
+		for _, w := range b.workloads() {
+			labels := w.pod.Labels
+			ok := len(s.Spec.Selector) > 0
+			for k, v := range s.Spec.Selector {
+				ok = ok && labels[k] == v
+			}
+			if !ok {
+				continue
+			}
+			matched = true
+			for _, p := range s.Spec.Ports {
+				if !portExists(containerPorts(w.pod), p.TargetPort) {
+					t.Errorf("Service %s: targetPort %s is not a port of %s/%s", s.Name, p.TargetPort.String(), w.kind, w.name)
+				}
+			}
+		}
+		if !matched {
+			t.Errorf("Service %s selects no pods (%v)", s.Name, s.Spec.Selector)
+		}
+	}
+}
+
+func checkHPAs(t *testing.T, b *built) {
+	for _, h := range b.hpas {
+		ref := h.Spec.ScaleTargetRef
+		var target *appsv1.Deployment
+		for _, d := range b.deployments {
+			if ref.Kind == "Deployment" && d.Name == ref.Name {
+				target = d
+			}
+		}
+		if target == nil {
+			t.Errorf("HPA %s scales %s/%s, which does not exist", h.Name, ref.Kind, ref.Name)
+			continue
+		}
+		for _, c := range target.Spec.Template.Spec.Containers {
+			if c.Resources.Requests.Cpu().IsZero() {
+				t.Errorf("HPA %s scales on CPU, but %s container %s requests none", h.Name, target.Name, c.Name)
+			}
+		}
+		if h.Spec.MinReplicas == nil || *h.Spec.MinReplicas > h.Spec.MaxReplicas {
+			t.Errorf("HPA %s: minReplicas %v, maxReplicas %d", h.Name, h.Spec.MinReplicas, h.Spec.MaxReplicas)
+		}
+	}
+}
+
+func checkClickHouse(t *testing.T, b *built) {
+	if len(b.chis) == 0 {
+		return
+	}
+	for _, chi := range b.chis {
+		c := chi.Spec.Configuration
+		if len(c.Clusters) != 1 || c.Clusters[0].Name != clusterName || c.Clusters[0].Layout.ShardsCount != 2 || c.Clusters[0].Layout.ReplicasCount != 2 {
+			t.Errorf("ClickHouseInstallation %s: clusters %+v, want %s with 2 shards x 2 replicas", chi.Metadata.Name, c.Clusters, clusterName)
+		}
+		for _, n := range c.Zookeeper.Nodes {
+			var ok bool
+			for _, chk := range b.chks {
+				ok = ok || n.Host == "keeper-"+chk.Metadata.Name
+			}
+			if !ok || n.Port != 2181 {
+				t.Errorf("ClickHouseInstallation %s: keeper %s:%d is no ClickHouseKeeperInstallation's service", chi.Metadata.Name, n.Host, n.Port)
+			}
+		}
+		for user, v := range c.Users {
+			if !strings.HasSuffix(user, "/k8s_secret_password") {
+				continue
+			}
+			parts := strings.Split(v, "/") // namespace/secret/key
+			if len(parts) != 3 || parts[0] != chi.Metadata.Namespace {
+				t.Errorf("ClickHouseInstallation %s: %s %q is not %s/<secret>/<key>", chi.Metadata.Name, user, v, chi.Metadata.Namespace)
+			} else if s, ok := b.secrets[parts[1]]; !ok {
+				t.Errorf("ClickHouseInstallation %s: %s names Secret %q, which the build does not have (a generated name with a hash suffix?)", chi.Metadata.Name, user, parts[1])
+			} else if _, ok := s.Data[parts[2]]; !ok {
+				t.Errorf("ClickHouseInstallation %s: Secret %s has no key %q", chi.Metadata.Name, parts[1], parts[2])
+			}
+		}
+	}
+	for _, j := range b.jobs {
+		for _, c := range j.Spec.Template.Spec.Containers {
+			if len(c.Args) > 0 && c.Args[0] == "migrate" {
+				if i := slices.Index(c.Args, "--cluster"); i < 0 || i+1 >= len(c.Args) || c.Args[i+1] != clusterName {
+					t.Errorf("Job %s: migrate %q on a cluster needs --cluster %s", j.Name, c.Args, clusterName)
+				}
+			}
+		}
+	}
+}
