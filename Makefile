@@ -26,8 +26,14 @@ test: deps
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
 
-bench: deps
-	$(GO) run ./internal/bench
+# Engine inserts and trace-by-id, query latency at 1M and 10M spans and logs
+# (about 25 minutes; BENCH_QUERY_SIZES=1000000 for a quick run), then ingest
+# against the contrib exporter in one run.
+BENCH_QUERY_SIZES ?= 1000000,10000000
+bench: deps build
+	$(GO) run ./internal/bench $(BENCH_FLAGS)
+	$(GO) run ./internal/bench/query --spans $(BENCH_QUERY_SIZES) --runs 50
+	cd bench/ingest && $(GO) run . -tracehouse ../../$(BIN)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
