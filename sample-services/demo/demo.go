@@ -99,7 +99,7 @@ Tracehouse demo is running.
   UI and query API   http://127.0.0.1:8080
   logs over HTTP     http://127.0.0.1:8080/api/v1/logs?q=level:error
   gateway (shop API) http://127.0.0.1:8000  (POST /api/login, POST /api/checkout, GET /api/orders/:id)
-  faults             PUT http://127.0.0.1:8003/admin/faults  {"failure_rate":0.5}
+  faults             PUT http://127.0.0.1:8003/admin/faults  {"error_rate":0.5}
   OTLP               gRPC 127.0.0.1:4317, HTTP 127.0.0.1:4318
   ClickHouse         http://127.0.0.1:8123  (data in %s)
 Press Ctrl-C to stop.

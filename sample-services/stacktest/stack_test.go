@@ -7,6 +7,7 @@ package stacktest
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -267,6 +268,27 @@ func TestWholeStackAsSeparateProcesses(t *testing.T) {
 		services[i].stop(t)
 	}
 
+	// Nothing is lost: every span and log record the services' exporters had
+	// acknowledged is stored, once.
+	var sentSpans, sentLogs int64
+	for _, p := range services {
+		spans, logs := exportedCounts(t, filepath.Join(logs, p.name+".log"))
+		sentSpans += spans
+		sentLogs += logs
+	}
+	if sentSpans == 0 || sentLogs == 0 {
+		t.Fatalf("services report %d spans and %d logs exported", sentSpans, sentLogs)
+	}
+	storedSpans, uniqueSpans := waitStored(t, "SELECT count(), uniqExact(TraceId, SpanId) FROM spans", sentSpans)
+	storedLogs, _ := waitStored(t, "SELECT count(), count() FROM logs", sentLogs)
+	if uniqueSpans != sentSpans || storedLogs != sentLogs {
+		t.Errorf("sent %d spans and %d logs; stored %d distinct spans (%d rows) and %d logs", sentSpans, sentLogs, uniqueSpans, storedSpans, storedLogs)
+	}
+	t.Logf("services sent %d spans and %d log records; stored %d span rows (%d distinct) and %d log rows", sentSpans, sentLogs, storedSpans, uniqueSpans, storedLogs)
+	if storedSpans != uniqueSpans {
+		t.Logf("at-least-once delivery stored %d duplicate span rows", storedSpans-uniqueSpans)
+	}
+
 	// The collector batches for up to a second; wait until every checkout's
 	// trace is searchable.
 	search := "/api/traces?service=gateway&operation=" + url.QueryEscape("POST /api/checkout") + "&lookback=1h&limit=100"
@@ -384,4 +406,53 @@ type pathSpan struct {
 	Logs     []struct {
 		SpanID string `json:"spanId"`
 	} `json:"logs"`
+}
+
+// exportedCounts reads the "telemetry flushed" line a service writes last:
+// what its OTLP exporters had acknowledged.
+func exportedCounts(t *testing.T, logPath string) (spans, logs int64) {
+	t.Helper()
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		var ev struct {
+			Message       string `json:"message"`
+			SpansExported int64  `json:"spans_exported"`
+			LogsExported  int64  `json:"logs_exported"`
+			FlushError    string `json:"flush_error"`
+		}
+		if json.Unmarshal([]byte(line), &ev) == nil && ev.Message == "telemetry flushed" {
+			if ev.FlushError != "" {
+				t.Errorf("%s: telemetry flush failed: %s", logPath, ev.FlushError)
+			}
+			return ev.SpansExported, ev.LogsExported
+		}
+	}
+	t.Fatalf("%s has no \"telemetry flushed\" line", logPath)
+	return 0, 0
+}
+
+// waitStored polls ClickHouse until the first number sql returns reaches
+// want (the collector's queue drains asynchronously) or a minute passes.
+func waitStored(t *testing.T, sql string, want int64) (first, second int64) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		resp, err := http.Post("http://127.0.0.1:8123/", "text/plain", strings.NewReader(sql))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body strings.Builder
+		_, _ = io.Copy(&body, resp.Body)
+		resp.Body.Close()
+		if _, err := fmt.Sscan(body.String(), &first, &second); err != nil {
+			t.Fatalf("%s: %q", sql, body.String())
+		}
+		if first >= want || time.Now().After(deadline) {
+			return first, second
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }

@@ -57,6 +57,9 @@ type Telemetry struct {
 	// context with Log so events carry the active trace and span ids.
 	Logger zerolog.Logger
 
+	// Exported counts the spans and log records the collector accepted.
+	Exported *Exported
+
 	tracer trace.Tracer
 	// stderrOnly logs without the OTLP copy, for errors of the OTLP path
 	// itself.
@@ -75,6 +78,7 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 		return nil, err
 	}
 
+	exported := &Exported{}
 	traceOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
 	logOpts := []sdklog.LoggerProviderOption{sdklog.WithResource(res)}
 	if cfg.OTLPEndpoint != "" {
@@ -82,14 +86,15 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 		if err != nil {
 			return nil, err
 		}
-		traceOpts = append(traceOpts, sdktrace.WithBatcher(traceExp))
-		logOpts = append(logOpts, sdklog.WithProcessor(sdklog.NewBatchProcessor(logExp)))
+		traceOpts = append(traceOpts, sdktrace.WithBatcher(countingSpanExporter{traceExp, &exported.spans}))
+		logOpts = append(logOpts, sdklog.WithProcessor(sdklog.NewBatchProcessor(countingLogExporter{logExp, &exported.logs})))
 	}
 
 	t := &Telemetry{
 		TracerProvider: sdktrace.NewTracerProvider(traceOpts...),
 		LoggerProvider: sdklog.NewLoggerProvider(logOpts...),
 		Propagator:     propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
+		Exported:       exported,
 	}
 	t.tracer = t.TracerProvider.Tracer(ScopePrefix + cfg.ServiceName)
 
@@ -135,8 +140,13 @@ func (t *Telemetry) ForceFlush(ctx context.Context) error {
 
 // Shutdown flushes and stops both providers; ctx bounds how long a slow
 // collector can hold up process exit.
+// Its last act is a JSON line on LogOutput (not OTLP, which is closed by
+// then) with how many spans and log records the collector accepted.
 func (t *Telemetry) Shutdown(ctx context.Context) error {
-	return errors.Join(t.TracerProvider.Shutdown(ctx), t.LoggerProvider.Shutdown(ctx))
+	err := errors.Join(t.TracerProvider.Shutdown(ctx), t.LoggerProvider.Shutdown(ctx))
+	t.stderrOnly.Info().Int64("spans_exported", t.Exported.Spans()).Int64("logs_exported", t.Exported.Logs()).
+		AnErr("flush_error", err).Msg("telemetry flushed")
+	return err
 }
 
 func newResource(ctx context.Context, cfg Config) (*resource.Resource, error) {
