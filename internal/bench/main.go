@@ -91,7 +91,7 @@ func run(total, batchSize, lookups int, dataDir, table string) error {
 	for done := 0; done < total; done += batchSize {
 		n := min(batchSize, total-done)
 		rows := gen.next(n)
-		batch, err := conn.PrepareBatch(ctx, "INSERT INTO "+table+" (Timestamp, TraceId, SpanId, ParentSpanId, SpanName, SpanKind, Duration, StatusCode, ServiceName, ResourceAttrStr, AttrStr, AttrInt)")
+		batch, err := conn.PrepareBatch(ctx, "INSERT INTO "+table+" (Timestamp, TraceId, SpanId, ParentSpanId, SpanName, SpanKind, Duration, StatusCode, ServiceName, ResourceAttributes, AttrStr, AttrInt)")
 		if err != nil {
 			return err
 		}
@@ -186,7 +186,8 @@ type spanRows struct {
 	name, kind, svc     []string
 	duration            []uint64
 	status              []string
-	resAttrs, attrs     []map[string]string
+	resAttrs            []string // OTLP/JSON attributes, as tracestore writes them
+	attrs               []map[string]string
 	intAttrs            []map[string]int64
 }
 
@@ -221,7 +222,7 @@ func (g *spanGen) next(n int) *spanRows {
 		r.svc = append(r.svc, svc)
 		r.duration = append(r.duration, uint64(g.rng.IntN(50_000_000)))
 		r.status = append(r.status, []string{"Unset", "Unset", "Unset", "Error"}[g.rng.IntN(4)])
-		r.resAttrs = append(r.resAttrs, map[string]string{"service.version": "1.4.2", "host.name": "node-" + svc})
+		r.resAttrs = append(r.resAttrs, `{"service.name":{"stringValue":"`+svc+`"},"host.name":{"stringValue":"node-`+svc+`"}}`)
 		r.attrs = append(r.attrs, map[string]string{"http.route": "/api/checkout", "user.id": fmt.Sprint("u", g.rng.IntN(10000))})
 		r.intAttrs = append(r.intAttrs, map[string]int64{"http.response.status_code": 200})
 	}
