@@ -446,3 +446,19 @@ func TestEmptyResult(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// SET and USE over HTTP are request-scoped in ClickHouse; on the embedded
+// engine they must not change the session other clients run in.
+func TestSetAndUseDoNotLeakIntoOtherRequests(t *testing.T) {
+	db := chtest.NewDatabase(t)
+	for _, stmt := range []string{"SET max_threads = 1", "USE " + db} {
+		resp, body := curlish(t, http.MethodPost, "", strings.NewReader(stmt), nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", stmt, resp.StatusCode, body)
+		}
+	}
+	_, body := curlish(t, http.MethodPost, "", strings.NewReader("SELECT getSetting('max_threads') = 1, currentDatabase()"), nil)
+	if body != "0\tdefault\n" {
+		t.Fatalf("session leaked: %q", body)
+	}
+}

@@ -345,10 +345,11 @@ func (s *Server) run(w http.ResponseWriter, req *request) error {
 
 	s.session.Lock()
 	defer s.session.Unlock()
-	restore, err := s.applySession(req)
-	defer restore()
-	if err != nil {
+	if err := s.applySession(req); err != nil {
 		return err
+	}
+	if sessionStatement(req.sql) {
+		return s.writeResult(w, req, nil)
 	}
 	if spooled != "" {
 		sql := insertFromFile(req.insertTarget, req.insertFormat, spooled)
@@ -409,30 +410,49 @@ func (s *Server) spool(req *request) (string, error) {
 	return path, nil
 }
 
-// applySession switches database and settings for one request and returns
-// how to put them back; the engine's settings are process-wide.
-func (s *Server) applySession(req *request) (restore func(), err error) {
-	var undo []string
-	restore = func() {
-		for i := len(undo) - 1; i >= 0; i-- {
-			if _, err := s.engine.Query(undo[i], "TabSeparated"); err != nil {
-				s.log.Error().Err(err).Str("statement", undo[i]).Msg("cannot restore session state")
-			}
-		}
-	}
+// applySession brings the engine's session (current database and settings,
+// which are process-wide) to what the request asks for. It changes only what
+// differs from the previous request: a client that sends the same settings
+// every time (as the query service does) pays for no SET at all, where
+// setting and resetting around each request cost a statement apiece.
+func (s *Server) applySession(req *request) error {
 	if req.database != s.database {
 		if _, err := s.engine.Query("USE "+quoteIdent(req.database), "TabSeparated"); err != nil {
-			return restore, err
+			return err
 		}
-		undo = append(undo, "USE "+quoteIdent(s.database))
+		s.database = req.database
+	}
+	for name := range s.settings {
+		if _, keep := req.settings[name]; keep {
+			continue
+		}
+		if _, err := s.engine.Query("SET "+name+" = DEFAULT", "TabSeparated"); err != nil {
+			return err
+		}
+		delete(s.settings, name)
 	}
 	for name, value := range req.settings {
-		if _, err := s.engine.Query("SET "+name+" = "+quoteString(value), "TabSeparated"); err != nil {
-			return restore, err
+		if current, ok := s.settings[name]; ok && current == value {
+			continue
 		}
-		undo = append(undo, "SET "+name+" = DEFAULT")
+		if _, err := s.engine.Query("SET "+name+" = "+quoteString(value), "TabSeparated"); err != nil {
+			return err
+		}
+		s.settings[name] = value
 	}
-	return restore, nil
+	return nil
+}
+
+// sessionStatement tells USE and SET statements. Over ClickHouse's HTTP
+// interface without a session they change nothing beyond their own request,
+// so they are answered without running: on this engine they would change
+// the process-wide session under every other client.
+func sessionStatement(sql string) bool {
+	switch firstWord(sql) {
+	case "USE", "SET":
+		return true
+	}
+	return false
 }
 
 // quoteString makes a ClickHouse string literal; setting names are checked

@@ -31,7 +31,8 @@ type Server struct {
 	// session guards the engine's process-wide state (current database and
 	// settings) across the statements of one request.
 	session  sync.Mutex
-	database string
+	database string            // the engine's current database
+	settings map[string]string // settings the engine runs with beyond its defaults
 	hello    serverInfo
 }
 
@@ -71,6 +72,7 @@ func Start(cfg Config) (*Server, error) {
 		spoolDir: spoolDir,
 		served:   make(chan error, 1),
 		database: "default",
+		settings: map[string]string{},
 	}
 	if err := s.readServerInfo(); err != nil {
 		s.closeEngine()
