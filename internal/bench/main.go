@@ -20,9 +20,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"github.com/rs/zerolog"
 
-	"github.com/tracehouse/tracehouse/storage/embedded"
+	"github.com/tracehouse/tracehouse/internal/bench/benchenv"
 	"github.com/tracehouse/tracehouse/storage/schema"
 )
 
@@ -52,30 +51,12 @@ func main() {
 
 func run(total, batchSize, lookups int, dataDir, table string) error {
 	ctx := context.Background()
-	if dataDir == "" {
-		dir, err := os.MkdirTemp("", "tracehouse-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		dataDir = dir
-	}
-	srv, err := embedded.Start(embedded.Config{DataDir: dataDir, Listen: "127.0.0.1:0", Logger: zerolog.Nop()})
+	env, err := benchenv.Start(ctx, dataDir)
 	if err != nil {
 		return err
 	}
-	defer srv.Shutdown(ctx)
-	conn, err := clickhouse.Open(&clickhouse.Options{
-		Addr: []string{srv.Addr()}, Protocol: clickhouse.HTTP,
-		Compression: &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
-	})
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if _, err := schema.Migrate(ctx, conn, schema.DefaultOptions()); err != nil {
-		return err
-	}
+	defer env.Close()
+	conn := env.Conn
 
 	if table != schema.SpansTable {
 		if err := conn.Exec(ctx, "CREATE TABLE "+table+" AS "+schema.SpansTable); err != nil {

@@ -24,16 +24,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"github.com/rs/zerolog"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/tracehouse/tracehouse/internal/bench/benchenv"
 	"github.com/tracehouse/tracehouse/query"
-	"github.com/tracehouse/tracehouse/storage/embedded"
-	"github.com/tracehouse/tracehouse/storage/schema"
 	"github.com/tracehouse/tracehouse/storage/tracestore"
 )
 
@@ -111,30 +108,12 @@ type result struct {
 
 func run(spanSizes, logSizes []int, runs, batch int, dataDir string, explain bool) error {
 	ctx := context.Background()
-	if dataDir == "" {
-		dir, err := os.MkdirTemp("", "tracehouse-bench-query-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		dataDir = dir
-	}
-	srv, err := embedded.Start(embedded.Config{DataDir: dataDir, Listen: "127.0.0.1:0", Logger: zerolog.Nop()})
+	env, err := benchenv.Start(ctx, dataDir)
 	if err != nil {
 		return err
 	}
-	defer srv.Shutdown(ctx)
-	conn, err := clickhouse.Open(&clickhouse.Options{
-		Addr: []string{srv.Addr()}, Protocol: clickhouse.HTTP,
-		Compression: &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
-	})
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if _, err := schema.Migrate(ctx, conn, schema.DefaultOptions()); err != nil {
-		return err
-	}
+	defer env.Close()
+	conn := env.Conn
 	w := tracestore.NewWriter(conn, tracestore.Options{})
 	svc, err := query.New(conn, query.Options{})
 	if err != nil {
@@ -221,16 +200,12 @@ func run(spanSizes, logSizes []int, runs, batch int, dataDir string, explain boo
 // (--data without a temporary folder), sampling trace ids and users from it.
 func measureExisting(runs int, dataDir string, explain bool) error {
 	ctx := context.Background()
-	srv, err := embedded.Start(embedded.Config{DataDir: dataDir, Listen: "127.0.0.1:0", Logger: zerolog.Nop()})
+	env, err := benchenv.Start(ctx, dataDir)
 	if err != nil {
 		return err
 	}
-	defer srv.Shutdown(ctx)
-	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{srv.Addr()}, Protocol: clickhouse.HTTP})
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
+	defer env.Close()
+	conn := env.Conn
 	svc, err := query.New(conn, query.Options{})
 	if err != nil {
 		return err

@@ -1,0 +1,71 @@
+// Package benchenv starts what every Tracehouse benchmark measures against:
+// the embedded engine on a data folder (a temporary one unless given), the
+// schema applied, and a clickhouse-go connection opened the way the product
+// opens it (HTTP, LZ4).
+package benchenv
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/rs/zerolog"
+
+	"github.com/tracehouse/tracehouse/storage/embedded"
+	"github.com/tracehouse/tracehouse/storage/schema"
+)
+
+// Env is a running engine with the schema and a connection to it.
+type Env struct {
+	Server *embedded.Server
+	Conn   driver.Conn
+	tmp    string // removed by Close when the folder was made here
+}
+
+// Start starts the engine on dataDir, or on a new temporary folder when
+// dataDir is empty, and applies the schema.
+func Start(ctx context.Context, dataDir string) (env *Env, err error) {
+	env = &Env{}
+	defer func() {
+		if err != nil {
+			env.Close()
+		}
+	}()
+	if dataDir == "" {
+		if env.tmp, err = os.MkdirTemp("", "tracehouse-bench-"); err != nil {
+			return nil, err
+		}
+		dataDir = env.tmp
+	}
+	if env.Server, err = embedded.Start(embedded.Config{DataDir: dataDir, Listen: "127.0.0.1:0", Logger: zerolog.Nop()}); err != nil {
+		return nil, err
+	}
+	if env.Conn, err = clickhouse.Open(&clickhouse.Options{
+		Addr: []string{env.Server.Addr()}, Protocol: clickhouse.HTTP,
+		Compression: &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
+	}); err != nil {
+		return nil, err
+	}
+	if _, err = schema.Migrate(ctx, env.Conn, schema.DefaultOptions()); err != nil {
+		return nil, err
+	}
+	return env, nil
+}
+
+// Close closes the connection, stops the engine and removes a temporary
+// data folder.
+func (e *Env) Close() {
+	if e.Conn != nil {
+		e.Conn.Close()
+	}
+	if e.Server != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		e.Server.Shutdown(ctx)
+		cancel()
+	}
+	if e.tmp != "" {
+		os.RemoveAll(e.tmp)
+	}
+}
