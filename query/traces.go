@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -109,58 +108,27 @@ func (s *Service) FindTraces(ctx context.Context, q TraceQuery) ([]ptrace.Traces
 	return out, nil
 }
 
-// searchFetchers is how many traces of a search are read at once (each
-// read still takes a query slot of its own).
-const searchFetchers = 4
-
-// getTraces reads traces by id, a few at a time; a trace not found is a
-// zero ptrace.Traces in its place.
+// getTraces reads the traces of a search in one go (tracestore.Reader's
+// GetTraces: two queries whatever the number of traces); a trace not found
+// is a zero ptrace.Traces in its place.
 func (s *Service) getTraces(ctx context.Context, ids []pcommon.TraceID) ([]ptrace.Traces, error) {
+	ctx, done, err := s.slot(ctx, clickhouse.Settings{"max_result_rows": s.limits.MaxSpans})
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	found, err := s.reader.GetTraces(ctx, ids)
+	if isTooLarge(err) {
+		return nil, inputError("limit", "the matching traces hold more than %d spans, the limit of one response; lower the limit or narrow the search", s.limits.MaxSpans)
+	}
+	if err != nil {
+		return nil, s.classifyIn(ctx, err)
+	}
 	out := make([]ptrace.Traces, len(ids))
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
-	next := make(chan int)
-	for w := 0; w < min(searchFetchers, len(ids)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				td, err := s.GetTrace(ctx, ids[i])
-				var nf *NotFoundError
-				switch {
-				case errors.As(err, &nf):
-				case err != nil:
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-						cancel()
-					}
-					mu.Unlock()
-				default:
-					out[i] = td
-				}
-			}
-		}()
+	for i, id := range ids {
+		out[i] = found[id] // zero when not found
 	}
-feed:
-	for i := range ids {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
-	}
-	return out, ctx.Err()
+	return out, nil
 }
 
 func traceIDFrom(b string) pcommon.TraceID {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/go-faster/city"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -86,9 +87,7 @@ func (r *Reader) GetTrace(ctx context.Context, traceID pcommon.TraceID) (ptrace.
 	}
 	defer rows.Close()
 
-	td := ptrace.NewTraces()
-	groups := newGrouper()
-	seen := make(map[spanIdentity]struct{})
+	b := newTraceBuilder()
 	var row spanRow
 	dest := row.dest()
 	for rows.Next() {
@@ -96,21 +95,122 @@ func (r *Reader) GetTrace(ctx context.Context, traceID pcommon.TraceID) (ptrace.
 		if err := rows.Scan(dest...); err != nil {
 			return ptrace.Traces{}, fmt.Errorf("read trace %s: %w", traceID, err)
 		}
-		id := spanIdentity{row.SpanID, row.ParentSpanID, row.Timestamp.UnixNano(), row.Duration, row.common.ServiceName, row.SpanName}
-		if _, dup := seen[id]; dup {
-			continue
-		}
-		seen[id] = struct{}{}
-		spans := groups.spans(td, &row.common)
-		row.fill(spans.AppendEmpty())
+		b.add(&row)
 	}
 	if err := rows.Err(); err != nil {
 		return ptrace.Traces{}, fmt.Errorf("read trace %s: %w", traceID, err)
 	}
+	td := b.td
 	if td.SpanCount() == 0 {
 		return td, ErrTraceNotFound
 	}
 	return td, nil
+}
+
+// GetTraces reads several traces in two queries instead of two per trace:
+// their time ranges from trace_index, then one read of spans whose
+// condition ORs each trace's (time range, id), so the primary key still
+// narrows the read to each trace's own granules. Traces that are not found
+// are absent from the result.
+func (r *Reader) GetTraces(ctx context.Context, ids []pcommon.TraceID) (map[pcommon.TraceID]ptrace.Traces, error) {
+	out := make(map[pcommon.TraceID]ptrace.Traces, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	byKey := make(map[uint64][]pcommon.TraceID, len(ids))
+	keys := make([]string, 0, len(ids))
+	for _, id := range ids {
+		k := traceKey(id)
+		if _, ok := byKey[k]; !ok {
+			keys = append(keys, strconv.FormatUint(k, 10))
+		}
+		byKey[k] = append(byKey[k], id)
+	}
+	rows, err := r.conn.Query(ctx, "SELECT TraceKey, min(Start), max(End) FROM "+r.db+"."+schema.TraceIndexTable+
+		" WHERE TraceKey IN ("+strings.Join(keys, ", ")+") GROUP BY TraceKey")
+	if err != nil {
+		return nil, fmt.Errorf("read time ranges of %d traces: %w", len(ids), err)
+	}
+	params := clickhouse.Parameters{}
+	var branches []string
+	for rows.Next() {
+		var k uint64
+		var start, end time.Time
+		if err := rows.Scan(&k, &start, &end); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read time ranges of %d traces: %w", len(ids), err)
+		}
+		for _, id := range byKey[k] {
+			n := strconv.Itoa(len(branches))
+			params["t"+n] = storage.HexParam(id[:])
+			params["s"+n] = strconv.FormatInt(start.UnixNano(), 10)
+			params["e"+n] = strconv.FormatInt(end.Add(time.Second).UnixNano(), 10)
+			branches = append(branches, "(TraceId = toFixedString(unhex({t"+n+":String}), 16)"+
+				" AND Timestamp >= fromUnixTimestamp64Nano({s"+n+":Int64}) AND Timestamp < fromUnixTimestamp64Nano({e"+n+":Int64}))")
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read time ranges of %d traces: %w", len(ids), err)
+	}
+	if len(branches) == 0 {
+		return out, nil
+	}
+	rows, err = r.conn.Query(clickhouse.Context(ctx, clickhouse.WithParameters(params)),
+		"SELECT "+r.spanCols+" FROM "+r.db+"."+schema.SpansTable+" WHERE "+strings.Join(branches, " OR ")+" ORDER BY Timestamp")
+	if err != nil {
+		return nil, fmt.Errorf("read %d traces: %w", len(ids), err)
+	}
+	defer rows.Close()
+	builders := make(map[pcommon.TraceID]*traceBuilder, len(branches))
+	var row spanRow
+	dest := row.dest()
+	for rows.Next() {
+		row.clearSlices()
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("read %d traces: %w", len(ids), err)
+		}
+		b := builders[row.TraceID]
+		if b == nil {
+			b = newTraceBuilder()
+			builders[row.TraceID] = b
+		}
+		b.add(&row)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read %d traces: %w", len(ids), err)
+	}
+	for id, b := range builders {
+		out[id] = b.td
+	}
+	return out, nil
+}
+
+// traceKey is trace_index's key of a trace id: ClickHouse's cityHash64 of
+// the 16 bytes (schema.TraceKeyExpr).
+func traceKey(id pcommon.TraceID) uint64 { return city.CH64(id[:]) }
+
+// traceBuilder assembles one trace's spans as they are read, grouped by
+// resource and scope. Exact redeliveries of a span (same span id, parent,
+// start, duration, service and name — what at-least-once delivery produces)
+// are kept once.
+type traceBuilder struct {
+	td     ptrace.Traces
+	groups *grouper
+	seen   map[spanIdentity]struct{}
+}
+
+func newTraceBuilder() *traceBuilder {
+	return &traceBuilder{td: ptrace.NewTraces(), groups: newGrouper(), seen: map[spanIdentity]struct{}{}}
+}
+
+func (b *traceBuilder) add(row *spanRow) {
+	id := spanIdentity{row.SpanID, row.ParentSpanID, row.Timestamp.UnixNano(), row.Duration, row.common.ServiceName, row.SpanName}
+	if _, dup := b.seen[id]; dup {
+		return
+	}
+	b.seen[id] = struct{}{}
+	row.fill(b.groups.spans(b.td, &row.common).AppendEmpty())
 }
 
 type spanIdentity struct {
