@@ -77,13 +77,13 @@ func TestBadInputToOTLPReceiver(t *testing.T) {
 	}
 
 	// gRPC: a malformed message fails in grpc-go's own decoding, before
-	// the receiver, with INTERNAL ("grpc: error unmarshalling request");
-	// gRPC has no separate "bad message" code for that.
+	// the receiver, with INTERNAL ("grpc: failed to unmarshal the received
+	// message"); gRPC has no separate "bad message" code for that.
 	cc := grpcConn(t, ep.grpc)
 	var reply []byte
 	err := cc.Invoke(context.Background(), "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
 		[]byte("\x0a\xff\xff\xff\xff\x0f garbage"), &reply, grpc.ForceCodec(rawCodec{}))
-	if st, _ := status.FromError(err); st.Code() != codes.Internal || !strings.Contains(st.Message(), "unmarshalling") {
+	if st, _ := status.FromError(err); st.Code() != codes.Internal || !strings.Contains(st.Message(), "unmarshal") {
 		t.Errorf("malformed protobuf over gRPC: %v, want INTERNAL from grpc-go's unmarshalling", err)
 	}
 	sendNeighbour("malformed gRPC")
@@ -121,8 +121,12 @@ func TestBadInputToOTLPReceiver(t *testing.T) {
 		t.Fatalf("request with invalid UTF-8, 10k attributes and a duplicate: %d %s, want 200", code, body)
 	}
 
-	// A log body nested 1000 levels deep: stored; 128 levels as structure,
-	// the rest as its OTLP/JSON text (tracestore.DefaultMaxValueDepth).
+	// A log body nested 1000 levels deep, with a plain neighbour:
+	//   as protobuf  the receiver refuses the request with 400 (pdata's
+	//                decoder stops at 100 nested messages, about 33 map
+	//                levels) and says why; the sender must not retry it
+	//   as JSON      stored; 128 levels as structure, the rest as its
+	//                OTLP/JSON text (tracestore.DefaultMaxValueDepth)
 	ld := plog.NewLogs()
 	recs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
 	deep := recs.AppendEmpty()
@@ -137,8 +141,16 @@ func TestBadInputToOTLPReceiver(t *testing.T) {
 	plain.SetTraceID(id)
 	plain.SetTimestamp(pcommon.NewTimestampFromTime(now))
 	plain.Body().SetStr("neighbour")
-	if code, _, body := postOTLP(t, ep.http, "/v1/logs", "application/x-protobuf", logsProto(t, ld)); code != http.StatusOK {
-		t.Fatalf("log with a deep body: %d %s, want 200", code, body)
+	code, _, body := postOTLP(t, ep.http, "/v1/logs", "application/x-protobuf", logsProto(t, ld))
+	if code != http.StatusBadRequest || !strings.Contains(string(body), "recursion depth") {
+		t.Errorf("log with a deep body as protobuf: %d %q, want 400 naming the recursion depth", code, body)
+	}
+	asJSON, err := (&plog.JSONMarshaler{}).MarshalLogs(ld)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, body := postOTLP(t, ep.http, "/v1/logs", "application/json", asJSON); code != http.StatusOK {
+		t.Fatalf("log with a deep body as JSON: %d %s, want 200", code, body)
 	}
 
 	waitCount(t, conn, "SELECT count() FROM "+db+".spans WHERE ServiceName != 'weird'", neighbours*ingesttest.SpansPerTrace)

@@ -48,10 +48,10 @@ func settings(uris []string, logOpts ...zap.Option) otelcol.CollectorSettings {
 			},
 		},
 		ProviderModules: map[string]string{
-			"env":  "go.opentelemetry.io/collector/confmap/provider/envprovider v1.67.0",
-			"file": "go.opentelemetry.io/collector/confmap/provider/fileprovider v1.67.0",
-			"yaml": "go.opentelemetry.io/collector/confmap/provider/yamlprovider v1.67.0",
-			"http": "go.opentelemetry.io/collector/confmap/provider/httpprovider v1.67.0",
+			"env":  "go.opentelemetry.io/collector/confmap/provider/envprovider v1.71.0",
+			"file": "go.opentelemetry.io/collector/confmap/provider/fileprovider v1.71.0",
+			"yaml": "go.opentelemetry.io/collector/confmap/provider/yamlprovider v1.71.0",
+			"http": "go.opentelemetry.io/collector/confmap/provider/httpprovider v1.71.0",
 		},
 		LoggingOptions: logOpts,
 	}

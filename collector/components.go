@@ -1,9 +1,10 @@
 package collector
 
 import (
+	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/kafkaexporter"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
-	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/tailsamplingprocessor"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/receiver/kafkareceiver"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/connector"
 	"go.opentelemetry.io/collector/exporter"
@@ -26,8 +27,8 @@ import (
 // Module versions, as in builder-config.yaml (a test keeps the two and
 // go.mod in agreement).
 const (
-	coreModules    = " v0.161.0"
-	contribModules = " v0.161.0"
+	coreModules    = " v0.165.0"
+	contribModules = " v0.165.1"
 	thisModule     = "github.com/tracehouse/tracehouse v0.0.0"
 )
 
@@ -40,6 +41,7 @@ func Components() (otelcol.Factories, error) {
 	f.Receivers, err = otelcol.MakeFactoryMap[receiver.Factory](
 		otlpreceiver.NewFactory(),
 		jsonlreceiver.NewFactory(),
+		kafkareceiver.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -47,12 +49,12 @@ func Components() (otelcol.Factories, error) {
 	f.ReceiverModules = map[component.Type]string{
 		otlpreceiver.NewFactory().Type():  "go.opentelemetry.io/collector/receiver/otlpreceiver" + coreModules,
 		jsonlreceiver.NewFactory().Type(): thisModule,
+		kafkareceiver.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/kafkareceiver" + contribModules,
 	}
 
 	f.Processors, err = otelcol.MakeFactoryMap[processor.Factory](
 		memorylimiterprocessor.NewFactory(),
 		batchprocessor.NewFactory(),
-		tailsamplingprocessor.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -60,7 +62,6 @@ func Components() (otelcol.Factories, error) {
 	f.ProcessorModules = map[component.Type]string{
 		memorylimiterprocessor.NewFactory().Type(): "go.opentelemetry.io/collector/processor/memorylimiterprocessor" + coreModules,
 		batchprocessor.NewFactory().Type():         "go.opentelemetry.io/collector/processor/batchprocessor" + coreModules,
-		tailsamplingprocessor.NewFactory().Type():  "github.com/open-telemetry/opentelemetry-collector-contrib/processor/tailsamplingprocessor" + contribModules,
 	}
 
 	f.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](
@@ -68,6 +69,7 @@ func Components() (otelcol.Factories, error) {
 		otlpexporter.NewFactory(),
 		otlphttpexporter.NewFactory(),
 		debugexporter.NewFactory(),
+		kafkaexporter.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -77,6 +79,7 @@ func Components() (otelcol.Factories, error) {
 		otlpexporter.NewFactory().Type():     "go.opentelemetry.io/collector/exporter/otlpexporter" + coreModules,
 		otlphttpexporter.NewFactory().Type(): "go.opentelemetry.io/collector/exporter/otlphttpexporter" + coreModules,
 		debugexporter.NewFactory().Type():    "go.opentelemetry.io/collector/exporter/debugexporter" + coreModules,
+		kafkaexporter.NewFactory().Type():    "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/kafkaexporter" + contribModules,
 	}
 
 	f.Extensions, err = otelcol.MakeFactoryMap[extension.Factory](

@@ -45,9 +45,9 @@ func TestComponents(t *testing.T) {
 	for kind, c := range map[string]struct{ got, want []string }{
 		// otlp_grpc and otlp_http are the exporters' names since v0.15x;
 		// otlp and otlphttp remain as deprecated aliases.
-		"receivers":  {typeNames(f.Receivers), []string{"jsonl", "otlp"}},
-		"processors": {typeNames(f.Processors), []string{"batch", "memory_limiter", "tail_sampling"}},
-		"exporters":  {typeNames(f.Exporters), []string{"debug", "otlp", "otlp_grpc", "otlp_http", "otlphttp", "tracehouse"}},
+		"receivers":  {typeNames(f.Receivers), []string{"jsonl", "kafka", "otlp"}},
+		"processors": {typeNames(f.Processors), []string{"batch", "memory_limiter"}},
+		"exporters":  {typeNames(f.Exporters), []string{"debug", "kafka", "otlp", "otlp_grpc", "otlp_http", "otlphttp", "tracehouse"}},
 		"extensions": {typeNames(f.Extensions), []string{"file_storage", "health_check"}},
 	} {
 		if !slices.Equal(c.got, c.want) {
@@ -259,7 +259,7 @@ func TestCommand(t *testing.T) {
 	if err := Run(context.Background(), []string{"components"}, zerolog.Nop(), &out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"name: tracehouse", "name: jsonl", "name: tail_sampling", "name: file_storage", "version: dev"} {
+	for _, want := range []string{"name: tracehouse", "name: jsonl", "name: kafka", "name: file_storage", "version: dev"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("collector components output lacks %q:\n%s", want, out.String())
 		}

@@ -7,15 +7,11 @@ import (
 	"path/filepath"
 	"testing"
 
-	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/provider/envprovider"
 	"go.opentelemetry.io/collector/confmap/provider/fileprovider"
 	"go.opentelemetry.io/collector/confmap/provider/yamlprovider"
-	"go.opentelemetry.io/collector/consumer"
-	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/otelcol"
-	"go.opentelemetry.io/collector/receiver"
 
 	"github.com/tracehouse/tracehouse/collector"
 )
@@ -85,33 +81,9 @@ func TestDeployCollectorConfigsValidate(t *testing.T) {
 		loadCollectorConfig(t, distribution(t), filepath.Join(k8s, "ingest-gateway.yaml"))
 	})
 
-	// The kafka configs need the contrib kafka exporter and receiver, which
-	// the distribution does not include yet (deploy/README.md, "Kafka
-	// buffer"). Until it does, "kafka" is a stand-in that accepts any
-	// settings, so everything else in these files is still validated by the
-	// distribution's own factories.
+	// The kafka configs load with the distribution's own kafka receiver
+	// and exporter: a field they do not know fails here.
 	factories := distribution(t)
-	kafka := component.MustNewType("kafka")
-	if _, ok := factories.Exporters[kafka]; !ok {
-		t.Log("the distribution has no kafka exporter: validating the kafka configs with a stand-in for it")
-		factories.Exporters[kafka] = exporter.NewFactory(kafka, newOpaqueConfig,
-			exporter.WithTraces(func(context.Context, exporter.Settings, component.Config) (exporter.Traces, error) {
-				panic("stand-in kafka exporter")
-			}, component.StabilityLevelBeta),
-			exporter.WithLogs(func(context.Context, exporter.Settings, component.Config) (exporter.Logs, error) {
-				panic("stand-in kafka exporter")
-			}, component.StabilityLevelBeta))
-	}
-	if _, ok := factories.Receivers[kafka]; !ok {
-		t.Log("the distribution has no kafka receiver: validating the kafka configs with a stand-in for it")
-		factories.Receivers[kafka] = receiver.NewFactory(kafka, newOpaqueConfig,
-			receiver.WithTraces(func(context.Context, receiver.Settings, component.Config, consumer.Traces) (receiver.Traces, error) {
-				panic("stand-in kafka receiver")
-			}, component.StabilityLevelBeta),
-			receiver.WithLogs(func(context.Context, receiver.Settings, component.Config, consumer.Logs) (receiver.Logs, error) {
-				panic("stand-in kafka receiver")
-			}, component.StabilityLevelBeta))
-	}
 	for _, name := range []string{"agent.yaml", "ingest-gateway.yaml"} {
 		t.Run("kafka "+name, func(t *testing.T) {
 			cfg := loadCollectorConfig(t, factories, filepath.Join(deployDir(t), "kafka", name))
@@ -121,9 +93,3 @@ func TestDeployCollectorConfigsValidate(t *testing.T) {
 		})
 	}
 }
-
-// opaqueConfig takes any settings: the stand-in for a component the
-// distribution does not have.
-type opaqueConfig map[string]any
-
-func newOpaqueConfig() component.Config { return &opaqueConfig{} }

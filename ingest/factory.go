@@ -65,12 +65,14 @@ func createDefaultConfig() component.Config {
 	queue.Sizer = exporterhelper.RequestSizerTypeItems
 	queue.QueueSize = DefaultQueueSize
 	queue.NumConsumers = DefaultNumConsumers
-	queue.Batch = configoptional.Some(exporterhelper.BatchConfig{
-		FlushTimeout: DefaultBatchFlushTimeout,
-		Sizer:        exporterhelper.RequestSizerTypeItems,
-		MinSize:      DefaultBatchMinSize,
-		MaxSize:      DefaultBatchMaxSize,
-	})
+	// Start from exporterhelper's defaults so settings added by newer
+	// releases (e.g. batch partitioning) keep valid values.
+	batch := exporterhelper.NewDefaultBatchConfig()
+	batch.FlushTimeout = DefaultBatchFlushTimeout
+	batch.Sizer = exporterhelper.RequestSizerTypeItems
+	batch.MinSize = DefaultBatchMinSize
+	batch.MaxSize = DefaultBatchMaxSize
+	queue.Batch = configoptional.Some(batch)
 	return &Config{
 		TimeoutConfig: exporterhelper.TimeoutConfig{Timeout: DefaultTimeout},
 		QueueConfig:   configoptional.Some(queue),
