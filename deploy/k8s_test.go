@@ -312,8 +312,6 @@ func checkWorkloads(t *testing.T, b *built, commands []string) {
 	for _, w := range b.workloads() {
 		id := w.kind + "/" + w.name
 		ports := containerPorts(w.pod)
-		// mounted: file path in the container → ConfigMap key it shows.
-		mounted := map[string]bool{}
 		volumes := map[string]corev1.Volume{}
 		for _, v := range w.pod.Spec.Volumes {
 			volumes[v.Name] = v
@@ -336,36 +334,22 @@ func checkWorkloads(t *testing.T, b *built, commands []string) {
 				t.Errorf("%s: container %s: image %q is not pinned", id, c.Name, c.Image)
 			}
 			for _, m := range c.VolumeMounts {
-				v, ok := volumes[m.Name]
-				if !ok && slices.Contains(w.claims, m.Name) {
-					continue
-				}
-				if !ok {
+				if _, ok := volumes[m.Name]; !ok && !slices.Contains(w.claims, m.Name) {
 					t.Errorf("%s: container %s mounts unknown volume %q", id, c.Name, m.Name)
-					continue
-				}
-				if v.ConfigMap != nil {
-					for _, item := range v.ConfigMap.Items {
-						mounted[path.Join(m.MountPath, item.Path)] = true
-					}
 				}
 			}
+			mounted := mountedFiles(b, w.pod, c)
 			for _, probe := range []*corev1.Probe{c.ReadinessProbe, c.LivenessProbe, c.StartupProbe} {
 				if probe != nil && probe.HTTPGet != nil && !portExists(ports, probe.HTTPGet.Port) {
 					t.Errorf("%s: container %s: probe port %s is not a container port %v", id, c.Name, probe.HTTPGet.Port.String(), ports)
 				}
 			}
-			env := map[string]string{}
-			for _, e := range c.Env {
-				env[e.Name] = e.Value
-				if ref := e.ValueFrom; ref != nil && ref.SecretKeyRef != nil {
-					s, ok := b.secrets[ref.SecretKeyRef.Name]
-					if !ok {
-						t.Errorf("%s: env %s: no Secret %q", id, e.Name, ref.SecretKeyRef.Name)
-					} else if _, ok := s.Data[ref.SecretKeyRef.Key]; !ok {
-						t.Errorf("%s: env %s: Secret %s has no key %q", id, e.Name, s.Name, ref.SecretKeyRef.Key)
-					} else {
-						env[e.Name] = string(s.Data[ref.SecretKeyRef.Key])
+			env := containerEnv(t, b, id, c)
+			for k, v := range env {
+				// The collector configs put it in a one-element list.
+				if strings.HasSuffix(k, "_BROKERS") {
+					if _, _, err := net.SplitHostPort(v); err != nil || strings.Contains(v, ",") {
+						t.Errorf("%s: %s=%q: want one bootstrap host:port (the clients find the other brokers)", id, k, v)
 					}
 				}
 			}
@@ -375,10 +359,25 @@ func checkWorkloads(t *testing.T, b *built, commands []string) {
 					t.Errorf("%s: args %q do not start with a tracehouse subcommand %v", id, args, commands)
 					continue
 				}
+				var configs []string
+				dir := t.TempDir()
 				for i, a := range args {
-					if a == "--config" && i+1 < len(args) && !mounted[args[i+1]] {
-						t.Errorf("%s: --config %s is no ConfigMap key mounted in the container", id, args[i+1])
+					if a != "--config" || i+1 >= len(args) {
+						continue
 					}
+					text, ok := mounted[args[i+1]]
+					if !ok {
+						t.Errorf("%s: --config %s is no ConfigMap key mounted in the container", id, args[i+1])
+						continue
+					}
+					file := filepath.Join(dir, fmt.Sprintf("%d-%s", i, path.Base(args[i+1])))
+					if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
+						t.Fatal(err)
+					}
+					configs = append(configs, file)
+				}
+				if args[0] == "collector" && len(configs) > 0 {
+					checkCollectorRun(t, id, configs, env)
 				}
 				if dsn := env[schema.EnvClickHouse]; dsn != "" {
 					checkDSN(t, b, id, dsn)
@@ -397,6 +396,64 @@ func checkWorkloads(t *testing.T, b *built, commands []string) {
 			}
 		}
 	}
+}
+
+// mountedFiles are the ConfigMap files a container sees: path in the
+// container → content.
+func mountedFiles(b *built, pod *corev1.PodTemplateSpec, c corev1.Container) map[string]string {
+	files := map[string]string{}
+	for _, m := range c.VolumeMounts {
+		for _, v := range pod.Spec.Volumes {
+			if v.Name != m.Name || v.ConfigMap == nil {
+				continue
+			}
+			cm, ok := b.configMaps[v.ConfigMap.Name]
+			if !ok {
+				continue
+			}
+			for _, item := range v.ConfigMap.Items {
+				if text, ok := cm.Data[item.Key]; ok {
+					files[path.Join(m.MountPath, item.Path)] = text
+				}
+			}
+		}
+	}
+	return files
+}
+
+// containerEnv is the environment a container gets from its manifest, with
+// Secret and ConfigMap references resolved from the build (a missing one
+// is an error). Downward-API values are set to a placeholder.
+func containerEnv(t *testing.T, b *built, id string, c corev1.Container) map[string]string {
+	env := map[string]string{}
+	for _, e := range c.Env {
+		env[e.Name] = e.Value
+		ref := e.ValueFrom
+		switch {
+		case ref == nil:
+		case ref.SecretKeyRef != nil:
+			s, ok := b.secrets[ref.SecretKeyRef.Name]
+			if !ok {
+				t.Errorf("%s: env %s: no Secret %q", id, e.Name, ref.SecretKeyRef.Name)
+			} else if _, ok := s.Data[ref.SecretKeyRef.Key]; !ok {
+				t.Errorf("%s: env %s: Secret %s has no key %q", id, e.Name, s.Name, ref.SecretKeyRef.Key)
+			} else {
+				env[e.Name] = string(s.Data[ref.SecretKeyRef.Key])
+			}
+		case ref.ConfigMapKeyRef != nil:
+			cm, ok := b.configMaps[ref.ConfigMapKeyRef.Name]
+			if !ok {
+				t.Errorf("%s: env %s: no ConfigMap %q", id, e.Name, ref.ConfigMapKeyRef.Name)
+			} else if v, ok := cm.Data[ref.ConfigMapKeyRef.Key]; !ok {
+				t.Errorf("%s: env %s: ConfigMap %s has no key %q", id, e.Name, cm.Name, ref.ConfigMapKeyRef.Key)
+			} else {
+				env[e.Name] = v
+			}
+		case ref.FieldRef != nil:
+			env[e.Name] = "fieldRef:" + ref.FieldRef.FieldPath
+		}
+	}
+	return env
 }
 
 // checkDSN: every host of a ClickHouse DSN is a Service (or the Service the
@@ -522,6 +579,125 @@ func checkClickHouse(t *testing.T, b *built) {
 					t.Errorf("Job %s: migrate %q on a cluster needs --cluster %s", j.Name, c.Args, clusterName)
 				}
 			}
+		}
+	}
+}
+
+// kustomize v5.5 (kubectl 1.32) panics on a patch file that holds several
+// `$patch: delete` documents, and `kubectl apply -k` is how the README
+// deploys: one deletion per patch.
+func TestDeletePatchesAreSingleDocuments(t *testing.T) {
+	for _, dir := range kustomizationDirs(t) {
+		text, err := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var k kustypes.Kustomization
+		if err := yaml.Unmarshal(text, &k); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range k.Patches {
+			patch, where := p.Patch, "an inline patch"
+			if p.Path != "" {
+				b, err := os.ReadFile(filepath.Join(dir, p.Path))
+				if err != nil {
+					t.Fatal(err)
+				}
+				patch, where = string(b), p.Path
+			}
+			docs := 0
+			var deletes bool
+			for _, doc := range strings.Split(patch, "\n---") {
+				if strings.TrimSpace(doc) == "" {
+					continue
+				}
+				docs++
+				for _, line := range strings.Split(doc, "\n") {
+					deletes = deletes || strings.TrimSpace(line) == "$patch: delete" && !strings.HasPrefix(line, " ")
+				}
+			}
+			if deletes && docs > 1 {
+				t.Errorf("%s: %s has %d documents and a `$patch: delete`: put each deletion in its own patch", dir, where, docs)
+			}
+		}
+	}
+}
+
+// The kafka overlay: agents run deploy/kafka/agent.yaml, gateways
+// deploy/kafka/ingest-gateway.yaml, both with the broker address of one
+// ConfigMap; the gateways keep no disk queue and no Service sends them OTLP.
+// (TestK8sManifests checks the rest of the build: strict decoding, probes,
+// the configs loading with the distribution under the pods' environment.)
+func TestK8sKafkaOverlay(t *testing.T) {
+	b := kustomize(t, filepath.Join(deployDir(t), "k8s", "overlays", "kafka"))
+	if len(b.chis) != 1 {
+		t.Errorf("%d ClickHouseInstallations, want prod's cluster under the Kafka buffer", len(b.chis))
+	}
+	brokers := map[string]string{}
+	check := func(kind, name string, pod *corev1.PodTemplateSpec, config string) {
+		id := kind + "/" + name
+		if len(pod.Spec.Containers) != 1 {
+			t.Fatalf("%s: %d containers, want the collector", id, len(pod.Spec.Containers))
+		}
+		c := pod.Spec.Containers[0]
+		var configs []string
+		files := mountedFiles(b, pod, c)
+		for i, a := range c.Args {
+			if a == "--config" && i+1 < len(c.Args) {
+				configs = append(configs, files[c.Args[i+1]])
+			}
+		}
+		want, err := os.ReadFile(filepath.Join(deployDir(t), "kafka", config))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(configs) != 1 || configs[0] != string(want) {
+			t.Errorf("%s: args %q do not run exactly deploy/kafka/%s", id, c.Args, config)
+		}
+		for _, e := range c.Env {
+			if e.Name == "KAFKA_BROKERS" && e.ValueFrom != nil && e.ValueFrom.ConfigMapKeyRef != nil {
+				brokers[id] = e.ValueFrom.ConfigMapKeyRef.Name + "/" + e.ValueFrom.ConfigMapKeyRef.Key
+			}
+		}
+		if brokers[id] == "" {
+			t.Errorf("%s: KAFKA_BROKERS does not come from the tracehouse-kafka ConfigMap", id)
+		}
+	}
+	for _, d := range b.daemonSets {
+		if d.Name == "tracehouse-agent" {
+			check("DaemonSet", d.Name, &d.Spec.Template, "agent.yaml")
+			// Pods reach it through hostPorts and kubelet probes it: not on loopback.
+			if env := containerEnv(t, b, "DaemonSet/"+d.Name, d.Spec.Template.Spec.Containers[0]); env["TRACEHOUSE_LISTEN_HOST"] != "0.0.0.0" {
+				t.Errorf("DaemonSet/%s: TRACEHOUSE_LISTEN_HOST %q, want 0.0.0.0 (the config binds loopback otherwise)", d.Name, env["TRACEHOUSE_LISTEN_HOST"])
+			}
+		}
+	}
+	var gateway *appsv1.Deployment
+	for _, d := range b.deployments {
+		if d.Name == "tracehouse-gateway" {
+			gateway = d
+			check("Deployment", d.Name, &d.Spec.Template, "ingest-gateway.yaml")
+		}
+	}
+	if len(brokers) != 2 || brokers["DaemonSet/tracehouse-agent"] != brokers["Deployment/tracehouse-gateway"] {
+		t.Errorf("agents and gateways must read the broker address from one ConfigMap key: %v", brokers)
+	}
+	if gateway == nil {
+		t.Fatal("no tracehouse-gateway Deployment")
+	}
+	for _, v := range gateway.Spec.Template.Spec.Volumes {
+		if v.ConfigMap == nil {
+			t.Errorf("gateway: volume %s: Kafka is the buffer, the gateway keeps nothing on disk", v.Name)
+		}
+	}
+	for _, p := range gateway.Spec.Template.Spec.Containers[0].Ports {
+		if p.ContainerPort == 4317 || p.ContainerPort == 4318 || p.ContainerPort == 4319 {
+			t.Errorf("gateway: port %s (%d): the gateways read Kafka and listen for no OTLP", p.Name, p.ContainerPort)
+		}
+	}
+	for _, s := range b.services {
+		if s.Spec.Selector["app.kubernetes.io/name"] == "tracehouse-gateway" {
+			t.Errorf("Service %s still sends to the gateways, which listen for no OTLP", s.Name)
 		}
 	}
 }
