@@ -1,6 +1,11 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"runtime/pprof"
+	"strings"
+
 	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/clickhouseexporter"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
@@ -15,10 +20,32 @@ import (
 	"github.com/tracehouse/tracehouse/ingest"
 )
 
+// cpuProfileEnv names the file a collector writes its CPU profile to.
+const cpuProfileEnv = "BENCH_INGEST_CPUPROFILE"
+
 // runCollector is the `collector --config FILE` subcommand: a collector
 // with the OTLP receiver and both exporters under test, nothing else (no
 // processors), so the two pipelines differ only in their exporter.
 func runCollector(args []string) error {
+	// -cpuprofile DIR: the whole collector process's CPU profile, from start
+	// to SIGTERM (start-up and shutdown are a second or two of idle time).
+	if path := os.Getenv(cpuProfileEnv); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+		// …and, next to it, what was allocated where (alloc_space).
+		defer func() {
+			if mf, err := os.Create(strings.TrimSuffix(path, ".pprof") + ".allocs.pprof"); err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(mf, 0)
+				mf.Close()
+			}
+		}()
+	}
 	factories := func() (otelcol.Factories, error) {
 		var err error
 		f := otelcol.Factories{Telemetry: otelconftelemetry.NewFactory()}

@@ -41,6 +41,7 @@ func main() {
 	flag.StringVar(&o.bin, "tracehouse", "", "tracehouse binary for the engine (default: <repo>/bin/tracehouse, built into a temp dir if missing)")
 	flag.StringVar(&o.lib, "lib", "", "libchdb.so (default: <repo>/.deps/chdb/libchdb.so)")
 	flag.StringVar(&o.only, "only", "", "comma-separated runs, in this order (default th-traces,contrib-traces,th-logs,contrib-logs)")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write each collector's CPU profile to DIR/<run>.pprof and its allocations to DIR/<run>.allocs.pprof (go tool pprof)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (engine data, configs, collector logs)")
 	flag.DurationVar(&o.timeout, "timeout", 5*time.Minute, "longest wait for one run's rows to be visible")
 	flag.Parse()
@@ -52,7 +53,7 @@ func main() {
 
 type opts struct {
 	spans, logs, perReq, workers int
-	bin, lib, only               string
+	bin, lib, only, cpuProfile   string
 	keep                         bool
 	timeout                      time.Duration
 }
@@ -88,13 +89,16 @@ type proc struct {
 	once sync.Once
 }
 
-func start(logPath string, name string, args ...string) (*proc, error) {
+func start(logPath string, env []string, name string, args ...string) (*proc, error) {
 	lf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(name, args...)
 	cmd.Stdout, cmd.Stderr = lf, lf
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		lf.Close()
@@ -172,7 +176,7 @@ func run(o opts) error {
 	if err != nil {
 		return err
 	}
-	eng, err := start(filepath.Join(tmp, "engine.log"), o.bin, "clickhouse",
+	eng, err := start(filepath.Join(tmp, "engine.log"), nil, o.bin, "clickhouse",
 		"--data", filepath.Join(tmp, "data"), "--listen", fmt.Sprintf("127.0.0.1:%d", chPort), "--lib", o.lib)
 	if err != nil {
 		return err

@@ -28,7 +28,15 @@ func oneRun(o opts, tmp, self string, ch chHTTP, engPID, chPort int, exporter, s
 		return err
 	}
 	logPath := filepath.Join(tmp, r.name+".log")
-	col, err := start(logPath, self, "collector", "--config", "file:"+cfg)
+	var env []string
+	if o.cpuProfile != "" {
+		if err := os.MkdirAll(o.cpuProfile, 0o755); err != nil {
+			return err
+		}
+		abs, _ := filepath.Abs(filepath.Join(o.cpuProfile, r.name+".pprof"))
+		env = append(env, cpuProfileEnv+"="+abs)
+	}
+	col, err := start(logPath, env, self, "collector", "--config", "file:"+cfg)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,10 @@ import (
 	"testing"
 	"time"
 
+	chproto "github.com/ClickHouse/ch-go/proto"
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/proto"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
@@ -117,4 +121,70 @@ func BenchmarkBuildSpanColumns(b *testing.B) {
 		_ = c.columns()
 	}
 	b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "spans/s")
+}
+
+// BenchmarkEncodeSpanBatch is the whole client side of one INSERT without
+// the network: pdata into the column buffers, the buffers into
+// clickhouse-go's columns and the Native encoding of the block; "table"
+// declares the table's own types, "wire" those a writer sends over HTTP
+// after its first batch.
+func BenchmarkEncodeSpanBatch(b *testing.B) {
+	conn, db := newStore(b)
+	ctx := context.Background()
+	w := NewWriter(conn, Options{Database: db})
+	if err := w.WriteTraces(ctx, benchTraces(10, 9)); err != nil { // learns the types
+		b.Fatal(err)
+	}
+	rows, err := conn.Query(ctx, "SELECT name, type FROM system.columns WHERE database = {db:String} AND table = 'spans' ORDER BY position", clickhouse.Named("db", db))
+	if err != nil {
+		b.Fatal(err)
+	}
+	tableTypes := map[string]string{}
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			b.Fatal(err)
+		}
+		tableTypes[name] = typ
+	}
+	rows.Close()
+	wire := w.spans.types.Load().cols
+	var table []clickhouse.ColumnNameAndType
+	for _, t := range wire {
+		table = append(table, clickhouse.ColumnNameAndType{Name: t.Name, Type: tableTypes[t.Name]})
+	}
+	for _, size := range []int{benchBatch, 5 * benchBatch} {
+		td := benchTraces(size, 1)
+		for _, v := range []struct {
+			name  string
+			types []clickhouse.ColumnNameAndType
+		}{{"table", table}, {"wire", wire}} {
+			b.Run(fmt.Sprintf("%s/%d", v.name, size), func(b *testing.B) {
+				c := newSpanColumns(DefaultMaxValueDepth)
+				var buf chproto.Buffer
+				b.ReportAllocs()
+				cpu := processCPU()
+				for b.Loop() {
+					c.reset()
+					var st WriteStats
+					c.add(td, &st, w.services)
+					block := proto.NewBlock()
+					for _, t := range v.types {
+						if err := block.AddColumn(t.Name, column.Type(t.Type)); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if err := appendColumns(block.Columns, c.columns()); err != nil {
+						b.Fatal(err)
+					}
+					buf.Reset()
+					if err := block.Encode(&buf, 0); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.N*size)/(processCPU()-cpu).Seconds(), "spans/cpu-s")
+				b.ReportMetric(float64(len(buf.Buf))/float64(size), "wire-B/span")
+			})
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package tracestore
 
 import (
+	"encoding/binary"
 	"strings"
 	"sync"
 	"time"
@@ -28,14 +29,30 @@ import (
 // A span already in seen is a duplicate (at-least-once redelivery, or a
 // client that sent it twice): it produces no second edge.
 
-// spanKey is trace id + span id.
-type spanKey [24]byte
+// spanKey is a 64-bit hash of trace id + span id: maps keyed by it hash
+// and compare one word instead of 24 bytes (with 24-byte keys the cache was
+// a tenth of a batch's client-side CPU). Two spans share a key with
+// probability about n²/2⁶⁵ for n remembered spans (3·10⁻¹⁰ at the default
+// 200k); such a collision costs one service-graph edge, missed or
+// misattributed, never a span.
+type spanKey uint64
 
 func makeSpanKey(t pcommon.TraceID, s pcommon.SpanID) spanKey {
-	var k spanKey
-	copy(k[:16], t[:])
-	copy(k[16:], s[:])
-	return k
+	h := mix64(binary.LittleEndian.Uint64(s[:]))
+	h = mix64(h ^ binary.LittleEndian.Uint64(t[8:]))
+	h = mix64(h ^ binary.LittleEndian.Uint64(t[:8]))
+	return spanKey(h)
+}
+
+// mix64 is MurmurHash3's 64-bit finaliser, a bijection that spreads every
+// input bit over the output.
+func mix64(h uint64) uint64 {
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
 }
 
 // edgeSpan is what the edge logic needs from one span.

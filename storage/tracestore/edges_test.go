@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
@@ -83,8 +84,8 @@ func TestEdgeCacheIsBounded(t *testing.T) {
 		batch := make([]edgeSpan, 100)
 		for i := range batch {
 			var s edgeSpan
-			s.key[0], s.key[1], s.key[2] = byte(b), byte(i), 1
-			s.parent[0], s.parent[1], s.parent[2] = byte(b), byte(i), 2 // never arrives
+			s.key = makeSpanKey(traceID(byte(b)), pcommon.SpanID{byte(i), 1})
+			s.parent = makeSpanKey(traceID(byte(b)), pcommon.SpanID{byte(i), 2}) // never arrives
 			s.hasParent = true
 			s.service = "svc"
 			batch[i] = s

@@ -28,7 +28,8 @@ type logColumns struct {
 	attrs   typedAttrs
 	dropped []uint32
 
-	enc valueEncoder
+	enc  valueEncoder
+	dict strDict // for the LowCardinality(String) columns, one at a time
 }
 
 func newLogColumns(maxDepth int) *logColumns {
@@ -59,6 +60,7 @@ func (c *logColumns) reset() {
 	c.attrs.reset()
 	c.dropped = c.dropped[:0]
 	c.enc.sanitized, c.enc.truncated = 0, 0
+	c.dict.reset()
 }
 
 func (c *logColumns) retainedBytes() int {
@@ -137,14 +139,14 @@ func (c *logColumns) columns() []namedColumn {
 		{"TraceId", c.traceID.finish()},
 		{"SpanId", c.spanID.finish()},
 		{"TraceFlags", c.traceFlags},
-		{"SeverityText", c.severityText},
+		{"SeverityText", lowCardStrings{c.severityText, &c.dict}},
 		{"SeverityNumber", c.severityNum},
-		{"ServiceName", c.serviceName},
+		{"ServiceName", lowCardStrings{c.serviceName, &c.dict}},
 		{"Body", c.body},
 		{"BodyType", c.bodyType},
-		{"EventName", c.eventName},
+		{"EventName", lowCardStrings{c.eventName, &c.dict}},
 	}
-	cols = c.origin.appendTo(cols)
+	cols = c.origin.appendTo(cols, &c.dict)
 	cols = appendAttrColumns(cols, c.attrs.values())
 	return append(cols, namedColumn{"DroppedAttributesCount", c.dropped})
 }

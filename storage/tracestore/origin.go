@@ -64,16 +64,17 @@ func (c *originColumns) reset() {
 	c.scopeDropped = c.scopeDropped[:0]
 }
 
-// appendTo adds the columns in schema order (after ServiceName).
-func (c *originColumns) appendTo(cols []namedColumn) []namedColumn {
+// appendTo adds the columns in schema order (after ServiceName); the
+// LowCardinality ones share dict, one column after the other.
+func (c *originColumns) appendTo(cols []namedColumn, dict *strDict) []namedColumn {
 	return append(cols,
-		namedColumn{"ResourceAttributes", c.resource},
+		namedColumn{"ResourceAttributes", lowCardStrings{c.resource, dict}},
 		namedColumn{"ResourceDroppedAttributesCount", c.resDropped},
-		namedColumn{"ResourceSchemaUrl", c.resSchemaURL},
-		namedColumn{"ScopeName", c.scopeName},
-		namedColumn{"ScopeVersion", c.scopeVersion},
-		namedColumn{"ScopeAttributes", c.scope},
+		namedColumn{"ResourceSchemaUrl", lowCardStrings{c.resSchemaURL, dict}},
+		namedColumn{"ScopeName", lowCardStrings{c.scopeName, dict}},
+		namedColumn{"ScopeVersion", lowCardStrings{c.scopeVersion, dict}},
+		namedColumn{"ScopeAttributes", lowCardStrings{c.scope, dict}},
 		namedColumn{"ScopeDroppedAttributesCount", c.scopeDropped},
-		namedColumn{"ScopeSchemaUrl", c.scopeSchemaURL},
+		namedColumn{"ScopeSchemaUrl", lowCardStrings{c.scopeSchemaURL, dict}},
 	)
 }

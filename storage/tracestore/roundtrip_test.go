@@ -1,13 +1,21 @@
 package tracestore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/pdatatest/plogtest"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/pdatatest/ptracetest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -15,6 +23,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/testdata"
 
+	"github.com/tracehouse/tracehouse/storage"
+	"github.com/tracehouse/tracehouse/storage/chtest"
 	"github.com/tracehouse/tracehouse/storage/schema"
 )
 
@@ -272,5 +282,112 @@ func TestLogWithoutTimestampUsesObserved(t *testing.T) {
 	}
 	if g := got.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Timestamp(); g != ts(0) {
 		t.Errorf("Timestamp read back %v, want the observed time %v", g, ts(0))
+	}
+}
+
+// TestRoundTripLaterBatches: a writer's first batch declares the types
+// DESCRIBE TABLE gave; later ones declare attribute string values as plain
+// String (see Writer.wireType) and the server converts them. Every batch
+// must store every field.
+func TestRoundTripLaterBatches(t *testing.T) {
+	conn, db := newStore(t)
+	ctx := context.Background()
+	w := NewWriter(conn, Options{Database: db})
+	r := NewReader(conn, db)
+
+	for i, id := range []pcommon.TraceID{traceID(4), traceID(5), traceID(6)} {
+		want := richTraces(id)
+		if err := w.WriteTraces(ctx, want); err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+		got, err := r.GetTrace(ctx, id)
+		if err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+		requireSameTraces(t, want, got)
+
+		wantLogs := richLogs(id)
+		if err := w.WriteLogs(ctx, wantLogs); err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+		gotLogs, err := r.GetLogs(ctx, LogFilter{TraceID: id})
+		if err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+		if err := plogtest.CompareLogs(wantLogs, gotLogs, unorderedLogs...); err != nil {
+			t.Fatalf("batch %d: logs read back differ: %v", i, err)
+		}
+	}
+	for _, ti := range []*tableInsert{&w.spans, &w.logs} {
+		types := ti.types.Load()
+		if types == nil {
+			t.Fatalf("%s: no column types remembered", ti.table)
+		}
+		for _, c := range types.cols {
+			if c.Name == "AttrStr" && c.Type != "Map(LowCardinality(String), String)" {
+				t.Errorf("%s: AttrStr is sent as %s, want plain String values", ti.table, c.Type)
+			}
+		}
+	}
+}
+
+// TestServerThatDoesNotConvert: a server that refuses blocks declaring
+// plain String attribute values (input_format_native_allow_types_conversion
+// turned off) fails one insert with an error worth retrying; the retry,
+// and every batch after it, declares the table's own types.
+func TestServerThatDoesNotConvert(t *testing.T) {
+	_, db := newStore(t)
+	refusing := []byte("\x07AttrStr\x23" + plainValuesMap)
+	var refused atomic.Int64
+	target, _ := url.Parse("http://" + chtest.Server(t).Addr())
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if bytes.Contains(body, refusing) {
+			refused.Add(1)
+			w.Header().Set("X-ClickHouse-Exception-Code", "53")
+			w.WriteHeader(http.StatusInternalServerError)
+			io.WriteString(w, "Code: 53. DB::Exception: Type mismatch for column AttrStr. (TYPE_MISMATCH)")
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		proxy.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	conn, err := storage.Open(context.Background(), srv.URL+"/"+db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx := context.Background()
+	w := NewWriter(conn, Options{Database: db})
+	r := NewReader(conn, db)
+
+	ids := []pcommon.TraceID{traceID(7), traceID(8), traceID(9)}
+	for i, id := range ids {
+		want := richTraces(id)
+		err := w.WriteTraces(ctx, want)
+		if i == 1 { // the first batch declaring converted types
+			if err == nil || errors.Is(err, ErrInvalidData) {
+				t.Fatalf("batch %d through a server that does not convert: %v, want an error worth retrying", i, err)
+			}
+			var ex *clickhouse.Exception
+			if errors.As(err, &ex) {
+				t.Errorf("batch %d: the refusal surfaces as a ClickHouse exception (%v), which callers may treat as permanent", i, err)
+			}
+			err = w.WriteTraces(ctx, want) // the retry
+		}
+		if err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+		got, err := r.GetTrace(ctx, id)
+		if err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+		requireSameTraces(t, want, got)
+	}
+	if n := refused.Load(); n != 1 {
+		t.Errorf("the server refused %d inserts, want 1", n)
 	}
 }

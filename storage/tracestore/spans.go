@@ -58,7 +58,8 @@ type spanColumns struct {
 	// edges are the parent/child facts of every span, for the service graph.
 	edges []edgeSpan
 
-	enc valueEncoder
+	enc  valueEncoder
+	dict strDict // for the LowCardinality(String) columns, one at a time
 }
 
 func newSpanColumns(maxDepth int) *spanColumns {
@@ -107,6 +108,7 @@ func (c *spanColumns) reset() {
 	clear(c.edges)
 	c.edges = c.edges[:0]
 	c.enc.sanitized, c.enc.truncated = 0, 0
+	c.dict.reset()
 }
 
 // retainedBytes estimates what the buffers hold on to, so a pool can drop a
@@ -240,28 +242,28 @@ func (c *spanColumns) columns() []namedColumn {
 		{"ParentSpanId", c.parentSpanID.finish()},
 		{"TraceState", c.traceState},
 		{"Flags", c.flags},
-		{"SpanName", c.name},
+		{"SpanName", lowCardStrings{c.name, &c.dict}},
 		{"SpanKind", c.kind},
 		{"Duration", c.duration},
 		{"StatusCode", c.statusCode},
 		{"StatusMessage", c.statusMessage},
-		{"ServiceName", c.serviceName},
+		{"ServiceName", lowCardStrings{c.serviceName, &c.dict}},
 	}
-	cols = c.origin.appendTo(cols)
+	cols = c.origin.appendTo(cols, &c.dict)
 	cols = appendAttrColumns(cols, c.attrs.values())
 	return append(cols,
 		namedColumn{"DroppedAttributesCount", c.dropped},
-		namedColumn{"Events.Timestamp", c.eventTime.finish()},
-		namedColumn{"Events.Name", c.eventName.finish()},
-		namedColumn{"Events.Attributes", c.eventAttrs.finish()},
-		namedColumn{"Events.DroppedAttributesCount", c.eventDropped.finish()},
+		namedColumn{"Events.Timestamp", &c.eventTime},
+		namedColumn{"Events.Name", &c.eventName},
+		namedColumn{"Events.Attributes", &c.eventAttrs},
+		namedColumn{"Events.DroppedAttributesCount", &c.eventDropped},
 		namedColumn{"DroppedEventsCount", c.droppedEvents},
-		namedColumn{"Links.TraceId", c.linkTraceID.finish()},
-		namedColumn{"Links.SpanId", c.linkSpanID.finish()},
-		namedColumn{"Links.TraceState", c.linkTraceState.finish()},
-		namedColumn{"Links.Flags", c.linkFlags.finish()},
-		namedColumn{"Links.Attributes", c.linkAttrs.finish()},
-		namedColumn{"Links.DroppedAttributesCount", c.linkDropped.finish()},
+		namedColumn{"Links.TraceId", &c.linkTraceID},
+		namedColumn{"Links.SpanId", &c.linkSpanID},
+		namedColumn{"Links.TraceState", &c.linkTraceState},
+		namedColumn{"Links.Flags", &c.linkFlags},
+		namedColumn{"Links.Attributes", &c.linkAttrs},
+		namedColumn{"Links.DroppedAttributesCount", &c.linkDropped},
 		namedColumn{"DroppedLinksCount", c.droppedLinks},
 	)
 }

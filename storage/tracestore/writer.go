@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -136,8 +137,14 @@ type Writer struct {
 
 	spans, logs, edges tableInsert
 
-	spanPool sync.Pool
-	logPool  sync.Pool
+	spanPool freeList[*spanColumns]
+	logPool  freeList[*logColumns]
+
+	// converts: the server converts column types on Native input (see
+	// wireType); asked once. noConvert: it refused to.
+	converts     bool
+	convertsOnce sync.Once
+	noConvert    atomic.Bool
 
 	edgeCache *edgeCache // nil when edges are off
 	services  *interner
@@ -149,7 +156,14 @@ type Writer struct {
 type tableInsert struct {
 	table string
 	query string
-	types atomic.Pointer[[]clickhouse.ColumnNameAndType]
+	types atomic.Pointer[insertTypes]
+}
+
+// insertTypes are the column types a batch declares.
+type insertTypes struct {
+	cols []clickhouse.ColumnNameAndType
+	// converted: some differ from the table's (see Writer.wireType).
+	converted bool
 }
 
 func newTableInsert(db, table string, columns []string) tableInsert {
@@ -196,9 +210,45 @@ func NewWriter(conn driver.Conn, opts Options) *Writer {
 	if opts.EdgeCacheSize > 0 {
 		w.edgeCache = newEdgeCache(opts.EdgeCacheSize, opts.EdgeCacheTTL, opts.Now)
 	}
-	w.spanPool.New = func() any { return newSpanColumns(w.maxDepth) }
-	w.logPool.New = func() any { return newLogColumns(w.maxDepth) }
+	w.spanPool.alloc = func() *spanColumns { return newSpanColumns(w.maxDepth) }
+	w.logPool.alloc = func() *logColumns { return newLogColumns(w.maxDepth) }
 	return w
+}
+
+// freeList keeps column buffers between writes. A sync.Pool would not do:
+// it is emptied by every GC, and a collector holding a queue of pdata runs
+// GC often enough that each batch grew its buffers from scratch again.
+type freeList[T interface{ reset() }] struct {
+	mu    sync.Mutex
+	free  []T
+	alloc func() T
+}
+
+// maxFreeBuffers bounds the buffers kept per signal: one per concurrent
+// write (exporterhelper's num_consumers) is all that is ever reused.
+const maxFreeBuffers = 4
+
+func (f *freeList[T]) get() T {
+	f.mu.Lock()
+	if n := len(f.free); n > 0 {
+		c := f.free[n-1]
+		var zero T
+		f.free[n-1] = zero
+		f.free = f.free[:n-1]
+		f.mu.Unlock()
+		return c
+	}
+	f.mu.Unlock()
+	return f.alloc()
+}
+
+func (f *freeList[T]) put(c T) {
+	c.reset()
+	f.mu.Lock()
+	if len(f.free) < maxFreeBuffers {
+		f.free = append(f.free, c)
+	}
+	f.mu.Unlock()
 }
 
 // maxPooledBytes is the most a pooled buffer may retain; one huge batch does
@@ -220,14 +270,12 @@ func (w *Writer) WriteTraces(ctx context.Context, td ptrace.Traces) error {
 // cannot succeed on retry.
 func (w *Writer) WriteTracesStats(ctx context.Context, td ptrace.Traces) (WriteStats, error) {
 	var st WriteStats
-	c := w.spanPool.Get().(*spanColumns)
+	c := w.spanPool.get()
 	defer func() {
 		if c.retainedBytes() < maxPooledBytes {
-			c.reset()
-			w.spanPool.Put(c)
+			w.spanPool.put(c)
 		}
 	}()
-	c.reset()
 	c.add(td, &st, w.services)
 	if c.rows > 0 {
 		if err := w.insert(ctx, &w.spans, c.rows, c.columns()); err != nil {
@@ -260,14 +308,12 @@ func (w *Writer) WriteLogs(ctx context.Context, ld plog.Logs) error {
 // for WriteTracesStats.
 func (w *Writer) WriteLogsStats(ctx context.Context, ld plog.Logs) (WriteStats, error) {
 	var st WriteStats
-	c := w.logPool.Get().(*logColumns)
+	c := w.logPool.get()
 	defer func() {
 		if c.retainedBytes() < maxPooledBytes {
-			c.reset()
-			w.logPool.Put(c)
+			w.logPool.put(c)
 		}
 	}()
-	c.reset()
 	c.add(ld, &st, w.now())
 	if c.rows > 0 {
 		if err := w.insert(ctx, &w.logs, c.rows, c.columns()); err != nil {
@@ -286,7 +332,7 @@ func (w *Writer) insert(ctx context.Context, t *tableInsert, rows int, cols []na
 	known := t.types.Load()
 	prepCtx := ctx
 	if known != nil {
-		prepCtx = clickhouse.Context(ctx, clickhouse.WithColumnNamesAndTypes(*known))
+		prepCtx = clickhouse.Context(ctx, clickhouse.WithColumnNamesAndTypes(known.cols))
 	}
 	batch, err := w.conn.PrepareBatch(prepCtx, t.query)
 	if err != nil {
@@ -294,25 +340,84 @@ func (w *Writer) insert(ctx context.Context, t *tableInsert, rows int, cols []na
 		return fmt.Errorf("prepare insert into %s: %w", t.table, err)
 	}
 	defer batch.Close()
-	for i, c := range cols {
-		if err := batch.Column(i).Append(c.values); err != nil {
-			_ = batch.Abort()
-			return fmt.Errorf("%w: column %s of %s: %v", ErrInvalidData, c.name, t.table, err)
-		}
+	driverCols := batch.Columns()
+	if len(driverCols) != len(cols) {
+		_ = batch.Abort()
+		t.types.Store(nil)
+		return fmt.Errorf("insert into %s: the driver has %d columns for the %d of the INSERT", t.table, len(driverCols), len(cols))
+	}
+	if err := appendColumns(driverCols, cols); err != nil {
+		_ = batch.Abort()
+		return fmt.Errorf("%w: %s: %v", ErrInvalidData, t.table, err)
 	}
 	if known == nil {
-		types := make([]clickhouse.ColumnNameAndType, 0, len(cols))
-		for _, col := range batch.Columns() {
-			types = append(types, clickhouse.ColumnNameAndType{Name: col.Name(), Type: string(col.Type())})
+		types := &insertTypes{cols: make([]clickhouse.ColumnNameAndType, 0, len(cols))}
+		for _, col := range driverCols {
+			typ := w.wireType(string(col.Type()))
+			types.converted = types.converted || typ != string(col.Type())
+			types.cols = append(types.cols, clickhouse.ColumnNameAndType{Name: col.Name(), Type: typ})
 		}
-		t.types.Store(&types)
+		t.types.Store(types)
 	}
 	if err := batch.Send(); err != nil {
 		t.types.Store(nil) // the table may have changed: describe it again next time
+		var ex *clickhouse.Exception
+		if known != nil && known.converted && errors.As(err, &ex) {
+			// The server refused a block declaring converted types: it may
+			// not convert (a profile can turn the setting off). Declare the
+			// table's own types from now on, and do not let the error look
+			// permanent: the retry sends the same rows without conversion.
+			w.noConvert.Store(true)
+			return fmt.Errorf("insert %d rows into %s (declaring plain String attribute values, which is now turned off): %v", rows, t.table, err)
+		}
 		return fmt.Errorf("insert %d rows into %s: %w", rows, t.table, err)
 	}
 	return nil
 }
+
+// appendColumns fills the driver's columns, in order, with the buffered ones.
+func appendColumns(driverCols []column.Interface, cols []namedColumn) error {
+	for i, c := range cols {
+		var err error
+		if a, ok := c.values.(columnAppender); ok {
+			err = a.appendTo(driverCols[i])
+		} else {
+			_, err = driverCols[i].Append(c.values)
+		}
+		if err != nil {
+			return fmt.Errorf("column %s: %v", c.name, err)
+		}
+	}
+	return nil
+}
+
+// wireType is the type a column is declared with in the Native blocks of
+// later batches (over HTTP; the native protocol ignores declared types and
+// uses the server's). Attribute string values go as plain String into
+// their Map(…, LowCardinality(String)) columns: the server converts them
+// (input_format_native_allow_types_conversion, on by default), building the
+// dictionary in C++, where clickhouse-go would build it in a Go map keyed
+// by interface values, one entry per distinct value: for ids, nearly one per
+// row, the largest allocation of a batch. Keys and the per-resource columns
+// stay LowCardinality: few distinct values, a small block.
+func (w *Writer) wireType(t string) string {
+	if t != lcStringMap {
+		return t
+	}
+	w.convertsOnce.Do(func() {
+		v, err := w.conn.ServerVersion()
+		w.converts = err == nil && v.Version.Major >= 24
+	})
+	if !w.converts || w.noConvert.Load() {
+		return t
+	}
+	return plainValuesMap
+}
+
+const (
+	lcStringMap    = "Map(LowCardinality(String), LowCardinality(String))"
+	plainValuesMap = "Map(LowCardinality(String), String)"
+)
 
 func edgeColumns(rows []edgeRow) []namedColumn {
 	ts := make([]time.Time, len(rows))
