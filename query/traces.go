@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -75,18 +76,7 @@ func (s *Service) FindTraces(ctx context.Context, q TraceQuery) ([]ptrace.Traces
 	if err != nil {
 		return nil, err
 	}
-	var ids []pcommon.TraceID
-	// One reading thread reads the newest minutes first and stops at the
-	// limit; more threads would read older minutes in parallel for nothing.
-	err = s.queryWith(ctx, clickhouse.Settings{"max_threads": 1}, sql, args, func(rows driver.Rows) error {
-		var raw string
-		var last time.Time
-		if err := rows.Scan(&raw, &last); err != nil {
-			return err
-		}
-		ids = append(ids, traceIDFrom(raw))
-		return nil
-	})
+	ids, err := s.findTraceIDs(ctx, q, sql, args)
 	if err != nil {
 		return nil, err
 	}
@@ -106,6 +96,100 @@ func (s *Service) FindTraces(ctx context.Context, q TraceQuery) ([]ptrace.Traces
 		out = append(out, td)
 	}
 	return out, nil
+}
+
+// Search windows: findTraceIDs reads the newest firstSearchWindow of the
+// range, then wider windows further back until it has the limit or has
+// read the whole range.
+const (
+	firstSearchWindow = time.Minute
+	// searchWindowGrowth bounds how much wider each window is than the
+	// last.
+	searchWindowGrowth = 4
+)
+
+// findTraceIDs runs the id search (findTraceIDsSQL) over windows from the
+// newest, and returns up to q.Limit trace ids, most recent match first.
+//
+// One query over the whole range reads the newest granules of every part
+// that holds any of the range, and before merges that is every part:
+// even in reverse order with one thread it decompressed the whole last
+// hour (1M spans in 20 parts: 8.4 MB). A window of a few minutes reads
+// only those minutes' granules of each part. A busy service fills the limit
+// from the first window or two; after that, the matches found so far size
+// the next window. Rare matches (nothing in two windows) read the rest of
+// the range at once, so they pay two small queries more than one query
+// would. Measured at 10M spans (14–18 parts, no forced merges), together
+// with 0001's smaller granules: service + operation over the last hour
+// 160 -> 71 ms p50 (its id search alone, limit 1: 124 -> 43 ms); user.id
+// over 24h 84 -> 88–98 ms.
+func (s *Service) findTraceIDs(ctx context.Context, q TraceQuery, sql string, args []any) ([]pcommon.TraceID, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultTraceLimit
+	}
+	// The window's bounds are the first two parameters (findTraceIDsSQL).
+	args = slices.Clone(args)
+	startArg, endArg := args[0].(driver.NamedValue), args[1].(driver.NamedValue)
+	var ids []pcommon.TraceID
+	seen := make(map[pcommon.TraceID]struct{}, limit)
+	end, width := q.Range.End, firstSearchWindow
+	windows := 0 // read so far
+	for {
+		start := end.Add(-width)
+		last := !start.After(q.Range.Start)
+		if last {
+			start = q.Range.Start
+		}
+		startArg.Value, endArg.Value = start, end
+		args[0], args[1] = startArg, endArg
+		// One reading thread reads the window's newest minutes first and
+		// stops at the limit; more threads would read older minutes in
+		// parallel for nothing.
+		err := s.queryWith(ctx, clickhouse.Settings{"max_threads": 1}, sql, args, func(rows driver.Rows) error {
+			var raw string
+			var ts time.Time
+			if err := rows.Scan(&raw, &ts); err != nil {
+				return err
+			}
+			// A trace with matches in two windows (or on the instant both
+			// bounds include) keeps its place from the newer one.
+			id := traceIDFrom(raw)
+			if _, dup := seen[id]; !dup {
+				seen[id] = struct{}{}
+				ids = append(ids, id)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(ids) >= limit || last {
+			break
+		}
+		windows++
+		switch read := q.Range.End.Sub(start); {
+		case len(ids) == 0 && windows >= 2:
+			// Nothing in two windows: the matches are rare (an attribute
+			// value, an error), and each further window would read little
+			// but pay a query's fixed cost; read the rest at once.
+			width = start.Sub(q.Range.Start)
+		case len(ids) == 0:
+			// One empty window says little: a range often ends at "now",
+			// after the newest span stored.
+			width *= searchWindowGrowth
+		default:
+			// The matches so far predict how much more to read; half as
+			// much again makes another window unlikely.
+			need := time.Duration(float64(read) * float64(limit-len(ids)) / float64(len(ids)) * 1.5)
+			width = min(max(need, width), width*searchWindowGrowth)
+		}
+		end = start
+	}
+	if len(ids) > limit {
+		ids = ids[:limit]
+	}
+	return ids, nil
 }
 
 // getTraces reads the traces of a search in one go (tracestore.Reader's
@@ -158,6 +242,8 @@ func (s *Service) findTraceIDsSQL(q TraceQuery) (string, []any, error) {
 	}
 	p := chsql.NewParams("p")
 	where := []string{
+		// The time bounds come first: findTraceIDs replaces them with each
+		// window's.
 		"Timestamp >= " + p.Add("DateTime64(9)", q.Range.Start),
 		"Timestamp <= " + p.Add("DateTime64(9)", q.Range.End),
 		"ServiceName = " + p.Add("String", q.Service),

