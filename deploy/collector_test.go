@@ -7,11 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/kafkaexporter"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/receiver/kafkareceiver"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/provider/envprovider"
 	"go.opentelemetry.io/collector/confmap/provider/fileprovider"
@@ -207,5 +209,35 @@ func TestDeployCollectorConfigsValidate(t *testing.T) {
 				t.Errorf("%d pipelines, want traces and logs", len(cfg.Service.Pipelines))
 			}
 		})
+	}
+}
+
+// TestKafkaBrokersList: KAFKA_BROKERS takes several bootstrap brokers,
+// comma-separated (the collector's config decoder splits a string into a
+// list), and defaults to kafka:9092.
+func TestKafkaBrokersList(t *testing.T) {
+	t.Setenv("TRACEHOUSE_CLICKHOUSE", "clickhouse://default:pw@clickhouse:9000/default")
+	kafka := component.MustNewID("kafka")
+	for _, c := range []struct {
+		env  string
+		want []string
+	}{
+		{"", []string{"kafka:9092"}},
+		{"k1:9092", []string{"k1:9092"}},
+		{"k1:9092,k2:9092,k3:9092", []string{"k1:9092", "k2:9092", "k3:9092"}},
+	} {
+		if c.env == "" {
+			os.Unsetenv("KAFKA_BROKERS")
+		} else {
+			t.Setenv("KAFKA_BROKERS", c.env)
+		}
+		agent := loadCollectorConfig(t, distribution(t), filepath.Join(deployDir(t), "kafka", "agent.yaml"))
+		if got := agent.Exporters[kafka].(*kafkaexporter.Config).ClientConfig.Brokers; !slices.Equal(got, c.want) {
+			t.Errorf("KAFKA_BROKERS=%q: agent's kafka exporter brokers %q, want %q", c.env, got, c.want)
+		}
+		gateway := loadCollectorConfig(t, distribution(t), filepath.Join(deployDir(t), "kafka", "ingest-gateway.yaml"))
+		if got := gateway.Receivers[kafka].(*kafkareceiver.Config).ClientConfig.Brokers; !slices.Equal(got, c.want) {
+			t.Errorf("KAFKA_BROKERS=%q: gateway's kafka receiver brokers %q, want %q", c.env, got, c.want)
+		}
 	}
 }
