@@ -375,43 +375,36 @@ func diskUsage(ctx context.Context, conn driver.Conn, r *result) error {
 }
 
 func loadSpans(ctx context.Context, w *tracestore.Writer, g *gen, n, batch int) (float64, error) {
-	start := time.Now()
-	var writeTime time.Duration
-	done, calls := 0, 0
-	for done < n {
-		td, k := g.traces(min(batch, n-done))
-		t0 := time.Now()
-		if err := w.WriteTraces(ctx, td); err != nil {
-			return 0, err
-		}
-		writeTime += time.Since(t0)
-		done += k
-		calls++
-		if calls%10 == 0 || done >= n {
-			fmt.Fprintf(os.Stderr, "  spans %d/%d: %.0f spans/s end to end (%.0f in WriteTraces)\n",
-				done, n, float64(done)/time.Since(start).Seconds(), float64(done)/writeTime.Seconds())
-		}
-	}
-	return float64(done) / time.Since(start).Seconds(), nil
+	return load("spans", "spans/s", "WriteTraces", n, batch, g.traces,
+		func(td ptrace.Traces) error { return w.WriteTraces(ctx, td) })
 }
 
 func loadLogs(ctx context.Context, w *tracestore.Writer, g *gen, n, batch int) (float64, error) {
+	return load("logs", "records/s", "WriteLogs", n, batch,
+		func(k int) (plog.Logs, int) { return g.logs(k), k },
+		func(ld plog.Logs) error { return w.WriteLogs(ctx, ld) })
+}
+
+// load generates and writes n items in batches, printing progress every
+// ten batches, and returns items per second end to end; the progress lines
+// also give the rate of write alone. generate returns a batch of about k
+// items and how many it holds.
+func load[T any](what, unit, call string, n, batch int, generate func(k int) (T, int), write func(T) error) (float64, error) {
 	start := time.Now()
 	var writeTime time.Duration
 	done, calls := 0, 0
 	for done < n {
-		k := min(batch, n-done)
-		ld := g.logs(k)
+		data, k := generate(min(batch, n-done))
 		t0 := time.Now()
-		if err := w.WriteLogs(ctx, ld); err != nil {
+		if err := write(data); err != nil {
 			return 0, err
 		}
 		writeTime += time.Since(t0)
 		done += k
 		calls++
 		if calls%10 == 0 || done >= n {
-			fmt.Fprintf(os.Stderr, "  logs %d/%d: %.0f records/s end to end (%.0f in WriteLogs)\n",
-				done, n, float64(done)/time.Since(start).Seconds(), float64(done)/writeTime.Seconds())
+			fmt.Fprintf(os.Stderr, "  %s %d/%d: %.0f %s end to end (%.0f in %s)\n",
+				what, done, n, float64(done)/time.Since(start).Seconds(), unit, float64(done)/writeTime.Seconds(), call)
 		}
 	}
 	return float64(done) / time.Since(start).Seconds(), nil
