@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 
@@ -76,7 +75,7 @@ type logRow struct {
 	Scope               string // attributes JSON
 	ScopeDropped        uint32
 	ScopeSchema         string
-	Attrs               typedMaps
+	Attrs               tracestore.AttrMaps
 	Dropped             uint32
 	Tiebreak            uint64
 }
@@ -85,13 +84,13 @@ func (r *logRow) dest() []any {
 	d := []any{&r.Timestamp, &r.Observed, &r.TraceID, &r.SpanID, &r.Flags, &r.SeverityText, &r.SeverityNumber,
 		&r.Service, &r.Body, &r.BodyType, &r.EventName,
 		&r.Resource, &r.ResourceDropped, &r.ResourceSchema, &r.ScopeName, &r.ScopeVersion, &r.Scope, &r.ScopeDropped, &r.ScopeSchema}
-	d = append(d, r.Attrs.dest()...)
+	d = append(d, r.Attrs.Dest()...)
 	return append(d, &r.Dropped, &r.Tiebreak)
 }
 
 func (r *logRow) entry() LogEntry {
 	res := pcommon.NewResource()
-	decodeAttributesJSON(r.Resource, res.Attributes())
+	tracestore.PutAttributes(r.Resource, res.Attributes())
 	if _, ok := res.Attributes().Get("service.name"); !ok && r.Service != "" {
 		res.Attributes().PutStr("service.name", r.Service)
 	}
@@ -99,7 +98,7 @@ func (r *logRow) entry() LogEntry {
 	scope := pcommon.NewInstrumentationScope()
 	scope.SetName(r.ScopeName)
 	scope.SetVersion(r.ScopeVersion)
-	decodeAttributesJSON(r.Scope, scope.Attributes())
+	tracestore.PutAttributes(r.Scope, scope.Attributes())
 	scope.SetDroppedAttributesCount(r.ScopeDropped)
 
 	rec := plog.NewLogRecord()
@@ -113,40 +112,10 @@ func (r *logRow) entry() LogEntry {
 	rec.SetSeverityText(r.SeverityText)
 	rec.SetSeverityNumber(plog.SeverityNumber(r.SeverityNumber))
 	rec.SetEventName(r.EventName)
-	setBody(rec.Body(), r.Body, pcommon.ValueType(r.BodyType))
-	r.Attrs.putInto(rec.Attributes())
+	tracestore.SetBody(rec.Body(), r.Body, pcommon.ValueType(r.BodyType))
+	r.Attrs.PutInto(rec.Attributes())
 	rec.SetDroppedAttributesCount(r.Dropped)
 	return LogEntry{Resource: res, Scope: scope, Record: rec, Cursor: encodeCursor(logPos{r.Timestamp.UnixNano(), r.Tiebreak})}
-}
-
-// setBody rebuilds a body from its stored text and type (see
-// migrations/0003_logs.sql).
-func setBody(dst pcommon.Value, text string, typ pcommon.ValueType) {
-	switch typ {
-	case pcommon.ValueTypeEmpty:
-	case pcommon.ValueTypeInt:
-		if i, err := strconv.ParseInt(text, 10, 64); err == nil {
-			dst.SetInt(i)
-			return
-		}
-		dst.SetStr(text)
-	case pcommon.ValueTypeDouble:
-		if f, err := strconv.ParseFloat(text, 64); err == nil {
-			dst.SetDouble(f)
-			return
-		}
-		dst.SetStr(text)
-	case pcommon.ValueTypeBool:
-		if b, err := strconv.ParseBool(text); err == nil {
-			dst.SetBool(b)
-			return
-		}
-		dst.SetStr(text)
-	case pcommon.ValueTypeMap, pcommon.ValueTypeSlice, pcommon.ValueTypeBytes:
-		decodeAnyValue(text, dst)
-	default:
-		dst.SetStr(text)
-	}
 }
 
 func spanIDFrom(b string) pcommon.SpanID {

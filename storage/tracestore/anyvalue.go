@@ -453,8 +453,9 @@ func appendPlainFloat(dst []byte, f float64) []byte {
 	return strconv.AppendFloat(dst, f, 'g', -1, 64)
 }
 
-// setBody restores a log body from its Body text and BodyType.
-func setBody(dst pcommon.Value, text string, typ pcommon.ValueType) {
+// SetBody restores a log body from its Body text and BodyType (see
+// bodyText). Text that does not parse as its type is kept as a string.
+func SetBody(dst pcommon.Value, text string, typ pcommon.ValueType) {
 	switch typ {
 	case pcommon.ValueTypeStr:
 		dst.SetStr(text)

@@ -339,8 +339,10 @@ func (r *Reader) traceRange(ctx context.Context, traceID pcommon.TraceID) (start
 	return start, end, n > 0, nil
 }
 
-// typedMaps holds one attribute set as read: the five typed columns.
-type typedMaps struct {
+// AttrMaps holds one attribute set as read: the five typed columns
+// (schema.AttrColumns). Exported so that other readers of the tables (the
+// query package's log search) restore attributes exactly as Reader does.
+type AttrMaps struct {
 	Str   map[string]string
 	Int   map[string]int64
 	Float map[string]float64
@@ -348,14 +350,16 @@ type typedMaps struct {
 	Other map[string]string
 }
 
-func (m *typedMaps) dest() []any { return []any{&m.Str, &m.Int, &m.Float, &m.Bool, &m.Other} }
+// Dest lists pointers to scan the five columns into, in schema order.
+func (m *AttrMaps) Dest() []any { return []any{&m.Str, &m.Int, &m.Float, &m.Bool, &m.Other} }
 
-func (m *typedMaps) len() int {
+func (m *AttrMaps) len() int {
 	return len(m.Str) + len(m.Int) + len(m.Float) + len(m.Bool) + len(m.Other)
 }
 
-// putInto adds the attributes to dst, sorted by key within each type.
-func (m *typedMaps) putInto(dst pcommon.Map) {
+// PutInto adds the attributes to dst, grouped by type and sorted by key
+// within each (ClickHouse maps do not keep the original order).
+func (m *AttrMaps) PutInto(dst pcommon.Map) {
 	dst.EnsureCapacity(m.len())
 	for _, k := range sortedKeys(m.Str) {
 		dst.PutStr(k, m.Str[k])
@@ -425,10 +429,10 @@ func (c *commonColumns) scopeKey(b []byte) []byte {
 	return append(b, c.ScopeSchemaURL...)
 }
 
-// putAttributes restores attributes JSON into dst. Text that does not
-// decode (never written by this package) is kept whole under
-// UndecodableAttributesKey rather than lost.
-func putAttributes(text string, dst pcommon.Map) {
+// PutAttributes restores attributes JSON (schema.AttrColumns) into dst,
+// keeping the keys' order. Text that does not decode (never written by this
+// package) is kept whole under UndecodableAttributesKey rather than lost.
+func PutAttributes(text string, dst pcommon.Map) {
 	if err := decodeAttributes(text, dst); err != nil {
 		dst.Clear()
 		dst.PutStr(UndecodableAttributesKey, text)
@@ -459,7 +463,7 @@ func (g *grouper) spans(td ptrace.Traces, c *commonColumns) ptrace.SpanSlice {
 		ri = td.ResourceSpans().Len()
 		g.resources[string(g.key)] = ri
 		rs := td.ResourceSpans().AppendEmpty()
-		putAttributes(c.Resource, rs.Resource().Attributes())
+		PutAttributes(c.Resource, rs.Resource().Attributes())
 		rs.Resource().SetDroppedAttributesCount(c.ResDropped)
 		rs.SetSchemaUrl(c.ResSchemaURL)
 	}
@@ -483,7 +487,7 @@ func (g *grouper) records(ld plog.Logs, c *commonColumns) plog.LogRecordSlice {
 		ri = ld.ResourceLogs().Len()
 		g.resources[string(g.key)] = ri
 		rl := ld.ResourceLogs().AppendEmpty()
-		putAttributes(c.Resource, rl.Resource().Attributes())
+		PutAttributes(c.Resource, rl.Resource().Attributes())
 		rl.Resource().SetDroppedAttributesCount(c.ResDropped)
 		rl.SetSchemaUrl(c.ResSchemaURL)
 	}
@@ -503,7 +507,7 @@ func (g *grouper) records(ld plog.Logs, c *commonColumns) plog.LogRecordSlice {
 func setScope(s pcommon.InstrumentationScope, c *commonColumns) {
 	s.SetName(c.ScopeName)
 	s.SetVersion(c.ScopeVersion)
-	putAttributes(c.Scope, s.Attributes())
+	PutAttributes(c.Scope, s.Attributes())
 	s.SetDroppedAttributesCount(c.ScopeDropped)
 }
 
@@ -521,7 +525,7 @@ type spanRow struct {
 	StatusCode    int8
 	StatusMessage string
 	common        commonColumns
-	Attrs         typedMaps
+	Attrs         AttrMaps
 	Dropped       uint32
 
 	EventTime     []time.Time
@@ -544,7 +548,7 @@ func (r *spanRow) dest() []any {
 	d := []any{&r.Timestamp, &r.TraceID, &r.SpanID, &r.ParentSpanID, &r.TraceState, &r.Flags,
 		&r.SpanName, &r.SpanKind, &r.Duration, &r.StatusCode, &r.StatusMessage, &r.common.ServiceName}
 	d = append(d, r.common.dest()...)
-	d = append(d, r.Attrs.dest()...)
+	d = append(d, r.Attrs.Dest()...)
 	return append(d, &r.Dropped,
 		&r.EventTime, &r.EventName, &r.EventAttrs, &r.EventDropped, &r.DroppedEvents,
 		&r.LinkTraceID, &r.LinkSpanID, &r.LinkTraceState, &r.LinkFlags, &r.LinkAttrs, &r.LinkDropped, &r.DroppedLinks)
@@ -570,7 +574,7 @@ func (r *spanRow) fill(s ptrace.Span) {
 	s.SetEndTimestamp(start + pcommon.Timestamp(r.Duration))
 	s.Status().SetCode(ptrace.StatusCode(r.StatusCode))
 	s.Status().SetMessage(r.StatusMessage)
-	r.Attrs.putInto(s.Attributes())
+	r.Attrs.PutInto(s.Attributes())
 	s.SetDroppedAttributesCount(r.Dropped)
 
 	events := s.Events()
@@ -582,7 +586,7 @@ func (r *spanRow) fill(s ptrace.Span) {
 			ev.SetName(r.EventName[i])
 		}
 		if i < len(r.EventAttrs) {
-			putAttributes(r.EventAttrs[i], ev.Attributes())
+			PutAttributes(r.EventAttrs[i], ev.Attributes())
 		}
 		if i < len(r.EventDropped) {
 			ev.SetDroppedAttributesCount(r.EventDropped[i])
@@ -609,7 +613,7 @@ func (r *spanRow) fill(s ptrace.Span) {
 			l.SetFlags(r.LinkFlags[i])
 		}
 		if i < len(r.LinkAttrs) {
-			putAttributes(r.LinkAttrs[i], l.Attributes())
+			PutAttributes(r.LinkAttrs[i], l.Attributes())
 		}
 		if i < len(r.LinkDropped) {
 			l.SetDroppedAttributesCount(r.LinkDropped[i])
@@ -631,7 +635,7 @@ type logRow struct {
 	BodyType       int8
 	EventName      string
 	common         commonColumns
-	Attrs          typedMaps
+	Attrs          AttrMaps
 	Dropped        uint32
 }
 
@@ -640,7 +644,7 @@ func (r *logRow) dest() []any {
 	d := []any{&r.Timestamp, &r.Observed, &r.TraceID, &r.SpanID, &r.TraceFlags, &r.SeverityText,
 		&r.SeverityNumber, &r.common.ServiceName, &r.Body, &r.BodyType, &r.EventName}
 	d = append(d, r.common.dest()...)
-	d = append(d, r.Attrs.dest()...)
+	d = append(d, r.Attrs.Dest()...)
 	return append(d, &r.Dropped)
 }
 
@@ -654,8 +658,8 @@ func (r *logRow) fill(l plog.LogRecord) {
 	l.SetFlags(plog.LogRecordFlags(r.TraceFlags))
 	l.SetSeverityText(r.SeverityText)
 	l.SetSeverityNumber(plog.SeverityNumber(r.SeverityNumber))
-	setBody(l.Body(), r.Body, pcommon.ValueType(r.BodyType))
+	SetBody(l.Body(), r.Body, pcommon.ValueType(r.BodyType))
 	l.SetEventName(r.EventName)
-	r.Attrs.putInto(l.Attributes())
+	r.Attrs.PutInto(l.Attributes())
 	l.SetDroppedAttributesCount(r.Dropped)
 }
