@@ -41,6 +41,37 @@ function axes(g, x, y, width, height, xDomain, yTicks, fmtY) {
   g.appendChild(ax);
 }
 
+// brushX makes an x-range selectable by dragging over svg: brush is the
+// rect that shows the selection, x the scale, and onBrush(from, to) gets the
+// domain range when the drag spans more than minPx pixels. With track =
+// [left, right] the rect follows the pointer only inside those pixels.
+function brushX(svg, brush, x, onBrush, { minPx, track } = {}) {
+  let from = null;
+  svg.style.cursor = 'crosshair';
+  svg.addEventListener('mousedown', (ev) => {
+    from = ev.clientX - svg.getBoundingClientRect().left;
+    brush.classList.remove('hidden');
+    brush.setAttribute('x', from);
+    brush.setAttribute('width', 0);
+  });
+  svg.addEventListener('mousemove', (ev) => {
+    if (from === null) return;
+    const px = ev.clientX - svg.getBoundingClientRect().left;
+    if (track && (px < track[0] || px > track[1])) return;
+    brush.setAttribute('x', Math.min(from, px));
+    brush.setAttribute('width', Math.abs(px - from));
+  });
+  svg.addEventListener('mouseup', (ev) => {
+    if (from === null) return;
+    const px = ev.clientX - svg.getBoundingClientRect().left;
+    const a = Math.min(from, px);
+    const b = Math.max(from, px);
+    from = null;
+    brush.classList.add('hidden');
+    if (b - a > minPx) onBrush(x.invert(a), x.invert(b));
+  });
+}
+
 // lineChart: series = [{name, color, points: [[tMs, value], …]}].
 export function lineChart(container, { series, height = 170, fmtY = String, domain, yMin = 0, label, onBrush }) {
   container.classList.add('chart');
@@ -81,7 +112,6 @@ export function lineChart(container, { series, height = 170, fmtY = String, doma
     svg.appendChild(hover);
     const brush = s('rect', { class: 'brush hidden', y: M.top, height: height - M.top - M.bottom });
     svg.appendChild(brush);
-    let brushFrom = null;
     svg.addEventListener('mousemove', (ev) => {
       const rect = svg.getBoundingClientRect();
       const px = ev.clientX - rect.left;
@@ -108,32 +138,12 @@ export function lineChart(container, { series, height = 170, fmtY = String, doma
       const tx = nx + 12 + 170 > width ? nx - 180 : nx + 12;
       tip.style.left = `${tx}px`;
       tip.style.top = `${M.top}px`;
-      if (brushFrom !== null) {
-        brush.setAttribute('x', Math.min(brushFrom, px));
-        brush.setAttribute('width', Math.abs(px - brushFrom));
-      }
     });
     svg.addEventListener('mouseleave', () => {
       hover.classList.add('hidden');
       tip.classList.add('hidden');
     });
-    if (onBrush) {
-      svg.style.cursor = 'crosshair';
-      svg.addEventListener('mousedown', (ev) => {
-        brushFrom = ev.clientX - svg.getBoundingClientRect().left;
-        brush.classList.remove('hidden');
-        brush.setAttribute('width', 0);
-      });
-      svg.addEventListener('mouseup', (ev) => {
-        if (brushFrom === null) return;
-        const px = ev.clientX - svg.getBoundingClientRect().left;
-        const a = Math.min(brushFrom, px);
-        const b = Math.max(brushFrom, px);
-        brushFrom = null;
-        brush.classList.add('hidden');
-        if (b - a > 6) onBrush(x.invert(a), x.invert(b));
-      });
-    }
+    if (onBrush) brushX(svg, brush, x, onBrush, { minPx: 6, track: [M.left, width - M.right] });
     container.appendChild(svg);
     container.appendChild(tip);
   };
@@ -246,29 +256,7 @@ export function histogram(container, { buckets, step, height = 90, colors, domai
     if (onBrush) {
       const brush = s('rect', { class: 'brush hidden', y: M.top, height: height - M.top - M.bottom });
       svg.appendChild(brush);
-      let from = null;
-      svg.style.cursor = 'crosshair';
-      svg.addEventListener('mousedown', (ev) => {
-        from = ev.clientX - svg.getBoundingClientRect().left;
-        brush.classList.remove('hidden');
-        brush.setAttribute('x', from);
-        brush.setAttribute('width', 0);
-      });
-      svg.addEventListener('mousemove', (ev) => {
-        if (from === null) return;
-        const px = ev.clientX - svg.getBoundingClientRect().left;
-        brush.setAttribute('x', Math.min(from, px));
-        brush.setAttribute('width', Math.abs(px - from));
-      });
-      svg.addEventListener('mouseup', (ev) => {
-        if (from === null) return;
-        const px = ev.clientX - svg.getBoundingClientRect().left;
-        const a = Math.min(from, px);
-        const b = Math.max(from, px);
-        from = null;
-        brush.classList.add('hidden');
-        if (b - a > 4) onBrush(x.invert(a), x.invert(b));
-      });
+      brushX(svg, brush, x, onBrush, { minPx: 4 });
     }
     container.appendChild(svg);
     container.appendChild(tip);

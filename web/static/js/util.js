@@ -252,3 +252,11 @@ export function isEditable(el) {
   const tag = el.tagName;
   return tag === 'INPUT' || tag === 'TEXTAREA' || tag === 'SELECT' || el.isContentEditable;
 }
+
+// listStep: the row step a list key asks for: j or ArrowDown +1, k or
+// ArrowUp -1, anything else 0.
+export function listStep(ev) {
+  if (ev.key === 'j' || ev.key === 'ArrowDown') return 1;
+  if (ev.key === 'k' || ev.key === 'ArrowUp') return -1;
+  return 0;
+}

@@ -3,7 +3,7 @@
 // in view are in the DOM (virtualised), so 10,000-span traces scroll
 // smoothly: the DOM holds about the viewport's height in rows however long
 // the trace is.
-import { h, clear, fmtDuration, serviceColor, niceTicks, severityClass } from './util.js';
+import { h, clear, fmtDuration, serviceColor, niceTicks, severityClass, listStep } from './util.js';
 
 export const ROW_HEIGHT = 26;
 const OVERSCAN = 8;
@@ -510,15 +510,12 @@ export class Waterfall {
 
   // handleKey: j/k move, h/l collapse/expand, Enter opens.
   handleKey(ev) {
+    const step = listStep(ev);
+    if (step) {
+      this.move(step);
+      return true;
+    }
     switch (ev.key) {
-      case 'j':
-      case 'ArrowDown':
-        this.move(1);
-        return true;
-      case 'k':
-      case 'ArrowUp':
-        this.move(-1);
-        return true;
       case 'PageDown':
         this.move(Math.floor(this.viewport.clientHeight / ROW_HEIGHT) - 1);
         return true;

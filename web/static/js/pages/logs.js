@@ -3,7 +3,7 @@
 // live tail over SSE, and a jump to the trace of any record that has one.
 import * as api from '../api.js';
 import { normalizeLog } from '../model.js';
-import { h, clear, fmtTime, svcLabel, severityClass } from '../util.js';
+import { h, clear, fmtTime, svcLabel, severityClass, listStep } from '../util.js';
 import { navigate, href } from '../router.js';
 import { resolveRange, rangeParams, timePicker } from '../timerange.js';
 import { histogram } from '../charts.js';
@@ -258,12 +258,9 @@ export function mount(main, route) {
       input.select();
     },
     onKey(ev) {
-      if (ev.key === 'j' || ev.key === 'ArrowDown') {
-        select(selected + 1);
-        return true;
-      }
-      if (ev.key === 'k' || ev.key === 'ArrowUp') {
-        select(selected - 1);
+      const step = listStep(ev);
+      if (step) {
+        select(selected + step);
         return true;
       }
       if (ev.key === 'Enter' && selected >= 0) {

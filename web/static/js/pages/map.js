@@ -137,6 +137,18 @@ export function layout(names, edges) {
   return { layers: layers.map((l) => l || []), pos, back };
 }
 
+// asLink makes an SVG element (role=link, tabindex=0) open on click and on
+// Enter.
+function asLink(el, open) {
+  el.addEventListener('click', open);
+  el.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter') {
+      ev.stopPropagation();
+      open();
+    }
+  });
+}
+
 function draw(wrap, nodes, edges, range) {
   const byName = new Map(nodes.map((n) => [n.service, n]));
   for (const e of edges) {
@@ -205,13 +217,7 @@ function draw(wrap, nodes, edges, range) {
       e.errors ? s('text', { class: 'err', x: lx, y: ly + 13, 'text-anchor': 'middle' }, `${fmtPct(e.errorRate)} errors`) : null,
       s('title', null, label));
     const open = () => navigate('/search', { service: e.child, ...rangeParams(range) });
-    edge.addEventListener('click', open);
-    edge.addEventListener('keydown', (ev) => {
-      if (ev.key === 'Enter') {
-        ev.stopPropagation();
-        open();
-      }
-    });
+    asLink(edge, open);
     g.appendChild(edge);
   }
 
@@ -231,13 +237,7 @@ function draw(wrap, nodes, edges, range) {
       : s('text', { class: 'stat', x: 16, y: 44 }, 'no requests served (caller only)'),
     s('title', null, name));
     const open = () => navigate(`/service/${encodeURIComponent(name)}`, rangeParams(range));
-    node.addEventListener('click', open);
-    node.addEventListener('keydown', (ev) => {
-      if (ev.key === 'Enter') {
-        ev.stopPropagation();
-        open();
-      }
-    });
+    asLink(node, open);
     g.appendChild(node);
   }
   wrap.appendChild(svg);

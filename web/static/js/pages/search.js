@@ -2,7 +2,7 @@
 // matching traces on the right. Every filter lives in the URL.
 import * as api from '../api.js';
 import { summarizeJaeger } from '../model.js';
-import { h, clear, fmtDuration, fmtTime, fmtAgo, svcLabel, serviceColor, parseDuration, goDuration } from '../util.js';
+import { h, clear, fmtDuration, fmtTime, fmtAgo, svcLabel, serviceColor, parseDuration, goDuration, listStep } from '../util.js';
 import { navigate, href } from '../router.js';
 import { resolveRange, rangeParams, timePicker } from '../timerange.js';
 import { scatterPlot } from '../charts.js';
@@ -256,12 +256,9 @@ export function mount(main, route) {
       tagsIn.focus();
     },
     onKey(ev) {
-      if (ev.key === 'j' || ev.key === 'ArrowDown') {
-        select(selected + 1);
-        return true;
-      }
-      if (ev.key === 'k' || ev.key === 'ArrowUp') {
-        select(selected - 1);
+      const step = listStep(ev);
+      if (step) {
+        select(selected + step);
         return true;
       }
       if (ev.key === 'Enter' && selected >= 0 && items[selected]) {
