@@ -15,7 +15,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/tracehouse/tracehouse/sample-services/internal/faults"
 	"github.com/tracehouse/tracehouse/sample-services/internal/httpx"
 	"github.com/tracehouse/tracehouse/sample-services/internal/service"
 	"github.com/tracehouse/tracehouse/sample-services/internal/telemetry"
@@ -44,10 +43,8 @@ type ValidateRequest struct {
 
 // Service is a running auth service.
 type Service struct {
+	service.Base[Faults]
 	tel    *telemetry.Telemetry
-	app    *fiber.App
-	health *httpx.Health
-	faults *faults.Store[Faults]
 	signer signer
 	ttl    time.Duration
 	cache  *lru.Cache[string, Claims]
@@ -58,7 +55,7 @@ func New(cfg Config, tel *telemetry.Telemetry) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	store, err := faults.NewStore(cfg.Faults)
+	base, err := service.NewBase(Name, tel, cfg.Faults)
 	if err != nil {
 		return nil, err
 	}
@@ -72,21 +69,14 @@ func New(cfg Config, tel *telemetry.Telemetry) (*Service, error) {
 		_, _ = rand.Read(secret) // crypto/rand.Read never fails on supported platforms
 	}
 	s := &Service{
+		Base:   base,
 		tel:    tel,
-		app:    httpx.NewApp(Name),
-		health: httpx.NewHealth(),
-		faults: store,
 		signer: signer{secret: secret},
 		ttl:    cfg.TokenTTL,
 		cache:  cache,
 	}
-	s.app.Use(httpx.Tracing(tel, httpx.IsHealthPath))
-	s.health.Mount(s.app)
-	faults.Mount(s.app, s.faults, func(c *fiber.Ctx, f Faults) {
-		s.tel.Log(c.UserContext()).Warn().Interface("faults", f).Msg("faults changed")
-	})
-	s.app.Post("/v1/tokens", s.issue)
-	s.app.Post("/v1/tokens/validate", s.validate)
+	s.App().Post("/v1/tokens", s.issue)
+	s.App().Post("/v1/tokens/validate", s.validate)
 	return s, nil
 }
 
@@ -96,18 +86,6 @@ func Run(ctx context.Context, cfg Config) error {
 		return New(cfg, tel)
 	})
 }
-
-// App is the fiber app, for serving and tests.
-func (s *Service) App() *fiber.App { return s.app }
-
-// Health is the readiness state.
-func (s *Service) Health() *httpx.Health { return s.health }
-
-// Close releases nothing: the service calls no peers.
-func (s *Service) Close() {}
-
-// Faults is the live fault settings.
-func (s *Service) Faults() *faults.Store[Faults] { return s.faults }
 
 func (s *Service) issue(c *fiber.Ctx) error {
 	ctx := c.UserContext()
@@ -168,7 +146,7 @@ func (s *Service) validate(c *fiber.Ctx) error {
 func (s *Service) askIdentityProvider(ctx context.Context) {
 	_, span := s.tel.Tracer().Start(ctx, "auth.identity_provider", trace.WithSpanKind(trace.SpanKindInternal))
 	defer span.End()
-	if slept := s.faults.Load().Latency.Sleep(ctx); slept > 0 {
+	if slept := s.Faults().Load().Latency.Sleep(ctx); slept > 0 {
 		span.SetAttributes(attribute.Float64("fault.injected_latency_ms", float64(slept.Microseconds())/1000))
 	}
 }

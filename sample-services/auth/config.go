@@ -70,15 +70,14 @@ func (c Config) Validate() error {
 // (AUTH_<FLAG>).
 func ParseFlags(args []string, lookup flagenv.Lookup, output io.Writer) (Config, error) {
 	cfg := DefaultConfig()
-	fs := flag.NewFlagSet(Name, flag.ContinueOnError)
-	fs.SetOutput(output)
-	cfg.Common.RegisterFlags(fs)
-	fs.DurationVar(cfg.Faults.Latency.P50.Ptr(), "latency-p50", cfg.Faults.Latency.P50.D(), "median injected latency of the identity provider")
-	fs.DurationVar(cfg.Faults.Latency.P99.Ptr(), "latency-p99", cfg.Faults.Latency.P99.D(), "99th percentile injected latency of the identity provider")
-	fs.DurationVar(&cfg.TokenTTL, "token-ttl", cfg.TokenTTL, "lifetime of issued tokens")
-	fs.IntVar(&cfg.CacheSize, "cache-size", cfg.CacheSize, "validated tokens kept in memory")
-	fs.StringVar(&cfg.TokenSecret, "token-secret", cfg.TokenSecret, "HMAC secret for tokens; empty picks a random one per start")
-	if err := flagenv.Parse(fs, "AUTH", args, lookup, service.EnvAliases); err != nil {
+	err := cfg.Common.ParseFlags(Name, "AUTH", args, lookup, output, func(fs *flag.FlagSet) {
+		fs.DurationVar(cfg.Faults.Latency.P50.Ptr(), "latency-p50", cfg.Faults.Latency.P50.D(), "median injected latency of the identity provider")
+		fs.DurationVar(cfg.Faults.Latency.P99.Ptr(), "latency-p99", cfg.Faults.Latency.P99.D(), "99th percentile injected latency of the identity provider")
+		fs.DurationVar(&cfg.TokenTTL, "token-ttl", cfg.TokenTTL, "lifetime of issued tokens")
+		fs.IntVar(&cfg.CacheSize, "cache-size", cfg.CacheSize, "validated tokens kept in memory")
+		fs.StringVar(&cfg.TokenSecret, "token-secret", cfg.TokenSecret, "HMAC secret for tokens; empty picks a random one per start")
+	})
+	if err != nil {
 		return cfg, err
 	}
 	return cfg, cfg.Validate()

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"time"
 
 	"github.com/tracehouse/tracehouse/sample-services/internal/faults"
@@ -56,9 +55,8 @@ func (c Config) Validate() error {
 		return err
 	}
 	for flagName, raw := range map[string]string{"auth-url": c.AuthURL, "order-url": c.OrderURL} {
-		u, err := url.Parse(raw)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("-%s %q: want a base URL such as http://127.0.0.1:8001", flagName, raw)
+		if err := service.CheckBaseURL(flagName, raw, "http://127.0.0.1:8001"); err != nil {
+			return err
 		}
 	}
 	if c.RateLimit < 1 {
@@ -81,17 +79,16 @@ func (c Config) Validate() error {
 // (GATEWAY_<FLAG>).
 func ParseFlags(args []string, lookup flagenv.Lookup, output io.Writer) (Config, error) {
 	cfg := DefaultConfig()
-	fs := flag.NewFlagSet(Name, flag.ContinueOnError)
-	fs.SetOutput(output)
-	cfg.Common.RegisterFlags(fs)
-	fs.StringVar(&cfg.AuthURL, "auth-url", cfg.AuthURL, "base URL of the auth service")
-	fs.StringVar(&cfg.OrderURL, "order-url", cfg.OrderURL, "base URL of the order service")
-	fs.IntVar(&cfg.RateLimit, "rate-limit", cfg.RateLimit, "requests per -rate-window allowed per client IP on /api")
-	fs.DurationVar(&cfg.RateWindow, "rate-window", cfg.RateWindow, "rate limit window (whole seconds)")
-	fs.DurationVar(&cfg.UpstreamTimeout, "upstream-timeout", cfg.UpstreamTimeout, "timeout of each call to auth and order")
-	fs.DurationVar(cfg.Faults.Latency.P50.Ptr(), "latency-p50", cfg.Faults.Latency.P50.D(), "median latency injected into every /api request")
-	fs.DurationVar(cfg.Faults.Latency.P99.Ptr(), "latency-p99", cfg.Faults.Latency.P99.D(), "99th percentile latency injected into every /api request")
-	if err := flagenv.Parse(fs, "GATEWAY", args, lookup, service.EnvAliases); err != nil {
+	err := cfg.Common.ParseFlags(Name, "GATEWAY", args, lookup, output, func(fs *flag.FlagSet) {
+		fs.StringVar(&cfg.AuthURL, "auth-url", cfg.AuthURL, "base URL of the auth service")
+		fs.StringVar(&cfg.OrderURL, "order-url", cfg.OrderURL, "base URL of the order service")
+		fs.IntVar(&cfg.RateLimit, "rate-limit", cfg.RateLimit, "requests per -rate-window allowed per client IP on /api")
+		fs.DurationVar(&cfg.RateWindow, "rate-window", cfg.RateWindow, "rate limit window (whole seconds)")
+		fs.DurationVar(&cfg.UpstreamTimeout, "upstream-timeout", cfg.UpstreamTimeout, "timeout of each call to auth and order")
+		fs.DurationVar(cfg.Faults.Latency.P50.Ptr(), "latency-p50", cfg.Faults.Latency.P50.D(), "median latency injected into every /api request")
+		fs.DurationVar(cfg.Faults.Latency.P99.Ptr(), "latency-p99", cfg.Faults.Latency.P99.D(), "99th percentile latency injected into every /api request")
+	})
+	if err != nil {
 		return cfg, err
 	}
 	return cfg, cfg.Validate()

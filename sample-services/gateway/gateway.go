@@ -19,7 +19,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tracehouse/tracehouse/sample-services/internal/cards"
-	"github.com/tracehouse/tracehouse/sample-services/internal/faults"
 	"github.com/tracehouse/tracehouse/sample-services/internal/httpx"
 	"github.com/tracehouse/tracehouse/sample-services/internal/service"
 	"github.com/tracehouse/tracehouse/sample-services/internal/telemetry"
@@ -57,10 +56,8 @@ type CheckoutRequest struct {
 
 // Service is a running gateway.
 type Service struct {
+	service.Base[Faults]
 	tel    *telemetry.Telemetry
-	app    *fiber.App
-	health *httpx.Health
-	faults *faults.Store[Faults]
 	auth   *httpx.Client
 	orders *httpx.Client
 }
@@ -70,30 +67,23 @@ func New(cfg Config, tel *telemetry.Telemetry) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	store, err := faults.NewStore(cfg.Faults)
+	// Without auth and order the gateway can only fail requests, so it
+	// should not get any.
+	base, err := service.NewBase(Name, tel, cfg.Faults,
+		httpx.Check{Name: "auth", Probe: httpx.ProbeHealthz(cfg.AuthURL)},
+		httpx.Check{Name: "order", Probe: httpx.ProbeHealthz(cfg.OrderURL)},
+	)
 	if err != nil {
 		return nil, err
 	}
 	s := &Service{
-		tel: tel,
-		app: httpx.NewApp(Name),
-		// Without auth and order the gateway can only fail requests, so it
-		// should not get any.
-		health: httpx.NewHealth(
-			httpx.Check{Name: "auth", Probe: httpx.ProbeHealthz(cfg.AuthURL)},
-			httpx.Check{Name: "order", Probe: httpx.ProbeHealthz(cfg.OrderURL)},
-		),
-		faults: store,
+		Base:   base,
+		tel:    tel,
 		auth:   httpx.NewClient("auth", cfg.AuthURL, tel, cfg.UpstreamTimeout),
 		orders: httpx.NewClient("order", cfg.OrderURL, tel, cfg.UpstreamTimeout),
 	}
-	s.app.Use(httpx.Tracing(tel, httpx.IsHealthPath))
-	s.health.Mount(s.app)
-	faults.Mount(s.app, s.faults, func(c *fiber.Ctx, f Faults) {
-		s.tel.Log(c.UserContext()).Warn().Interface("faults", f).Msg("faults changed")
-	})
 
-	api := s.app.Group("/api", rateLimiter(cfg), s.injectLatency)
+	api := s.App().Group("/api", rateLimiter(cfg), s.injectLatency)
 	api.Post("/login", s.login)
 	api.Post("/checkout", s.checkout)
 	api.Get("/orders/:id", s.getOrder)
@@ -107,20 +97,11 @@ func Run(ctx context.Context, cfg Config) error {
 	})
 }
 
-// App is the fiber app, for serving and tests.
-func (s *Service) App() *fiber.App { return s.app }
-
-// Health is the readiness state.
-func (s *Service) Health() *httpx.Health { return s.health }
-
 // Close drops kept-alive connections to peers, after the app has stopped.
 func (s *Service) Close() {
 	s.auth.CloseIdleConnections()
 	s.orders.CloseIdleConnections()
 }
-
-// Faults is the live fault settings.
-func (s *Service) Faults() *faults.Store[Faults] { return s.faults }
 
 // rateLimiter allows cfg.RateLimit requests per window per client IP over a
 // sliding window; beyond that it answers 429 with Retry-After (set by the
@@ -143,7 +124,7 @@ func rateLimiter(cfg Config) fiber.Handler {
 }
 
 func (s *Service) injectLatency(c *fiber.Ctx) error {
-	if slept := s.faults.Load().Latency.Sleep(c.UserContext()); slept > 0 {
+	if slept := s.Faults().Load().Latency.Sleep(c.UserContext()); slept > 0 {
 		trace.SpanFromContext(c.UserContext()).SetAttributes(
 			attribute.Float64("fault.injected_latency_ms", float64(slept.Microseconds())/1000))
 	}

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -108,7 +107,7 @@ func (c Config) Validate() error {
 	if err := c.Common.Validate(); err != nil {
 		return err
 	}
-	if err := checkBaseURL("payment-url", c.PaymentURL); err != nil {
+	if err := service.CheckBaseURL("payment-url", c.PaymentURL, "http://127.0.0.1:8003"); err != nil {
 		return err
 	}
 	if err := c.Faults.Validate(); err != nil {
@@ -123,34 +122,25 @@ func (c Config) Validate() error {
 	return nil
 }
 
-func checkBaseURL(flagName, raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("-%s %q: want a base URL such as http://127.0.0.1:8003", flagName, raw)
-	}
-	return nil
-}
-
 // ParseFlags reads the configuration from args and the environment
 // (ORDER_<FLAG>).
 func ParseFlags(args []string, lookup flagenv.Lookup, output io.Writer) (Config, error) {
 	cfg := DefaultConfig()
-	fs := flag.NewFlagSet(Name, flag.ContinueOnError)
-	fs.SetOutput(output)
-	cfg.Common.RegisterFlags(fs)
-	f := &cfg.Faults
-	fs.StringVar(&cfg.PaymentURL, "payment-url", cfg.PaymentURL, "base URL of the payment service")
-	fs.Func("breaker-failures", fmt.Sprintf("consecutive payment failures that open the circuit breaker (default %d)", f.BreakerFailureThreshold), uintSetter(&f.BreakerFailureThreshold))
-	fs.DurationVar(f.BreakerOpenTimeout.Ptr(), "breaker-open-timeout", f.BreakerOpenTimeout.D(), "how long the breaker stays open before trial calls")
-	fs.Func("breaker-half-open-requests", fmt.Sprintf("trial calls allowed while half-open (default %d)", f.BreakerHalfOpenRequests), uintSetter(&f.BreakerHalfOpenRequests))
-	fs.DurationVar(f.PaymentTimeout.Ptr(), "payment-timeout", f.PaymentTimeout.D(), "timeout of each call to payment")
-	fs.IntVar(&f.PaymentAttempts, "payment-attempts", f.PaymentAttempts, "most calls per charge, first try included")
-	fs.DurationVar(f.RetryBaseDelay.Ptr(), "retry-base-delay", f.RetryBaseDelay.D(), "first backoff delay between payment attempts")
-	fs.DurationVar(f.RetryMaxDelay.Ptr(), "retry-max-delay", f.RetryMaxDelay.D(), "cap on the backoff delay")
-	fs.IntVar(&cfg.InitialStock, "initial-stock", cfg.InitialStock, "stock each SKU starts with")
-	fs.IntVar(&cfg.MaxOrders, "max-orders", cfg.MaxOrders, "orders kept in memory")
-	fs.IntVar(&cfg.MaxSKUs, "max-skus", cfg.MaxSKUs, "distinct SKUs the inventory tracks")
-	if err := flagenv.Parse(fs, "ORDER", args, lookup, service.EnvAliases); err != nil {
+	err := cfg.Common.ParseFlags(Name, "ORDER", args, lookup, output, func(fs *flag.FlagSet) {
+		f := &cfg.Faults
+		fs.StringVar(&cfg.PaymentURL, "payment-url", cfg.PaymentURL, "base URL of the payment service")
+		fs.Func("breaker-failures", fmt.Sprintf("consecutive payment failures that open the circuit breaker (default %d)", f.BreakerFailureThreshold), uintSetter(&f.BreakerFailureThreshold))
+		fs.DurationVar(f.BreakerOpenTimeout.Ptr(), "breaker-open-timeout", f.BreakerOpenTimeout.D(), "how long the breaker stays open before trial calls")
+		fs.Func("breaker-half-open-requests", fmt.Sprintf("trial calls allowed while half-open (default %d)", f.BreakerHalfOpenRequests), uintSetter(&f.BreakerHalfOpenRequests))
+		fs.DurationVar(f.PaymentTimeout.Ptr(), "payment-timeout", f.PaymentTimeout.D(), "timeout of each call to payment")
+		fs.IntVar(&f.PaymentAttempts, "payment-attempts", f.PaymentAttempts, "most calls per charge, first try included")
+		fs.DurationVar(f.RetryBaseDelay.Ptr(), "retry-base-delay", f.RetryBaseDelay.D(), "first backoff delay between payment attempts")
+		fs.DurationVar(f.RetryMaxDelay.Ptr(), "retry-max-delay", f.RetryMaxDelay.D(), "cap on the backoff delay")
+		fs.IntVar(&cfg.InitialStock, "initial-stock", cfg.InitialStock, "stock each SKU starts with")
+		fs.IntVar(&cfg.MaxOrders, "max-orders", cfg.MaxOrders, "orders kept in memory")
+		fs.IntVar(&cfg.MaxSKUs, "max-skus", cfg.MaxSKUs, "distinct SKUs the inventory tracks")
+	})
+	if err != nil {
 		return cfg, err
 	}
 	return cfg, cfg.Validate()

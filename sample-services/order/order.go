@@ -14,7 +14,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/tracehouse/tracehouse/sample-services/internal/cards"
-	"github.com/tracehouse/tracehouse/sample-services/internal/faults"
 	"github.com/tracehouse/tracehouse/sample-services/internal/httpx"
 	"github.com/tracehouse/tracehouse/sample-services/internal/service"
 	"github.com/tracehouse/tracehouse/sample-services/internal/telemetry"
@@ -69,10 +68,8 @@ type Order struct {
 
 // Service is a running order service.
 type Service struct {
+	service.Base[Faults]
 	tel       *telemetry.Telemetry
-	app       *fiber.App
-	health    *httpx.Health
-	faults    *faults.Store[Faults]
 	payments  *payments
 	orders    *orderStore
 	inventory *inventory
@@ -83,7 +80,10 @@ func New(cfg Config, tel *telemetry.Telemetry) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	store, err := faults.NewStore(cfg.Faults)
+	// Order has no readiness checks: it stays ready while payment is down,
+	// since the breaker turns that into fast, explained failures, and
+	// lookups still work.
+	base, err := service.NewBase(Name, tel, cfg.Faults)
 	if err != nil {
 		return nil, err
 	}
@@ -92,24 +92,15 @@ func New(cfg Config, tel *telemetry.Telemetry) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{
-		tel: tel,
-		app: httpx.NewApp(Name),
-		// Order stays ready while payment is down: the breaker turns that
-		// into fast, explained failures, and lookups still work.
-		health:    httpx.NewHealth(),
-		faults:    store,
-		payments:  newPayments(tel, cfg.PaymentURL, store),
+		Base:      base,
+		tel:       tel,
+		payments:  newPayments(tel, cfg.PaymentURL, base.Faults()),
 		orders:    orders,
 		inventory: newInventory(cfg.InitialStock, cfg.MaxSKUs),
 	}
-	s.app.Use(httpx.Tracing(tel, httpx.IsHealthPath))
-	s.health.Mount(s.app)
-	faults.Mount(s.app, s.faults, func(c *fiber.Ctx, f Faults) {
-		s.tel.Log(c.UserContext()).Warn().Interface("faults", f).Msg("faults changed")
-	})
-	s.app.Get("/admin/breaker", func(c *fiber.Ctx) error { return c.JSON(s.payments.state()) })
-	s.app.Post("/v1/orders", s.create)
-	s.app.Get("/v1/orders/:id", s.get)
+	s.App().Get("/admin/breaker", func(c *fiber.Ctx) error { return c.JSON(s.payments.state()) })
+	s.App().Post("/v1/orders", s.create)
+	s.App().Get("/v1/orders/:id", s.get)
 	return s, nil
 }
 
@@ -120,19 +111,10 @@ func Run(ctx context.Context, cfg Config) error {
 	})
 }
 
-// App is the fiber app, for serving and tests.
-func (s *Service) App() *fiber.App { return s.app }
-
-// Health is the readiness state.
-func (s *Service) Health() *httpx.Health { return s.health }
-
 // Close drops kept-alive connections to peers, after the app has stopped.
 func (s *Service) Close() {
 	s.payments.client.CloseIdleConnections()
 }
-
-// Faults is the live breaker, timeout and retry settings.
-func (s *Service) Faults() *faults.Store[Faults] { return s.faults }
 
 // Breaker is the payment circuit breaker's current state.
 func (s *Service) Breaker() BreakerState { return s.payments.state() }

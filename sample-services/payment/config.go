@@ -75,15 +75,14 @@ func (c Config) Validate() error {
 // (PAYMENT_<FLAG>).
 func ParseFlags(args []string, lookup flagenv.Lookup, output io.Writer) (Config, error) {
 	cfg := DefaultConfig()
-	fs := flag.NewFlagSet(Name, flag.ContinueOnError)
-	fs.SetOutput(output)
-	cfg.Common.RegisterFlags(fs)
-	fs.Float64Var(&cfg.Faults.ErrorRate, "error-rate", cfg.Faults.ErrorRate, "share of charges declined with \"card declined\", 0..1")
-	fs.DurationVar(cfg.Faults.Latency.P50.Ptr(), "latency-p50", cfg.Faults.Latency.P50.D(), "median injected latency per charge")
-	fs.DurationVar(cfg.Faults.Latency.P99.Ptr(), "latency-p99", cfg.Faults.Latency.P99.D(), "99th percentile injected latency per charge")
-	fs.BoolVar(&cfg.Faults.Outage, "outage", cfg.Faults.Outage, "answer every charge with 503 (simulated processor outage)")
-	fs.IntVar(&cfg.MaxRecords, "max-records", cfg.MaxRecords, "charges and idempotency keys kept in memory")
-	if err := flagenv.Parse(fs, "PAYMENT", args, lookup, service.EnvAliases); err != nil {
+	err := cfg.Common.ParseFlags(Name, "PAYMENT", args, lookup, output, func(fs *flag.FlagSet) {
+		fs.Float64Var(&cfg.Faults.ErrorRate, "error-rate", cfg.Faults.ErrorRate, "share of charges declined with \"card declined\", 0..1")
+		fs.DurationVar(cfg.Faults.Latency.P50.Ptr(), "latency-p50", cfg.Faults.Latency.P50.D(), "median injected latency per charge")
+		fs.DurationVar(cfg.Faults.Latency.P99.Ptr(), "latency-p99", cfg.Faults.Latency.P99.D(), "99th percentile injected latency per charge")
+		fs.BoolVar(&cfg.Faults.Outage, "outage", cfg.Faults.Outage, "answer every charge with 503 (simulated processor outage)")
+		fs.IntVar(&cfg.MaxRecords, "max-records", cfg.MaxRecords, "charges and idempotency keys kept in memory")
+	})
+	if err != nil {
 		return cfg, err
 	}
 	return cfg, cfg.Validate()

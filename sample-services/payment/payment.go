@@ -21,7 +21,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tracehouse/tracehouse/sample-services/internal/cards"
-	"github.com/tracehouse/tracehouse/sample-services/internal/faults"
 	"github.com/tracehouse/tracehouse/sample-services/internal/httpx"
 	"github.com/tracehouse/tracehouse/sample-services/internal/service"
 	"github.com/tracehouse/tracehouse/sample-services/internal/telemetry"
@@ -85,10 +84,8 @@ type Charge struct {
 
 // Service is a running payment service.
 type Service struct {
+	service.Base[Faults]
 	tel     *telemetry.Telemetry
-	app     *fiber.App
-	health  *httpx.Health
-	faults  *faults.Store[Faults]
 	ledger  *lru.Cache[string, Charge]
 	keys    *idempotencyKeys
 	charged atomic.Int64
@@ -99,7 +96,7 @@ func New(cfg Config, tel *telemetry.Telemetry) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	store, err := faults.NewStore(cfg.Faults)
+	base, err := service.NewBase(Name, tel, cfg.Faults)
 	if err != nil {
 		return nil, err
 	}
@@ -112,18 +109,13 @@ func New(cfg Config, tel *telemetry.Telemetry) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{
+		Base:   base,
 		tel:    tel,
-		app:    httpx.NewApp(Name),
-		health: httpx.NewHealth(),
-		faults: store,
 		ledger: ledger,
 		keys:   keys,
 	}
-	s.app.Use(httpx.Tracing(tel, httpx.IsHealthPath))
-	s.health.Mount(s.app)
-	faults.Mount(s.app, s.faults, s.logFaultChange)
-	s.app.Post("/v1/charges", s.createCharge)
-	s.app.Get("/v1/charges/:id", s.getCharge)
+	s.App().Post("/v1/charges", s.createCharge)
+	s.App().Get("/v1/charges/:id", s.getCharge)
 	return s, nil
 }
 
@@ -134,18 +126,6 @@ func Run(ctx context.Context, cfg Config) error {
 	})
 }
 
-// App is the fiber app, for serving and tests.
-func (s *Service) App() *fiber.App { return s.app }
-
-// Health is the readiness state.
-func (s *Service) Health() *httpx.Health { return s.health }
-
-// Close releases nothing: the service calls no peers.
-func (s *Service) Close() {}
-
-// Faults is the live fault settings.
-func (s *Service) Faults() *faults.Store[Faults] { return s.faults }
-
 // ChargesProcessed counts charges actually processed (approved or
 // declined); replays of an idempotency key do not count. The proof that a
 // retried charge did not charge twice.
@@ -154,7 +134,7 @@ func (s *Service) ChargesProcessed() int64 { return s.charged.Load() }
 func (s *Service) createCharge(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	span := trace.SpanFromContext(ctx)
-	f := s.faults.Load()
+	f := s.Faults().Load()
 
 	if slept := f.Latency.Sleep(ctx); slept > 0 {
 		span.SetAttributes(attribute.Float64("fault.injected_latency_ms", float64(slept.Microseconds())/1000))
@@ -243,10 +223,6 @@ func (s *Service) getCharge(c *fiber.Ctx) error {
 		return httpx.NewError(http.StatusNotFound, httpx.CodeNotFound, "no charge %q (charges are kept in memory and the oldest are forgotten)", c.Params("id"))
 	}
 	return c.JSON(charge)
-}
-
-func (s *Service) logFaultChange(c *fiber.Ctx, f Faults) {
-	s.tel.Log(c.UserContext()).Warn().Interface("faults", f).Msg("faults changed")
 }
 
 func newID(prefix string) string {

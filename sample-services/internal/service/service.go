@@ -10,11 +10,14 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/rs/zerolog"
 
+	"github.com/tracehouse/tracehouse/sample-services/internal/faults"
+	"github.com/tracehouse/tracehouse/sample-services/internal/flagenv"
 	"github.com/tracehouse/tracehouse/sample-services/internal/httpx"
 	"github.com/tracehouse/tracehouse/sample-services/internal/telemetry"
 )
@@ -65,6 +68,18 @@ func (c *Common) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests and the telemetry flush may take on SIGTERM")
 }
 
+// ParseFlags builds the flag set of the service name with the common flags
+// and those register adds, and parses args and the environment
+// (<envPrefix>_<FLAG>, plus EnvAliases) into them. Usage and errors go to
+// output.
+func (c *Common) ParseFlags(name, envPrefix string, args []string, lookup flagenv.Lookup, output io.Writer, register func(fs *flag.FlagSet)) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(output)
+	c.RegisterFlags(fs)
+	register(fs)
+	return flagenv.Parse(fs, envPrefix, args, lookup, EnvAliases)
+}
+
 // Validate checks the common settings.
 func (c Common) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
@@ -80,6 +95,16 @@ func (c Common) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("-shutdown-timeout must be positive, got %s", c.ShutdownTimeout)
+	}
+	return nil
+}
+
+// CheckBaseURL checks that the flag flagName holds an http(s) base URL of a
+// peer; example is one to suggest, such as http://127.0.0.1:8003.
+func CheckBaseURL(flagName, raw, example string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("-%s %q: want a base URL such as %s", flagName, raw, example)
 	}
 	return nil
 }
@@ -108,6 +133,45 @@ type Server interface {
 	Health() *httpx.Health
 	Close()
 }
+
+// Base is the part of a Server every sample service has in common: the app
+// with tracing, the health endpoints and the live fault settings F at
+// /admin/faults. Embed it in the service and add routes to App().
+type Base[F faults.Settings] struct {
+	app    *fiber.App
+	health *httpx.Health
+	faults *faults.Store[F]
+}
+
+// NewBase builds the app of the service name: traced except for health
+// probes, serving /healthz and /readyz (ready while every check passes) and
+// GET/PUT /admin/faults starting from initial, logging each change.
+func NewBase[F faults.Settings](name string, tel *telemetry.Telemetry, initial F, checks ...httpx.Check) (Base[F], error) {
+	store, err := faults.NewStore(initial)
+	if err != nil {
+		return Base[F]{}, err
+	}
+	b := Base[F]{app: httpx.NewApp(name), health: httpx.NewHealth(checks...), faults: store}
+	b.app.Use(httpx.Tracing(tel, httpx.IsHealthPath))
+	b.health.Mount(b.app)
+	faults.Mount(b.app, store, func(c *fiber.Ctx, f F) {
+		tel.Log(c.UserContext()).Warn().Interface("faults", f).Msg("faults changed")
+	})
+	return b, nil
+}
+
+// App is the fiber app, for serving and tests.
+func (b *Base[F]) App() *fiber.App { return b.app }
+
+// Health is the readiness state.
+func (b *Base[F]) Health() *httpx.Health { return b.health }
+
+// Faults is the live fault settings.
+func (b *Base[F]) Faults() *faults.Store[F] { return b.faults }
+
+// Close releases nothing; a service that calls peers replaces it to drop
+// kept-alive connections after the app has stopped.
+func (b *Base[F]) Close() {}
 
 // Run starts telemetry, builds the service, serves it on c.Listen until ctx
 // ends, then drains requests and flushes telemetry. Shutdown work gets its
