@@ -153,9 +153,9 @@ func TestBadInputToOTLPReceiver(t *testing.T) {
 		t.Fatalf("log with a deep body as JSON: %d %s, want 200", code, body)
 	}
 
-	waitCount(t, conn, "SELECT count() FROM "+db+".spans WHERE ServiceName != 'weird'", neighbours*ingesttest.SpansPerTrace)
-	waitCount(t, conn, "SELECT count() FROM "+db+".spans WHERE ServiceName = 'weird'", 5)
-	waitCount(t, conn, "SELECT count() FROM "+db+".logs", 2)
+	ingesttest.WaitCount(t, conn, "SELECT count() FROM "+db+".spans WHERE ServiceName != 'weird'", neighbours*ingesttest.SpansPerTrace)
+	ingesttest.WaitCount(t, conn, "SELECT count() FROM "+db+".spans WHERE ServiceName = 'weird'", 5)
+	ingesttest.WaitCount(t, conn, "SELECT count() FROM "+db+".logs", 2)
 
 	reader := tracestore.NewReader(conn, db)
 	got, err := reader.GetTrace(context.Background(), id)

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/tracehouse/tracehouse/ingest/ingesttest"
 	"github.com/tracehouse/tracehouse/storage/chtest"
 )
@@ -88,22 +90,7 @@ func TestPersistentQueueSurvivesOutageAndRestart(t *testing.T) {
 	conn := chtest.ConnTo(t, db)
 	proxy := ingesttest.StartFaultProxy(t, chtest.Server(t).Addr())
 	ep := newEndpoints(t)
-	yaml := testConfig(ep, proxy.DSN("default"), db, `
-    timeout: 20s
-    retry_on_failure:
-      enabled: true
-      initial_interval: 100ms
-      max_interval: 500ms
-      max_elapsed_time: 0s
-    sending_queue:
-      storage: file_storage
-      sizer: items
-      queue_size: 100000
-      num_consumers: 2
-      batch:
-        flush_timeout: 100ms
-        min_size: 200
-        max_size: 1000`, "  file_storage:\n    directory: "+t.TempDir()+"\n", "file_storage")
+	yaml := persistentQueueConfig(ep, proxy.DSN("default"), db, t.TempDir(), "100ms", 200, 1000)
 	p := startPipeline(t, yaml)
 
 	const requests, perRequest = 40, 50
@@ -122,7 +109,7 @@ func TestPersistentQueueSurvivesOutageAndRestart(t *testing.T) {
 	time.Sleep(2 * time.Second) // a few seconds of outage: retries back off to max_interval
 
 	s.waitProgress(t, 30)
-	storedDuringOutage := count(t, conn, "SELECT uniqExact(SpanId) FROM "+db+".spans")
+	storedDuringOutage := ingesttest.Count(t, conn, "SELECT uniqExact(SpanId) FROM "+db+".spans")
 	if limit := uint64((refusedAt + 1) * perRequest); storedDuringOutage > limit {
 		t.Fatalf("%d spans stored while ClickHouse was down, at most %d were sent before", storedDuringOutage, limit)
 	}
@@ -132,14 +119,7 @@ func TestPersistentQueueSurvivesOutageAndRestart(t *testing.T) {
 		t.Fatalf("sender: %v", err)
 	}
 	sent := uint64(requests * perRequest)
-	waitCount(t, conn, "SELECT uniqExact(SpanId) FROM "+db+".spans", sent)
-
-	rows := count(t, conn, "SELECT count() FROM "+db+".spans")
-	strangers := count(t, conn, fmt.Sprintf(
-		"SELECT count() FROM %s.spans WHERE reinterpretAsUInt64(reverse(SpanId)) NOT BETWEEN 1 AND %d", db, sent))
-	if strangers != 0 {
-		t.Errorf("%d stored spans were never sent", strangers)
-	}
+	rows := waitAllSpansStored(t, conn, db, sent)
 	if rows < sent {
 		t.Errorf("%d rows for %d distinct spans", rows, sent)
 	}
@@ -156,4 +136,41 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// persistentQueueConfig is a collector whose exporter keeps its sending
+// queue in file_storage under dir and retries for ever: the setup of the
+// outage, restart and SIGKILL tests, which differ only in batch sizes.
+func persistentQueueConfig(ep endpoints, dsn, db, dir, flushTimeout string, minSize, maxSize int) string {
+	return testConfig(ep, dsn, db, fmt.Sprintf(`
+    timeout: 20s
+    retry_on_failure:
+      enabled: true
+      initial_interval: 100ms
+      max_interval: 500ms
+      max_elapsed_time: 0s
+    sending_queue:
+      storage: file_storage
+      sizer: items
+      queue_size: 100000
+      num_consumers: 2
+      batch:
+        flush_timeout: %s
+        min_size: %d
+        max_size: %d`, flushTimeout, minSize, maxSize), "  file_storage:\n    directory: "+dir+"\n", "file_storage")
+}
+
+// waitAllSpansStored waits until spans 1 … sent (ingesttest.SpanID) are all
+// stored, checks that no other span was, and returns how many rows there
+// are: more than sent are duplicates from at-least-once delivery.
+func waitAllSpansStored(t *testing.T, conn driver.Conn, db string, sent uint64) (rows uint64) {
+	t.Helper()
+	ingesttest.WaitCount(t, conn, "SELECT uniqExact(SpanId) FROM "+db+".spans", sent)
+	rows = ingesttest.Count(t, conn, "SELECT count() FROM "+db+".spans")
+	strangers := ingesttest.Count(t, conn, fmt.Sprintf(
+		"SELECT count() FROM %s.spans WHERE reinterpretAsUInt64(reverse(SpanId)) NOT BETWEEN 1 AND %d", db, sent))
+	if strangers != 0 {
+		t.Errorf("%d stored spans were never sent", strangers)
+	}
+	return rows
 }

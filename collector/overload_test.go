@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -79,16 +78,10 @@ func TestOverloadAnswersResourceExhausted(t *testing.T) {
 	if st.Code() != codes.ResourceExhausted {
 		t.Fatalf("gRPC export to a full queue: %v, want RESOURCE_EXHAUSTED", err)
 	}
-	var delay time.Duration
-	for _, d := range st.Details() {
-		if ri, ok := d.(*errdetails.RetryInfo); ok {
-			delay = ri.GetRetryDelay().AsDuration()
-		}
-	}
-	if delay != 2*time.Second {
+	if delay := ingesttest.RetryDelay(st); delay != 2*time.Second {
 		t.Errorf("gRPC RetryInfo delay %v, want 2s", delay)
 	}
 
 	proxy.SetMode(ingesttest.Pass)
-	waitCount(t, conn, "SELECT count() FROM "+db+".spans", uint64(4*accepted))
+	ingesttest.WaitCount(t, conn, "SELECT count() FROM "+db+".spans", uint64(4*accepted))
 }

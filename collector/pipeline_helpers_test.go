@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/rs/zerolog"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
@@ -128,7 +127,7 @@ var httpClient = &http.Client{Timeout: 30 * time.Second}
 
 func tracesProto(t *testing.T, td ptrace.Traces) []byte {
 	t.Helper()
-	b, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
+	b, err := ptraceBody(td)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,30 +168,4 @@ func grpcConn(t *testing.T, addr string) *grpc.ClientConn {
 	}
 	t.Cleanup(func() { conn.Close() })
 	return conn
-}
-
-func count(t *testing.T, conn driver.Conn, query string) uint64 {
-	t.Helper()
-	var n uint64
-	if err := conn.QueryRow(context.Background(), query).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	return n
-}
-
-// waitCount polls query until it returns want; it fails after a generous
-// deadline (it never asserts how long it took) or if it overshoots.
-func waitCount(t *testing.T, conn driver.Conn, query string, want uint64) {
-	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		got := count(t, conn, query)
-		if got == want {
-			return
-		}
-		if got > want || time.Now().After(deadline) {
-			t.Fatalf("%s = %d, want %d", query, got, want)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/tracehouse/tracehouse/ingest/ingesttest"
 	"github.com/tracehouse/tracehouse/storage/chtest"
 	"github.com/tracehouse/tracehouse/storage/tracestore"
 )
@@ -73,7 +74,7 @@ func TestAllInOneConfigRuns(t *testing.T) {
 	if res.StatusCode != http.StatusMultiStatus || answer.Accepted != 2 || answer.Rejected != 1 || len(answer.Errors) != 1 || answer.Errors[0].Line != 3 {
 		t.Fatalf("JSON lines: %d %+v, want 207 with 2 accepted and line 3 rejected", res.StatusCode, answer)
 	}
-	waitCount(t, conn, "SELECT count() FROM "+db+".logs", 2)
+	ingesttest.WaitCount(t, conn, "SELECT count() FROM "+db+".logs", 2)
 
 	var id pcommon.TraceID
 	copy(id[:], []byte{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36})

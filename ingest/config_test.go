@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -11,9 +10,9 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configoptional"
-	"go.opentelemetry.io/collector/confmap"
-	"go.opentelemetry.io/collector/confmap/confmaptest"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
+
+	"github.com/tracehouse/tracehouse/ingest/ingesttest"
 )
 
 func TestConfigStruct(t *testing.T) {
@@ -25,24 +24,13 @@ func TestConfigStruct(t *testing.T) {
 	}
 }
 
+// loadConfig is the section tracehouse/name of testdata/config.yaml over
+// the defaults, and what validation says about it.
 func loadConfig(t *testing.T, name string) (*Config, error) {
 	t.Helper()
-	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub, err := cm.Sub(component.MustNewIDWithName(TypeStr, name).String())
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg := createDefaultConfig().(*Config)
-	if err := sub.Unmarshal(cfg); err != nil {
-		t.Fatal(err)
-	}
-	return cfg, confmapValidate(cfg)
+	return cfg, ingesttest.LoadConfig(t, component.MustNewIDWithName(TypeStr, name), cfg)
 }
-
-func confmapValidate(cfg *Config) error { return confmap.Validate(cfg) }
 
 func TestLoadConfig(t *testing.T) {
 	t.Run("defaults", func(t *testing.T) {

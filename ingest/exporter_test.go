@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/config/configoptional"
@@ -18,7 +17,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -64,14 +62,7 @@ func startTraces(t *testing.T, cfg *Config, tel *componenttest.Telemetry) export
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := exp.Start(context.Background(), componenttest.NewNopHost()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := exp.Shutdown(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
+	ingesttest.Start(t, exp)
 	return exp
 }
 
@@ -81,42 +72,8 @@ func startLogs(t *testing.T, cfg *Config, tel *componenttest.Telemetry) exporter
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := exp.Start(context.Background(), componenttest.NewNopHost()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := exp.Shutdown(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
+	ingesttest.Start(t, exp)
 	return exp
-}
-
-func count(t *testing.T, conn driver.Conn, query string) uint64 {
-	t.Helper()
-	var n uint64
-	if err := conn.QueryRow(context.Background(), query).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	return n
-}
-
-// waitCount polls query until it returns want (rows arrive asynchronously
-// through the queue). It fails the test after a generous deadline; it never
-// asserts how long it took.
-func waitCount(t *testing.T, conn driver.Conn, query string, want uint64) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		got := count(t, conn, query)
-		if got == want {
-			return
-		}
-		if got > want || time.Now().After(deadline) {
-			t.Fatalf("%s = %d, want %d", query, got, want)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // sumMetric adds the points of an Int64 sum (or the counts of a histogram)
@@ -193,11 +150,11 @@ func TestExportTracesAndLogs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitCount(t, conn, "SELECT count() FROM "+db+".spans", 100)
-	waitCount(t, conn, "SELECT count() FROM "+db+".logs", 50)
+	ingesttest.WaitCount(t, conn, "SELECT count() FROM "+db+".spans", 100)
+	ingesttest.WaitCount(t, conn, "SELECT count() FROM "+db+".logs", 50)
 	// 25 traces of 4 spans alternating gateway/order: 3 cross-service calls
 	// each.
-	waitCount(t, conn, "SELECT sum(Calls) FROM "+db+".service_edges_1m", 75)
+	ingesttest.WaitCount(t, conn, "SELECT sum(Calls) FROM "+db+".service_edges_1m", 75)
 
 	want := ingesttest.NumberedTraces(40, ingesttest.SpansPerTrace, services, now)
 	got, err := tracestore.NewReader(conn, db).GetTrace(ctx, ingesttest.TraceID(40))
@@ -257,7 +214,7 @@ func TestPermanentErrorKeepsNeighbours(t *testing.T) {
 	if err == nil || !consumererror.IsPermanent(err) {
 		t.Fatalf("ConsumeTraces: %v, want a permanent error", err)
 	}
-	if n := count(t, conn, "SELECT count() FROM "+db+".spans"); n != 3 {
+	if n := ingesttest.Count(t, conn, "SELECT count() FROM "+db+".spans"); n != 3 {
 		t.Errorf("%d spans stored, want the 3 storable neighbours", n)
 	}
 	if n := sumMetric(t, tel, metricRejected, attribute.String("signal", "traces")); n != 1 {
@@ -293,7 +250,7 @@ func TestClickHouseDownIsRetryable(t *testing.T) {
 	if err := traces.ConsumeTraces(ctx, ingesttest.NumberedTraces(0, 4, services, time.Now())); err != nil {
 		t.Fatalf("ConsumeTraces after ClickHouse came back: %v", err)
 	}
-	if n := count(t, conn, "SELECT count() FROM "+db+".spans"); n != 4 {
+	if n := ingesttest.Count(t, conn, "SELECT count() FROM "+db+".spans"); n != 4 {
 		t.Errorf("%d spans stored, want 4", n)
 	}
 }
@@ -341,16 +298,10 @@ func TestQueueFullIsResourceExhausted(t *testing.T) {
 	if !ok || st.Code() != codes.ResourceExhausted {
 		t.Fatalf("queue full: %v, want gRPC status RESOURCE_EXHAUSTED", full)
 	}
-	var delay time.Duration
-	for _, d := range st.Details() {
-		if ri, ok := d.(*errdetails.RetryInfo); ok {
-			delay = ri.GetRetryDelay().AsDuration()
-		}
-	}
-	if delay != 3*time.Second {
+	if delay := ingesttest.RetryDelay(st); delay != 3*time.Second {
 		t.Errorf("RetryInfo delay %v, want the configured 3s", delay)
 	}
 
 	proxy.SetMode(ingesttest.Pass)
-	waitCount(t, conn, "SELECT count() FROM "+db+".spans", uint64(4*accepted))
+	ingesttest.WaitCount(t, conn, "SELECT count() FROM "+db+".spans", uint64(4*accepted))
 }

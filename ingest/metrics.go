@@ -52,25 +52,27 @@ type exporterMetrics struct {
 func newExporterMetrics(set component.TelemetrySettings, sig signal) (*exporterMetrics, error) {
 	meter := set.MeterProvider.Meter(meterScope)
 	m := &exporterMetrics{signal: attribute.String("signal", string(sig))}
-	var errs, err error
-	m.rows, err = meter.Int64Counter(metricRowsWritten, metric.WithUnit("{row}"),
-		metric.WithDescription("Rows written to ClickHouse, by table."))
-	errs = errors.Join(errs, err)
-	m.batches, err = meter.Int64Counter(metricBatches, metric.WithUnit("{batch}"),
-		metric.WithDescription("INSERT batches attempted, by signal and outcome (ok, retryable, permanent)."))
-	errs = errors.Join(errs, err)
-	m.bytes, err = meter.Int64Counter(metricBytes, metric.WithUnit("By"),
-		metric.WithDescription("OTLP protobuf size of the data written."))
-	errs = errors.Join(errs, err)
-	m.failures, err = meter.Int64Counter(metricFailures, metric.WithUnit("{batch}"),
-		metric.WithDescription("Failed exports, by signal and kind (retryable: retried by the queue; permanent: dropped; edges_lost: rows stored, service-graph edges not)."))
-	errs = errors.Join(errs, err)
-	m.rejected, err = meter.Int64Counter(metricRejected, metric.WithUnit("{item}"),
-		metric.WithDescription("Spans or log records that can never be stored and were dropped (their batch neighbours were stored)."))
-	errs = errors.Join(errs, err)
-	m.changed, err = meter.Int64Counter(metricChanged, metric.WithUnit("{value}"),
-		metric.WithDescription("Values stored changed: invalid_utf8 (replaced by U+FFFD), truncated (nested too deep, kept as text), clamped (out of range)."))
-	errs = errors.Join(errs, err)
+	var errs error
+	// counter creates one counter; errors are collected so a broken meter
+	// provider reports every instrument it refused at once.
+	counter := func(name, unit, description string) metric.Int64Counter {
+		c, err := meter.Int64Counter(name, metric.WithUnit(unit), metric.WithDescription(description))
+		errs = errors.Join(errs, err)
+		return c
+	}
+	m.rows = counter(metricRowsWritten, "{row}",
+		"Rows written to ClickHouse, by table.")
+	m.batches = counter(metricBatches, "{batch}",
+		"INSERT batches attempted, by signal and outcome (ok, retryable, permanent).")
+	m.bytes = counter(metricBytes, "By",
+		"OTLP protobuf size of the data written.")
+	m.failures = counter(metricFailures, "{batch}",
+		"Failed exports, by signal and kind (retryable: retried by the queue; permanent: dropped; edges_lost: rows stored, service-graph edges not).")
+	m.rejected = counter(metricRejected, "{item}",
+		"Spans or log records that can never be stored and were dropped (their batch neighbours were stored).")
+	m.changed = counter(metricChanged, "{value}",
+		"Values stored changed: invalid_utf8 (replaced by U+FFFD), truncated (nested too deep, kept as text), clamped (out of range).")
+	var err error
 	m.durations, err = meter.Float64Histogram(metricInsertDuration, metric.WithUnit("s"),
 		metric.WithDescription("Time to write one batch (all its INSERTs)."),
 		metric.WithExplicitBucketBoundaries(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))

@@ -8,15 +8,12 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/confmap"
-	"go.opentelemetry.io/collector/confmap/confmaptest"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/consumer/consumertest"
@@ -26,26 +23,17 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/tracehouse/tracehouse/ingest/ingesttest"
 )
 
 func TestConfig(t *testing.T) {
 	if err := componenttest.CheckConfigStruct(createDefaultConfig()); err != nil {
 		t.Fatal(err)
 	}
-	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	load := func(name string) (*Config, error) {
-		sub, err := cm.Sub(component.MustNewIDWithName(TypeStr, name).String())
-		if err != nil {
-			t.Fatal(err)
-		}
 		cfg := createDefaultConfig().(*Config)
-		if err := sub.Unmarshal(cfg); err != nil {
-			t.Fatal(err)
-		}
-		return cfg, confmap.Validate(cfg)
+		return cfg, ingesttest.LoadConfig(t, component.MustNewIDWithName(TypeStr, name), cfg)
 	}
 	def, err := load("")
 	if err != nil || def.ServerConfig.NetAddr.Endpoint != DefaultEndpoint || def.Path != DefaultPath || def.ServerConfig.MaxRequestBodySize != DefaultMaxBodySize {
@@ -77,14 +65,7 @@ func start(t *testing.T, next consumer.Logs, mutate func(*Config)) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := rcv.Start(context.Background(), componenttest.NewNopHost()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := rcv.Shutdown(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
+	ingesttest.Start(t, rcv)
 	return "http://" + rcv.(*jsonlReceiver).addr + cfg.Path
 }
 
