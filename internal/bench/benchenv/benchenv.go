@@ -22,11 +22,43 @@ type Env struct {
 	Server *embedded.Server
 	Conn   driver.Conn
 	tmp    string // removed by Close when the folder was made here
+
+	dataDir string // the folder in use, for Restart
 }
 
 // Start starts the engine on dataDir, or on a new temporary folder when
 // dataDir is empty, and applies the schema.
 func Start(ctx context.Context, dataDir string) (_ *Env, err error) {
+	env, err := start(ctx, dataDir)
+	if env != nil {
+		env.dataDir = dataDir
+		if dataDir == "" {
+			env.dataDir = env.tmp
+		}
+	}
+	return env, err
+}
+
+// Restart stops the engine and the connection and starts them again on the
+// same data, as a server restart would. Benchmarks use it between loading
+// and timing: right after a bulk load in the same process this engine
+// answers point reads 2–3× slower (trace by id, p50: 50 ms against 21 ms
+// after a restart at 2M spans, 98 against 33 at 10M; still 37 ms at 2M
+// nine minutes later), a state a store written at a live rate does not get
+// into.
+func (e *Env) Restart(ctx context.Context) error {
+	tmp := e.tmp
+	e.tmp = "" // keep the folder
+	e.Close()
+	next, err := start(ctx, e.dataDir)
+	if err != nil {
+		return err
+	}
+	e.Server, e.Conn, e.tmp = next.Server, next.Conn, tmp
+	return nil
+}
+
+func start(ctx context.Context, dataDir string) (_ *Env, err error) {
 	// Close what was started when a later step fails (the named result is
 	// nil by then, so the deferred call needs its own reference).
 	env := &Env{}

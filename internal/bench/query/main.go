@@ -7,8 +7,12 @@
 //	go run ./internal/bench/query --spans 1000000,10000000 --runs 50
 //
 // Sizes are cumulative: the data of the first size stays and more is added
-// for the next, so the last size's load dominates the run time. No merges
-// are forced: queries see the parts as the engine left them.
+// for the next, so the last size's load dominates the run time. Data is
+// written in time order, as a live collector writes it (--random-order
+// spreads every batch over the day instead: late data, the worst case).
+// Before timing, the bench waits for the merges the bulk load left behind
+// (--settle) and restarts the engine on the data (--restart); no merge is
+// forced: queries see the parts as the engine's own policy left them.
 package main
 
 import (
@@ -42,6 +46,9 @@ func main() {
 	dataDir := flag.String("data", "", "data folder (default: a temporary one, removed afterwards)")
 	explain := flag.Bool("explain", false, "print EXPLAIN indexes=1 of each query's SQL shape at every size")
 	reuse := flag.Bool("reuse", false, "measure the data already in --data (kept from an earlier run) without loading any")
+	random := flag.Bool("random-order", false, "spread every batch over the whole day (late data: every part overlaps every minute) instead of writing in time order")
+	settle := flag.Duration("settle", 3*time.Minute, "after loading, wait up to this long for the engine's background merges to finish before timing (0: time at once, merges running); merges are never forced")
+	restart := flag.Bool("restart", true, "restart the engine on the loaded data before timing (see benchenv.Env.Restart: right after a bulk load, the loading process reads 2-3x slower)")
 	flag.Parse()
 
 	spans, err := parseSizes(*spansFlag)
@@ -62,7 +69,7 @@ func main() {
 			err = measureExisting(*runs, *dataDir, *explain)
 		}
 	} else if err == nil {
-		err = run(spans, logs, *runs, *batch, *dataDir, *explain)
+		err = run(spans, logs, runOptions{runs: *runs, batch: *batch, dataDir: *dataDir, explain: *explain, random: *random, settle: *settle, restart: *restart})
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench/query:", err)
@@ -106,9 +113,18 @@ type result struct {
 	logRate     float64
 }
 
-func run(spanSizes, logSizes []int, runs, batch int, dataDir string, explain bool) error {
+type runOptions struct {
+	runs, batch     int
+	dataDir         string
+	explain, random bool
+	settle          time.Duration
+	restart         bool
+}
+
+func run(spanSizes, logSizes []int, o runOptions) error {
+	runs, batch, explain := o.runs, o.batch, o.explain
 	ctx := context.Background()
-	env, err := benchenv.Start(ctx, dataDir)
+	env, err := benchenv.Start(ctx, o.dataDir)
 	if err != nil {
 		return err
 	}
@@ -121,7 +137,7 @@ func run(spanSizes, logSizes []int, runs, batch int, dataDir string, explain boo
 	}
 
 	now := time.Now()
-	gen := newGen(now)
+	gen := newGen(now, o.random)
 	var results []result
 	loadedSpans, loadedLogs := 0, 0
 	for i := range spanSizes {
@@ -137,6 +153,19 @@ func run(spanSizes, logSizes []int, runs, batch int, dataDir string, explain boo
 			return err
 		}
 		loadedLogs = logSizes[i]
+		if err := settleMerges(ctx, conn, o.settle); err != nil {
+			return err
+		}
+		if o.restart {
+			if err := env.Restart(ctx); err != nil {
+				return err
+			}
+			conn = env.Conn
+			w = tracestore.NewWriter(conn, tracestore.Options{})
+			if svc, err = query.New(conn, query.Options{}); err != nil {
+				return err
+			}
+		}
 
 		r := result{spans: loadedSpans, logs: loadedLogs, spanRate: spanRate, logRate: logRate,
 			p50: map[string]time.Duration{}, p99: map[string]time.Duration{}}
@@ -196,6 +225,36 @@ func run(spanSizes, logSizes []int, runs, batch int, dataDir string, explain boo
 	return nil
 }
 
+// settleMerges waits, up to limit, until the engine has no merge running
+// or queued for a few seconds in a row: a bulk load writes a day of data in
+// minutes, and the merges it leaves behind would otherwise be timed along
+// with the queries. It never forces a merge; parts stay as the engine's
+// own policy leaves them.
+func settleMerges(ctx context.Context, conn driver.Conn, limit time.Duration) error {
+	if limit <= 0 {
+		return nil
+	}
+	start, quiet := time.Now(), 0
+	for time.Since(start) < limit {
+		var merging uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM system.merges").Scan(&merging); err != nil {
+			return fmt.Errorf("watch merges: %w", err)
+		}
+		if merging == 0 {
+			if quiet++; quiet == 3 {
+				fmt.Fprintf(os.Stderr, "  merges settled after %s\n", time.Since(start).Round(time.Second))
+				return nil
+			}
+		} else {
+			quiet = 0
+			fmt.Fprintf(os.Stderr, "  waiting for %d merge(s) to finish (%s)\n", merging, time.Since(start).Round(time.Second))
+		}
+		time.Sleep(2 * time.Second)
+	}
+	fmt.Fprintf(os.Stderr, "  merges still running after %s: timing anyway\n", limit)
+	return nil
+}
+
 // measureExisting times the queries on data left by an earlier run
 // (--data without a temporary folder), sampling trace ids and users from it.
 func measureExisting(runs int, dataDir string, explain bool) error {
@@ -218,7 +277,7 @@ func measureExisting(runs int, dataDir string, explain bool) error {
 	if err := conn.QueryRow(ctx, "SELECT count() FROM logs").Scan(&nLogs); err != nil {
 		return err
 	}
-	g := newGen(newest)
+	g := newGen(newest, false)
 	rows, err := conn.Query(ctx, "SELECT TraceId, AttrStr['user.id'] FROM spans WHERE ServiceName = 'gateway' AND ParentSpanId = toFixedString('', 8) ORDER BY rand() LIMIT 4096")
 	if err != nil {
 		return err
@@ -375,11 +434,13 @@ func diskUsage(ctx context.Context, conn driver.Conn, r *result) error {
 }
 
 func loadSpans(ctx context.Context, w *tracestore.Writer, g *gen, n, batch int) (float64, error) {
+	g.sweep(n)
 	return load("spans", "spans/s", "WriteTraces", n, batch, g.traces,
 		func(td ptrace.Traces) error { return w.WriteTraces(ctx, td) })
 }
 
 func loadLogs(ctx context.Context, w *tracestore.Writer, g *gen, n, batch int) (float64, error) {
+	g.sweep(n)
 	return load("logs", "records/s", "WriteLogs", n, batch,
 		func(k int) (plog.Logs, int) { return g.logs(k), k },
 		func(ld plog.Logs) error { return w.WriteLogs(ctx, ld) })
@@ -438,7 +499,9 @@ const users = 1_000_000
 
 // gen makes deterministic, realistic telemetry: traces of 5–10 spans over
 // gateway → auth, order → payment, spread over the last 24h with a quarter
-// of them in the last hour.
+// of them in the last hour, written in time order (or, with random, each
+// batch spread over the whole day: the worst case of late data, where
+// every part overlaps every minute).
 type gen struct {
 	rng       *rand.Rand
 	now       time.Time
@@ -446,10 +509,13 @@ type gen struct {
 	seen      int
 	userOf    map[pcommon.TraceID]string
 	resources [4]pcommon.Resource
+
+	random                bool // timestamps at random over the day instead of in time order
+	sweepDone, sweepTotal int  // items made of the current sweep (see sweep)
 }
 
-func newGen(now time.Time) *gen {
-	g := &gen{rng: rand.New(rand.NewPCG(1, 2)), now: now, userOf: map[pcommon.TraceID]string{}}
+func newGen(now time.Time, random bool) *gen {
+	g := &gen{rng: rand.New(rand.NewPCG(1, 2)), now: now, userOf: map[pcommon.TraceID]string{}, random: random}
 	for i, s := range services {
 		r := pcommon.NewResource()
 		a := r.Attributes()
@@ -464,11 +530,44 @@ func newGen(now time.Time) *gen {
 	return g
 }
 
+// sweep starts a load of n items (spans or log records). In time order,
+// the items of a sweep cover the last 24h from the oldest to the newest,
+// as a live collector writes them; sizes after the first sweep the day
+// again, so their parts overlap the earlier ones.
+func (g *gen) sweep(n int) { g.sweepDone, g.sweepTotal = 0, n }
+
+// lastHourShare is the share of items in the last hour: a quarter on top
+// of the even spread (three quarters over 24h), so "last hour" searches
+// find plenty.
+const lastHourShare = 0.25
+
 func (g *gen) startTime() time.Time {
-	if g.rng.IntN(4) == 0 {
-		return g.now.Add(-time.Duration(g.rng.Int64N(int64(time.Hour))))
+	if g.random {
+		if g.rng.Float64() < lastHourShare {
+			return g.now.Add(-time.Duration(g.rng.Int64N(int64(time.Hour))))
+		}
+		return g.now.Add(-time.Duration(g.rng.Int64N(int64(24 * time.Hour))))
 	}
-	return g.now.Add(-time.Duration(g.rng.Int64N(int64(24 * time.Hour))))
+	// The same density in time order: the sweep's progress f is mapped
+	// through the inverse of that distribution's CDF.
+	f := float64(g.sweepDone) / float64(max(g.sweepTotal, 1))
+	beforeLastHour := (1 - lastHourShare) * 23 / 24
+	var t time.Time
+	if f < beforeLastHour {
+		t = g.now.Add(-24 * time.Hour).Add(time.Duration(f / beforeLastHour * float64(23*time.Hour)))
+	} else {
+		t = g.now.Add(-time.Hour).Add(time.Duration((f - beforeLastHour) / (1 - beforeLastHour) * float64(time.Hour)))
+	}
+	// Items arrive a little after they start; one in a hundred is late
+	// by up to five minutes (a retry, a slow agent).
+	late := time.Duration(g.rng.Int64N(int64(2 * time.Second)))
+	if g.rng.IntN(100) == 0 {
+		late = time.Duration(g.rng.Int64N(int64(5 * time.Minute)))
+	}
+	if t = t.Add(-late); t.After(g.now) {
+		return g.now
+	}
+	return t
 }
 
 func (g *gen) traceID() pcommon.TraceID {
@@ -623,6 +722,7 @@ func (g *gen) trace(ss [4]ptrace.SpanSlice) int {
 		}
 		count += 2
 	}
+	g.sweepDone += count
 	return count
 }
 
@@ -640,6 +740,7 @@ func (g *gen) logs(n int) plog.Logs {
 		ls[i].EnsureCapacity(n/4 + 16)
 	}
 	for range n {
+		g.sweepDone++
 		si := g.rng.IntN(len(services))
 		r := ls[si].AppendEmpty()
 		ts := g.startTime()
