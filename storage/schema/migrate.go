@@ -15,10 +15,12 @@ import (
 // Migrate brings the schema in opts.Database up to date: it creates the
 // database and schema_migrations if missing, applies every embedded migration
 // not recorded yet, in order, records each one, and then aligns the tables'
-// TTLs with opts.
+// TTLs with opts and turns the server's automatic column statistics off on
+// them (statistics.go).
 //
-// applied lists what changed: migration IDs ("0001_spans") and TTL changes
-// ("ttl spans 72h0m0s", "ttl logs removed"). Running Migrate again with the
+// applied lists what changed: migration IDs ("0001_spans"), TTL changes
+// ("ttl spans 72h0m0s", "ttl logs removed") and tables whose statistics were
+// turned off ("statistics off spans"). Running Migrate again with the
 // same options applies nothing and returns an empty list.
 //
 // Every statement is idempotent (IF NOT EXISTS), so two processes migrating at
@@ -68,6 +70,11 @@ func Migrate(ctx context.Context, conn driver.Conn, opts Options) (applied []str
 	}
 
 	changed, err := reconcileTTLs(ctx, conn, opts)
+	applied = append(applied, changed...)
+	if err != nil {
+		return applied, err
+	}
+	changed, err = reconcileStatistics(ctx, conn, opts)
 	return append(applied, changed...), err
 }
 

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -54,7 +56,11 @@ func TestMigrateTwiceIsNoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := allIDs(t); !reflect.DeepEqual(applied, want) {
+	// The migrations, then automatic statistics turned off on every
+	// MergeTree table (the test engine has them; see statistics.go).
+	want := append(allIDs(t), "statistics off logs", "statistics off red_1m", "statistics off schema_migrations",
+		"statistics off service_edges_1m", "statistics off spans", "statistics off trace_index")
+	if !reflect.DeepEqual(applied, want) {
 		t.Fatalf("first Migrate applied %q, want %q", applied, want)
 	}
 
@@ -71,7 +77,7 @@ func TestMigrateTwiceIsNoop(t *testing.T) {
 		tables = append(tables, name)
 	}
 	rows.Close()
-	want := []string{LogsTable, RED1mTable, "red_1m_mv", MigrationsTable, ServiceEdgeEventsTable, ServiceEdges1mTable, "service_edges_1m_mv", SpansTable, TraceIndexTable, "trace_index_mv"}
+	want = []string{LogsTable, RED1mTable, "red_1m_mv", MigrationsTable, ServiceEdgeEventsTable, ServiceEdges1mTable, "service_edges_1m_mv", SpansTable, TraceIndexTable, "trace_index_mv"}
 	sort.Strings(want)
 	if !reflect.DeepEqual(tables, want) {
 		t.Errorf("tables %q, want %q", tables, want)
@@ -203,6 +209,72 @@ func TestMigrateChangesTTL(t *testing.T) {
 	}
 	if applied, err := Migrate(ctx, conn, opts); err != nil || len(applied) != 0 {
 		t.Errorf("Migrate after removing a TTL applied %q, %v; want nothing", applied, err)
+	}
+}
+
+func TestMigrateTurnsStatisticsOff(t *testing.T) {
+	ctx := context.Background()
+	conn, opts := migrated(t, DefaultOptions())
+	engine := func(table string) string {
+		t.Helper()
+		var e string
+		if err := conn.QueryRow(ctx, "SELECT engine_full FROM system.tables WHERE database = {db:String} AND name = {t:String}",
+			chParams("db", opts.Database, "t", table)...).Scan(&e); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	for _, table := range []string{SpansTable, TraceIndexTable, LogsTable, RED1mTable, ServiceEdges1mTable} {
+		if e := engine(table); !strings.Contains(e, noAutoStatistics) {
+			t.Errorf("%s keeps automatic statistics: %s", table, e)
+		}
+	}
+
+	// A database migrated before this existed: its tables have them on.
+	if err := conn.Exec(ctx, "ALTER TABLE "+opts.Database+".spans MODIFY SETTING auto_statistics_types = 'minmax, uniq'"); err != nil {
+		t.Fatal(err)
+	}
+	applied, err := Migrate(ctx, conn, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(applied, []string{"statistics off spans"}) {
+		t.Errorf("applied %q, want statistics turned off on spans", applied)
+	}
+	if e := engine(SpansTable); !strings.Contains(e, noAutoStatistics) {
+		t.Errorf("spans keeps automatic statistics: %s", e)
+	}
+
+	// What the setting is for: a merged part of trace_index has no
+	// statistics file, where a table with the engine's defaults has one.
+	control := opts.Database + ".statistics_control"
+	if err := conn.Exec(ctx, "CREATE TABLE "+control+" (TraceKey UInt64) ENGINE = MergeTree ORDER BY TraceKey"); err != nil {
+		t.Fatal(err)
+	}
+	statsFile := func(table, insert string) bool {
+		t.Helper()
+		for range 2 { // two parts, so that OPTIMIZE merges
+			if err := conn.Exec(ctx, "INSERT INTO "+table+" "+insert); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := conn.Exec(ctx, "OPTIMIZE TABLE "+table+" FINAL"); err != nil {
+			t.Fatal(err)
+		}
+		var path string
+		db, name, _ := strings.Cut(table, ".")
+		if err := conn.QueryRow(ctx, "SELECT path FROM system.parts WHERE active AND database = {db:String} AND table = {t:String} AND level > 0",
+			chParams("db", db, "t", name)...).Scan(&path); err != nil {
+			t.Fatalf("merged part of %s: %v", table, err)
+		}
+		_, err := os.Stat(filepath.Join(path, "statistics.packed"))
+		return err == nil
+	}
+	if !statsFile(control, "SELECT number FROM numbers(1000)") {
+		t.Fatal("a table with the engine's defaults has no statistics file after a merge: the engine changed, revisit statistics.go")
+	}
+	if statsFile(opts.Database+".trace_index", "SELECT number, now(), now() FROM numbers(1000)") {
+		t.Error("trace_index still writes column statistics")
 	}
 }
 
