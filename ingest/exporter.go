@@ -133,6 +133,16 @@ func (e *tracehouseExporter) ready(ctx context.Context) (*tracestore.Writer, err
 		if len(applied) > 0 {
 			e.log.Info("Tracehouse schema updated", zap.String("target", e.target), zap.Strings("applied", applied))
 		}
+		// The exporter never shortens a TTL (its ttl settings always have
+		// a value, so it cannot tell a choice from a default): a longer one
+		// set with `tracehouse migrate` stays, and is reported.
+		kept, err := schema.TTLDiffs(ctx, e.conn, e.schemaOpts)
+		if err != nil {
+			return nil, fmt.Errorf("read the TTLs of the Tracehouse schema in %s: %w", e.target, err)
+		}
+		for _, d := range kept {
+			e.log.Warn("kept "+d.Explain("tracehouse migrate"), zap.String("target", e.target))
+		}
 	}
 	w := tracestore.NewWriter(e.conn, e.writerOpts)
 	e.writer.Store(w)

@@ -23,13 +23,19 @@ import (
 )
 
 // Run is `tracehouse all-in-one` (and `tracehouse` without a command).
+// The variables that set the TTL flags.
+const (
+	envSpansTTL = "TRACEHOUSE_SPANS_TTL"
+	envLogsTTL  = "TRACEHOUSE_LOGS_TTL"
+)
+
 func Run(ctx context.Context, args []string, log zerolog.Logger, stdout io.Writer) error {
 	fs := flagenv.New("all-in-one")
 	data := fs.String("data", "TRACEHOUSE_DATA", "./data", "data folder of the embedded ClickHouse (kept across restarts)")
 	chListen := fs.String("clickhouse-listen", "TRACEHOUSE_CLICKHOUSE_LISTEN", embedded.DefaultListen, "address of the embedded ClickHouse HTTP interface")
 	httpListen := fs.String("http", "TRACEHOUSE_QUERY_HTTP", "127.0.0.1:8080", "address of the query API and UI")
-	spansTTL := fs.Duration("spans-ttl", "TRACEHOUSE_SPANS_TTL", schema.DefaultSpansTTL, "how long spans are kept (0: forever)")
-	logsTTL := fs.Duration("logs-ttl", "TRACEHOUSE_LOGS_TTL", schema.DefaultLogsTTL, "how long logs are kept (0: forever)")
+	spansTTL := fs.Duration("spans-ttl", envSpansTTL, schema.DefaultSpansTTL, "how long spans are kept (0: forever; shortening deletes stored data, so a default never shortens what is stored)")
+	logsTTL := fs.Duration("logs-ttl", envLogsTTL, schema.DefaultLogsTTL, "how long logs are kept (0: forever; shortening deletes stored data, so a default never shortens what is stored)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -57,11 +63,22 @@ func Run(ctx context.Context, args []string, log zerolog.Logger, stdout io.Write
 	defer conn.Close()
 	opts := schema.DefaultOptions()
 	opts.SpansTTL, opts.LogsTTL = *spansTTL, *logsTTL
+	// Only a TTL the user set may shorten the stored one: restarting
+	// without --spans-ttl must not cut a 30-day retention to the default.
+	opts.ShortenSpansTTL = fs.Given("spans-ttl", envSpansTTL)
+	opts.ShortenLogsTTL = fs.Given("logs-ttl", envLogsTTL)
 	applied, err := schema.Migrate(ctx, conn, opts)
 	if err != nil {
 		return fmt.Errorf("apply schema: %w", err)
 	}
 	log.Info().Strs("applied", applied).Msg("schema up to date")
+	kept, err := schema.TTLDiffs(ctx, conn, opts)
+	if err != nil {
+		return fmt.Errorf("read the schema's TTLs: %w", err)
+	}
+	for _, d := range kept {
+		log.Warn().Msg("kept " + d.Explain("tracehouse all-in-one"))
+	}
 
 	pipeline, err := collector.StartPipeline(ctx, collector.PipelineSettings{
 		// The schema was applied above with this command's TTLs; the

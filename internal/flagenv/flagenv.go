@@ -69,6 +69,18 @@ func (s *Set) Duration(name, env string, def time.Duration, text string) *time.D
 	return s.FlagSet.Duration(name, def, usage(text, env))
 }
 
+// Given reports whether the flag was set explicitly, on the command line
+// or through its environment variable, rather than left at its default.
+// Call it after Parse.
+func (s *Set) Given(name, env string) bool {
+	if _, ok := os.LookupEnv(env); ok {
+		return true
+	}
+	given := false
+	s.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
+}
+
 // Parse parses args, reporting bad environment values first.
 func (s *Set) Parse(args []string) error {
 	if len(s.errs) > 0 {

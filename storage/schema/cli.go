@@ -56,12 +56,20 @@ func RunMigrateCommand(ctx context.Context, args []string, stdout io.Writer) err
 	if err != nil {
 		return err
 	}
+	// A TTL given on the command line may shorten the table's; a default
+	// may not (running migrate after an upgrade must not cut a 30-day
+	// retention to the 7-day default).
+	given := map[string]bool{}
+	fl.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	opts := Options{
-		Database:   *database,
-		Cluster:    *cluster,
-		SpansTTL:   *spansTTL,
-		LogsTTL:    *logsTTL,
-		MetricsTTL: *metricsTTL,
+		Database:          *database,
+		Cluster:           *cluster,
+		SpansTTL:          *spansTTL,
+		LogsTTL:           *logsTTL,
+		MetricsTTL:        *metricsTTL,
+		ShortenSpansTTL:   given["spans-ttl"],
+		ShortenLogsTTL:    given["logs-ttl"],
+		ShortenMetricsTTL: given["metrics-ttl"],
 	}
 	if opts.Database == "" {
 		opts.Database = chOpts.Auth.Database
@@ -93,7 +101,14 @@ func RunMigrateCommand(ctx context.Context, args []string, stdout io.Writer) err
 	if err != nil {
 		return err
 	}
-	if len(applied) == 0 {
+	kept, err := TTLDiffs(ctx, conn, opts)
+	if err != nil {
+		return err
+	}
+	for _, d := range kept {
+		fmt.Fprintf(stdout, "kept %s\n", d.Explain("tracehouse migrate"))
+	}
+	if len(applied) == 0 && len(kept) == 0 {
 		fmt.Fprintf(stdout, "schema in database %s is up to date\n", opts.Database)
 	}
 	return nil

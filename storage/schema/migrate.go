@@ -15,7 +15,8 @@ import (
 // Migrate brings the schema in opts.Database up to date: it creates the
 // database and schema_migrations if missing, applies every embedded migration
 // not recorded yet, in order, records each one, and then aligns the tables'
-// TTLs with opts and turns the server's automatic column statistics off on
+// TTLs with opts (a TTL is shortened only where opts allow it: see
+// Options.ShortenSpansTTL) and turns the server's automatic column statistics off on
 // them (statistics.go).
 //
 // applied lists what changed: migration IDs ("0001_spans"), TTL changes
@@ -146,33 +147,95 @@ func currentTTL(engineFull string) time.Duration {
 	return time.Duration(n*unitSeconds[iv[0][1]]) * time.Second
 }
 
-// reconcileTTLs compares each table's TTL with opts and changes the ones that
-// differ. Existing parts are not rewritten (materialize_ttl_after_modify = 0):
-// the new TTL applies as parts merge and whole expired parts are dropped.
-func reconcileTTLs(ctx context.Context, conn driver.Conn, opts Options) ([]string, error) {
+// TTLDiff is a table whose TTL is not the one Options ask for.
+type TTLDiff struct {
+	Table   string        // the table as readers name it (spans, logs, …)
+	Current time.Duration // 0: keeps data forever; -1: a TTL Tracehouse did not write
+	Wanted  time.Duration // 0: keep data forever
+}
+
+// Shortens reports whether applying Wanted would delete data that Current
+// keeps: a shorter TTL, or any TTL on a table that keeps data forever (or
+// whose TTL cannot be read).
+func (d TTLDiff) Shortens() bool {
+	return d.Wanted != 0 && (d.Current <= 0 || d.Wanted < d.Current)
+}
+
+// Explain says what was kept and how to shorten it anyway with command,
+// the Tracehouse command that applies the schema, e.g. "the TTL of spans,
+// 720h0m0s, instead of the 168h0m0s asked for: shortening it deletes stored
+// data, so it is done only when asked for explicitly (tracehouse migrate
+// --spans-ttl 168h0m0s)".
+func (d TTLDiff) Explain(command string) string {
+	cur := "none (kept forever)"
+	switch {
+	case d.Current > 0:
+		cur = d.Current.String()
+	case d.Current < 0:
+		cur = "one Tracehouse did not write"
+	}
+	return fmt.Sprintf("the TTL of %s, %s, instead of the %s asked for: shortening it deletes stored data, so it is done only when asked for explicitly (%s --%s %s)",
+		d.Table, cur, d.Wanted, command, ttlFlagOf(d.Table), d.Wanted)
+}
+
+// ttlFlagOf is the flag that sets table's TTL (tracehouse migrate and
+// all-in-one name them alike).
+func ttlFlagOf(table string) string {
+	switch table {
+	case SpansTable, TraceIndexTable:
+		return "spans-ttl"
+	case LogsTable:
+		return "logs-ttl"
+	}
+	return "metrics-ttl"
+}
+
+// TTLDiffs lists the existing tables whose TTL differs from opts. After
+// Migrate, what it lists are the TTLs Migrate kept because shortening them
+// was not asked for (Options.ShortenSpansTTL and the like): callers warn
+// about them.
+func TTLDiffs(ctx context.Context, conn driver.Conn, opts Options) ([]TTLDiff, error) {
+	opts = opts.withDefaults()
 	tables, err := engineDefinitions(ctx, conn, opts)
 	if err != nil {
 		return nil, err
 	}
-	var changed []string
+	var out []TTLDiff
 	for _, spec := range ttlSpecs {
-		local := localName(opts, spec.table)
-		engineFull, ok := tables[local]
+		engineFull, ok := tables[localName(opts, spec.table)]
 		if !ok {
 			continue // not created by this version's migrations
 		}
-		want := spec.ttl(opts)
-		if currentTTL(engineFull) == want {
+		if cur, want := currentTTL(engineFull), spec.ttl(opts); cur != want {
+			out = append(out, TTLDiff{Table: spec.table, Current: cur, Wanted: want})
+		}
+	}
+	return out, nil
+}
+
+// reconcileTTLs changes the TTLs that differ from opts, except the ones it
+// may not shorten. Existing parts are not rewritten
+// (materialize_ttl_after_modify = 0): the new TTL applies as parts merge
+// and whole expired parts are dropped.
+func reconcileTTLs(ctx context.Context, conn driver.Conn, opts Options) ([]string, error) {
+	diffs, err := TTLDiffs(ctx, conn, opts)
+	if err != nil {
+		return nil, err
+	}
+	var changed []string
+	for _, d := range diffs {
+		spec, _ := lookupTTL(d.Table)
+		if d.Shortens() && !spec.shorten(opts) {
 			continue
 		}
-		stmt := ttlStatement(opts, spec, want)
+		stmt := ttlStatement(opts, spec, d.Wanted)
 		if err := conn.Exec(ctx, stmt); err != nil {
-			return changed, fmt.Errorf("schema: change TTL of %s.%s to %v: %w\nstatement:\n%s", opts.Database, local, want, err, stmt)
+			return changed, fmt.Errorf("schema: change TTL of %s.%s to %v: %w\nstatement:\n%s", opts.Database, localName(opts, d.Table), d.Wanted, err, stmt)
 		}
-		if want == 0 {
-			changed = append(changed, "ttl "+spec.table+" removed")
+		if d.Wanted == 0 {
+			changed = append(changed, "ttl "+d.Table+" removed")
 		} else {
-			changed = append(changed, "ttl "+spec.table+" "+want.String())
+			changed = append(changed, "ttl "+d.Table+" "+d.Wanted.String())
 		}
 	}
 	return changed, nil

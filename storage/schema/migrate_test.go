@@ -178,6 +178,7 @@ func TestMigrateChangesTTL(t *testing.T) {
 	}
 
 	opts.SpansTTL = 72 * time.Hour
+	opts.ShortenSpansTTL = true // 7 days to 3 is asked for explicitly
 	opts.MetricsTTL = 90 * 24 * time.Hour
 	applied, err := Migrate(ctx, conn, opts)
 	if err != nil {
@@ -275,6 +276,86 @@ func TestMigrateTurnsStatisticsOff(t *testing.T) {
 	}
 	if statsFile(opts.Database+".trace_index", "SELECT number, now(), now() FROM numbers(1000)") {
 		t.Error("trace_index still writes column statistics")
+	}
+}
+
+func TestMigrateKeepsLongerTTLUnlessAsked(t *testing.T) {
+	ctx := context.Background()
+	opts := DefaultOptions()
+	opts.SpansTTL, opts.LogsTTL = 30*24*time.Hour, 0 // a longer retention, and logs kept forever
+	conn, opts := migrated(t, opts)
+
+	// Started again with the defaults (7 days), as a collector or an
+	// all-in-one restarted without its flags would be: nothing shortened.
+	defaults := DefaultOptions()
+	defaults.Database = opts.Database
+	applied, err := Migrate(ctx, conn, defaults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(applied) != 0 {
+		t.Errorf("Migrate with default TTLs applied %q; want the longer TTLs kept", applied)
+	}
+	diffs, err := TTLDiffs(ctx, conn, defaults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []TTLDiff{
+		{Table: SpansTable, Current: 30 * 24 * time.Hour, Wanted: DefaultSpansTTL},
+		{Table: TraceIndexTable, Current: 30 * 24 * time.Hour, Wanted: DefaultSpansTTL},
+		{Table: LogsTable, Current: 0, Wanted: DefaultLogsTTL},
+	}
+	if !reflect.DeepEqual(diffs, want) {
+		t.Errorf("TTLDiffs = %+v, want %+v", diffs, want)
+	}
+	for _, d := range diffs {
+		if !d.Shortens() {
+			t.Errorf("%+v: Shortens() = false", d)
+		}
+	}
+	if got := diffs[0].Explain("tracehouse migrate"); !strings.Contains(got, "720h0m0s") || !strings.Contains(got, "tracehouse migrate --spans-ttl 168h0m0s") {
+		t.Errorf("Explain does not give the kept TTL and the command: %q", got)
+	}
+
+	// Asked for explicitly, for spans only: spans and trace_index shortened,
+	// logs kept forever.
+	defaults.ShortenSpansTTL = true
+	applied, err = Migrate(ctx, conn, defaults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"ttl spans 168h0m0s", "ttl trace_index 168h0m0s"}; !reflect.DeepEqual(applied, want) {
+		t.Errorf("applied %q, want %q", applied, want)
+	}
+	if diffs, err := TTLDiffs(ctx, conn, defaults); err != nil || len(diffs) != 1 || diffs[0].Table != LogsTable {
+		t.Errorf("TTLDiffs after shortening spans = %+v, %v; want only logs", diffs, err)
+	}
+}
+
+func TestRunMigrateCommandKeepsLongerTTL(t *testing.T) {
+	conn := chtest.Conn(t)
+	db := fmt.Sprintf("test_cli_ttl_%d", time.Now().UnixNano())
+	t.Cleanup(func() { conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db) })
+	dsn := chtest.DSN(t, db)
+	var out bytes.Buffer
+	if err := RunMigrateCommand(context.Background(), []string{"--clickhouse", dsn, "--spans-ttl", "30d"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	// Run again after an upgrade, without the flag: the 30 days stay.
+	out.Reset()
+	if err := RunMigrateCommand(context.Background(), []string{"--clickhouse", dsn}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "kept the TTL of spans, 720h0m0s") || strings.Contains(out.String(), "applied ttl") {
+		t.Errorf("migrate without --spans-ttl printed:\n%s\nwant the 30-day TTL kept and reported", out.String())
+	}
+	// Given explicitly, it is shortened.
+	out.Reset()
+	if err := RunMigrateCommand(context.Background(), []string{"--clickhouse", dsn, "--spans-ttl", "7d"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "applied ttl spans 168h0m0s") {
+		t.Errorf("migrate --spans-ttl 7d printed:\n%s\nwant the TTL shortened", out.String())
 	}
 }
 

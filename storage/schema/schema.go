@@ -49,6 +49,15 @@ type Options struct {
 	// MetricsTTL is how long the per-minute aggregates (red_1m,
 	// service_edges_1m) are kept. 0 keeps them forever.
 	MetricsTTL time.Duration
+
+	// ShortenSpansTTL, ShortenLogsTTL and ShortenMetricsTTL let Migrate
+	// shorten the TTL of existing tables (or give a TTL to tables that keep
+	// data forever). Shortening deletes data already stored, so it is done
+	// only when the person asked for that TTL explicitly (a flag or variable
+	// they set, not a default); otherwise the longer TTL stays and
+	// TTLDiffs reports it. Tables being created always get the TTLs above,
+	// and a longer TTL is always applied.
+	ShortenSpansTTL, ShortenLogsTTL, ShortenMetricsTTL bool
 }
 
 // Default retention. Aggregates are tiny, so they outlive the raw data.
@@ -237,17 +246,28 @@ func withoutComment(line string) string {
 // expression. Templates render it with {{ ttl "table" }}; Migrate reconciles
 // it with ALTER TABLE … MODIFY TTL.
 type ttlSpec struct {
-	table string
-	expr  string
-	ttl   func(Options) time.Duration
+	table   string
+	expr    string
+	ttl     func(Options) time.Duration
+	shorten func(Options) bool
 }
 
+var (
+	spansTTL   = func(o Options) time.Duration { return o.SpansTTL }
+	logsTTL    = func(o Options) time.Duration { return o.LogsTTL }
+	metricsTTL = func(o Options) time.Duration { return o.MetricsTTL }
+
+	shortenSpans   = func(o Options) bool { return o.ShortenSpansTTL }
+	shortenLogs    = func(o Options) bool { return o.ShortenLogsTTL }
+	shortenMetrics = func(o Options) bool { return o.ShortenMetricsTTL }
+)
+
 var ttlSpecs = []ttlSpec{
-	{SpansTable, "toDateTime(Timestamp)", func(o Options) time.Duration { return o.SpansTTL }},
-	{TraceIndexTable, "Start", func(o Options) time.Duration { return o.SpansTTL }},
-	{LogsTable, "toDateTime(Timestamp)", func(o Options) time.Duration { return o.LogsTTL }},
-	{RED1mTable, "Timestamp", func(o Options) time.Duration { return o.MetricsTTL }},
-	{ServiceEdges1mTable, "Timestamp", func(o Options) time.Duration { return o.MetricsTTL }},
+	{SpansTable, "toDateTime(Timestamp)", spansTTL, shortenSpans},
+	{TraceIndexTable, "Start", spansTTL, shortenSpans},
+	{LogsTable, "toDateTime(Timestamp)", logsTTL, shortenLogs},
+	{RED1mTable, "Timestamp", metricsTTL, shortenMetrics},
+	{ServiceEdges1mTable, "Timestamp", metricsTTL, shortenMetrics},
 }
 
 func lookupTTL(table string) (ttlSpec, bool) {
