@@ -45,7 +45,8 @@ func Start(ctx context.Context, dataDir string) (_ *Env, err error) {
 // answers point reads 2–3× slower (trace by id, p50: 50 ms against 21 ms
 // after a restart at 2M spans, 98 against 33 at 10M; still 37 ms at 2M
 // nine minutes later), a state a store written at a live rate does not get
-// into.
+// into (10M spans, 2,000 spans/s written in the same process while timing:
+// trace by id p50 26.3 and 26.4 ms against 27.2 and 25.8 without).
 func (e *Env) Restart(ctx context.Context) error {
 	tmp := e.tmp
 	e.tmp = "" // keep the folder
