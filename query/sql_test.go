@@ -1,41 +1,16 @@
 package query
 
 import (
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/tracehouse/tracehouse/internal/golden"
 	"github.com/tracehouse/tracehouse/query/internal/seed"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test -update creates it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (go test -update rewrites it); got:\n%s", path, got)
-	}
-}
 
 func writeSQL(b *strings.Builder, title, sql string, args []any) {
 	fmt.Fprintf(b, "-- %s\n%s\n", title, sql)
@@ -95,5 +70,5 @@ func TestSQLSnapshots(t *testing.T) {
 		}
 		writeSQL(&b, "search logs: "+l.title, sql, args)
 	}
-	golden(t, "sql.golden", b.String())
+	golden.Check(t, "sql.golden", b.String())
 }

@@ -4,15 +4,12 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -22,14 +19,13 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/rs/zerolog"
 
+	"github.com/tracehouse/tracehouse/internal/golden"
 	"github.com/tracehouse/tracehouse/query"
 	"github.com/tracehouse/tracehouse/query/internal/seed"
 	"github.com/tracehouse/tracehouse/storage/chtest"
 )
 
 func TestMain(m *testing.M) { chtest.Main(m) }
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 type env struct {
 	app  *fiber.App
@@ -99,24 +95,6 @@ type snapshot struct {
 	Status  int               `json:"status"`
 	Headers map[string]string `json:"headers,omitempty"`
 	Body    any               `json:"body"`
-}
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test -update creates it)", err)
-	}
-	if string(want) != string(got) {
-		t.Errorf("%s differs (go test -update rewrites it); got:\n%s", path, got)
-	}
 }
 
 func snapshotOf(t *testing.T, resp *http.Response, body []byte) []byte {
@@ -203,7 +181,7 @@ func TestEndpointSnapshots(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			resp, body := e.get(t, c.target, c.header...)
-			golden(t, c.name+".json", snapshotOf(t, resp, body))
+			golden.Check(t, c.name+".json", string(snapshotOf(t, resp, body)))
 		})
 	}
 
@@ -219,7 +197,7 @@ func TestEndpointSnapshots(t *testing.T) {
 			t.Fatalf("first page has no cursor: %v %s", err, body)
 		}
 		resp, body := e.get(t, target+"&cursor="+url.QueryEscape(first.Data.NextCursor))
-		golden(t, "v1_logs_next_page.json", snapshotOf(t, resp, body))
+		golden.Check(t, "v1_logs_next_page.json", string(snapshotOf(t, resp, body)))
 	})
 }
 
@@ -260,7 +238,7 @@ func TestUIAndAuth(t *testing.T) {
 		t.Errorf("a file the UI does not have: %d", resp.StatusCode)
 	}
 	resp, body := e.get(t, "/api/services")
-	golden(t, "auth_missing.json", snapshotOf(t, resp, body))
+	golden.Check(t, "auth_missing.json", string(snapshotOf(t, resp, body)))
 	if resp, _ := e.get(t, "/api/services", "Authorization", "Bearer wrong"); resp.StatusCode != 401 {
 		t.Errorf("wrong token: %d", resp.StatusCode)
 	}
@@ -286,7 +264,7 @@ func TestBusy(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp, body := e.get(t, "/api/services")
-	golden(t, "busy.json", snapshotOf(t, resp, body))
+	golden.Check(t, "busy.json", string(snapshotOf(t, resp, body)))
 	release()
 	if resp, _ := e.get(t, "/api/services"); resp.StatusCode != 200 {
 		t.Errorf("after the slot is free: %d", resp.StatusCode)
@@ -302,7 +280,7 @@ func TestQueryTimeout(t *testing.T) {
 	}
 	e := newEnv(t, db, conn, query.Options{Limits: query.Limits{MaxExecutionTime: time.Millisecond}}, Options{})
 	resp, body := e.get(t, "/api/v1/logs?"+q("q", "attr.n>=0 -attr.n:7", "start", rfc(seed.Base), "end", rfc(seed.Base.Add(24*time.Hour))))
-	golden(t, "timeout.json", snapshotOf(t, resp, body))
+	golden.Check(t, "timeout.json", string(snapshotOf(t, resp, body)))
 }
 
 // TestInjection sends SQL-looking input everywhere a user value goes: each

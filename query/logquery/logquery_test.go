@@ -1,19 +1,15 @@
 package logquery
 
 import (
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/tracehouse/tracehouse/internal/golden"
 	"github.com/tracehouse/tracehouse/query/internal/chsql"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // compileCases are SQL snapshots: testdata/compile.golden holds the SQL and
 // parameters each query compiles to.
@@ -93,7 +89,7 @@ func TestCompileSnapshots(t *testing.T) {
 		}
 		out.WriteString("\n")
 	}
-	golden(t, "compile.golden", out.String())
+	golden.Check(t, "compile.golden", out.String())
 }
 
 var errorCases = []struct {
@@ -171,23 +167,5 @@ func TestTokens(t *testing.T) {
 	got := strings.Join(Tokens("Card-declined: user_42 déjà/vu"), "|")
 	if want := "Card|declined|user|42|déjà|vu"; got != want {
 		t.Errorf("Tokens = %q, want %q", got, want)
-	}
-}
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs from the output (go test -update rewrites it); got:\n%s", path, got)
 	}
 }
