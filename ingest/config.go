@@ -37,8 +37,10 @@ type Config struct {
 	// the exporter starts. Turn it off when the schema is managed with
 	// `tracehouse migrate`.
 	CreateSchema bool `mapstructure:"create_schema"`
-	// TTL is the retention the schema is created or aligned with. Every
-	// exporter that creates the schema must agree on it.
+	// TTL is the retention the schema is created with, and lengthened to.
+	// The exporter never shortens the TTL of an existing table, since that
+	// deletes stored data: `tracehouse migrate --spans-ttl …` does, and the
+	// exporter logs each TTL it kept.
 	TTL TTLConfig `mapstructure:"ttl"`
 	// ServiceGraph tunes how parent/child service pairs are found across
 	// batches.
