@@ -18,7 +18,8 @@ const autoStatisticsSetting = "auto_statistics_types"
 const noAutoStatistics = autoStatisticsSetting + " = ''"
 
 // reconcileStatistics turns automatic column statistics off on every
-// MergeTree table of the database, on servers that have them.
+// MergeTree table of the database, on servers that have them and let the
+// setting be changed.
 //
 // Why: the statistics are a fixed-size sketch per column per part, ~0.5 MiB
 // for the 38 columns of spans. On the ingest benchmark (300k spans, parts
@@ -35,7 +36,9 @@ const noAutoStatistics = autoStatisticsSetting + " = ''"
 // their statistics until they merge.
 func reconcileStatistics(ctx context.Context, conn driver.Conn, opts Options) ([]string, error) {
 	var known uint64
-	if err := conn.QueryRow(ctx, "SELECT count() FROM system.merge_tree_settings WHERE name = '"+autoStatisticsSetting+"'").Scan(&known); err != nil {
+	// readonly: a server whose constraints forbid changing it (a managed
+	// service, say) keeps its statistics rather than failing every start.
+	if err := conn.QueryRow(ctx, "SELECT count() FROM system.merge_tree_settings WHERE name = '"+autoStatisticsSetting+"' AND readonly = 0").Scan(&known); err != nil {
 		return nil, fmt.Errorf("schema: look up MergeTree setting %s: %w", autoStatisticsSetting, err)
 	}
 	if known == 0 {
