@@ -369,7 +369,13 @@ describe('logs explorer', () => {
     await page.press('#logs-q', 'Enter');
     await page.waitForURL(/q=service/);
     const rows = page.locator('#logs-table tbody tr[data-index]');
-    await rows.first().waitFor();
+    // Right after the URL changes, the previous query's rows can still be
+    // on screen (the page re-renders when the new answer arrives): wait for
+    // this query's rows, then check them.
+    await page.waitForFunction((n) => {
+      const trs = [...document.querySelectorAll('#logs-table tbody tr[data-index]')];
+      return trs.length === n && trs.every((tr) => /card declined/.test(tr.innerText));
+    }, seed.declinedLogs);
     assert.equal(await rows.count(), seed.declinedLogs);
     for (const text of await rows.allInnerTexts()) assert.match(text, /card declined/);
     await page.locator('#logs-histogram svg').waitFor();
