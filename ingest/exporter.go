@@ -60,6 +60,13 @@ func newExporter(cfg *Config, set exporter.Settings, sig signal) (*tracehouseExp
 		return nil, err
 	}
 	schemaOpts := cfg.schemaOptions(dsn.Auth.Database)
+	target := strings.Join(dsn.Addr, ",") + "/" + schemaOpts.Database
+	// The exporter never shortens a TTL (its ttl settings always have a
+	// value, so it cannot tell a choice from a default): a longer one set
+	// with `tracehouse migrate` stays, and is reported.
+	schemaOpts.KeptTTL = func(d schema.TTLDiff) {
+		set.Logger.Warn(d.Explain("tracehouse migrate"), zap.String("target", target))
+	}
 	edgeCache := cfg.ServiceGraph.CacheSize
 	if edgeCache == 0 {
 		edgeCache = -1 // off
@@ -76,7 +83,7 @@ func newExporter(cfg *Config, set exporter.Settings, sig signal) (*tracehouseExp
 			EdgeCacheSize: edgeCache,
 			EdgeCacheTTL:  cfg.ServiceGraph.CacheTTL,
 		},
-		target: strings.Join(dsn.Addr, ",") + "/" + schemaOpts.Database,
+		target: target,
 	}, nil
 }
 
@@ -132,16 +139,6 @@ func (e *tracehouseExporter) ready(ctx context.Context) (*tracestore.Writer, err
 		}
 		if len(applied) > 0 {
 			e.log.Info("Tracehouse schema updated", zap.String("target", e.target), zap.Strings("applied", applied))
-		}
-		// The exporter never shortens a TTL (its ttl settings always have
-		// a value, so it cannot tell a choice from a default): a longer one
-		// set with `tracehouse migrate` stays, and is reported.
-		kept, err := schema.TTLDiffs(ctx, e.conn, e.schemaOpts)
-		if err != nil {
-			return nil, fmt.Errorf("read the TTLs of the Tracehouse schema in %s: %w", e.target, err)
-		}
-		for _, d := range kept {
-			e.log.Warn("kept "+d.Explain("tracehouse migrate"), zap.String("target", e.target))
 		}
 	}
 	w := tracestore.NewWriter(e.conn, e.writerOpts)

@@ -67,18 +67,12 @@ func Run(ctx context.Context, args []string, log zerolog.Logger, stdout io.Write
 	// without --spans-ttl must not cut a 30-day retention to the default.
 	opts.ShortenSpansTTL = fs.Given("spans-ttl", envSpansTTL)
 	opts.ShortenLogsTTL = fs.Given("logs-ttl", envLogsTTL)
+	opts.KeptTTL = func(d schema.TTLDiff) { log.Warn().Msg(d.Explain("tracehouse all-in-one")) }
 	applied, err := schema.Migrate(ctx, conn, opts)
 	if err != nil {
 		return fmt.Errorf("apply schema: %w", err)
 	}
 	log.Info().Strs("applied", applied).Msg("schema up to date")
-	kept, err := schema.TTLDiffs(ctx, conn, opts)
-	if err != nil {
-		return fmt.Errorf("read the schema's TTLs: %w", err)
-	}
-	for _, d := range kept {
-		log.Warn().Msg("kept " + d.Explain("tracehouse all-in-one"))
-	}
 
 	pipeline, err := collector.StartPipeline(ctx, collector.PipelineSettings{
 		// The schema was applied above with this command's TTLs; the

@@ -94,6 +94,11 @@ func RunMigrateCommand(ctx context.Context, args []string, stdout io.Writer) err
 	if err := conn.Ping(ctx); err != nil {
 		return fmt.Errorf("migrate: ClickHouse at %s does not answer: %w (is it running? `tracehouse clickhouse` starts the embedded engine)", strings.Join(chOpts.Addr, ","), err)
 	}
+	kept := 0
+	opts.KeptTTL = func(d TTLDiff) {
+		fmt.Fprintln(stdout, d.Explain("tracehouse migrate"))
+		kept++
+	}
 	applied, err := Migrate(ctx, conn, opts)
 	for _, a := range applied {
 		fmt.Fprintf(stdout, "applied %s\n", a)
@@ -101,14 +106,7 @@ func RunMigrateCommand(ctx context.Context, args []string, stdout io.Writer) err
 	if err != nil {
 		return err
 	}
-	kept, err := TTLDiffs(ctx, conn, opts)
-	if err != nil {
-		return err
-	}
-	for _, d := range kept {
-		fmt.Fprintf(stdout, "kept %s\n", d.Explain("tracehouse migrate"))
-	}
-	if len(applied) == 0 && len(kept) == 0 {
+	if len(applied) == 0 && kept == 0 {
 		fmt.Fprintf(stdout, "schema in database %s is up to date\n", opts.Database)
 	}
 	return nil

@@ -162,10 +162,10 @@ func (d TTLDiff) Shortens() bool {
 }
 
 // Explain says what was kept and how to shorten it anyway with command,
-// the Tracehouse command that applies the schema, e.g. "the TTL of spans,
-// 720h0m0s, instead of the 168h0m0s asked for: shortening it deletes stored
-// data, so it is done only when asked for explicitly (tracehouse migrate
-// --spans-ttl 168h0m0s)".
+// the Tracehouse command that applies the schema, e.g. "kept the TTL of
+// spans, 720h0m0s, instead of the 168h0m0s asked for: shortening it deletes
+// stored data, so it is done only when asked for explicitly (tracehouse
+// migrate --spans-ttl 168h0m0s)".
 func (d TTLDiff) Explain(command string) string {
 	cur := "none (kept forever)"
 	switch {
@@ -174,27 +174,13 @@ func (d TTLDiff) Explain(command string) string {
 	case d.Current < 0:
 		cur = "one Tracehouse did not write"
 	}
-	return fmt.Sprintf("the TTL of %s, %s, instead of the %s asked for: shortening it deletes stored data, so it is done only when asked for explicitly (%s --%s %s)",
-		d.Table, cur, d.Wanted, command, ttlFlagOf(d.Table), d.Wanted)
+	spec, _ := lookupTTL(d.Table)
+	return fmt.Sprintf("kept the TTL of %s, %s, instead of the %s asked for: shortening it deletes stored data, so it is done only when asked for explicitly (%s --%s %s)",
+		d.Table, cur, d.Wanted, command, spec.of.flag(), d.Wanted)
 }
 
-// ttlFlagOf is the flag that sets table's TTL (tracehouse migrate and
-// all-in-one name them alike).
-func ttlFlagOf(table string) string {
-	switch table {
-	case SpansTable, TraceIndexTable:
-		return "spans-ttl"
-	case LogsTable:
-		return "logs-ttl"
-	}
-	return "metrics-ttl"
-}
-
-// TTLDiffs lists the existing tables whose TTL differs from opts. After
-// Migrate, what it lists are the TTLs Migrate kept because shortening them
-// was not asked for (Options.ShortenSpansTTL and the like): callers warn
-// about them.
-func TTLDiffs(ctx context.Context, conn driver.Conn, opts Options) ([]TTLDiff, error) {
+// ttlDiffs lists the existing tables whose TTL differs from opts.
+func ttlDiffs(ctx context.Context, conn driver.Conn, opts Options) ([]TTLDiff, error) {
 	opts = opts.withDefaults()
 	tables, err := engineDefinitions(ctx, conn, opts)
 	if err != nil {
@@ -206,7 +192,7 @@ func TTLDiffs(ctx context.Context, conn driver.Conn, opts Options) ([]TTLDiff, e
 		if !ok {
 			continue // not created by this version's migrations
 		}
-		if cur, want := currentTTL(engineFull), spec.ttl(opts); cur != want {
+		if cur, want := currentTTL(engineFull), spec.of.ttl(opts); cur != want {
 			out = append(out, TTLDiff{Table: spec.table, Current: cur, Wanted: want})
 		}
 	}
@@ -214,18 +200,21 @@ func TTLDiffs(ctx context.Context, conn driver.Conn, opts Options) ([]TTLDiff, e
 }
 
 // reconcileTTLs changes the TTLs that differ from opts, except the ones it
-// may not shorten. Existing parts are not rewritten
+// may not shorten: those go to opts.KeptTTL. Existing parts are not rewritten
 // (materialize_ttl_after_modify = 0): the new TTL applies as parts merge
 // and whole expired parts are dropped.
 func reconcileTTLs(ctx context.Context, conn driver.Conn, opts Options) ([]string, error) {
-	diffs, err := TTLDiffs(ctx, conn, opts)
+	diffs, err := ttlDiffs(ctx, conn, opts)
 	if err != nil {
 		return nil, err
 	}
 	var changed []string
 	for _, d := range diffs {
 		spec, _ := lookupTTL(d.Table)
-		if d.Shortens() && !spec.shorten(opts) {
+		if d.Shortens() && !spec.of.shorten(opts) {
+			if opts.KeptTTL != nil {
+				opts.KeptTTL(d)
+			}
 			continue
 		}
 		stmt := ttlStatement(opts, spec, d.Wanted)
@@ -242,10 +231,7 @@ func reconcileTTLs(ctx context.Context, conn driver.Conn, opts Options) ([]strin
 }
 
 func ttlStatement(opts Options, spec ttlSpec, want time.Duration) string {
-	var onCluster string
-	if opts.Cluster != "" {
-		onCluster = " ON CLUSTER '" + opts.Cluster + "'"
-	}
+	onCluster := opts.onCluster()
 	table := opts.Database + "." + localName(opts, spec.table)
 	if want == 0 {
 		return fmt.Sprintf("ALTER TABLE %s%s REMOVE TTL", table, onCluster)

@@ -160,19 +160,23 @@ func TestMigrateRejectsChangedChecksum(t *testing.T) {
 	}
 }
 
+// engineFull is the table's engine clause as the server shows it (with
+// its TTL and settings).
+func engineFull(t *testing.T, conn driver.Conn, db, table string) string {
+	t.Helper()
+	var e string
+	if err := conn.QueryRow(context.Background(), "SELECT engine_full FROM system.tables WHERE database = {db:String} AND name = {t:String}",
+		chParams("db", db, "t", table)...).Scan(&e); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
 func TestMigrateChangesTTL(t *testing.T) {
 	ctx := context.Background()
 	conn, opts := migrated(t, DefaultOptions())
 
-	engine := func(table string) string {
-		t.Helper()
-		var e string
-		if err := conn.QueryRow(ctx, "SELECT engine_full FROM system.tables WHERE database = {db:String} AND name = {t:String}",
-			chParams("db", opts.Database, "t", table)...).Scan(&e); err != nil {
-			t.Fatal(err)
-		}
-		return e
-	}
+	engine := func(table string) string { return engineFull(t, conn, opts.Database, table) }
 	if e := engine(SpansTable); !strings.Contains(e, "toIntervalDay(7)") {
 		t.Fatalf("spans created without the 7-day TTL: %s", e)
 	}
@@ -216,15 +220,7 @@ func TestMigrateChangesTTL(t *testing.T) {
 func TestMigrateTurnsStatisticsOff(t *testing.T) {
 	ctx := context.Background()
 	conn, opts := migrated(t, DefaultOptions())
-	engine := func(table string) string {
-		t.Helper()
-		var e string
-		if err := conn.QueryRow(ctx, "SELECT engine_full FROM system.tables WHERE database = {db:String} AND name = {t:String}",
-			chParams("db", opts.Database, "t", table)...).Scan(&e); err != nil {
-			t.Fatal(err)
-		}
-		return e
-	}
+	engine := func(table string) string { return engineFull(t, conn, opts.Database, table) }
 	for _, table := range []string{SpansTable, TraceIndexTable, LogsTable, RED1mTable, ServiceEdges1mTable} {
 		if e := engine(table); !strings.Contains(e, noAutoStatistics) {
 			t.Errorf("%s keeps automatic statistics: %s", table, e)
@@ -289,6 +285,8 @@ func TestMigrateKeepsLongerTTLUnlessAsked(t *testing.T) {
 	// all-in-one restarted without its flags would be: nothing shortened.
 	defaults := DefaultOptions()
 	defaults.Database = opts.Database
+	var diffs []TTLDiff // what Migrate reports it kept
+	defaults.KeptTTL = func(d TTLDiff) { diffs = append(diffs, d) }
 	applied, err := Migrate(ctx, conn, defaults)
 	if err != nil {
 		t.Fatal(err)
@@ -296,30 +294,27 @@ func TestMigrateKeepsLongerTTLUnlessAsked(t *testing.T) {
 	if len(applied) != 0 {
 		t.Errorf("Migrate with default TTLs applied %q; want the longer TTLs kept", applied)
 	}
-	diffs, err := TTLDiffs(ctx, conn, defaults)
-	if err != nil {
-		t.Fatal(err)
-	}
 	want := []TTLDiff{
 		{Table: SpansTable, Current: 30 * 24 * time.Hour, Wanted: DefaultSpansTTL},
 		{Table: TraceIndexTable, Current: 30 * 24 * time.Hour, Wanted: DefaultSpansTTL},
 		{Table: LogsTable, Current: 0, Wanted: DefaultLogsTTL},
 	}
 	if !reflect.DeepEqual(diffs, want) {
-		t.Errorf("TTLDiffs = %+v, want %+v", diffs, want)
+		t.Errorf("kept %+v, want %+v", diffs, want)
 	}
 	for _, d := range diffs {
 		if !d.Shortens() {
 			t.Errorf("%+v: Shortens() = false", d)
 		}
 	}
-	if got := diffs[0].Explain("tracehouse migrate"); !strings.Contains(got, "720h0m0s") || !strings.Contains(got, "tracehouse migrate --spans-ttl 168h0m0s") {
+	if got := diffs[0].Explain("tracehouse migrate"); !strings.HasPrefix(got, "kept the TTL of spans, 720h0m0s") || !strings.Contains(got, "tracehouse migrate --spans-ttl 168h0m0s") {
 		t.Errorf("Explain does not give the kept TTL and the command: %q", got)
 	}
 
 	// Asked for explicitly, for spans only: spans and trace_index shortened,
 	// logs kept forever.
 	defaults.ShortenSpansTTL = true
+	diffs = nil
 	applied, err = Migrate(ctx, conn, defaults)
 	if err != nil {
 		t.Fatal(err)
@@ -327,8 +322,11 @@ func TestMigrateKeepsLongerTTLUnlessAsked(t *testing.T) {
 	if want := []string{"ttl spans 168h0m0s", "ttl trace_index 168h0m0s"}; !reflect.DeepEqual(applied, want) {
 		t.Errorf("applied %q, want %q", applied, want)
 	}
-	if diffs, err := TTLDiffs(ctx, conn, defaults); err != nil || len(diffs) != 1 || diffs[0].Table != LogsTable {
-		t.Errorf("TTLDiffs after shortening spans = %+v, %v; want only logs", diffs, err)
+	if len(diffs) != 1 || diffs[0].Table != LogsTable {
+		t.Errorf("kept %+v after shortening spans; want only logs", diffs)
+	}
+	if left, err := ttlDiffs(ctx, conn, defaults); err != nil || len(left) != 1 || left[0].Table != LogsTable {
+		t.Errorf("TTLs differing after shortening spans: %+v, %v; want only logs", left, err)
 	}
 }
 

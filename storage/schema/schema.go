@@ -54,10 +54,13 @@ type Options struct {
 	// shorten the TTL of existing tables (or give a TTL to tables that keep
 	// data forever). Shortening deletes data already stored, so it is done
 	// only when the person asked for that TTL explicitly (a flag or variable
-	// they set, not a default); otherwise the longer TTL stays and
-	// TTLDiffs reports it. Tables being created always get the TTLs above,
+	// they set, not a default); otherwise the longer TTL stays and is
+	// handed to KeptTTL. Tables being created always get the TTLs above,
 	// and a longer TTL is always applied.
 	ShortenSpansTTL, ShortenLogsTTL, ShortenMetricsTTL bool
+	// KeptTTL, when set, is called by Migrate for each TTL it kept because
+	// shortening it was not allowed, so the caller can say so.
+	KeptTTL func(TTLDiff)
 }
 
 // Default retention. Aggregates are tiny, so they outlive the raw data.
@@ -78,6 +81,14 @@ func DefaultOptions() Options {
 		LogsTTL:    DefaultLogsTTL,
 		MetricsTTL: DefaultMetricsTTL,
 	}
+}
+
+// onCluster is " ON CLUSTER '<name>'" for a cluster, "" for one node.
+func (o Options) onCluster() string {
+	if o.Cluster == "" {
+		return ""
+	}
+	return " ON CLUSTER '" + o.Cluster + "'"
 }
 
 func (o Options) withDefaults() Options {
@@ -246,28 +257,42 @@ func withoutComment(line string) string {
 // expression. Templates render it with {{ ttl "table" }}; Migrate reconciles
 // it with ALTER TABLE … MODIFY TTL.
 type ttlSpec struct {
-	table   string
-	expr    string
-	ttl     func(Options) time.Duration
-	shorten func(Options) bool
+	table string
+	expr  string
+	of    retention
 }
 
-var (
-	spansTTL   = func(o Options) time.Duration { return o.SpansTTL }
-	logsTTL    = func(o Options) time.Duration { return o.LogsTTL }
-	metricsTTL = func(o Options) time.Duration { return o.MetricsTTL }
+// retention is which of Options' TTLs bounds a table.
+type retention int
 
-	shortenSpans   = func(o Options) bool { return o.ShortenSpansTTL }
-	shortenLogs    = func(o Options) bool { return o.ShortenLogsTTL }
-	shortenMetrics = func(o Options) bool { return o.ShortenMetricsTTL }
+const (
+	spansRetention retention = iota
+	logsRetention
+	metricsRetention
 )
 
+// ttl is the retention opts ask for.
+func (r retention) ttl(o Options) time.Duration {
+	return [...]time.Duration{o.SpansTTL, o.LogsTTL, o.MetricsTTL}[r]
+}
+
+// shorten reports whether opts allow shortening it (Options.ShortenSpansTTL).
+func (r retention) shorten(o Options) bool {
+	return [...]bool{o.ShortenSpansTTL, o.ShortenLogsTTL, o.ShortenMetricsTTL}[r]
+}
+
+// flag is the command-line flag that sets it (tracehouse migrate and
+// all-in-one name them alike).
+func (r retention) flag() string {
+	return [...]string{"spans-ttl", "logs-ttl", "metrics-ttl"}[r]
+}
+
 var ttlSpecs = []ttlSpec{
-	{SpansTable, "toDateTime(Timestamp)", spansTTL, shortenSpans},
-	{TraceIndexTable, "Start", spansTTL, shortenSpans},
-	{LogsTable, "toDateTime(Timestamp)", logsTTL, shortenLogs},
-	{RED1mTable, "Timestamp", metricsTTL, shortenMetrics},
-	{ServiceEdges1mTable, "Timestamp", metricsTTL, shortenMetrics},
+	{SpansTable, "toDateTime(Timestamp)", spansRetention},
+	{TraceIndexTable, "Start", spansRetention},
+	{LogsTable, "toDateTime(Timestamp)", logsRetention},
+	{RED1mTable, "Timestamp", metricsRetention},
+	{ServiceEdges1mTable, "Timestamp", metricsRetention},
 }
 
 func lookupTTL(table string) (ttlSpec, bool) {
@@ -318,12 +343,7 @@ func templateFuncs(opts Options) template.FuncMap {
 		// db is the database name.
 		"db": func() string { return db },
 		// onCluster is " ON CLUSTER '<name>'" in the cluster variant.
-		"onCluster": func() string {
-			if opts.Cluster == "" {
-				return ""
-			}
-			return " ON CLUSTER '" + opts.Cluster + "'"
-		},
+		"onCluster": opts.onCluster,
 		// local is the qualified name of the table that stores the data:
 		// db.t on a single node, db.t_local in a cluster.
 		"local": func(table string) string { return db + "." + localName(opts, table) },
@@ -352,7 +372,7 @@ func templateFuncs(opts Options) template.FuncMap {
 			if !ok {
 				return "", fmt.Errorf("no TTL is defined for table %q", table)
 			}
-			if e := ttlExpr(spec.expr, spec.ttl(opts)); e != "" {
+			if e := ttlExpr(spec.expr, spec.of.ttl(opts)); e != "" {
 				return "TTL " + e, nil
 			}
 			return "", nil

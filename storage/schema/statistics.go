@@ -65,13 +65,9 @@ func reconcileStatistics(ctx context.Context, conn driver.Conn, opts Options) ([
 		return nil, fmt.Errorf("schema: list tables of %s: %w", opts.Database, err)
 	}
 
-	var onCluster string
-	if opts.Cluster != "" {
-		onCluster = " ON CLUSTER '" + opts.Cluster + "'"
-	}
 	var changed []string
 	for _, name := range todo {
-		stmt := fmt.Sprintf("ALTER TABLE %s.%s%s MODIFY SETTING %s", opts.Database, quoteName(name), onCluster, noAutoStatistics)
+		stmt := fmt.Sprintf("ALTER TABLE %s.%s%s MODIFY SETTING %s", opts.Database, quoteName(name), opts.onCluster(), noAutoStatistics)
 		if err := conn.Exec(ctx, stmt); err != nil {
 			return changed, fmt.Errorf("schema: turn automatic statistics off on %s.%s: %w\nstatement:\n%s", opts.Database, name, err, stmt)
 		}
