@@ -82,6 +82,9 @@ func newExporter(cfg *Config, set exporter.Settings, sig signal) (*tracehouseExp
 			Database:      schemaOpts.Database,
 			EdgeCacheSize: edgeCache,
 			EdgeCacheTTL:  cfg.ServiceGraph.CacheTTL,
+			// Over HTTP the writer sends Native blocks it keeps between
+			// batches; the native protocol needs clickhouse-go's batches.
+			NativeProtocol: dsn.Protocol == clickhouse.Native,
 		},
 		target: target,
 	}, nil

@@ -223,8 +223,8 @@ func run(o opts) error {
 			fmt.Fprintf(os.Stderr, "   %s failed: %v\n", s.name, r.err)
 			continue
 		}
-		fmt.Fprintf(os.Stderr, "   %d accepted, %d rows (%d unique), e2e %v, collector %.1f cpu-s, engine %.1f cpu-s, hwm %d MiB, %d B on disk\n",
-			r.items, r.stored, r.unique, r.e2e.Round(time.Millisecond), r.colCPU, r.engCPU, r.hwmKB/1024, r.bytes)
+		fmt.Fprintf(os.Stderr, "   %d accepted, %d rows (%d unique), e2e %v (sending %v, %d requests refused and sent again), collector %.1f cpu-s, engine %.1f cpu-s, hwm %d MiB, %d B on disk\n",
+			r.items, r.stored, r.unique, r.e2e.Round(time.Millisecond), r.sendTime.Round(time.Millisecond), r.retries, r.colCPU, r.engCPU, r.hwmKB/1024, r.bytes)
 	}
 	// Disk after OPTIMIZE … FINAL on every table of each database.
 	for i, r := range results {

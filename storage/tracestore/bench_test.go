@@ -77,26 +77,32 @@ const benchBatch = 10_000
 
 // BenchmarkWriteTraces is WriteTraces of 10k-span batches into the embedded
 // engine over HTTP, the whole path: pdata → columns → Native → INSERT (spans
-// + its materialized views) and the service-graph edges.
+// + its materialized views) and the service-graph edges; "own blocks" is
+// how the writer sends over HTTP, "batch API" how it sends over the native
+// protocol (clickhouse-go's batches, one new block per INSERT).
 func BenchmarkWriteTraces(b *testing.B) {
-	conn, db := newStore(b)
-	ctx := context.Background()
-	w := NewWriter(conn, Options{Database: db})
-	batches := make([]ptrace.Traces, 8)
-	for i := range batches {
-		batches[i] = benchTraces(benchBatch, byte(i))
+	for _, native := range []bool{false, true} {
+		b.Run(map[bool]string{false: "own blocks", true: "batch API"}[native], func(b *testing.B) {
+			conn, db := newStore(b)
+			ctx := context.Background()
+			w := NewWriter(conn, Options{Database: db, NativeProtocol: native})
+			batches := make([]ptrace.Traces, 8)
+			for i := range batches {
+				batches[i] = benchTraces(benchBatch, byte(i))
+			}
+			b.ReportAllocs()
+			cpu := processCPU()
+			for i := 0; b.Loop(); i++ {
+				if err := w.WriteTraces(ctx, batches[i%len(batches)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "spans/s")
+			// CPU time of the whole process (client and the in-process engine):
+			// robust to other load on the machine, unlike spans/s.
+			b.ReportMetric(float64(b.N*benchBatch)/(processCPU()-cpu).Seconds(), "spans/cpu-s")
+		})
 	}
-	b.ReportAllocs()
-	cpu := processCPU()
-	for i := 0; b.Loop(); i++ {
-		if err := w.WriteTraces(ctx, batches[i%len(batches)]); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "spans/s")
-	// CPU time of the whole process (client and the in-process engine):
-	// robust to other load on the machine, unlike spans/s.
-	b.ReportMetric(float64(b.N*benchBatch)/(processCPU()-cpu).Seconds(), "spans/cpu-s")
 }
 
 func processCPU() time.Duration {

@@ -30,6 +30,8 @@ type logColumns struct {
 
 	enc  valueEncoder
 	dict strDict // for the LowCardinality(String) columns, one at a time
+
+	block blockEncoder // the Native block sent, kept with the buffers
 }
 
 func newLogColumns(maxDepth int) *logColumns {
@@ -64,7 +66,7 @@ func (c *logColumns) reset() {
 }
 
 func (c *logColumns) retainedBytes() int {
-	return cap(c.attrs.str.keys)*32 + cap(c.attrs.other.keys)*32 + cap(c.body)*16*8 + cap(c.enc.buf)
+	return cap(c.attrs.str.keys)*32 + cap(c.attrs.other.keys)*32 + cap(c.body)*16*8 + cap(c.enc.buf) + c.block.retainedBytes()
 }
 
 // add appends every storable record of ld. A record without a Timestamp

@@ -60,6 +60,8 @@ type spanColumns struct {
 
 	enc  valueEncoder
 	dict strDict // for the LowCardinality(String) columns, one at a time
+
+	block, edgeBlock blockEncoder // the Native blocks sent, kept with the buffers
 }
 
 func newSpanColumns(maxDepth int) *spanColumns {
@@ -115,7 +117,7 @@ func (c *spanColumns) reset() {
 // buffer that one huge batch blew up.
 func (c *spanColumns) retainedBytes() int {
 	return cap(c.attrs.str.keys)*32 + cap(c.attrs.other.keys)*32 + cap(c.timestamp)*24*8 +
-		cap(c.eventAttrs.flat)*16 + cap(c.enc.buf)
+		cap(c.eventAttrs.flat)*16 + cap(c.enc.buf) + c.block.retainedBytes() + c.edgeBlock.retainedBytes()
 }
 
 // add appends every storable span of td. Spans that can never be stored

@@ -59,6 +59,12 @@ type Options struct {
 	MaxValueDepth int
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+	// NativeProtocol says the connection speaks ClickHouse's native
+	// protocol (clickhouse://): the writer then sends through clickhouse-go's
+	// batch API. Over HTTP (false: the embedded engine, http:// DSNs) it
+	// encodes each batch into a Native block it keeps, which costs less CPU
+	// (see block.go).
+	NativeProtocol bool
 }
 
 // Defaults of Options.
@@ -131,9 +137,10 @@ func (e *EdgesError) Unwrap() error { return e.Err }
 // write is one INSERT of Native columns (and one more for the edges it
 // completes), built in buffers reused across writes.
 type Writer struct {
-	conn     driver.Conn
-	now      func() time.Time
-	maxDepth int
+	conn           driver.Conn
+	nativeProtocol bool
+	now            func() time.Time
+	maxDepth       int
 
 	spans, logs, edges tableInsert
 
@@ -154,9 +161,10 @@ type Writer struct {
 // its column types, so later batches skip the DESCRIBE TABLE round trip that
 // clickhouse-go makes over HTTP.
 type tableInsert struct {
-	table string
-	query string
-	types atomic.Pointer[insertTypes]
+	database, name string // unquoted
+	table          string // quoted, qualified
+	query          string
+	types          atomic.Pointer[insertTypes]
 }
 
 // insertTypes are the column types a batch declares.
@@ -173,8 +181,10 @@ func newTableInsert(db, table string, columns []string) tableInsert {
 	}
 	qualified := quoteIdent(db) + "." + table
 	return tableInsert{
-		table: qualified,
-		query: "INSERT INTO " + qualified + " (" + strings.Join(quoted, ", ") + ")",
+		database: db,
+		name:     table,
+		table:    qualified,
+		query:    "INSERT INTO " + qualified + " (" + strings.Join(quoted, ", ") + ")",
 	}
 }
 
@@ -199,13 +209,14 @@ func NewWriter(conn driver.Conn, opts Options) *Writer {
 		opts.Now = time.Now
 	}
 	w := &Writer{
-		conn:     conn,
-		now:      opts.Now,
-		maxDepth: opts.MaxValueDepth,
-		spans:    newTableInsert(opts.Database, schema.SpansTable, schema.SpansColumns()),
-		logs:     newTableInsert(opts.Database, schema.LogsTable, schema.LogsColumns()),
-		edges:    newTableInsert(opts.Database, schema.ServiceEdgeEventsTable, schema.ServiceEdgeEventsColumns()),
-		services: newInterner(10_000),
+		conn:           conn,
+		nativeProtocol: opts.NativeProtocol,
+		now:            opts.Now,
+		maxDepth:       opts.MaxValueDepth,
+		spans:          newTableInsert(opts.Database, schema.SpansTable, schema.SpansColumns()),
+		logs:           newTableInsert(opts.Database, schema.LogsTable, schema.LogsColumns()),
+		edges:          newTableInsert(opts.Database, schema.ServiceEdgeEventsTable, schema.ServiceEdgeEventsColumns()),
+		services:       newInterner(10_000),
 	}
 	if opts.EdgeCacheSize > 0 {
 		w.edgeCache = newEdgeCache(opts.EdgeCacheSize, opts.EdgeCacheTTL, opts.Now)
@@ -278,14 +289,14 @@ func (w *Writer) WriteTracesStats(ctx context.Context, td ptrace.Traces) (WriteS
 	}()
 	c.add(td, &st, w.services)
 	if c.rows > 0 {
-		if err := w.insert(ctx, &w.spans, c.rows, c.columns()); err != nil {
+		if err := w.insert(ctx, &w.spans, c.rows, c.columns(), &c.block); err != nil {
 			st.Rows = 0
 			return st, err
 		}
 		if w.edgeCache != nil {
 			rows := w.edgeCache.resolve(c.edges, nil)
 			if len(rows) > 0 {
-				if err := w.insert(ctx, &w.edges, len(rows), edgeColumns(rows)); err != nil {
+				if err := w.insert(ctx, &w.edges, len(rows), edgeColumns(rows), &c.edgeBlock); err != nil {
 					return st, &EdgesError{Edges: len(rows), Err: err}
 				}
 				st.Edges = len(rows)
@@ -316,7 +327,7 @@ func (w *Writer) WriteLogsStats(ctx context.Context, ld plog.Logs) (WriteStats, 
 	}()
 	c.add(ld, &st, w.now())
 	if c.rows > 0 {
-		if err := w.insert(ctx, &w.logs, c.rows, c.columns()); err != nil {
+		if err := w.insert(ctx, &w.logs, c.rows, c.columns(), &c.block); err != nil {
 			st.Rows = 0
 			return st, err
 		}
@@ -327,8 +338,73 @@ func (w *Writer) WriteLogsStats(ctx context.Context, ld plog.Logs) (WriteStats, 
 	return st, nil
 }
 
-// insert sends one Native batch: every column appended whole.
-func (w *Writer) insert(ctx context.Context, t *tableInsert, rows int, cols []namedColumn) error {
+// insert writes one table's rows: every column appended whole, then sent as
+// one Native block (see block.go for why the writer encodes it itself over
+// HTTP). enc is the reusable block of the caller's buffers.
+func (w *Writer) insert(ctx context.Context, t *tableInsert, rows int, cols []namedColumn, enc *blockEncoder) error {
+	if w.nativeProtocol {
+		return w.insertBatch(ctx, t, rows, cols)
+	}
+	types := t.types.Load()
+	if types == nil {
+		var err error
+		if types, err = w.describe(ctx, t, cols); err != nil {
+			return err
+		}
+		t.types.Store(types)
+	}
+	body, err := enc.encode(types, rows, cols)
+	if errors.Is(err, ErrInvalidData) {
+		return fmt.Errorf("%s: %w", t.table, err)
+	}
+	if err != nil {
+		t.types.Store(nil)
+		return fmt.Errorf("insert into %s: %w", t.table, err)
+	}
+	if err := sendBlock(ctx, w.conn, t.query, body); err != nil {
+		enc.forget()
+		return w.sendFailed(t, types, rows, err)
+	}
+	return nil
+}
+
+// describe asks the server for the types of the INSERT's columns, as the
+// batch API does, and picks the types the writer declares for them
+// (wireType).
+func (w *Writer) describe(ctx context.Context, t *tableInsert, cols []namedColumn) (*insertTypes, error) {
+	rows, err := w.conn.Query(ctx, "SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {table:String}",
+		clickhouse.Named("db", t.database), clickhouse.Named("table", t.name))
+	if err != nil {
+		return nil, fmt.Errorf("read the columns of %s: %w", t.table, err)
+	}
+	defer rows.Close()
+	have := map[string]string{}
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			return nil, fmt.Errorf("read the columns of %s: %w", t.table, err)
+		}
+		have[name] = typ
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read the columns of %s: %w", t.table, err)
+	}
+	types := &insertTypes{cols: make([]clickhouse.ColumnNameAndType, 0, len(cols))}
+	for _, c := range cols {
+		typ, ok := have[c.name]
+		if !ok {
+			return nil, fmt.Errorf("insert into %s: the table has no column %s (run the schema migrations: tracehouse migrate)", t.table, c.name)
+		}
+		wire := w.wireType(typ)
+		types.converted = types.converted || wire != typ
+		types.cols = append(types.cols, clickhouse.ColumnNameAndType{Name: c.name, Type: wire})
+	}
+	return types, nil
+}
+
+// insertBatch is insert through clickhouse-go's batch API, for the native
+// protocol.
+func (w *Writer) insertBatch(ctx context.Context, t *tableInsert, rows int, cols []namedColumn) error {
 	known := t.types.Load()
 	prepCtx := ctx
 	if known != nil {
@@ -360,19 +436,25 @@ func (w *Writer) insert(ctx context.Context, t *tableInsert, rows int, cols []na
 		t.types.Store(types)
 	}
 	if err := batch.Send(); err != nil {
-		t.types.Store(nil) // the table may have changed: describe it again next time
-		var ex *clickhouse.Exception
-		if known != nil && known.converted && errors.As(err, &ex) {
-			// The server refused a block declaring converted types: it may
-			// not convert (a profile can turn the setting off). Declare the
-			// table's own types from now on, and do not let the error look
-			// permanent: the retry sends the same rows without conversion.
-			w.noConvert.Store(true)
-			return fmt.Errorf("insert %d rows into %s (declaring plain String attribute values, which is now turned off): %v", rows, t.table, err)
-		}
-		return fmt.Errorf("insert %d rows into %s: %w", rows, t.table, err)
+		return w.sendFailed(t, known, rows, err)
 	}
 	return nil
+}
+
+// sendFailed is the error of an INSERT the server did not take. The table
+// is described again next time (it may have changed).
+func (w *Writer) sendFailed(t *tableInsert, declared *insertTypes, rows int, err error) error {
+	t.types.Store(nil)
+	var ex *clickhouse.Exception
+	if declared != nil && declared.converted && errors.As(err, &ex) {
+		// The server refused a block declaring converted types: it may
+		// not convert (a profile can turn the setting off). Declare the
+		// table's own types from now on, and do not let the error look
+		// permanent: the retry sends the same rows without conversion.
+		w.noConvert.Store(true)
+		return fmt.Errorf("insert %d rows into %s (declaring plain String attribute values, which is now turned off): %v", rows, t.table, err)
+	}
+	return fmt.Errorf("insert %d rows into %s: %w", rows, t.table, err)
 }
 
 // appendColumns fills the driver's columns, in order, with the buffered ones.

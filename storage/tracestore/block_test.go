@@ -1,0 +1,129 @@
+package tracestore
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+
+	chproto "github.com/ClickHouse/ch-go/proto"
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/proto"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// driverEncoding is the block clickhouse-go's batch would send for the
+// same columns: every column appended to a new block, encoded whole.
+func driverEncoding(t *testing.T, types []clickhouse.ColumnNameAndType, cols []namedColumn) []byte {
+	t.Helper()
+	block := proto.NewBlock()
+	for _, c := range types {
+		if err := block.AddColumn(c.Name, column.Type(c.Type)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := appendColumns(block.Columns, cols); err != nil {
+		t.Fatal(err)
+	}
+	var buf chproto.Buffer
+	if err := block.Encode(&buf, 0); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Buf
+}
+
+// TestNativeEncodingMatchesDriver: the writer's own encoding of a batch
+// (nativeEncoder columns, a reused block) is byte for byte what
+// clickhouse-go encodes, for the types the writer declares over HTTP and
+// for the tables' own types, batch after batch.
+func TestNativeEncodingMatchesDriver(t *testing.T) {
+	conn, db := newStore(t)
+	ctx := context.Background()
+	w := NewWriter(conn, Options{Database: db})
+	if err := w.WriteTraces(ctx, richTraces(traceID(1))); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteLogs(ctx, richLogs(traceID(1))); err != nil {
+		t.Fatal(err)
+	}
+	tableTypes := func(ti *tableInsert) *insertTypes {
+		w.noConvert.Store(true)
+		defer w.noConvert.Store(false)
+		cols := newSpanColumns(DefaultMaxValueDepth).columns()
+		if ti == &w.logs {
+			cols = newLogColumns(DefaultMaxValueDepth).columns()
+		}
+		types, err := w.describe(ctx, ti, cols)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return types
+	}
+	spanBatches := []ptrace.Traces{benchTraces(300, 1), richTraces(traceID(2)), benchTraces(5000, 2)}
+	logBatches := []plog.Logs{richLogs(traceID(2)), richLogs(traceID(3))}
+	for _, ti := range []*tableInsert{&w.spans, &w.logs} {
+		for name, types := range map[string]*insertTypes{"wire": ti.types.Load(), "table": tableTypes(ti)} {
+			var enc blockEncoder
+			n := len(spanBatches)
+			if ti == &w.logs {
+				n = len(logBatches)
+			}
+			for i := range n {
+				var rows int
+				var cols func() []namedColumn
+				if ti == &w.spans {
+					c := newSpanColumns(DefaultMaxValueDepth)
+					var st WriteStats
+					c.add(spanBatches[i], &st, w.services)
+					rows, cols = c.rows, c.columns
+				} else {
+					c := newLogColumns(DefaultMaxValueDepth)
+					var st WriteStats
+					c.add(logBatches[i], &st, baseTime)
+					rows, cols = c.rows, c.columns
+				}
+				if native := nativeColumns(types, cols()); name == "wire" && native < 6 {
+					t.Fatalf("%s: %d columns encode themselves, want the attribute maps and the LowCardinality ones", ti.name, native)
+				}
+				got, err := enc.encode(types, rows, cols())
+				if err != nil {
+					t.Fatalf("%s %s batch %d: %v", ti.name, name, i, err)
+				}
+				want := driverEncoding(t, types.cols, cols())
+				if !bytes.Equal(got, want) {
+					t.Fatalf("%s, %s types, batch %d: the writer encodes %d bytes, clickhouse-go %d; %s",
+						ti.name, name, i, len(got), len(want), differingColumn(t, types, rows, cols))
+				}
+			}
+		}
+	}
+}
+
+func nativeColumns(types *insertTypes, cols []namedColumn) int {
+	n := 0
+	for i, c := range cols {
+		if e, ok := c.values.(nativeEncoder); ok && e.encodesNative(types.cols[i].Type) {
+			n++
+		}
+	}
+	return n
+}
+
+// differingColumn names the first column whose encodings differ.
+func differingColumn(t *testing.T, types *insertTypes, rows int, cols func() []namedColumn) string {
+	for i, c := range types.cols {
+		one := &insertTypes{cols: types.cols[i : i+1]}
+		var enc blockEncoder
+		got, err := enc.encode(one, rows, cols()[i:i+1])
+		if err != nil {
+			return fmt.Sprintf("column %s: %v", c.Name, err)
+		}
+		got = append([]byte(nil), got...)
+		if want := driverEncoding(t, one.cols, cols()[i:i+1]); !bytes.Equal(got, want) {
+			return fmt.Sprintf("column %s %s: %d bytes against %d:\n got %q\nwant %q", c.Name, c.Type, len(got), len(want), got[:min(len(got), 200)], want[:min(len(want), 200)])
+		}
+	}
+	return "no single column differs"
+}
