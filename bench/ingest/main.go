@@ -44,7 +44,12 @@ func main() {
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write each collector's CPU profile to DIR/<run>.pprof and its allocations to DIR/<run>.allocs.pprof (go tool pprof)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (engine data, configs, collector logs)")
 	flag.DurationVar(&o.timeout, "timeout", 5*time.Minute, "longest wait for one run's rows to be visible")
+	flag.StringVar(&o.overflow, "overflow", "block", "what a full sending queue does, in both exporters: block (the receiver waits for room: the rate the pipeline sustains) or refuse (RESOURCE_EXHAUSTED; the senders pause and retry, and their pauses count in the end-to-end time)")
 	flag.Parse()
+	if o.overflow != "block" && o.overflow != "refuse" {
+		fmt.Fprintf(os.Stderr, "-overflow %q: want block or refuse\n", o.overflow)
+		os.Exit(2)
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/ingest:", err)
 		os.Exit(1)
@@ -52,6 +57,7 @@ func main() {
 }
 
 type opts struct {
+	overflow string
 	spans, logs, perReq, workers int
 	bin, lib, only, cpuProfile   string
 	keep                         bool
@@ -254,14 +260,16 @@ func specDB(name string) string {
 	return map[string]string{"th-traces": "th_traces", "contrib-traces": "contrib_traces", "th-logs": "th_logs", "contrib-logs": "contrib_logs"}[name]
 }
 
-func collectorConfig(exporter, signal, db string, otlpPort, chPort int) string {
+func collectorConfig(exporter, signal, db string, otlpPort, chPort int, blockOnOverflow bool) string {
 	var exp string
 	if exporter == "tracehouse" {
 		// The Tracehouse exporter's defaults: items queue of 200k, 2
-		// consumers, batches of 10k–50k, 1s flush.
+		// consumers, batches of 40k–50k, 1s flush.
 		exp = fmt.Sprintf(`  tracehouse:
     endpoint: http://127.0.0.1:%d/%s
-`, chPort, db)
+    sending_queue:
+      block_on_overflow: %t
+`, chPort, db, blockOnOverflow)
 	} else {
 		// The contrib exporter over HTTP (clickhouse-go), its defaults
 		// (create_schema, async_insert, lz4) except the queue, sized like
@@ -277,12 +285,13 @@ func collectorConfig(exporter, signal, db string, otlpPort, chPort int) string {
       sizer: items
       queue_size: 200000
       num_consumers: 2
+      block_on_overflow: %t
       batch:
         flush_timeout: 1s
         sizer: items
         min_size: 10000
         max_size: 20000
-`, chPort, db)
+`, chPort, db, blockOnOverflow)
 	}
 	return fmt.Sprintf(`receivers:
   otlp:

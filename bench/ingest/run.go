@@ -24,7 +24,7 @@ func oneRun(o opts, tmp, self string, ch chHTTP, engPID, chPort int, exporter, s
 		return err
 	}
 	cfg := filepath.Join(tmp, r.name+".yaml")
-	if err := os.WriteFile(cfg, []byte(collectorConfig(exporter, signal, db, otlpPort, chPort)), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(collectorConfig(exporter, signal, db, otlpPort, chPort, o.overflow == "block")), 0o644); err != nil {
 		return err
 	}
 	logPath := filepath.Join(tmp, r.name+".log")

@@ -213,6 +213,22 @@ func (s *Server) parseRequest(r *http.Request, body io.Reader) (*request, error)
 	}
 	var text []byte
 	if r.Method == http.MethodPost {
+		if urlSQL == "" {
+			// "INSERT INTO t FORMAT X" and its data, both in the body: how
+			// clickhouse-go's Exec sends an INSERT (Tracehouse's writer does).
+			// Stream the data after the statement instead of reading it all.
+			buffered := bufio.NewReaderSize(data, insertHeadBytes)
+			head, _ := buffered.Peek(insertHeadBytes)
+			if m := insertHeader.FindSubmatchIndex(head); m != nil && m[4] >= 0 && m[1] < len(head) {
+				stmt := string(head[:m[1]])
+				if target, format, _, ok := splitInsert(stmt); ok {
+					buffered.Discard(m[1])
+					req.sql, req.insertTarget, req.insertFormat, req.insertData = strings.TrimSpace(stmt), target, format, buffered
+					return req, nil
+				}
+			}
+			data = buffered
+		}
 		if text, err = io.ReadAll(data); err != nil {
 			return nil, err
 		}
@@ -236,6 +252,10 @@ func (s *Server) parseRequest(r *http.Request, body io.Reader) (*request, error)
 	}
 	return req, nil
 }
+
+// insertHeadBytes is how much of a body is searched for an INSERT
+// statement followed by its data.
+const insertHeadBytes = 64 << 10
 
 // insertHeader finds "INSERT INTO <target> FORMAT <name>" or
 // "INSERT INTO <target> VALUES" at the start of a statement.

@@ -6,8 +6,8 @@ import (
 	"unsafe"
 
 	chproto "github.com/ClickHouse/ch-go/proto"
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/proto"
 )
 
@@ -23,9 +23,9 @@ import (
 // batch encodes with), built once for a table's column types, reset (which
 // keeps every column's capacity) after each batch, and encodes it into a
 // buffer it also keeps. The bytes go out through clickhouse-go's Exec as the
-// body of the same HTTP request a batch sends: the INSERT statement in the
-// URL's query parameter and the Native block, revision 0, as the body,
-// which ClickHouse's HTTP interface appends to that statement.
+// body of an HTTP request: the INSERT statement, then the Native block
+// (revision 0, as the batch encodes it), which ClickHouse's HTTP interface
+// reads as the statement's data.
 //
 // The native protocol (clickhouse://) has no such request, so there the
 // writer uses the batch API (Options.NativeProtocol).
@@ -55,12 +55,13 @@ func (e *blockEncoder) blockFor(types *insertTypes) (*proto.Block, error) {
 	return block, nil
 }
 
-// encode writes rows of cols as one Native block, the body of an INSERT
-// over HTTP (revision 0: no block info). Columns that encode themselves
+// encode writes statement ("INSERT … FORMAT Native\n") and then rows of
+// cols as one Native block: the body of an INSERT over HTTP (revision 0: no
+// block info). Columns that encode themselves
 // (nativeEncoder) do; the others are appended to the driver's column of
 // the block and encoded by it. The bytes are valid until the next encode.
 // An error wraps ErrInvalidData when values do not fit their column.
-func (e *blockEncoder) encode(types *insertTypes, rows int, cols []namedColumn) ([]byte, error) {
+func (e *blockEncoder) encode(statement string, types *insertTypes, rows int, cols []namedColumn) ([]byte, error) {
 	block, err := e.blockFor(types)
 	if err != nil {
 		return nil, err
@@ -70,6 +71,7 @@ func (e *blockEncoder) encode(types *insertTypes, rows int, cols []namedColumn) 
 	}
 	defer block.Reset()
 	e.buf.Reset()
+	e.buf.Buf = append(e.buf.Buf, statement...)
 	e.buf.PutUVarInt(uint64(len(cols)))
 	e.buf.PutUVarInt(uint64(rows))
 	for i, c := range cols {
@@ -105,14 +107,16 @@ func (e *blockEncoder) retainedBytes() int { return 2 * cap(e.buf.Buf) }
 // still be reading the body of a request it gave up on.
 func (e *blockEncoder) forget() { *e = blockEncoder{} }
 
-// sendBlock sends an encoded Native block as the body of an INSERT over
-// HTTP. The body is handed to the driver as a string without copying; it
-// is not read after Exec returns successfully (the server answers an
-// INSERT only after reading all of it), and on failure the caller forgets
-// the buffer.
-func sendBlock(ctx context.Context, conn interface {
-	Exec(ctx context.Context, query string, args ...any) error
-}, insert string, body []byte) error {
-	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"query": insert + " FORMAT Native"}))
+// sendBlock sends the body of an INSERT (its statement and a Native block)
+// through clickhouse-go's Exec, which posts it as is. (The statement cannot
+// go in the URL's query parameter through Exec's settings: when Exec opens a
+// new connection, its hello query carries the same settings.) The body is
+// handed over as a string without copying; it is not read after Exec
+// returns successfully (the server answers an INSERT only after reading
+// all of it), and on failure the caller forgets the buffer.
+func sendBlock(ctx context.Context, conn driver.Conn, body []byte) error {
 	return conn.Exec(ctx, unsafe.String(unsafe.SliceData(body), len(body)))
 }
+
+// insertStatement is what precedes the block in the body.
+func insertStatement(insert string) string { return insert + " FORMAT Native\n" }

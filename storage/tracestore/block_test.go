@@ -10,6 +10,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/proto"
+	"github.com/tracehouse/tracehouse/storage/chtest"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
@@ -87,7 +88,7 @@ func TestNativeEncodingMatchesDriver(t *testing.T) {
 				if native := nativeColumns(types, cols()); name == "wire" && native < 6 {
 					t.Fatalf("%s: %d columns encode themselves, want the attribute maps and the LowCardinality ones", ti.name, native)
 				}
-				got, err := enc.encode(types, rows, cols())
+				got, err := enc.encode("", types, rows, cols())
 				if err != nil {
 					t.Fatalf("%s %s batch %d: %v", ti.name, name, i, err)
 				}
@@ -116,7 +117,7 @@ func differingColumn(t *testing.T, types *insertTypes, rows int, cols func() []n
 	for i, c := range types.cols {
 		one := &insertTypes{cols: types.cols[i : i+1]}
 		var enc blockEncoder
-		got, err := enc.encode(one, rows, cols()[i:i+1])
+		got, err := enc.encode("", one, rows, cols()[i:i+1])
 		if err != nil {
 			return fmt.Sprintf("column %s: %v", c.Name, err)
 		}
@@ -126,4 +127,27 @@ func differingColumn(t *testing.T, types *insertTypes, rows int, cols func() []n
 		}
 	}
 	return "no single column differs"
+}
+
+// TestConcurrentWritesOpenConnections: writes at once make clickhouse-go
+// open new HTTP connections in the middle of an INSERT, each with its hello
+// query. Every write must land once (an INSERT statement passed to Exec as
+// a setting leaked into those hello queries and failed them).
+func TestConcurrentWritesOpenConnections(t *testing.T) {
+	_, db := newStore(t)
+	conn := chtest.ConnTo(t, db) // fresh: one connection so far
+	w := NewWriter(conn, Options{Database: db})
+	const writers = 6
+	errs := make(chan error, writers)
+	for i := range writers {
+		go func() { errs <- w.WriteTraces(context.Background(), benchTraces(2000, byte(i))) }()
+	}
+	for range writers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := count(t, conn, "SELECT count() FROM `"+db+"`.spans"); n != writers*2000 {
+		t.Errorf("%d spans stored, want %d", n, writers*2000)
+	}
 }

@@ -163,7 +163,8 @@ type Writer struct {
 type tableInsert struct {
 	database, name string // unquoted
 	table          string // quoted, qualified
-	query          string
+	query          string // INSERT INTO … (columns)
+	statement      string // the query as the body of a Native block
 	types          atomic.Pointer[insertTypes]
 }
 
@@ -180,11 +181,13 @@ func newTableInsert(db, table string, columns []string) tableInsert {
 		quoted[i] = "`" + c + "`"
 	}
 	qualified := quoteIdent(db) + "." + table
+	query := "INSERT INTO " + qualified + " (" + strings.Join(quoted, ", ") + ")"
 	return tableInsert{
-		database: db,
-		name:     table,
-		table:    qualified,
-		query:    "INSERT INTO " + qualified + " (" + strings.Join(quoted, ", ") + ")",
+		database:  db,
+		name:      table,
+		table:     qualified,
+		query:     query,
+		statement: insertStatement(query),
 	}
 }
 
@@ -353,7 +356,7 @@ func (w *Writer) insert(ctx context.Context, t *tableInsert, rows int, cols []na
 		}
 		t.types.Store(types)
 	}
-	body, err := enc.encode(types, rows, cols)
+	body, err := enc.encode(t.statement, types, rows, cols)
 	if errors.Is(err, ErrInvalidData) {
 		return fmt.Errorf("%s: %w", t.table, err)
 	}
@@ -361,7 +364,7 @@ func (w *Writer) insert(ctx context.Context, t *tableInsert, rows int, cols []na
 		t.types.Store(nil)
 		return fmt.Errorf("insert into %s: %w", t.table, err)
 	}
-	if err := sendBlock(ctx, w.conn, t.query, body); err != nil {
+	if err := sendBlock(ctx, w.conn, body); err != nil {
 		enc.forget()
 		return w.sendFailed(t, types, rows, err)
 	}
