@@ -36,6 +36,8 @@ type blockEncoder struct {
 	types *insertTypes // what block was built for
 	block *proto.Block
 	buf   chproto.Buffer
+	// the size of the last block, to size the buffer for a larger one
+	lastBytes, lastRows int
 }
 
 // blockFor returns the block for types, empty: the one of the last batch
@@ -71,6 +73,16 @@ func (e *blockEncoder) encode(statement string, types *insertTypes, rows int, co
 	}
 	defer block.Reset()
 	e.buf.Reset()
+	// A block larger than any before grows the buffer once, to about its
+	// size (from the last block's bytes per row), not in append's steps.
+	perRow := 512
+	if e.lastRows > 0 {
+		perRow = e.lastBytes/e.lastRows + 1
+	}
+	if want := len(statement) + rows*perRow*9/8; cap(e.buf.Buf) < want {
+		e.buf.Buf = make([]byte, 0, want)
+	}
+	defer func() { e.lastBytes, e.lastRows = len(e.buf.Buf), rows }()
 	e.buf.Buf = append(e.buf.Buf, statement...)
 	e.buf.PutUVarInt(uint64(len(cols)))
 	e.buf.PutUVarInt(uint64(rows))

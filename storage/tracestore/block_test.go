@@ -151,3 +151,21 @@ func TestConcurrentWritesOpenConnections(t *testing.T) {
 		t.Errorf("%d spans stored, want %d", n, writers*2000)
 	}
 }
+
+// TestLargeBatchBuffersAreKept: the buffers of a batch as large as the
+// exporter's default largest (50k spans) go back to the pool, block and all.
+func TestLargeBatchBuffersAreKept(t *testing.T) {
+	conn, db := newStore(t)
+	w := NewWriter(conn, Options{Database: db, EdgeCacheSize: -1})
+	if err := w.WriteTraces(context.Background(), benchTraces(50_000, 3)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(w.spanPool.free); n != 1 {
+		t.Fatalf("%d span buffers pooled after a 50k-span batch, want 1", n)
+	}
+	if c := w.spanPool.free[0]; c.block.block == nil {
+		t.Errorf("the pooled buffers lost their block")
+	} else {
+		t.Logf("a 50k-span batch retains about %d MiB", c.retainedBytes()>>20)
+	}
+}

@@ -1,6 +1,7 @@
 package tracestore
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
@@ -173,6 +174,13 @@ func (c *mapColumn[V]) reset() {
 	c.valRefs = c.valRefs[:0]
 }
 
+// reserve makes room for rows rows and pairs pairs in all.
+func (c *mapColumn[V]) reserve(rows, pairs int) {
+	c.ranges = slices.Grow(c.ranges, rows-len(c.ranges))
+	c.keys = slices.Grow(c.keys, pairs-len(c.keys))
+	c.vals = slices.Grow(c.vals, pairs-len(c.vals))
+}
+
 // begin starts a new attribute set and returns its start.
 func (c *mapColumn[V]) begin() int32 { return int32(len(c.keys)) }
 
@@ -326,6 +334,9 @@ func (c *fixedColumn) reset() {
 }
 
 func (c *fixedColumn) add(id []byte) { c.flat = append(c.flat, id...) }
+
+// reserve makes room for rows ids in all.
+func (c *fixedColumn) reserve(rows int) { c.flat = slices.Grow(c.flat, rows*c.size-len(c.flat)) }
 
 func (c *fixedColumn) finish() [][]byte {
 	c.rows = c.rows[:0]

@@ -1,6 +1,7 @@
 package tracestore
 
 import (
+	"slices"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -69,11 +70,38 @@ func (c *logColumns) retainedBytes() int {
 	return cap(c.attrs.str.keys)*32 + cap(c.attrs.other.keys)*32 + cap(c.body)*16*8 + cap(c.enc.buf) + c.block.retainedBytes()
 }
 
+// reserve grows the largest buffers once to what ld needs (see
+// spanColumns.reserve).
+func (c *logColumns) reserve(ld plog.Logs) {
+	rows := c.rows + ld.LogRecordCount()
+	if cap(c.timestamp) >= rows {
+		return
+	}
+	attrs := len(c.attrs.str.keys)
+	for _, rl := range ld.ResourceLogs().All() {
+		for _, sl := range rl.ScopeLogs().All() {
+			for _, rec := range sl.LogRecords().All() {
+				attrs += rec.Attributes().Len()
+			}
+		}
+	}
+	c.timestamp = slices.Grow(c.timestamp, rows-len(c.timestamp))
+	c.observed = slices.Grow(c.observed, rows-len(c.observed))
+	c.traceID.reserve(rows)
+	c.spanID.reserve(rows)
+	for _, col := range []*[]string{&c.severityText, &c.serviceName, &c.body, &c.eventName} {
+		*col = slices.Grow(*col, rows-len(*col))
+	}
+	c.origin.reserve(rows)
+	c.attrs.str.reserve(rows, attrs)
+}
+
 // add appends every storable record of ld. A record without a Timestamp
 // is stored at its ObservedTimestamp, or at now when it has neither, so that
 // time-range searches find it (the table is ordered and expired by
 // Timestamp).
 func (c *logColumns) add(ld plog.Logs, st *WriteStats, now time.Time) {
+	c.reserve(ld)
 	enc := &c.enc
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {

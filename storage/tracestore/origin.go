@@ -1,5 +1,7 @@
 package tracestore
 
+import "slices"
+
 import "go.opentelemetry.io/collector/pdata/pcommon"
 
 // origin is where a span or log record comes from: its resource and
@@ -51,6 +53,15 @@ func (c *originColumns) add(o *origin) {
 	c.scope = append(c.scope, o.scope)
 	c.scopeDropped = append(c.scopeDropped, o.scopeDropped)
 	c.scopeSchemaURL = append(c.scopeSchemaURL, o.scopeSchemaURL)
+}
+
+// reserve makes room for rows rows in all.
+func (c *originColumns) reserve(rows int) {
+	for _, s := range []*[]string{&c.resource, &c.resSchemaURL, &c.scopeName, &c.scopeVersion, &c.scope, &c.scopeSchemaURL} {
+		*s = slices.Grow(*s, rows-len(*s))
+	}
+	c.resDropped = slices.Grow(c.resDropped, rows-len(c.resDropped))
+	c.scopeDropped = slices.Grow(c.scopeDropped, rows-len(c.scopeDropped))
 }
 
 // reset empties the columns, keeping their capacity and dropping the
