@@ -35,11 +35,8 @@ const (
 	// DefaultTimeout bounds one INSERT (one batch).
 	DefaultTimeout = 30 * time.Second
 	// DefaultBatchMinSize and DefaultBatchMaxSize are spans or log records
-	// per INSERT: ClickHouse wants few large inserts. On the embedded
-	// engine, 10k-row inserts cost 1.6× the engine CPU per span of 40k-row
-	// ones (bench/ingest); the collector pays a little more per span for
-	// the larger batches (their pdata is colder in cache when converted).
-	DefaultBatchMinSize = 40_000
+	// per INSERT: ClickHouse wants few large inserts.
+	DefaultBatchMinSize = 10_000
 	DefaultBatchMaxSize = 50_000
 	// DefaultBatchFlushTimeout sends a smaller batch after this long.
 	DefaultBatchFlushTimeout = time.Second
