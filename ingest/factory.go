@@ -35,7 +35,12 @@ const (
 	// DefaultTimeout bounds one INSERT (one batch).
 	DefaultTimeout = 30 * time.Second
 	// DefaultBatchMinSize and DefaultBatchMaxSize are spans or log records
-	// per INSERT: ClickHouse wants few large inserts.
+	// per INSERT: ClickHouse wants few large inserts. Measured with
+	// bench/ingest on the embedded engine, 40k-row inserts cost the engine
+	// 0.6× the CPU per span of 10k-row ones, but the collector 1.3× (the
+	// pdata of a larger batch is colder and its live heap larger); end to
+	// end on 2 shared cores the two were about as fast. A gateway writing
+	// to a ClickHouse server can raise min_size to spare the server.
 	DefaultBatchMinSize = 10_000
 	DefaultBatchMaxSize = 50_000
 	// DefaultBatchFlushTimeout sends a smaller batch after this long.

@@ -264,7 +264,7 @@ func collectorConfig(exporter, signal, db string, otlpPort, chPort int, blockOnO
 	var exp string
 	if exporter == "tracehouse" {
 		// The Tracehouse exporter's defaults: items queue of 200k, 2
-		// consumers, batches of 40k–50k, 1s flush.
+		// consumers, batches of 10k–50k, 1s flush.
 		exp = fmt.Sprintf(`  tracehouse:
     endpoint: http://127.0.0.1:%d/%s
     sending_queue:
