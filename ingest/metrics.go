@@ -65,7 +65,7 @@ func newExporterMetrics(set component.TelemetrySettings, sig signal) (*exporterM
 	m.batches = counter(metricBatches, "{batch}",
 		"INSERT batches attempted, by signal and outcome (ok, retryable, permanent).")
 	m.bytes = counter(metricBytes, "By",
-		"OTLP protobuf size of the data written.")
+		"Bytes of the INSERTs sent to ClickHouse (over the native protocol, where the driver does not say: the OTLP protobuf size of the data written).")
 	m.failures = counter(metricFailures, "{batch}",
 		"Failed exports, by signal and kind (retryable: retried by the queue; permanent: dropped; edges_lost: rows stored, service-graph edges not).")
 	m.rejected = counter(metricRejected, "{item}",
@@ -103,8 +103,9 @@ func (m *exporterMetrics) failure(ctx context.Context, kind failureKind) {
 	m.batches.Add(ctx, 1, metric.WithAttributes(m.signal, attribute.String("outcome", string(failureRetryable))))
 }
 
-// insert records one write. size is called only on success.
-func (m *exporterMetrics) insert(ctx context.Context, st tracestore.WriteStats, err error, took time.Duration, size func() int) {
+// insert records one write. otlpSize is called only on success, and only
+// when the writer could not say how many bytes it sent.
+func (m *exporterMetrics) insert(ctx context.Context, st tracestore.WriteStats, err error, took time.Duration, otlpSize func() int) {
 	m.durations.Record(ctx, took.Seconds(), metric.WithAttributes(m.signal))
 	if st.Rows > 0 {
 		if m.signal.Value.AsString() == string(signalLogs) {
@@ -112,7 +113,11 @@ func (m *exporterMetrics) insert(ctx context.Context, st tracestore.WriteStats, 
 		} else {
 			m.rows.Add(ctx, int64(st.Rows), m.spansTable)
 		}
-		m.bytes.Add(ctx, int64(size()), metric.WithAttributes(m.signal))
+		sent := st.Bytes
+		if sent == 0 {
+			sent = otlpSize()
+		}
+		m.bytes.Add(ctx, int64(sent), metric.WithAttributes(m.signal))
 	}
 	if st.Edges > 0 {
 		m.rows.Add(ctx, int64(st.Edges), m.edgesTable)

@@ -101,6 +101,9 @@ func TestTraceRoundTrip(t *testing.T) {
 	if st.Rows != want.SpanCount() || st.Sanitized != 0 || st.Clamped != 0 || st.Truncated != 0 {
 		t.Errorf("stats %+v, want %d rows and nothing changed", st, want.SpanCount())
 	}
+	if st.Bytes < 100*st.Rows { // a rich span is hundreds of bytes of Native data
+		t.Errorf("stats %+v: %d bytes sent for %d spans", st, st.Bytes, st.Rows)
+	}
 	got, err := r.GetTrace(ctx, id)
 	if err != nil {
 		t.Fatal(err)

@@ -77,6 +77,10 @@ const (
 type WriteStats struct {
 	// Rows is the number of spans or log records written.
 	Rows int
+	// Bytes is the size of the INSERT bodies sent over HTTP (statements and
+	// Native blocks, edges included). Over the native protocol it is 0:
+	// clickhouse-go's batches do not say.
+	Bytes int
 	// Edges is the number of service_edge_events rows written.
 	Edges int
 	// Rejected items can never be stored and were skipped; RejectReason is
@@ -295,16 +299,20 @@ func (w *Writer) WriteTracesStats(ctx context.Context, td ptrace.Traces) (WriteS
 	}()
 	c.add(td, &st, w.services)
 	if c.rows > 0 {
-		if err := w.insert(ctx, &w.spans, c.rows, c.columns(), &c.block); err != nil {
+		sent, err := w.insert(ctx, &w.spans, c.rows, c.columns(), &c.block)
+		if err != nil {
 			st.Rows = 0
 			return st, err
 		}
+		st.Bytes += sent
 		if w.edgeCache != nil {
 			rows := w.edgeCache.resolve(c.edges, nil)
 			if len(rows) > 0 {
-				if err := w.insert(ctx, &w.edges, len(rows), edgeColumns(rows), &c.edgeBlock); err != nil {
+				sent, err := w.insert(ctx, &w.edges, len(rows), edgeColumns(rows), &c.edgeBlock)
+				if err != nil {
 					return st, &EdgesError{Edges: len(rows), Err: err}
 				}
+				st.Bytes += sent
 				st.Edges = len(rows)
 			}
 		}
@@ -333,10 +341,12 @@ func (w *Writer) WriteLogsStats(ctx context.Context, ld plog.Logs) (WriteStats, 
 	}()
 	c.add(ld, &st, w.now())
 	if c.rows > 0 {
-		if err := w.insert(ctx, &w.logs, c.rows, c.columns(), &c.block); err != nil {
+		sent, err := w.insert(ctx, &w.logs, c.rows, c.columns(), &c.block)
+		if err != nil {
 			st.Rows = 0
 			return st, err
 		}
+		st.Bytes += sent
 	}
 	if st.Rejected > 0 {
 		return st, &RejectedError{Signal: "log records", Count: st.Rejected, Reason: st.RejectReason}
@@ -347,31 +357,30 @@ func (w *Writer) WriteLogsStats(ctx context.Context, ld plog.Logs) (WriteStats, 
 // insert writes one table's rows: every column appended whole, then sent as
 // one Native block (see block.go for why the writer encodes it itself over
 // HTTP). enc is the reusable block of the caller's buffers.
-func (w *Writer) insert(ctx context.Context, t *tableInsert, rows int, cols []namedColumn, enc *blockEncoder) error {
+func (w *Writer) insert(ctx context.Context, t *tableInsert, rows int, cols []namedColumn, enc *blockEncoder) (sent int, err error) {
 	if w.nativeProtocol {
-		return w.insertBatch(ctx, t, rows, cols)
+		return 0, w.insertBatch(ctx, t, rows, cols)
 	}
 	types := t.types.Load()
 	if types == nil {
-		var err error
 		if types, err = w.describe(ctx, t, cols); err != nil {
-			return err
+			return 0, err
 		}
 		t.types.Store(types)
 	}
 	body, err := enc.encode(t.statement, types, rows, cols)
 	if errors.Is(err, ErrInvalidData) {
-		return fmt.Errorf("%s: %w", t.table, err)
+		return 0, fmt.Errorf("%s: %w", t.table, err)
 	}
 	if err != nil {
 		t.types.Store(nil)
-		return fmt.Errorf("insert into %s: %w", t.table, err)
+		return 0, fmt.Errorf("insert into %s: %w", t.table, err)
 	}
 	if err := sendBlock(ctx, w.conn, body); err != nil {
 		enc.forget()
-		return w.sendFailed(t, types, rows, err)
+		return 0, w.sendFailed(t, types, rows, err)
 	}
-	return nil
+	return len(body), nil
 }
 
 // describe asks the server for the types of the INSERT's columns, as the
