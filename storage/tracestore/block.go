@@ -91,8 +91,11 @@ func (e *blockEncoder) encode(statement string, types *insertTypes, rows int, co
 		typ := string(col.Type())
 		e.buf.PutString(c.name)
 		e.buf.PutString(typ)
-		if n, ok := c.values.(nativeEncoder); ok && n.encodesNative(typ) {
+		if n, ok := c.values.(nativeEncoder); ok && n.encodesNative(typ, rows) {
 			n.encodeNative(&e.buf, typ)
+			continue
+		}
+		if encodePlain(&e.buf, typ, rows, c.values) {
 			continue
 		}
 		if err := appendColumns([]column.Interface{col}, cols[i:i+1]); err != nil {

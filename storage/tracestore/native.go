@@ -1,7 +1,10 @@
 package tracestore
 
 import (
+	"fmt"
 	"math"
+	"strings"
+	"time"
 
 	chproto "github.com/ClickHouse/ch-go/proto"
 )
@@ -22,8 +25,10 @@ import (
 // nativeEncoder is a buffered column that can write its own Native
 // encoding for some wire types.
 type nativeEncoder interface {
-	// encodesNative says whether encodeNative can write type typ.
-	encodesNative(typ string) bool
+	// encodesNative says whether encodeNative can write type typ, with
+	// rows rows (a column of another length goes through the driver, which
+	// reports it).
+	encodesNative(typ string, rows int) bool
 	// encodeNative writes the column's state prefix and data.
 	encodeNative(buf *chproto.Buffer, typ string)
 }
@@ -99,7 +104,9 @@ func putLowCardinality(buf *chproto.Buffer, d *strDict, ranges []kvRange) {
 
 const lowCardinalityString = "LowCardinality(String)"
 
-func (c lowCardStrings) encodesNative(typ string) bool { return typ == lowCardinalityString }
+func (c lowCardStrings) encodesNative(typ string, rows int) bool {
+	return typ == lowCardinalityString && len(c.vals) == rows
+}
 
 func (c lowCardStrings) encodeNative(buf *chproto.Buffer, _ string) {
 	d := c.dict
@@ -109,7 +116,10 @@ func (c lowCardStrings) encodeNative(buf *chproto.Buffer, _ string) {
 	putLowCardinality(buf, d, nil)
 }
 
-func (c *mapColumn[V]) encodesNative(typ string) bool {
+func (c *mapColumn[V]) encodesNative(typ string, rows int) bool {
+	if len(c.ranges) != rows {
+		return false
+	}
 	var want string
 	switch any(c.vals).(type) {
 	case []string:
@@ -163,4 +173,93 @@ func (c *mapColumn[V]) encodeNative(buf *chproto.Buffer, _ string) {
 			}
 		}
 	}
+}
+
+// encodePlain writes a column held as a plain Go slice (ids, timestamps,
+// counts, enums, strings) in its Native encoding, when typ is the type the
+// slice is sent as and it has rows rows, and reports whether it did. Through the driver such a
+// column is copied into its column type and then again into the block.
+func encodePlain(buf *chproto.Buffer, typ string, rows int, values any) bool {
+	if reflectLen(values) != rows {
+		return false
+	}
+	switch v := values.(type) {
+	case []string:
+		if typ != "String" {
+			return false
+		}
+		for _, s := range v {
+			buf.PutString(s)
+		}
+	case []uint32:
+		if typ != "UInt32" {
+			return false
+		}
+		for _, x := range v {
+			buf.PutUInt32(x)
+		}
+	case []uint64:
+		if typ != "UInt64" {
+			return false
+		}
+		for _, x := range v {
+			buf.PutUInt64(x)
+		}
+	case []uint8:
+		if typ != "UInt8" {
+			return false
+		}
+		buf.Buf = append(buf.Buf, v...)
+	case []int8:
+		if typ != "Int8" && !strings.HasPrefix(typ, "Enum8(") {
+			return false
+		}
+		for _, x := range v {
+			buf.PutInt8(x)
+		}
+	case []time.Time:
+		if typ != "DateTime64(9)" {
+			return false
+		}
+		for _, t := range v {
+			buf.PutInt64(t.UnixNano())
+		}
+	case [][]byte: // FixedString(n) rows, each exactly n bytes
+		var n int
+		if _, err := fmt.Sscanf(typ, "FixedString(%d)", &n); err != nil {
+			return false
+		}
+		for _, row := range v {
+			if len(row) != n {
+				return false // the driver reports it
+			}
+		}
+		for _, row := range v {
+			buf.Buf = append(buf.Buf, row...)
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// reflectLen is the length of the slices encodePlain takes, -1 for others.
+func reflectLen(values any) int {
+	switch v := values.(type) {
+	case []string:
+		return len(v)
+	case []uint32:
+		return len(v)
+	case []uint64:
+		return len(v)
+	case []uint8:
+		return len(v)
+	case []int8:
+		return len(v)
+	case []time.Time:
+		return len(v)
+	case [][]byte:
+		return len(v)
+	}
+	return -1
 }
