@@ -18,14 +18,16 @@ import (
 // leaves) was about 30% of all collector CPU. clickhouse-go's HTTP batch
 // cannot be reused (Send marks it sent), and Flush does nothing over HTTP.
 //
-// So the writer keeps the block: a blockEncoder holds clickhouse-go's own
-// proto.Block and column types (lib/proto, lib/column: the same code the
-// batch encodes with), built once for a table's column types, reset (which
-// keeps every column's capacity) after each batch, and encodes it into a
-// buffer it also keeps. The bytes go out through clickhouse-go's Exec as the
-// body of an HTTP request: the INSERT statement, then the Native block
-// (revision 0, as the batch encodes it), which ClickHouse's HTTP interface
-// reads as the statement's data.
+// So the writer keeps its block and writes it itself: a blockEncoder
+// encodes each batch into a buffer it keeps. Most columns write their own
+// Native encoding from the writer's flat buffers (native.go); the rest (the
+// nested event and link arrays) go through clickhouse-go's own column types
+// (lib/proto, lib/column: the code the batch encodes with), kept in a
+// proto.Block built once for a table's column types and reset, which keeps
+// every column's capacity, after each batch. The bytes go out through
+// clickhouse-go's Exec as the body of an HTTP request: the INSERT
+// statement, then the Native block (revision 0, as the batch encodes it),
+// which ClickHouse's HTTP interface reads as the statement's data.
 //
 // The native protocol (clickhouse://) has no such request, so there the
 // writer uses the batch API (Options.NativeProtocol).
@@ -59,10 +61,10 @@ func (e *blockEncoder) blockFor(types *insertTypes) (*proto.Block, error) {
 
 // encode writes statement ("INSERT … FORMAT Native\n") and then rows of
 // cols as one Native block: the body of an INSERT over HTTP (revision 0: no
-// block info). Columns that encode themselves
-// (nativeEncoder) do; the others are appended to the driver's column of
-// the block and encoded by it. The bytes are valid until the next encode.
-// An error wraps ErrInvalidData when values do not fit their column.
+// block info). Columns that can encode themselves (nativeEncoder,
+// encodePlain) do; the others are appended to the driver's column of the
+// block and encoded by it. The bytes are valid until the next encode. An
+// error wraps ErrInvalidData when values do not fit their column.
 func (e *blockEncoder) encode(statement string, types *insertTypes, rows int, cols []namedColumn) ([]byte, error) {
 	block, err := e.blockFor(types)
 	if err != nil {
@@ -115,7 +117,7 @@ func (e *blockEncoder) encode(statement string, types *insertTypes, rows int, co
 }
 
 // retainedBytes is about what the encoder holds on to: the encoded bytes,
-// and as much again in the block's columns.
+// and at most as much again in the block's driver columns.
 func (e *blockEncoder) retainedBytes() int { return 2 * cap(e.buf.Buf) }
 
 // forget drops the buffers, after a send that failed: the HTTP client may
