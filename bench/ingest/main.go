@@ -34,8 +34,12 @@ func main() {
 		return
 	}
 	o := opts{}
-	flag.IntVar(&o.spans, "spans", 300_000, "spans per traces run (5-span traces)")
-	flag.IntVar(&o.logs, "logs", 300_000, "log records per logs run")
+	// A million items make runs of 15–40 s: sustained ingest. With 300k a
+	// Tracehouse run lasted 4–6 s, where the last batch's 1 s flush
+	// timeout, the collector's first batches (growing its buffers) and
+	// the engine's first merges weigh as much as the steady state.
+	flag.IntVar(&o.spans, "spans", 1_000_000, "spans per traces run (5-span traces)")
+	flag.IntVar(&o.logs, "logs", 1_000_000, "log records per logs run")
 	flag.IntVar(&o.perReq, "per-request", 500, "spans / log records per OTLP request")
 	flag.IntVar(&o.workers, "workers", 4, "concurrent OTLP senders")
 	flag.StringVar(&o.bin, "tracehouse", "", "tracehouse binary for the engine (default: <repo>/bin/tracehouse, built into a temp dir if missing)")
@@ -57,7 +61,7 @@ func main() {
 }
 
 type opts struct {
-	overflow string
+	overflow                     string
 	spans, logs, perReq, workers int
 	bin, lib, only, cpuProfile   string
 	keep                         bool
