@@ -6,9 +6,9 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -70,12 +70,16 @@ func Migrate(ctx context.Context, conn driver.Conn, opts Options) (applied []str
 		applied = append(applied, m.ID())
 	}
 
-	changed, err := reconcileTTLs(ctx, conn, opts)
+	tables, err := mergeTreeTables(ctx, conn, opts.Database)
+	if err != nil {
+		return applied, err
+	}
+	changed, err := reconcileTTLs(ctx, conn, opts, tables)
 	applied = append(applied, changed...)
 	if err != nil {
 		return applied, err
 	}
-	changed, err = reconcileStatistics(ctx, conn, opts)
+	changed, err = reconcileStatistics(ctx, conn, opts, tables)
 	return append(applied, changed...), err
 }
 
@@ -179,13 +183,9 @@ func (d TTLDiff) Explain(command string) string {
 		d.Table, cur, d.Wanted, command, spec.of.flag(), d.Wanted)
 }
 
-// ttlDiffs lists the existing tables whose TTL differs from opts.
-func ttlDiffs(ctx context.Context, conn driver.Conn, opts Options) ([]TTLDiff, error) {
-	opts = opts.withDefaults()
-	tables, err := engineDefinitions(ctx, conn, opts)
-	if err != nil {
-		return nil, err
-	}
+// ttlDiffs lists the existing tables whose TTL differs from opts; tables
+// are the database's MergeTree tables (mergeTreeTables).
+func ttlDiffs(opts Options, tables map[string]string) []TTLDiff {
 	var out []TTLDiff
 	for _, spec := range ttlSpecs {
 		engineFull, ok := tables[localName(opts, spec.table)]
@@ -196,20 +196,16 @@ func ttlDiffs(ctx context.Context, conn driver.Conn, opts Options) ([]TTLDiff, e
 			out = append(out, TTLDiff{Table: spec.table, Current: cur, Wanted: want})
 		}
 	}
-	return out, nil
+	return out
 }
 
 // reconcileTTLs changes the TTLs that differ from opts, except the ones it
 // may not shorten: those go to opts.KeptTTL. Existing parts are not rewritten
 // (materialize_ttl_after_modify = 0): the new TTL applies as parts merge
 // and whole expired parts are dropped.
-func reconcileTTLs(ctx context.Context, conn driver.Conn, opts Options) ([]string, error) {
-	diffs, err := ttlDiffs(ctx, conn, opts)
-	if err != nil {
-		return nil, err
-	}
+func reconcileTTLs(ctx context.Context, conn driver.Conn, opts Options, tables map[string]string) ([]string, error) {
 	var changed []string
-	for _, d := range diffs {
+	for _, d := range ttlDiffs(opts, tables) {
 		spec, _ := lookupTTL(d.Table)
 		if d.Shortens() && !spec.of.shorten(opts) {
 			if opts.KeptTTL != nil {
@@ -240,25 +236,21 @@ func ttlStatement(opts Options, spec ttlSpec, want time.Duration) string {
 		table, onCluster, ttlExpr(spec.expr, want))
 }
 
-// engineDefinitions maps the local tables that carry a TTL to their
-// engine_full.
-func engineDefinitions(ctx context.Context, conn driver.Conn, opts Options) (map[string]string, error) {
-	names := make([]string, 0, len(ttlSpecs))
-	for _, spec := range ttlSpecs {
-		names = append(names, "'"+localName(opts, spec.table)+"'")
-	}
-	rows, err := conn.Query(ctx, fmt.Sprintf(
-		"SELECT name, engine_full FROM system.tables WHERE database = '%s' AND name IN (%s)",
-		opts.Database, strings.Join(names, ", ")))
+// mergeTreeTables maps the MergeTree tables of database to their
+// engine_full (where their TTL and settings show): what Migrate reconciles,
+// read once.
+func mergeTreeTables(ctx context.Context, conn driver.Conn, database string) (map[string]string, error) {
+	rows, err := conn.Query(ctx, "SELECT name, engine_full FROM system.tables WHERE database = {db:String} AND engine LIKE '%MergeTree'",
+		clickhouse.Named("db", database))
 	if err != nil {
-		return nil, fmt.Errorf("schema: read table definitions of %s: %w", opts.Database, err)
+		return nil, fmt.Errorf("schema: read table definitions of %s: %w", database, err)
 	}
 	defer rows.Close()
 	out := map[string]string{}
 	for rows.Next() {
 		var name, engineFull string
 		if err := rows.Scan(&name, &engineFull); err != nil {
-			return nil, fmt.Errorf("schema: read table definitions of %s: %w", opts.Database, err)
+			return nil, fmt.Errorf("schema: read table definitions of %s: %w", database, err)
 		}
 		out[name] = engineFull
 	}

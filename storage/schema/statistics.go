@@ -3,6 +3,7 @@ package schema
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -34,7 +35,7 @@ const noAutoStatistics = autoStatisticsSetting + " = ''"
 // a migration, because the setting exists only on some servers: a
 // migration naming it would fail on the others. Parts written before keep
 // their statistics until they merge.
-func reconcileStatistics(ctx context.Context, conn driver.Conn, opts Options) ([]string, error) {
+func reconcileStatistics(ctx context.Context, conn driver.Conn, opts Options, tables map[string]string) ([]string, error) {
 	var known uint64
 	// readonly: a server whose constraints forbid changing it (a managed
 	// service, say) keeps its statistics rather than failing every start.
@@ -44,26 +45,13 @@ func reconcileStatistics(ctx context.Context, conn driver.Conn, opts Options) ([
 	if known == 0 {
 		return nil, nil
 	}
-	rows, err := conn.Query(ctx, fmt.Sprintf(
-		"SELECT name, engine_full FROM system.tables WHERE database = '%s' AND engine LIKE '%%MergeTree' ORDER BY name", opts.Database))
-	if err != nil {
-		return nil, fmt.Errorf("schema: list tables of %s: %w", opts.Database, err)
-	}
 	var todo []string
-	for rows.Next() {
-		var name, engineFull string
-		if err := rows.Scan(&name, &engineFull); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("schema: list tables of %s: %w", opts.Database, err)
-		}
+	for name, engineFull := range tables {
 		if !strings.Contains(engineFull, noAutoStatistics) {
 			todo = append(todo, name)
 		}
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("schema: list tables of %s: %w", opts.Database, err)
-	}
+	slices.Sort(todo)
 
 	var changed []string
 	for _, name := range todo {
