@@ -213,10 +213,12 @@ func (s *Server) parseRequest(r *http.Request, body io.Reader) (*request, error)
 	}
 	var text []byte
 	if r.Method == http.MethodPost {
-		if urlSQL == "" {
+		if urlSQL == "" && (r.ContentLength < 0 || r.ContentLength > insertHeadBytes) {
 			// "INSERT INTO t FORMAT X" and its data, both in the body: how
 			// clickhouse-go's Exec sends an INSERT (Tracehouse's writer does).
 			// Stream the data after the statement instead of reading it all.
+			// (Smaller bodies, every query among them, are read whole below,
+			// which handles inline insert data too.)
 			buffered := bufio.NewReaderSize(data, insertHeadBytes)
 			head, _ := buffered.Peek(insertHeadBytes)
 			if m := insertHeader.FindSubmatchIndex(head); m != nil && m[4] >= 0 && m[1] < len(head) {

@@ -174,11 +174,19 @@ func (c *mapColumn[V]) reset() {
 	c.valRefs = c.valRefs[:0]
 }
 
+// growAll makes room for rows values in all of cols, growing each at most
+// once (see spanColumns.reserve).
+func growAll[T any](rows int, cols ...*[]T) {
+	for _, c := range cols {
+		*c = slices.Grow(*c, rows-len(*c))
+	}
+}
+
 // reserve makes room for rows rows and pairs pairs in all.
 func (c *mapColumn[V]) reserve(rows, pairs int) {
-	c.ranges = slices.Grow(c.ranges, rows-len(c.ranges))
-	c.keys = slices.Grow(c.keys, pairs-len(c.keys))
-	c.vals = slices.Grow(c.vals, pairs-len(c.vals))
+	growAll(rows, &c.ranges)
+	growAll(pairs, &c.keys)
+	growAll(pairs, &c.vals)
 }
 
 // begin starts a new attribute set and returns its start.

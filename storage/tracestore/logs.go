@@ -1,7 +1,6 @@
 package tracestore
 
 import (
-	"slices"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -85,13 +84,10 @@ func (c *logColumns) reserve(ld plog.Logs) {
 			}
 		}
 	}
-	c.timestamp = slices.Grow(c.timestamp, rows-len(c.timestamp))
-	c.observed = slices.Grow(c.observed, rows-len(c.observed))
+	growAll(rows, &c.timestamp, &c.observed)
 	c.traceID.reserve(rows)
 	c.spanID.reserve(rows)
-	for _, col := range []*[]string{&c.severityText, &c.serviceName, &c.body, &c.eventName} {
-		*col = slices.Grow(*col, rows-len(*col))
-	}
+	growAll(rows, &c.severityText, &c.serviceName, &c.body, &c.eventName)
 	c.origin.reserve(rows)
 	c.attrs.str.reserve(rows, attrs)
 }

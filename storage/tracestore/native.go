@@ -117,9 +117,6 @@ func (c lowCardStrings) encodeNative(buf *chproto.Buffer, _ string) {
 }
 
 func (c *mapColumn[V]) encodesNative(typ string, rows int) bool {
-	if len(c.ranges) != rows {
-		return false
-	}
 	var want string
 	switch any(c.vals).(type) {
 	case []string:
@@ -131,7 +128,7 @@ func (c *mapColumn[V]) encodesNative(typ string, rows int) bool {
 	case []bool:
 		want = "Bool"
 	}
-	return want != "" && typ == "Map(LowCardinality(String), "+want+")"
+	return want != "" && len(c.ranges) == rows && typ == "Map(LowCardinality(String), "+want+")"
 }
 
 // encodeNative writes Map(LowCardinality(String), V): the keys' state
@@ -149,81 +146,44 @@ func (c *mapColumn[V]) encodeNative(buf *chproto.Buffer, _ string) {
 	putLowCardinality(buf, &c.keyDict, c.ranges)
 	switch vals := any(c.vals).(type) {
 	case []string:
-		for _, r := range c.ranges {
-			for _, v := range vals[r.start:r.end] {
-				buf.PutString(v)
-			}
-		}
+		putRanges(c.ranges, vals, buf.PutString)
 	case []int64:
-		for _, r := range c.ranges {
-			for _, v := range vals[r.start:r.end] {
-				buf.PutInt64(v)
-			}
-		}
+		putRanges(c.ranges, vals, buf.PutInt64)
 	case []float64:
-		for _, r := range c.ranges {
-			for _, v := range vals[r.start:r.end] {
-				buf.PutFloat64(v)
-			}
-		}
+		putRanges(c.ranges, vals, buf.PutFloat64)
 	case []bool:
-		for _, r := range c.ranges {
-			for _, v := range vals[r.start:r.end] {
-				buf.PutBool(v)
-			}
+		putRanges(c.ranges, vals, buf.PutBool)
+	}
+}
+
+// putRanges puts the values of every range, in order.
+func putRanges[T any](ranges []kvRange, vals []T, put func(T)) {
+	for _, r := range ranges {
+		for _, v := range vals[r.start:r.end] {
+			put(v)
 		}
 	}
 }
 
 // encodePlain writes a column held as a plain Go slice (ids, timestamps,
 // counts, enums, strings) in its Native encoding, when typ is the type the
-// slice is sent as and it has rows rows, and reports whether it did. Through the driver such a
-// column is copied into its column type and then again into the block.
+// slice is sent as and it has rows rows, and reports whether it did.
+// Through the driver such a column is copied into its column type and then
+// again into the block.
 func encodePlain(buf *chproto.Buffer, typ string, rows int, values any) bool {
-	if reflectLen(values) != rows {
-		return false
-	}
 	switch v := values.(type) {
 	case []string:
-		if typ != "String" {
-			return false
-		}
-		for _, s := range v {
-			buf.PutString(s)
-		}
+		return putRows(v, rows, typ == "String", buf.PutString)
 	case []uint32:
-		if typ != "UInt32" {
-			return false
-		}
-		for _, x := range v {
-			buf.PutUInt32(x)
-		}
+		return putRows(v, rows, typ == "UInt32", buf.PutUInt32)
 	case []uint64:
-		if typ != "UInt64" {
-			return false
-		}
-		for _, x := range v {
-			buf.PutUInt64(x)
-		}
+		return putRows(v, rows, typ == "UInt64", buf.PutUInt64)
 	case []uint8:
-		if typ != "UInt8" {
-			return false
-		}
-		buf.Buf = append(buf.Buf, v...)
+		return putRows(v, rows, typ == "UInt8", buf.PutUInt8)
 	case []int8:
-		if typ != "Int8" && !strings.HasPrefix(typ, "Enum8(") {
-			return false
-		}
-		for _, x := range v {
-			buf.PutInt8(x)
-		}
+		return putRows(v, rows, typ == "Int8" || strings.HasPrefix(typ, "Enum8("), buf.PutInt8)
 	case []time.Time:
-		if typ != "DateTime64(9)" {
-			return false
-		}
-		for _, t := range v {
-			buf.PutInt64(t.UnixNano())
-		}
+		return putRows(v, rows, typ == "DateTime64(9)", func(t time.Time) { buf.PutInt64(t.UnixNano()) })
 	case [][]byte: // FixedString(n) rows, each exactly n bytes
 		var n int
 		if _, err := fmt.Sscanf(typ, "FixedString(%d)", &n); err != nil {
@@ -234,32 +194,19 @@ func encodePlain(buf *chproto.Buffer, typ string, rows int, values any) bool {
 				return false // the driver reports it
 			}
 		}
-		for _, row := range v {
-			buf.Buf = append(buf.Buf, row...)
-		}
-	default:
-		return false
+		return putRows(v, rows, true, buf.PutRaw)
 	}
-	return true
+	return false
 }
 
-// reflectLen is the length of the slices encodePlain takes, -1 for others.
-func reflectLen(values any) int {
-	switch v := values.(type) {
-	case []string:
-		return len(v)
-	case []uint32:
-		return len(v)
-	case []uint64:
-		return len(v)
-	case []uint8:
-		return len(v)
-	case []int8:
-		return len(v)
-	case []time.Time:
-		return len(v)
-	case [][]byte:
-		return len(v)
+// putRows puts every value when the column is of the type (typeOK) and
+// length that encodePlain writes, and says whether it did.
+func putRows[T any](vals []T, rows int, typeOK bool, put func(T)) bool {
+	if !typeOK || len(vals) != rows {
+		return false
 	}
-	return -1
+	for _, v := range vals {
+		put(v)
+	}
+	return true
 }

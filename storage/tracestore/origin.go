@@ -1,7 +1,5 @@
 package tracestore
 
-import "slices"
-
 import "go.opentelemetry.io/collector/pdata/pcommon"
 
 // origin is where a span or log record comes from: its resource and
@@ -57,11 +55,8 @@ func (c *originColumns) add(o *origin) {
 
 // reserve makes room for rows rows in all.
 func (c *originColumns) reserve(rows int) {
-	for _, s := range []*[]string{&c.resource, &c.resSchemaURL, &c.scopeName, &c.scopeVersion, &c.scope, &c.scopeSchemaURL} {
-		*s = slices.Grow(*s, rows-len(*s))
-	}
-	c.resDropped = slices.Grow(c.resDropped, rows-len(c.resDropped))
-	c.scopeDropped = slices.Grow(c.scopeDropped, rows-len(c.scopeDropped))
+	growAll(rows, &c.resource, &c.resSchemaURL, &c.scopeName, &c.scopeVersion, &c.scope, &c.scopeSchemaURL)
+	growAll(rows, &c.resDropped, &c.scopeDropped)
 }
 
 // reset empties the columns, keeping their capacity and dropping the

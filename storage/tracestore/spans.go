@@ -2,7 +2,6 @@ package tracestore
 
 import (
 	"math"
-	"slices"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -139,13 +138,11 @@ func (c *spanColumns) reserve(td ptrace.Traces) {
 			}
 		}
 	}
-	c.timestamp = slices.Grow(c.timestamp, rows-len(c.timestamp))
+	growAll(rows, &c.timestamp)
 	c.traceID.reserve(rows)
 	c.spanID.reserve(rows)
 	c.parentSpanID.reserve(rows)
-	for _, col := range []*[]string{&c.traceState, &c.name, &c.statusMessage, &c.serviceName} {
-		*col = slices.Grow(*col, rows-len(*col))
-	}
+	growAll(rows, &c.traceState, &c.name, &c.statusMessage, &c.serviceName)
 	c.origin.reserve(rows)
 	c.attrs.str.reserve(rows, attrs) // most attributes are strings
 }
