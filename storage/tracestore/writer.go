@@ -271,9 +271,9 @@ func (f *freeList[T]) put(c T) {
 
 // maxPooledBytes is the most a pooled buffer may retain; one huge batch does
 // not pin its memory for ever. A batch of 50k spans (the exporter's default
-// largest) retains about 70 MiB; a cap below that dropped every buffer and
-// grew the next one from nothing (in the ingest bench, a quarter of the
-// collector's CPU went to growslice and memmove).
+// largest) retains about 55 MiB (TestLargeBatchBuffersAreKept), too close
+// to the earlier 64 MiB cap for richer spans; buffers dropped at the cap
+// are grown again from nothing by the next batch.
 const maxPooledBytes = 256 << 20
 
 // WriteTraces stores every span of td. See WriteTracesStats.
