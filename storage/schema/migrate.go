@@ -93,8 +93,13 @@ type appliedMigration struct {
 // keeps its earlier one and reads the same rows), and later migrations
 // still apply.
 var supersededChecksums = map[int][]string{
-	// 0001_spans with index_granularity 8192 and GRANULARITY 1 search indexes.
-	1: {"1d5d334f82d730142d99c97036964bb073d4ce3f642cf1b9a494137c6bd1b95e"},
+	1: {
+		// 0001_spans with index_granularity 8192 and GRANULARITY 1 search
+		// indexes, wide parts once merged (the first text).
+		"1d5d334f82d730142d99c97036964bb073d4ce3f642cf1b9a494137c6bd1b95e",
+		// index_granularity 2048 and GRANULARITY 4 search indexes.
+		"ec4e3ad30be9cf5610ea0315f5fee6c8c137556f4ae9db8b4536ad27f3a9daee",
+	},
 }
 
 // appliedMigrations reads schema_migrations. When two writers recorded the

@@ -107,7 +107,7 @@ func TestRenderVersionsInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantIDs := []string{"0001_spans", "0002_trace_index", "0003_logs", "0004_red_1m", "0005_service_edges", "0006_spans_trace_id_index"}
+	wantIDs := []string{"0001_spans", "0002_trace_index", "0003_logs", "0004_red_1m", "0005_service_edges", "0006_spans_trace_id_index", "0007_spans_compact_parts"}
 	if len(migrations) != len(wantIDs) {
 		t.Fatalf("got %d migrations, want %d", len(migrations), len(wantIDs))
 	}
@@ -196,18 +196,18 @@ func TestRenderCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	createRE := regexp.MustCompile(`^CREATE (TABLE|MATERIALIZED VIEW|DATABASE) IF NOT EXISTS (\S+)( ON CLUSTER '([^']*)')?`)
-	// An index is added to the local tables on every node; the Distributed
-	// table holds no data and needs none.
-	addIndexRE := regexp.MustCompile(`^ALTER TABLE (\S+_local) ON CLUSTER 'prod_cluster'\s+ADD INDEX IF NOT EXISTS `)
+	// Indexes and settings change the local tables on every node; the
+	// Distributed table holds no data and needs neither.
+	alterLocalRE := regexp.MustCompile(`^ALTER TABLE (\S+_local) ON CLUSTER 'prod_cluster'\s+(ADD INDEX IF NOT EXISTS |MODIFY SETTING )`)
 	distributed := map[string]bool{}
 	for _, m := range migrations {
 		for _, stmt := range m.Statements {
-			if addIndexRE.MatchString(stmt) {
+			if alterLocalRE.MatchString(stmt) {
 				continue
 			}
 			g := createRE.FindStringSubmatch(stmt)
 			if g == nil {
-				t.Errorf("%s: statement is not an idempotent CREATE or ADD INDEX on local tables:\n%s", m.ID(), stmt)
+				t.Errorf("%s: statement is not an idempotent CREATE, ADD INDEX or MODIFY SETTING on local tables:\n%s", m.ID(), stmt)
 				continue
 			}
 			if g[4] != "prod_cluster" {

@@ -1,9 +1,10 @@
 -- 0001_spans: one row per span, full OTLP fidelity.
 --
--- (Edited in place before the first release: index_granularity 2048 and
--- GRANULARITY 4 on the search indexes. Migrate accepts a database that
--- applied the earlier text (supersededChecksums in migrate.go); its spans
--- table keeps the earlier layout, which reads the same rows, only slower.
+-- (Edited in place twice before the first release: index_granularity 2048
+-- with GRANULARITY 4 search indexes, then back to 8192 with GRANULARITY 1
+-- once 0007 made every part compact. Migrate accepts a database that applied
+-- an earlier text (supersededChecksums in migrate.go); its spans table keeps
+-- the earlier granularity, which reads the same rows, only slower.
 -- Recreate the table to get this one.)
 --
 -- Layout: rows are sorted by (minute, TraceId, Timestamp), so the spans of a
@@ -73,17 +74,23 @@
 --   reads about one granule whatever the number of parts (measured on 20
 --   parts of 1M spans: 20 granules read -> 1). It costs ~0.2 bytes/span.
 --
--- index_granularity is 2048, not 8192: a granule is the least a read
--- decompresses, and every read here takes a few rows out of many granules
--- (a trace, the 20 traces of a search, the newest minute of a search). On
--- 1M spans in 40 parts, reading the 20 newest traces in one query took 37%
--- less CPU (83 -> 53 ms). It costs ~7% more bytes in the small compact parts
--- of fresh inserts (their columns compress per granule) and ~0.1% once
--- merged into wide parts; 1024 gained nothing more and cost twice as much.
--- The search indexes keep 8192-row index granules
--- (GRANULARITY 4): a search over a day checks every index granule in it
--- (10M spans, user.id over 24h, p50: 84 ms with 8192-row granules, 117
--- with 2048-row index granules, 88–98 with these).
+-- index_granularity is the default 8192 because every part is compact
+-- (0007): a granule holds all its columns in one file, each compressed on
+-- its own, so reading a trace decompresses one block per column of one
+-- granule, without opening a stream per column. Measured on the same 10M
+-- spans, each table merged to one part per day, 60 traces × 5 rounds over
+-- HTTP (the whole read, trace's range known), p50:
+--   wide parts, 2048-row granules (this table before 0007)  19.9 ms
+--   compact,    2048                                        11.7 ms  +13% bytes
+--   compact,    4096                                        11.7 ms  +9.5%
+--   compact,    8192                                        12.9 ms  +6.5%
+-- Compact parts cost bytes because LowCardinality dictionaries are per
+-- granule (AttrStr: +1.4 bytes/span at 4096 rows), so the larger granule
+-- costs least; the ingest bench's 1M spans merged to 52.0 bytes/span
+-- against 50.5 with wide parts. The search indexes use GRANULARITY 1, the
+-- same 8192-row index granules as before: a search over a day checks every
+-- index granule in it (10M spans, user.id over 24h, p50: 84 ms with
+-- 8192-row index granules, 117 with 2048-row ones).
 CREATE TABLE IF NOT EXISTS default.spans
 (
     Timestamp DateTime64(9) CODEC(Delta(8), ZSTD(1)),
@@ -128,14 +135,14 @@ CREATE TABLE IF NOT EXISTS default.spans
         DroppedAttributesCount UInt32
     ) CODEC(ZSTD(1)),
     DroppedLinksCount UInt32 CODEC(T64, ZSTD(1)),
-    INDEX idx_attr_keys mapKeys(AttrStr) TYPE bloom_filter(0.01) GRANULARITY 4,
-    INDEX idx_attr_values mapValues(AttrStr) TYPE bloom_filter(0.01) GRANULARITY 4,
-    INDEX idx_duration Duration TYPE minmax GRANULARITY 4,
-    INDEX idx_service_operation (ServiceName, SpanName) TYPE bloom_filter(0.01) GRANULARITY 4
+    INDEX idx_attr_keys mapKeys(AttrStr) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_attr_values mapValues(AttrStr) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_duration Duration TYPE minmax GRANULARITY 1,
+    INDEX idx_service_operation (ServiceName, SpanName) TYPE bloom_filter(0.01) GRANULARITY 1
 )
 ENGINE = MergeTree
 PARTITION BY toDate(Timestamp)
 PRIMARY KEY (toStartOfMinute(Timestamp), TraceId)
 ORDER BY (toStartOfMinute(Timestamp), TraceId, Timestamp)
 TTL toDateTime(Timestamp) + INTERVAL 7 DAY
-SETTINGS index_granularity = 2048, ttl_only_drop_parts = 1;
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
