@@ -130,9 +130,10 @@ const (
 // the next window. Rare matches (nothing in two windows) read the rest of
 // the range at once, so they pay two small queries more than one query
 // would. Measured at 10M spans (14–18 parts, no forced merges), together
-// with 0001's smaller granules: service + operation over the last hour
-// 160 -> 71 ms p50 (its id search alone, limit 1: 124 -> 43 ms); user.id
-// over 24h 84 -> 88–98 ms.
+// with the 2048-row granules 0001 had then: service + operation over the
+// last hour 160 -> 71 ms p50 (its id search alone, limit 1: 124 -> 43 ms);
+// user.id over 24h 84 -> 88–98 ms. (Spans now have 8192-row granules in
+// compact parts, 0007, which is faster again for both.)
 func (s *Service) findTraceIDs(ctx context.Context, q TraceQuery, sql string, args []any) ([]pcommon.TraceID, error) {
 	limit := q.Limit
 	if limit <= 0 {
