@@ -22,13 +22,13 @@ import (
 	"github.com/tracehouse/tracehouse/web"
 )
 
-// Run is `tracehouse all-in-one` (and `tracehouse` without a command).
 // The variables that set the TTL flags.
 const (
 	envSpansTTL = "TRACEHOUSE_SPANS_TTL"
 	envLogsTTL  = "TRACEHOUSE_LOGS_TTL"
 )
 
+// Run is `tracehouse all-in-one` (and `tracehouse` without a command).
 func Run(ctx context.Context, args []string, log zerolog.Logger, stdout io.Writer) error {
 	fs := flagenv.New("all-in-one")
 	data := fs.String("data", "TRACEHOUSE_DATA", "./data", "data folder of the embedded ClickHouse (kept across restarts)")

@@ -16,8 +16,8 @@ import (
 // database and schema_migrations if missing, applies every embedded migration
 // not recorded yet, in order, records each one, and then aligns the tables'
 // TTLs with opts (a TTL is shortened only where opts allow it: see
-// Options.ShortenSpansTTL) and turns the server's automatic column statistics off on
-// them (statistics.go).
+// Options.ShortenSpansTTL) and turns the server's automatic column
+// statistics off on them (statistics.go).
 //
 // applied lists what changed: migration IDs ("0001_spans"), TTL changes
 // ("ttl spans 72h0m0s", "ttl logs removed") and tables whose statistics were
