@@ -7,7 +7,7 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
-	"github.com/tracehouse/tracehouse/query/internal/seed"
+	"github.com/tracehouse/tracehouse/internal/seed"
 )
 
 // The benchmarks load seed.ManyTraces (checkouts of 8–10 spans across four

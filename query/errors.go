@@ -1,12 +1,12 @@
 package query
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/tracehouse/tracehouse/storage/logquery"
+	"github.com/tracehouse/tracehouse/storage/reader"
 )
 
 // InputError is a request the service will not run as given: a bad
@@ -63,43 +63,24 @@ func (e *TimeoutError) Error() string {
 	return fmt.Sprintf("the query ran longer than its limit of %s and was stopped; narrow the time range or add filters", e.Limit)
 }
 
-// ClickHouse error codes the service turns into typed errors.
-const (
-	chTimeoutExceeded   = 159
-	chTooManyRowsBytes  = 396
-	chTooManyRows       = 158
-	chTooManyBytes      = 307
-	chQueryWasCancelled = 394
-)
-
-func isTooLarge(err error) bool {
-	var ex *clickhouse.Exception
-	if errors.As(err, &ex) {
-		switch ex.Code {
-		case chTooManyRowsBytes, chTooManyRows, chTooManyBytes:
-			return true
-		}
-	}
-	return false
-}
-
-// classify turns driver errors into the service's typed errors.
-func (s *Service) classify(err error) error {
-	if err == nil {
+// classify turns the store's errors into the service's typed errors. A
+// result over the store's size limits is the user's to narrow: tooLarge
+// says how for the request at hand (nil: a generic message).
+func classify(err error, tooLarge func(*reader.TooLargeError) error) error {
+	var timeout *reader.TimeoutError
+	var large *reader.TooLargeError
+	var lang *logquery.Error
+	switch {
+	case err == nil:
 		return nil
-	}
-	var ex *clickhouse.Exception
-	if errors.As(err, &ex) {
-		switch ex.Code {
-		case chTimeoutExceeded:
-			return &TimeoutError{Limit: s.limits.MaxExecutionTime}
-		case chTooManyRowsBytes, chTooManyRows, chTooManyBytes:
-			return &InputError{Msg: fmt.Sprintf("the result is larger than the limit of %d MiB; narrow the time range, add filters or lower the limit", s.limits.MaxResultBytes>>20), Position: -1}
-		}
-		return fmt.Errorf("clickhouse: %w", err)
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return &TimeoutError{Limit: s.limits.MaxExecutionTime}
+	case errors.As(err, &timeout):
+		return &TimeoutError{Limit: timeout.Limit}
+	case errors.As(err, &large) && tooLarge != nil:
+		return tooLarge(large)
+	case errors.As(err, &large):
+		return &InputError{Msg: fmt.Sprintf("the result is larger than the limit of %d MiB; narrow the time range, add filters or lower the limit", large.MaxBytes>>20), Position: -1}
+	case errors.As(err, &lang):
+		return &InputError{Param: "q", Msg: lang.Msg, Position: lang.Position}
 	}
 	return err
 }

@@ -4,19 +4,14 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
-	"errors"
-	"fmt"
 	"math"
-	"strings"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
-	"github.com/tracehouse/tracehouse/query/internal/chsql"
-	"github.com/tracehouse/tracehouse/query/logquery"
-	"github.com/tracehouse/tracehouse/storage/tracestore"
+	"github.com/tracehouse/tracehouse/storage/logquery"
+	"github.com/tracehouse/tracehouse/storage/reader"
 )
 
 // LogEntry is one log record with the resource and scope it came from.
@@ -32,117 +27,23 @@ type LogEntry struct {
 // Service is the entry's service.name.
 func (e LogEntry) Service() string { return serviceOf(e.Resource) }
 
-// logColumns are the columns of logs that logRow scans, in order (a test
-// checks them against schema.LogsColumns). Tiebreak, appended to the SELECT
-// list, orders records with the same timestamp: a hash of the record,
-// stable across merges (unlike a part offset), so cursors stay valid.
-var logColumns = []string{
-	"Timestamp", "ObservedTimestamp", "TraceId", "SpanId", "TraceFlags", "SeverityText", "SeverityNumber",
-	"ServiceName", "Body", "BodyType", "EventName",
-	"ResourceAttributes", "ResourceDroppedAttributesCount", "ResourceSchemaUrl",
-	"ScopeName", "ScopeVersion", "ScopeAttributes", "ScopeDroppedAttributesCount", "ScopeSchemaUrl",
-	"AttrStr", "AttrInt", "AttrFloat", "AttrBool", "AttrOther", "DroppedAttributesCount",
+func entryOf(e reader.LogEntry) LogEntry {
+	return LogEntry{Resource: e.Resource, Scope: e.Scope, Record: e.Record, Cursor: encodeCursor(e.Pos)}
 }
 
-var logSelect = func() string {
-	cols := make([]string, 0, len(logColumns)+1)
-	for _, c := range logColumns {
-		if c == "BodyType" {
-			c = "CAST(BodyType, 'Int8')"
-		}
-		cols = append(cols, c)
-	}
-	return strings.Join(append(cols, logTiebreak+" AS Tiebreak"), ", ")
-}()
-
-const logTiebreak = "cityHash64(ServiceName, TraceId, SpanId, ObservedTimestamp, Body)"
-
-type logRow struct {
-	Timestamp, Observed time.Time
-	TraceID, SpanID     string
-	Flags               uint32
-	SeverityText        string
-	SeverityNumber      uint8
-	Service             string
-	Body                string
-	BodyType            int8
-	EventName           string
-	Resource            string // attributes JSON
-	ResourceDropped     uint32
-	ResourceSchema      string
-	ScopeName           string
-	ScopeVersion        string
-	Scope               string // attributes JSON
-	ScopeDropped        uint32
-	ScopeSchema         string
-	Attrs               tracestore.AttrMaps
-	Dropped             uint32
-	Tiebreak            uint64
-}
-
-func (r *logRow) dest() []any {
-	d := []any{&r.Timestamp, &r.Observed, &r.TraceID, &r.SpanID, &r.Flags, &r.SeverityText, &r.SeverityNumber,
-		&r.Service, &r.Body, &r.BodyType, &r.EventName,
-		&r.Resource, &r.ResourceDropped, &r.ResourceSchema, &r.ScopeName, &r.ScopeVersion, &r.Scope, &r.ScopeDropped, &r.ScopeSchema}
-	d = append(d, r.Attrs.Dest()...)
-	return append(d, &r.Dropped, &r.Tiebreak)
-}
-
-func (r *logRow) entry() LogEntry {
-	res := pcommon.NewResource()
-	tracestore.PutAttributes(r.Resource, res.Attributes())
-	if _, ok := res.Attributes().Get("service.name"); !ok && r.Service != "" {
-		res.Attributes().PutStr("service.name", r.Service)
-	}
-	res.SetDroppedAttributesCount(r.ResourceDropped)
-	scope := pcommon.NewInstrumentationScope()
-	scope.SetName(r.ScopeName)
-	scope.SetVersion(r.ScopeVersion)
-	tracestore.PutAttributes(r.Scope, scope.Attributes())
-	scope.SetDroppedAttributesCount(r.ScopeDropped)
-
-	rec := plog.NewLogRecord()
-	rec.SetTimestamp(pcommon.NewTimestampFromTime(r.Timestamp))
-	if r.Observed.UnixNano() != 0 {
-		rec.SetObservedTimestamp(pcommon.NewTimestampFromTime(r.Observed))
-	}
-	rec.SetTraceID(traceIDFrom(r.TraceID))
-	rec.SetSpanID(spanIDFrom(r.SpanID))
-	rec.SetFlags(plog.LogRecordFlags(r.Flags))
-	rec.SetSeverityText(r.SeverityText)
-	rec.SetSeverityNumber(plog.SeverityNumber(r.SeverityNumber))
-	rec.SetEventName(r.EventName)
-	tracestore.SetBody(rec.Body(), r.Body, pcommon.ValueType(r.BodyType))
-	r.Attrs.PutInto(rec.Attributes())
-	rec.SetDroppedAttributesCount(r.Dropped)
-	return LogEntry{Resource: res, Scope: scope, Record: rec, Cursor: encodeCursor(logPos{r.Timestamp.UnixNano(), r.Tiebreak})}
-}
-
-func spanIDFrom(b string) pcommon.SpanID {
-	var id pcommon.SpanID
-	copy(id[:], b)
-	return id
-}
-
-// logPos is a position in newest-first order: (timestamp, tiebreak).
-type logPos struct {
-	ns int64
-	h  uint64
-}
-
-func encodeCursor(p logPos) string {
+func encodeCursor(p reader.LogPos) string {
 	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(p.ns))
-	binary.BigEndian.PutUint64(b[8:], p.h)
+	binary.BigEndian.PutUint64(b[:8], uint64(p.UnixNano))
+	binary.BigEndian.PutUint64(b[8:], p.Tiebreak)
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-func decodeCursor(s string) (logPos, error) {
+func decodeCursor(s string) (reader.LogPos, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil || len(b) != 16 {
-		return logPos{}, inputError("cursor", "the cursor is not one this service returned; start again without it")
+		return reader.LogPos{}, inputError("cursor", "the cursor is not one this service returned; start again without it")
 	}
-	return logPos{int64(binary.BigEndian.Uint64(b[:8])), binary.BigEndian.Uint64(b[8:])}, nil
+	return reader.LogPos{UnixNano: int64(binary.BigEndian.Uint64(b[:8])), Tiebreak: binary.BigEndian.Uint64(b[8:])}, nil
 }
 
 // LogQuery searches logs, newest first.
@@ -159,77 +60,52 @@ type LogQuery struct {
 // DefaultLogLimit is the page size of a log search.
 const DefaultLogLimit = 100
 
-// compileLogQuery turns the query text into a condition, reporting
-// language errors as InputErrors on parameter q.
-func compileLogQuery(q string, p *chsql.Params) (string, error) {
-	cond, err := logquery.ParseAndCompile(q, p)
-	var qe *logquery.Error
-	if errors.As(err, &qe) {
-		return "", &InputError{Param: "q", Msg: qe.Msg, Position: qe.Position}
-	}
-	return cond, err
-}
-
-func (s *Service) searchLogsSQL(q LogQuery) (string, []any, int, error) {
+func (s *Service) logSearch(q LogQuery) (reader.LogSearch, error) {
 	if err := checkRange(q.Range, s.limits.MaxTimeRange); err != nil {
-		return "", nil, 0, err
+		return reader.LogSearch{}, err
 	}
 	limit := q.Limit
 	if limit == 0 {
 		limit = DefaultLogLimit
 	}
 	if limit < 0 || limit > s.limits.MaxLogs {
-		return "", nil, 0, inputError("limit", "limit must be between 1 and %d", s.limits.MaxLogs)
+		return reader.LogSearch{}, inputError("limit", "limit must be between 1 and %d", s.limits.MaxLogs)
 	}
-	p := chsql.NewParams("p")
-	where := []string{
-		"Timestamp >= " + p.Add("DateTime64(9)", q.Range.Start),
-		"Timestamp < " + p.Add("DateTime64(9)", q.Range.End),
-	}
+	search := reader.LogSearch{Query: q.Query, Start: q.Range.Start, End: q.Range.End, Limit: limit}
 	if q.Cursor != "" {
 		pos, err := decodeCursor(q.Cursor)
 		if err != nil {
-			return "", nil, 0, err
+			return reader.LogSearch{}, err
 		}
-		ts := p.Add("DateTime64(9)", time.Unix(0, pos.ns).UTC())
-		where = append(where, "(Timestamp < "+ts+" OR (Timestamp = "+ts+" AND "+logTiebreak+" < "+p.Add("UInt64", pos.h)+"))")
+		search.Before = &pos
 	}
-	qp := chsql.NewParams("q")
-	cond, err := compileLogQuery(q.Query, qp)
-	if err != nil {
-		return "", nil, 0, err
-	}
-	if cond != "1" {
-		where = append(where, "("+cond+")")
-	}
-	sql := "SELECT " + logSelect + "\nFROM " + s.t.logs + "\nWHERE " + strings.Join(where, "\n  AND ") +
-		"\nORDER BY Timestamp DESC, Tiebreak DESC\nLIMIT " + p.Add("UInt32", uint32(limit+1))
-	return sql, append(p.Args(), qp.Args()...), limit, nil
+	return search, nil
 }
 
-// LogStream reads a page of log entries as ClickHouse returns them.
+// LogStream reads a page of log entries as the store returns them.
 type LogStream struct {
-	rows     driver.Rows
-	done     func()
-	classify func(error) error
-	limit    int
-	n        int
-	cur      LogEntry
-	more     bool
-	err      error
+	rows    *reader.LogRows
+	release func()
+	cur     LogEntry
+	err     error
 }
 
 // SearchLogs starts a search; read it with Next/Entry and Close it.
 func (s *Service) SearchLogs(ctx context.Context, q LogQuery) (*LogStream, error) {
-	sql, args, limit, err := s.searchLogsSQL(q)
+	search, err := s.logSearch(q)
 	if err != nil {
 		return nil, err
 	}
-	rows, done, classify, err := s.open(ctx, nil, sql, args)
+	release, err := s.limiter.Acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &LogStream{rows: rows, done: done, classify: classify, limit: limit}, nil
+	rows, err := s.store.SearchLogs(ctx, search)
+	if err != nil {
+		release()
+		return nil, classify(err, nil)
+	}
+	return &LogStream{rows: rows, release: release}, nil
 }
 
 // Next advances to the next entry.
@@ -238,20 +114,10 @@ func (st *LogStream) Next() bool {
 		return false
 	}
 	if !st.rows.Next() {
-		st.err = st.classify(st.rows.Err())
+		st.err = classify(st.rows.Err(), nil)
 		return false
 	}
-	if st.n == st.limit {
-		st.more = true // the extra row only says there is a next page
-		return false
-	}
-	var r logRow
-	if err := st.rows.Scan(r.dest()...); err != nil {
-		st.err = fmt.Errorf("read log row: %w", err)
-		return false
-	}
-	st.n++
-	st.cur = r.entry()
+	st.cur = entryOf(st.rows.Entry())
 	return true
 }
 
@@ -264,7 +130,7 @@ func (st *LogStream) Err() error { return st.err }
 // NextCursor continues the search after this page; empty when this page is
 // the last. Valid once Next has returned false.
 func (st *LogStream) NextCursor() string {
-	if !st.more {
+	if !st.rows.More() {
 		return ""
 	}
 	return st.cur.Cursor
@@ -272,9 +138,10 @@ func (st *LogStream) NextCursor() string {
 
 // Close frees the query; safe to call twice.
 func (st *LogStream) Close() {
-	if st.done != nil {
-		st.done()
-		st.done = nil
+	if st.release != nil {
+		st.rows.Close()
+		st.release()
+		st.release = nil
 	}
 }
 
@@ -302,17 +169,17 @@ func (s *Service) SearchLogsPage(ctx context.Context, q LogQuery) (*LogPage, err
 	return page, nil
 }
 
-// TraceLogs returns the log records of a trace within r, oldest first
-// (tracestore.Reader), at most Limits.MaxLogs of them.
+// TraceLogs returns the log records of a trace within r, oldest first, at
+// most Limits.MaxLogs of them.
 func (s *Service) TraceLogs(ctx context.Context, id pcommon.TraceID, r TimeRange) ([]LogEntry, error) {
-	ctx, done, err := s.slot(ctx, nil)
+	release, err := s.limiter.Acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer done()
-	ld, err := s.reader.GetLogs(ctx, tracestore.LogFilter{TraceID: id, Start: r.Start, End: r.End, Limit: s.limits.MaxLogs})
+	defer release()
+	ld, err := s.store.GetLogs(ctx, reader.LogFilter{TraceID: id, Start: r.Start, End: r.End, Limit: s.limits.MaxLogs})
 	if err != nil {
-		return nil, s.classifyIn(ctx, err)
+		return nil, classify(err, nil)
 	}
 	out := make([]LogEntry, 0, ld.LogRecordCount())
 	for i := 0; i < ld.ResourceLogs().Len(); i++ {
@@ -335,11 +202,7 @@ type Histogram struct {
 
 // HistogramBucket is one bucket; Errors counts records of level error and
 // above.
-type HistogramBucket struct {
-	Start  time.Time
-	Count  uint64
-	Errors uint64
-}
+type HistogramBucket = reader.HistogramBucket
 
 // histogramSteps are the bucket widths a histogram picks from.
 var histogramSteps = []time.Duration{
@@ -377,35 +240,26 @@ func (s *Service) LogHistogram(ctx context.Context, q LogQuery) (*Histogram, err
 	if err := checkRange(q.Range, s.limits.MaxTimeRange); err != nil {
 		return nil, err
 	}
+	if err := s.ValidateLogQuery(q.Query); err != nil {
+		return nil, err
+	}
 	step := histogramStep(q.Range)
-	p := chsql.NewParams("p")
-	qp := chsql.NewParams("q")
-	cond, err := compileLogQuery(q.Query, qp)
+	release, err := s.limiter.Acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
-	stepSec := p.Add("UInt32", uint32(step/time.Second))
-	sql := "SELECT toStartOfInterval(Timestamp, toIntervalSecond(" + stepSec + ")) AS bucket, count(), countIf(SeverityNumber >= 17)\nFROM " + s.t.logs +
-		"\nWHERE Timestamp >= " + p.Add("DateTime64(9)", q.Range.Start) + " AND Timestamp < " + p.Add("DateTime64(9)", q.Range.End) +
-		"\n  AND (" + cond + ")\nGROUP BY bucket ORDER BY bucket"
-	counts := map[int64]HistogramBucket{}
-	err = s.query(ctx, sql, append(p.Args(), qp.Args()...), func(rows driver.Rows) error {
-		var b HistogramBucket
-		if err := rows.Scan(&b.Start, &b.Count, &b.Errors); err != nil {
-			return err
-		}
-		counts[b.Start.Unix()] = b
-		return nil
-	})
+	defer release()
+	rows, err := s.store.LogHistogram(ctx, q.Query, q.Range.Start, q.Range.End, step)
 	if err != nil {
-		return nil, err
+		return nil, classify(err, nil)
+	}
+	counts := make(map[int64]HistogramBucket, len(rows))
+	for _, b := range rows {
+		counts[b.Start.Unix()] = b
 	}
 	h := &Histogram{Step: step, Buckets: []HistogramBucket{}}
 	for t := alignDown(q.Range.Start, step); t.Before(q.Range.End); t = t.Add(step) {
-		b, ok := counts[t.Unix()]
-		if !ok {
-			b = HistogramBucket{}
-		}
+		b := counts[t.Unix()]
 		b.Start = t
 		h.Buckets = append(h.Buckets, b)
 	}
@@ -432,9 +286,7 @@ type TailBatch struct {
 // tell a quiet tail from a vanished client) to emit, until ctx ends, emit
 // fails or Limits.TailMaxDuration has passed (then it returns nil).
 func (s *Service) TailLogs(ctx context.Context, q TailQuery, emit func(TailBatch) error) error {
-	qp := chsql.NewParams("q")
-	cond, err := compileLogQuery(q.Query, qp)
-	if err != nil {
+	if err := s.ValidateLogQuery(q.Query); err != nil {
 		return err
 	}
 	start := q.Start
@@ -442,14 +294,13 @@ func (s *Service) TailLogs(ctx context.Context, q TailQuery, emit func(TailBatch
 		start = s.now()
 	}
 	// The position is the last record shown, in ascending order.
-	pos := logPos{start.UnixNano() - 1, math.MaxUint64}
+	pos := reader.LogPos{UnixNano: start.UnixNano() - 1, Tiebreak: math.MaxUint64}
 	ctx, cancel := context.WithTimeout(ctx, s.limits.TailMaxDuration)
 	defer cancel()
 	ticker := time.NewTicker(s.limits.TailPollInterval)
 	defer ticker.Stop()
 	for {
-		until := s.now()
-		batch, next, err := s.tailPoll(ctx, cond, qp.Args(), pos, until)
+		batch, next, err := s.tailPoll(ctx, q.Query, pos, s.now())
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -468,37 +319,29 @@ func (s *Service) TailLogs(ctx context.Context, q TailQuery, emit func(TailBatch
 	}
 }
 
-func (s *Service) tailPoll(ctx context.Context, cond string, qargs []any, pos logPos, until time.Time) (TailBatch, logPos, error) {
-	p := chsql.NewParams("p")
-	ts := p.Add("DateTime64(9)", time.Unix(0, pos.ns).UTC())
-	sql := "SELECT " + logSelect + "\nFROM " + s.t.logs +
-		"\nWHERE Timestamp >= " + ts + " AND Timestamp <= " + p.Add("DateTime64(9)", until) +
-		"\n  AND (Timestamp > " + ts + " OR " + logTiebreak + " > " + p.Add("UInt64", pos.h) + ")" +
-		"\n  AND (" + cond + ")\nORDER BY Timestamp, Tiebreak\nLIMIT " + p.Add("UInt32", uint32(s.limits.TailMaxRecords+1))
-	batch := TailBatch{Entries: []LogEntry{}}
-	next := pos
-	err := s.query(ctx, sql, append(p.Args(), qargs...), func(rows driver.Rows) error {
-		if len(batch.Entries) == s.limits.TailMaxRecords {
-			batch.Skipped = true
-			return nil
-		}
-		var r logRow
-		if err := rows.Scan(r.dest()...); err != nil {
-			return fmt.Errorf("read log row: %w", err)
-		}
-		batch.Entries = append(batch.Entries, r.entry())
-		next = logPos{r.Timestamp.UnixNano(), r.Tiebreak}
-		return nil
-	})
-	if batch.Skipped {
-		next = logPos{until.UnixNano(), math.MaxUint64}
+func (s *Service) tailPoll(ctx context.Context, query string, pos reader.LogPos, until time.Time) (TailBatch, reader.LogPos, error) {
+	release, err := s.limiter.Acquire(ctx)
+	if err != nil {
+		return TailBatch{}, pos, err
 	}
-	return batch, next, err
+	defer release()
+	entries, more, err := s.store.TailLogs(ctx, query, pos, until, s.limits.TailMaxRecords)
+	if err != nil {
+		return TailBatch{}, pos, classify(err, nil)
+	}
+	batch := TailBatch{Entries: make([]LogEntry, 0, len(entries)), Skipped: more}
+	for _, e := range entries {
+		batch.Entries = append(batch.Entries, entryOf(e))
+		pos = e.Pos
+	}
+	if more {
+		pos = reader.LogPos{UnixNano: until.UnixNano(), Tiebreak: math.MaxUint64}
+	}
+	return batch, pos, nil
 }
 
 // ValidateLogQuery reports a query that would not compile, as SearchLogs
 // and TailLogs would.
 func (s *Service) ValidateLogQuery(q string) error {
-	_, err := compileLogQuery(q, chsql.NewParams("q"))
-	return err
+	return classify(logquery.Check(q), nil)
 }

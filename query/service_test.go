@@ -12,17 +12,26 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
-	"github.com/tracehouse/tracehouse/query/internal/seed"
-	"github.com/tracehouse/tracehouse/storage/schema"
+	"github.com/tracehouse/tracehouse/internal/seed"
+	"github.com/tracehouse/tracehouse/storage/reader"
 )
 
 func newService(t testing.TB, conn driver.Conn, db string, limits Limits) *Service {
+	return newServiceOpts(t, conn, db, Options{Limits: limits}, reader.Limits{})
+}
+
+// newServiceOpts is a Service on the ClickHouse reader of db, with the
+// seed's clock unless opts has one.
+func newServiceOpts(t testing.TB, conn driver.Conn, db string, opts Options, readLimits reader.Limits) *Service {
 	t.Helper()
-	svc, err := New(conn, Options{Database: db, Limits: limits, Now: func() time.Time { return seed.Now }})
+	store, err := reader.New(conn, reader.Options{Database: db, Limits: readLimits})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return svc
+	if opts.Now == nil {
+		opts.Now = func() time.Time { return seed.Now }
+	}
+	return New(store, opts)
 }
 
 var wholeRange = TimeRange{Start: seed.Base.Add(-time.Hour), End: seed.Now}
@@ -35,12 +44,6 @@ func traceIDs(traces []ptrace.Traces) []pcommon.TraceID {
 	return out
 }
 
-func TestLogColumnsFollowSchema(t *testing.T) {
-	if !slices.Equal(logColumns, schema.LogsColumns()) {
-		t.Fatalf("logColumns differ from schema.LogsColumns():\n got %v\nwant %v", logColumns, schema.LogsColumns())
-	}
-}
-
 // TestService runs against one seeded database.
 func TestService(t *testing.T) {
 	db, conn := seed.Load(t)
@@ -51,10 +54,7 @@ func TestService(t *testing.T) {
 		if err := svc.Ping(ctx); err != nil {
 			t.Fatal(err)
 		}
-		empty, err := New(conn, Options{Database: "system"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		empty := newServiceOpts(t, conn, "system", Options{}, reader.Limits{})
 		if err := empty.Ping(ctx); err == nil || !strings.Contains(err.Error(), "tracehouse migrate") {
 			t.Fatalf("Ping on a database without the schema: %v", err)
 		}
@@ -148,7 +148,7 @@ func TestService(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []Dependency{{"gateway", "auth", 2}, {"gateway", "order", 2}, {"order", "payment", 3}}
+		want := []Dependency{{Parent: "gateway", Child: "auth", Calls: 2}, {Parent: "gateway", Child: "order", Calls: 2}, {Parent: "order", Child: "payment", Calls: 3}}
 		if !slices.Equal(deps, want) {
 			t.Errorf("dependencies = %v, want %v", deps, want)
 		}
@@ -227,26 +227,6 @@ func TestService(t *testing.T) {
 		}
 		if _, err := svc.SearchLogsPage(ctx, LogQuery{Range: wholeRange, Cursor: "not-a-cursor"}); !isInput(err, "cursor") {
 			t.Errorf("bad cursor: %v", err)
-		}
-	})
-
-	t.Run("TextIndexIsUsed", func(t *testing.T) {
-		sql, args, _, err := svc.searchLogsSQL(LogQuery{Query: `"card declined" attr.user.id:u-7`, Range: wholeRange})
-		if err != nil {
-			t.Fatal(err)
-		}
-		plan := explain(t, conn, sql, args)
-		for _, want := range []string{"idx_body", `tokens: ["card", "declined"]`, "idx_attr_values"} {
-			if !strings.Contains(plan, want) {
-				t.Errorf("EXPLAIN indexes=1 does not mention %s:\n%s", want, plan)
-			}
-		}
-		sql, args, err = svc.findTraceIDsSQL(TraceQuery{Service: "payment", Range: wholeRange, Attributes: map[string]string{"card.brand": "visa"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if plan := explain(t, conn, sql, args); !strings.Contains(plan, "idx_attr_values") {
-			t.Errorf("trace search by a string attribute does not use idx_attr_values:\n%s", plan)
 		}
 	})
 
@@ -341,24 +321,6 @@ func isInput(err error, param string) bool {
 	return errors.As(err, &in) && in.Param == param
 }
 
-func explain(t *testing.T, conn driver.Conn, sql string, args []any) string {
-	t.Helper()
-	rows, err := conn.Query(context.Background(), "EXPLAIN indexes=1 "+sql, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var b strings.Builder
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			t.Fatal(err)
-		}
-		b.WriteString(line + "\n")
-	}
-	return b.String()
-}
-
 // TestLimits checks that requests over a limit fail with the right typed
 // error, before or while reaching ClickHouse.
 func TestLimits(t *testing.T) {
@@ -387,7 +349,7 @@ func TestLimits(t *testing.T) {
 	})
 
 	t.Run("spans per trace", func(t *testing.T) {
-		svc := newService(t, conn, db, Limits{MaxSpans: 5})
+		svc := newServiceOpts(t, conn, db, Options{}, reader.Limits{MaxTraceSpans: 5})
 		_, err := svc.GetTrace(ctx, seed.TraceOK)
 		if !isInput(err, "traceID") || !strings.Contains(err.Error(), "more than 5 spans") {
 			t.Errorf("a trace over MaxSpans: %v", err)
@@ -398,7 +360,7 @@ func TestLimits(t *testing.T) {
 	})
 
 	t.Run("result bytes", func(t *testing.T) {
-		svc := newService(t, conn, db, Limits{MaxResultBytes: 1})
+		svc := newServiceOpts(t, conn, db, Options{}, reader.Limits{MaxResultBytes: 1})
 		_, err := svc.SearchLogsPage(ctx, LogQuery{Range: wholeRange})
 		var in *InputError
 		if !errors.As(err, &in) || !strings.Contains(in.Msg, "larger than the limit") {
@@ -408,7 +370,7 @@ func TestLimits(t *testing.T) {
 
 	t.Run("busy", func(t *testing.T) {
 		lim := NewLimiter(1, time.Millisecond)
-		svc, _ := New(conn, Options{Database: db, Limiter: lim})
+		svc := newServiceOpts(t, conn, db, Options{Limiter: lim}, reader.Limits{})
 		release, err := lim.Acquire(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -435,7 +397,7 @@ func TestTimeout(t *testing.T) {
 	if err := seed.WriteManyLogs(context.Background(), conn, db, 200_000); err != nil {
 		t.Fatal(err)
 	}
-	svc := newService(t, conn, db, Limits{MaxExecutionTime: time.Millisecond})
+	svc := newServiceOpts(t, conn, db, Options{}, reader.Limits{MaxExecutionTime: time.Millisecond})
 	_, err := svc.SearchLogsPage(context.Background(), LogQuery{Query: `attr.n>=0 -attr.n:7`, Range: TimeRange{seed.Base, seed.Base.Add(24 * time.Hour)}})
 	var te *TimeoutError
 	if !errors.As(err, &te) || te.Limit != time.Millisecond {

@@ -9,7 +9,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
-	"github.com/tracehouse/tracehouse/query/internal/seed"
+	"github.com/tracehouse/tracehouse/internal/seed"
+	"github.com/tracehouse/tracehouse/storage/reader"
 	"github.com/tracehouse/tracehouse/storage/tracestore"
 )
 
@@ -17,10 +18,7 @@ import (
 // ones arrive in later polls, in order, once each; the others never do.
 func TestTailFollowsNewRecords(t *testing.T) {
 	db, conn := seed.NewDatabase(t)
-	svc, err := New(conn, Options{Database: db, Limits: Limits{TailPollInterval: 50 * time.Millisecond, TailMaxDuration: time.Minute}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := newServiceOpts(t, conn, db, Options{Limits: Limits{TailPollInterval: 50 * time.Millisecond, TailMaxDuration: time.Minute}, Now: time.Now}, reader.Limits{})
 	w := tracestore.NewWriter(conn, tracestore.Options{Database: db})
 	write := func(service string, sev plog.SeverityNumber, body string) {
 		t.Helper()
@@ -44,7 +42,7 @@ func TestTailFollowsNewRecords(t *testing.T) {
 	defer cancel()
 	var got []string
 	polls := 0
-	err = svc.TailLogs(ctx, TailQuery{Query: "service:tailsvc level:error"}, func(b TailBatch) error {
+	err := svc.TailLogs(ctx, TailQuery{Query: "service:tailsvc level:error"}, func(b TailBatch) error {
 		polls++
 		for _, e := range b.Entries {
 			got = append(got, e.Record.Body().AsString())

@@ -18,6 +18,7 @@ import (
 	"github.com/tracehouse/tracehouse/query/api"
 	"github.com/tracehouse/tracehouse/storage"
 	"github.com/tracehouse/tracehouse/storage/embedded"
+	"github.com/tracehouse/tracehouse/storage/reader"
 	"github.com/tracehouse/tracehouse/storage/schema"
 	"github.com/tracehouse/tracehouse/web"
 )
@@ -91,10 +92,11 @@ func Run(ctx context.Context, args []string, log zerolog.Logger, stdout io.Write
 		}
 	}()
 
-	svc, err := query.New(conn, query.Options{})
+	store, err := reader.New(conn, reader.Options{})
 	if err != nil {
 		return err
 	}
+	svc := query.New(store, query.Options{})
 	appCtx, stopApp := context.WithCancel(ctx)
 	defer stopApp()
 	app := api.NewApp(svc, api.Options{Logger: log, Context: appCtx, UI: web.FS,

@@ -20,9 +20,10 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tracehouse/tracehouse/internal/golden"
+	"github.com/tracehouse/tracehouse/internal/seed"
 	"github.com/tracehouse/tracehouse/query"
-	"github.com/tracehouse/tracehouse/query/internal/seed"
 	"github.com/tracehouse/tracehouse/storage/chtest"
+	"github.com/tracehouse/tracehouse/storage/reader"
 )
 
 func TestMain(m *testing.M) { chtest.Main(m) }
@@ -35,15 +36,19 @@ type env struct {
 }
 
 func newEnv(t testing.TB, db string, conn driver.Conn, qopts query.Options, opts Options) *env {
+	return newEnvLimits(t, db, conn, qopts, reader.Limits{}, opts)
+}
+
+func newEnvLimits(t testing.TB, db string, conn driver.Conn, qopts query.Options, limits reader.Limits, opts Options) *env {
 	t.Helper()
-	qopts.Database = db
 	if qopts.Now == nil {
 		qopts.Now = func() time.Time { return seed.Now }
 	}
-	svc, err := query.New(conn, qopts)
+	store, err := reader.New(conn, reader.Options{Database: db, Limits: limits})
 	if err != nil {
 		t.Fatal(err)
 	}
+	svc := query.New(store, qopts)
 	opts.Logger = zerolog.Nop()
 	return &env{app: NewApp(svc, opts), svc: svc, conn: conn, db: db}
 }
@@ -278,7 +283,7 @@ func TestQueryTimeout(t *testing.T) {
 	if err := seed.WriteManyLogs(context.Background(), conn, db, 200_000); err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, db, conn, query.Options{Limits: query.Limits{MaxExecutionTime: time.Millisecond}}, Options{})
+	e := newEnvLimits(t, db, conn, query.Options{}, reader.Limits{MaxExecutionTime: time.Millisecond}, Options{})
 	resp, body := e.get(t, "/api/v1/logs?"+q("q", "attr.n>=0 -attr.n:7", "start", rfc(seed.Base), "end", rfc(seed.Base.Add(24*time.Hour))))
 	golden.Check(t, "timeout.json", string(snapshotOf(t, resp, body)))
 }
@@ -383,10 +388,7 @@ func countRows(t *testing.T, body []byte) int {
 func TestServe(t *testing.T) {
 	db, conn := seed.Load(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := query.New(conn, query.Options{Database: db, Now: func() time.Time { return seed.Now }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := newEnv(t, db, conn, query.Options{}, Options{}).svc
 	app := NewApp(svc, Options{Context: ctx, Logger: zerolog.Nop()})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

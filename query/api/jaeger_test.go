@@ -14,7 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/tracehouse/tracehouse/query/internal/seed"
+	"github.com/tracehouse/tracehouse/internal/seed"
 	"github.com/tracehouse/tracehouse/storage/chtest"
 )
 

@@ -15,6 +15,7 @@ import (
 	"github.com/tracehouse/tracehouse/internal/flagenv"
 	"github.com/tracehouse/tracehouse/query"
 	"github.com/tracehouse/tracehouse/storage"
+	"github.com/tracehouse/tracehouse/storage/reader"
 	"github.com/tracehouse/tracehouse/web"
 )
 
@@ -55,6 +56,7 @@ func ServeListener(ctx context.Context, app *fiber.App, ln net.Listener, log zer
 // ClickHouse server or the embedded engine.
 func RunCommand(ctx context.Context, args []string, log zerolog.Logger, stdout io.Writer) error {
 	d := query.DefaultLimits()
+	rd := reader.DefaultLimits()
 	fs := flagenv.New("query")
 	fs.SetOutput(stdout)
 	dsn := fs.String("clickhouse", "TRACEHOUSE_CLICKHOUSE", storage.DefaultDSN, "ClickHouse DSN, e.g. http://127.0.0.1:8123/default or clickhouse://user:pass@host:9000/db")
@@ -63,10 +65,10 @@ func RunCommand(ctx context.Context, args []string, log zerolog.Logger, stdout i
 	uiDir := fs.String("ui-dir", "TRACEHOUSE_QUERY_UI_DIR", "", "serve the web UI from this folder instead of the one built in (for UI work: web/static)")
 	maxConcurrent := fs.Int64("max-concurrent-queries", "TRACEHOUSE_QUERY_MAX_CONCURRENT", int64(d.MaxConcurrentQueries), "ClickHouse queries run at once; more wait")
 	queueTimeout := fs.Duration("queue-timeout", "TRACEHOUSE_QUERY_QUEUE_TIMEOUT", d.QueueTimeout, "how long a query waits for a slot before the API answers 429")
-	maxExec := fs.Duration("max-execution-time", "TRACEHOUSE_QUERY_MAX_EXECUTION_TIME", d.MaxExecutionTime, "time limit of one ClickHouse query")
+	maxExec := fs.Duration("max-execution-time", "TRACEHOUSE_QUERY_MAX_EXECUTION_TIME", rd.MaxExecutionTime, "time limit of one ClickHouse query")
 	maxRange := fs.Duration("max-time-range", "TRACEHOUSE_QUERY_MAX_TIME_RANGE", d.MaxTimeRange, "widest time range of a trace or log search")
-	maxBytes := fs.Int64("max-result-bytes", "TRACEHOUSE_QUERY_MAX_RESULT_BYTES", d.MaxResultBytes, "largest result of one ClickHouse query")
-	maxSpans := fs.Int64("max-spans", "TRACEHOUSE_QUERY_MAX_SPANS", int64(d.MaxSpans), "most spans in one response")
+	maxBytes := fs.Int64("max-result-bytes", "TRACEHOUSE_QUERY_MAX_RESULT_BYTES", rd.MaxResultBytes, "largest result of one ClickHouse query")
+	maxSpans := fs.Int64("max-spans", "TRACEHOUSE_QUERY_MAX_SPANS", int64(rd.MaxTraceSpans), "most spans in one response")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -85,14 +87,16 @@ func RunCommand(ctx context.Context, args []string, log zerolog.Logger, stdout i
 	limits := d
 	limits.MaxConcurrentQueries = int(*maxConcurrent)
 	limits.QueueTimeout = *queueTimeout
-	limits.MaxExecutionTime = *maxExec
 	limits.MaxTimeRange = *maxRange
-	limits.MaxResultBytes = *maxBytes
-	limits.MaxSpans = int(*maxSpans)
-	svc, err := query.New(conn, query.Options{Database: chOpts.Auth.Database, Limits: limits})
+	readLimits := rd
+	readLimits.MaxExecutionTime = *maxExec
+	readLimits.MaxResultBytes = *maxBytes
+	readLimits.MaxTraceSpans = int(*maxSpans)
+	store, err := reader.New(conn, reader.Options{Database: chOpts.Auth.Database, Limits: readLimits})
 	if err != nil {
 		return err
 	}
+	svc := query.New(store, query.Options{Limits: limits})
 	if err := svc.Ping(ctx); err != nil {
 		log.Warn().Err(err).Msg("ClickHouse is not ready yet; /readyz says so until it is")
 	}

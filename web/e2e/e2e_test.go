@@ -29,6 +29,7 @@ import (
 	"github.com/tracehouse/tracehouse/query"
 	"github.com/tracehouse/tracehouse/query/api"
 	"github.com/tracehouse/tracehouse/storage/chtest"
+	"github.com/tracehouse/tracehouse/storage/reader"
 	"github.com/tracehouse/tracehouse/storage/schema"
 	"github.com/tracehouse/tracehouse/storage/tracestore"
 	"github.com/tracehouse/tracehouse/web"
@@ -55,10 +56,11 @@ func TestBrowser(t *testing.T) {
 	}
 	seed := seedData(t, tracestore.NewWriter(conn, tracestore.Options{Database: db}))
 
-	svc, err := query.New(conn, query.Options{Database: db})
+	store, err := reader.New(conn, reader.Options{Database: db})
 	if err != nil {
 		t.Fatal(err)
 	}
+	svc := query.New(store, query.Options{})
 	var ui fs.FS = web.FS
 	if dir := os.Getenv("TRACEHOUSE_UI_DIR"); dir != "" {
 		ui = os.DirFS(dir) // edit the UI without rebuilding the test

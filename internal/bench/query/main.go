@@ -35,6 +35,7 @@ import (
 
 	"github.com/tracehouse/tracehouse/internal/bench/benchenv"
 	"github.com/tracehouse/tracehouse/query"
+	"github.com/tracehouse/tracehouse/storage/reader"
 	"github.com/tracehouse/tracehouse/storage/tracestore"
 )
 
@@ -131,10 +132,11 @@ func run(spanSizes, logSizes []int, o runOptions) error {
 	defer env.Close()
 	conn := env.Conn
 	w := tracestore.NewWriter(conn, tracestore.Options{})
-	svc, err := query.New(conn, query.Options{})
+	store, err := reader.New(conn, reader.Options{})
 	if err != nil {
 		return err
 	}
+	svc := query.New(store, query.Options{})
 
 	now := time.Now()
 	gen := newGen(now, o.random)
@@ -162,9 +164,10 @@ func run(spanSizes, logSizes []int, o runOptions) error {
 			}
 			conn = env.Conn
 			w = tracestore.NewWriter(conn, tracestore.Options{})
-			if svc, err = query.New(conn, query.Options{}); err != nil {
+			if store, err = reader.New(conn, reader.Options{}); err != nil {
 				return err
 			}
+			svc = query.New(store, query.Options{})
 		}
 
 		r := result{spans: loadedSpans, logs: loadedLogs, spanRate: spanRate, logRate: logRate,
@@ -265,10 +268,11 @@ func measureExisting(runs int, dataDir string, explain bool) error {
 	}
 	defer env.Close()
 	conn := env.Conn
-	svc, err := query.New(conn, query.Options{})
+	store, err := reader.New(conn, reader.Options{})
 	if err != nil {
 		return err
 	}
+	svc := query.New(store, query.Options{})
 	var nSpans, nLogs uint64
 	var newest time.Time
 	if err := conn.QueryRow(ctx, "SELECT count(), max(Timestamp) FROM spans").Scan(&nSpans, &newest); err != nil {

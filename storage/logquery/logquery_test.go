@@ -8,7 +8,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/tracehouse/tracehouse/internal/golden"
-	"github.com/tracehouse/tracehouse/query/internal/chsql"
+	"github.com/tracehouse/tracehouse/storage/chsql"
 )
 
 // compileCases are SQL snapshots: testdata/compile.golden holds the SQL and

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/tracehouse/tracehouse/query/internal/chsql"
+	"github.com/tracehouse/tracehouse/storage/chsql"
 	"github.com/tracehouse/tracehouse/storage/schema"
 )
 
@@ -30,6 +30,13 @@ func ParseAndCompile(query string, params *chsql.Params) (string, error) {
 		return "", err
 	}
 	return Compile(query, e, params)
+}
+
+// Check reports a query that would not parse or compile (a *Error), without
+// building SQL for it.
+func Check(query string) error {
+	_, err := ParseAndCompile(query, chsql.NewParams("q"))
+	return err
 }
 
 type compiler struct {

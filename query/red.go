@@ -6,10 +6,9 @@ import (
 	"sort"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
-	"github.com/tracehouse/tracehouse/query/internal/chsql"
+	"github.com/tracehouse/tracehouse/storage/reader"
 )
 
 // Latency holds duration quantiles in nanoseconds (t-digest estimates
@@ -69,8 +68,8 @@ type REDSeries struct {
 	Points    []REDPoint
 }
 
-// RED reads rate/error/duration series from red_1m, merging the per-minute
-// aggregate states into steps.
+// RED reads rate/error/duration series, merging the per-minute aggregates
+// into steps.
 func (s *Service) RED(ctx context.Context, q REDQuery) (*REDSeries, error) {
 	if q.Service == "" {
 		return nil, inputError("service", "a service is required (GET /api/services lists them)")
@@ -96,37 +95,26 @@ func (s *Service) RED(ctx context.Context, q REDQuery) (*REDSeries, error) {
 	if q.AllKinds {
 		kind = nil
 	}
-	p := chsql.NewParams("p")
-	sql := "SELECT toStartOfInterval(Timestamp, toIntervalSecond(" + p.Add("UInt32", uint32(q.Step/time.Second)) + ")) AS t," +
-		" sum(Calls), sum(Errors), sum(DurationSum), quantilesTDigestMerge(0.5, 0.95, 0.99)(DurationQuantiles)\nFROM " + s.t.red1m +
-		"\nWHERE ServiceName = " + p.Add("String", q.Service)
-	if q.Operation != "" {
-		sql += " AND SpanName = " + p.Add("String", q.Operation)
+	release, err := s.limiter.Acquire(ctx)
+	if err != nil {
+		return nil, err
 	}
-	if kind != nil {
-		sql += " AND CAST(SpanKind, 'Int8') = " + p.Add("Int8", int8(*kind))
+	defer release()
+	rows, err := s.store.RED(ctx, reader.REDFilter{Service: q.Service, Operation: q.Operation, Kind: kind,
+		Start: start, End: q.Range.End, Step: q.Step})
+	if err != nil {
+		return nil, classify(err, nil)
 	}
-	sql += "\n  AND Timestamp >= " + p.Add("DateTime", start) + " AND Timestamp < " + p.Add("DateTime", ceilSecond(q.Range.End)) +
-		"\nGROUP BY t ORDER BY t"
-	points := map[int64]REDPoint{}
-	err := s.query(ctx, sql, p.Args(), func(rows driver.Rows) error {
-		var pt REDPoint
-		var sum uint64
-		var qs []float64
-		if err := rows.Scan(&pt.Time, &pt.Calls, &pt.Errors, &sum, &qs); err != nil {
-			return err
-		}
+	points := make(map[int64]REDPoint, len(rows))
+	for _, row := range rows {
+		pt := REDPoint{Time: row.Time, Calls: row.Calls, Errors: row.Errors}
 		if pt.Calls > 0 {
-			pt.AvgNs = math.Round(float64(sum) / float64(pt.Calls))
+			pt.AvgNs = math.Round(float64(row.DurationSum) / float64(pt.Calls))
 			pt.ErrorRate = float64(pt.Errors) / float64(pt.Calls)
 		}
 		pt.Rate = float64(pt.Calls) / q.Step.Seconds()
-		pt.Latency = latencyOf(qs, pt.Calls)
+		pt.Latency = latencyOf(row.Quantiles, pt.Calls)
 		points[pt.Time.Unix()] = pt
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
 	out := &REDSeries{Service: q.Service, Operation: q.Operation, Kind: kind, Step: q.Step, Points: []REDPoint{}}
 	for t := start; t.Before(q.Range.End); t = t.Add(q.Step) {
@@ -177,60 +165,35 @@ type ServiceMap struct {
 	Edges []ServiceEdge
 }
 
-// ServiceMap reads nodes from red_1m and edges from service_edges_1m.
-// Minutes are whole: the range's start is rounded down to the minute.
+// ServiceMap reads the services and their calls in a range. Minutes are
+// whole: the range's start is rounded down to the minute.
 func (s *Service) ServiceMap(ctx context.Context, r TimeRange) (*ServiceMap, error) {
 	r.Start = r.Start.Truncate(time.Minute)
 	if err := checkRange(r, s.limits.MaxAggregateRange); err != nil {
 		return nil, err
 	}
+	release, err := s.limiter.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	nodes, edges, err := s.store.ServiceGraph(ctx, r.Start, r.End)
+	if err != nil {
+		return nil, classify(err, nil)
+	}
 	m := &ServiceMap{Range: r, Nodes: []ServiceNode{}, Edges: []ServiceEdge{}}
-	p := chsql.NewParams("p")
-	served := "CAST(SpanKind, 'Int8') IN (2, 5)" // Server, Consumer
-	sql := "SELECT ServiceName, sumIf(Calls, " + served + "), sumIf(Errors, " + served + ")," +
-		" quantilesTDigestMergeIf(0.5, 0.95, 0.99)(DurationQuantiles, " + served + ")\nFROM " + s.t.red1m +
-		"\nWHERE Timestamp >= " + p.Add("DateTime", r.Start) + " AND Timestamp < " + p.Add("DateTime", ceilSecond(r.End)) +
-		"\nGROUP BY ServiceName ORDER BY ServiceName"
-	nodes := map[string]bool{}
-	err := s.query(ctx, sql, p.Args(), func(rows driver.Rows) error {
-		var n ServiceNode
-		var calls, errors uint64
-		var qs []float64
-		if err := rows.Scan(&n.Service, &calls, &errors, &qs); err != nil {
-			return err
-		}
-		n.Stats = statsOf(calls, errors, qs, r)
-		nodes[n.Service] = true
-		m.Nodes = append(m.Nodes, n)
-		return nil
-	})
-	if err != nil {
-		return nil, err
+	seen := map[string]bool{}
+	for _, n := range nodes {
+		seen[n.Service] = true
+		m.Nodes = append(m.Nodes, ServiceNode{Service: n.Service, Stats: statsOf(n.Calls, n.Errors, n.Quantiles, r)})
 	}
-	p = chsql.NewParams("p")
-	sql = "SELECT ParentService, ChildService, sum(Calls), sum(Errors), quantilesTDigestMerge(0.5, 0.95, 0.99)(DurationQuantiles)\nFROM " + s.t.edges1m +
-		"\nWHERE Timestamp >= " + p.Add("DateTime", r.Start) + " AND Timestamp < " + p.Add("DateTime", ceilSecond(r.End)) +
-		"\nGROUP BY ParentService, ChildService ORDER BY ParentService, ChildService"
-	err = s.query(ctx, sql, p.Args(), func(rows driver.Rows) error {
-		var e ServiceEdge
-		var calls, errors uint64
-		var qs []float64
-		if err := rows.Scan(&e.Parent, &e.Child, &calls, &errors, &qs); err != nil {
-			return err
-		}
-		e.Stats = statsOf(calls, errors, qs, r)
-		m.Edges = append(m.Edges, e)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	// A service seen only as an edge's end (its spans outside the range)
-	// still gets a node.
-	for _, e := range m.Edges {
+	for _, e := range edges {
+		m.Edges = append(m.Edges, ServiceEdge{Parent: e.Parent, Child: e.Child, Stats: statsOf(e.Calls, e.Errors, e.Quantiles, r)})
+		// A service seen only as an edge's end (its spans outside the
+		// range) still gets a node.
 		for _, name := range []string{e.Parent, e.Child} {
-			if !nodes[name] {
-				nodes[name] = true
+			if !seen[name] {
+				seen[name] = true
 				m.Nodes = append(m.Nodes, ServiceNode{Service: name})
 			}
 		}

@@ -1,0 +1,81 @@
+package reader
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/tracehouse/tracehouse/storage/chsql"
+)
+
+// Services lists the services that sent spans, sorted (from red_1m, which
+// is small: one row per service, operation and kind a minute).
+func (r *Reader) Services(ctx context.Context) ([]string, error) {
+	out := []string{}
+	err := r.query(ctx, nil, "SELECT DISTINCT ServiceName FROM "+r.t.red1m+" WHERE ServiceName != '' ORDER BY ServiceName", nil,
+		func(rows driverRows) error {
+			var name string
+			if err := rows.Scan(&name); err != nil {
+				return err
+			}
+			out = append(out, name)
+			return nil
+		})
+	return out, err
+}
+
+// Operation is a span name of a service, with its kind.
+type Operation struct {
+	Name string
+	Kind ptrace.SpanKind
+}
+
+// Operations lists a service's operations sorted by name and kind; kind
+// filters when not nil.
+func (r *Reader) Operations(ctx context.Context, service string, kind *ptrace.SpanKind) ([]Operation, error) {
+	p := chsql.NewParams("p")
+	sql := "SELECT SpanName, CAST(SpanKind, 'Int8') AS kind FROM " + r.t.red1m + " WHERE ServiceName = " + p.Add("String", service)
+	if kind != nil {
+		sql += " AND kind = " + p.Add("Int8", int8(*kind))
+	}
+	sql += " GROUP BY SpanName, kind ORDER BY SpanName, kind"
+	out := []Operation{}
+	err := r.query(ctx, nil, sql, p.Args(), func(rows driverRows) error {
+		var op Operation
+		var k int8
+		if err := rows.Scan(&op.Name, &k); err != nil {
+			return err
+		}
+		op.Kind = ptrace.SpanKind(k)
+		out = append(out, op)
+		return nil
+	})
+	return out, err
+}
+
+// Dependency is a parent → child service call count.
+type Dependency struct {
+	Parent, Child string
+	Calls         uint64
+}
+
+// Dependencies are the service calls from the per-minute service edges
+// of the minutes in [start, end).
+func (r *Reader) Dependencies(ctx context.Context, start, end time.Time) ([]Dependency, error) {
+	p := chsql.NewParams("p")
+	sql := "SELECT ParentService, ChildService, sum(Calls) FROM " + r.t.edges1m +
+		" WHERE Timestamp >= " + p.Add("DateTime", start.Truncate(time.Second)) +
+		" AND Timestamp < " + p.Add("DateTime", ceilSecond(end)) +
+		" GROUP BY ParentService, ChildService ORDER BY ParentService, ChildService"
+	out := []Dependency{}
+	err := r.query(ctx, nil, sql, p.Args(), func(rows driverRows) error {
+		var d Dependency
+		if err := rows.Scan(&d.Parent, &d.Child, &d.Calls); err != nil {
+			return err
+		}
+		out = append(out, d)
+		return nil
+	})
+	return out, err
+}

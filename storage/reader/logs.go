@@ -1,0 +1,309 @@
+package reader
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/tracehouse/tracehouse/storage"
+	"github.com/tracehouse/tracehouse/storage/chsql"
+	"github.com/tracehouse/tracehouse/storage/logquery"
+	"github.com/tracehouse/tracehouse/storage/tracestore"
+)
+
+// LogPos is a record's place in time order: its timestamp, then a hash of
+// the record that is stable across merges (unlike a part offset), so that
+// a position stays valid between requests.
+type LogPos struct {
+	UnixNano int64
+	Tiebreak uint64
+}
+
+// logTiebreak orders records with the same timestamp (LogPos.Tiebreak).
+const logTiebreak = "cityHash64(ServiceName, TraceId, SpanId, ObservedTimestamp, Body)"
+
+// LogEntry is one log record with the resource and scope it came from.
+type LogEntry struct {
+	Resource pcommon.Resource
+	Scope    pcommon.InstrumentationScope
+	Record   plog.LogRecord
+	Pos      LogPos
+}
+
+// compileLogQuery turns query text (storage/logquery) into a condition;
+// language errors are *logquery.Error.
+func compileLogQuery(q string) (string, *chsql.Params, error) {
+	p := chsql.NewParams("q")
+	cond, err := logquery.ParseAndCompile(q, p)
+	return cond, p, err
+}
+
+// LogSearch selects a page of log records, newest first.
+type LogSearch struct {
+	// Query is in the logquery language; empty matches every record.
+	Query string
+	// Start and End bound Timestamp: [Start, End).
+	Start, End time.Time
+	// Limit is the page size.
+	Limit int
+	// Before, when set, continues a search: only records older than it.
+	Before *LogPos
+}
+
+// logSearchSQL is the statement of a search: Limit+1 rows, the last only
+// telling that there is a next page.
+func (r *Reader) logSearchSQL(s LogSearch) (string, []any, error) {
+	p := chsql.NewParams("p")
+	where := []string{
+		"Timestamp >= " + p.Add("DateTime64(9)", s.Start),
+		"Timestamp < " + p.Add("DateTime64(9)", s.End),
+	}
+	if s.Before != nil {
+		ts := p.Add("DateTime64(9)", time.Unix(0, s.Before.UnixNano).UTC())
+		where = append(where, "(Timestamp < "+ts+" OR (Timestamp = "+ts+" AND "+logTiebreak+" < "+p.Add("UInt64", s.Before.Tiebreak)+"))")
+	}
+	cond, qp, err := compileLogQuery(s.Query)
+	if err != nil {
+		return "", nil, err
+	}
+	if cond != "1" {
+		where = append(where, "("+cond+")")
+	}
+	sql := "SELECT " + r.logCols + ", " + logTiebreak + " AS Tiebreak\nFROM " + r.t.logs + "\nWHERE " + strings.Join(where, "\n  AND ") +
+		"\nORDER BY Timestamp DESC, Tiebreak DESC\nLIMIT " + p.Add("UInt32", uint32(s.Limit+1))
+	return sql, append(p.Args(), qp.Args()...), nil
+}
+
+// LogRows is a page of a search as ClickHouse returns it.
+type LogRows struct {
+	rows interface {
+		Next() bool
+		Err() error
+		Scan(...any) error
+	}
+	done     func()
+	classify func(error) error
+	limit    int
+	n        int
+	row      logRow
+	dest     []any
+	cur      LogEntry
+	more     bool
+	err      error
+}
+
+// SearchLogs starts a search; read it with Next/Entry and Close it.
+func (r *Reader) SearchLogs(ctx context.Context, s LogSearch) (*LogRows, error) {
+	sql, args, err := r.logSearchSQL(s)
+	if err != nil {
+		return nil, err
+	}
+	rows, done, classify, err := r.open(ctx, nil, sql, args)
+	if err != nil {
+		return nil, err
+	}
+	lr := &LogRows{rows: rows, done: done, classify: classify, limit: s.Limit}
+	lr.dest = lr.row.dest(true)
+	return lr, nil
+}
+
+// Next advances to the next entry.
+func (lr *LogRows) Next() bool {
+	if lr.err != nil || lr.rows == nil {
+		return false
+	}
+	if !lr.rows.Next() {
+		lr.err = lr.classify(lr.rows.Err())
+		return false
+	}
+	if lr.n == lr.limit {
+		lr.more = true // the extra row only says there is a next page
+		return false
+	}
+	if err := lr.rows.Scan(lr.dest...); err != nil {
+		lr.err = fmt.Errorf("read log row: %w", err)
+		return false
+	}
+	lr.n++
+	lr.cur = lr.row.entry()
+	return true
+}
+
+// Entry is the current entry.
+func (lr *LogRows) Entry() LogEntry { return lr.cur }
+
+// Err is the error that stopped Next, if any.
+func (lr *LogRows) Err() error { return lr.err }
+
+// More tells, once Next has returned false, that records older than the
+// last entry match too.
+func (lr *LogRows) More() bool { return lr.more }
+
+// Close frees the statement; safe to call twice.
+func (lr *LogRows) Close() {
+	if lr.done != nil {
+		lr.done()
+		lr.done = nil
+	}
+}
+
+// HistogramBucket counts the records of one step; Errors counts records of
+// level error and above.
+type HistogramBucket struct {
+	Start  time.Time
+	Count  uint64
+	Errors uint64
+}
+
+// LogHistogram counts the records query matches in [start, end) per step
+// (whole seconds). Empty steps are absent.
+func (r *Reader) LogHistogram(ctx context.Context, query string, start, end time.Time, step time.Duration) ([]HistogramBucket, error) {
+	cond, qp, err := compileLogQuery(query)
+	if err != nil {
+		return nil, err
+	}
+	p := chsql.NewParams("p")
+	stepSec := p.Add("UInt32", uint32(step/time.Second))
+	sql := "SELECT toStartOfInterval(Timestamp, toIntervalSecond(" + stepSec + ")) AS bucket, count(), countIf(SeverityNumber >= 17)\nFROM " + r.t.logs +
+		"\nWHERE Timestamp >= " + p.Add("DateTime64(9)", start) + " AND Timestamp < " + p.Add("DateTime64(9)", end) +
+		"\n  AND (" + cond + ")\nGROUP BY bucket ORDER BY bucket"
+	var out []HistogramBucket
+	err = r.query(ctx, nil, sql, append(p.Args(), qp.Args()...), func(rows driverRows) error {
+		var b HistogramBucket
+		if err := rows.Scan(&b.Start, &b.Count, &b.Errors); err != nil {
+			return err
+		}
+		out = append(out, b)
+		return nil
+	})
+	return out, err
+}
+
+// TailLogs returns the records query matches after pos and up to until,
+// oldest first: at most limit of them, and more is true when there were
+// more than that.
+func (r *Reader) TailLogs(ctx context.Context, query string, pos LogPos, until time.Time, limit int) (entries []LogEntry, more bool, err error) {
+	cond, qp, err := compileLogQuery(query)
+	if err != nil {
+		return nil, false, err
+	}
+	p := chsql.NewParams("p")
+	ts := p.Add("DateTime64(9)", time.Unix(0, pos.UnixNano).UTC())
+	sql := "SELECT " + r.logCols + ", " + logTiebreak + " AS Tiebreak\nFROM " + r.t.logs +
+		"\nWHERE Timestamp >= " + ts + " AND Timestamp <= " + p.Add("DateTime64(9)", until) +
+		"\n  AND (Timestamp > " + ts + " OR " + logTiebreak + " > " + p.Add("UInt64", pos.Tiebreak) + ")" +
+		"\n  AND (" + cond + ")\nORDER BY Timestamp, Tiebreak\nLIMIT " + p.Add("UInt32", uint32(limit+1))
+	entries = []LogEntry{}
+	var row logRow
+	dest := row.dest(true)
+	err = r.query(ctx, nil, sql, append(p.Args(), qp.Args()...), func(rows driverRows) error {
+		if len(entries) == limit {
+			more = true
+			return nil
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("read log row: %w", err)
+		}
+		entries = append(entries, row.entry())
+		return nil
+	})
+	return entries, more, err
+}
+
+// LogFilter selects log records for GetLogs. Zero fields do not filter.
+type LogFilter struct {
+	// TraceID selects the records of one trace. Without Start/End the
+	// trace's time range (from trace_index, widened by LogSlack) bounds the
+	// search.
+	TraceID pcommon.TraceID
+	// ServiceName selects one service's records.
+	ServiceName string
+	// Start and End bound Timestamp: [Start, End).
+	Start, End time.Time
+	// Limit caps the records returned (oldest first); 0 means 1000.
+	Limit int
+}
+
+// LogSlack widens a trace's time range when looking for its logs: records
+// are often written just before a span starts or after it ends.
+const LogSlack = time.Minute
+
+// GetLogs returns the records that match f, oldest first, grouped by
+// resource and scope.
+func (r *Reader) GetLogs(ctx context.Context, f LogFilter) (plog.Logs, error) {
+	params := clickhouse.Parameters{}
+	var where []string
+	if !f.TraceID.IsEmpty() {
+		params["trace_id"] = storage.HexParam(f.TraceID[:])
+		where = append(where, "TraceId = "+traceIDParam)
+		if f.Start.IsZero() && f.End.IsZero() {
+			start, end, found, err := r.traceRange(ctx, f.TraceID)
+			if err != nil {
+				return plog.Logs{}, err
+			}
+			if found {
+				f.Start, f.End = start.Add(-LogSlack), end.Add(time.Second+LogSlack)
+			}
+		}
+	}
+	if f.ServiceName != "" {
+		params["service"] = f.ServiceName
+		where = append(where, "ServiceName = {service:String}")
+	}
+	if !f.Start.IsZero() {
+		params["start"] = strconv.FormatInt(f.Start.UnixNano(), 10)
+		where = append(where, "Timestamp >= fromUnixTimestamp64Nano({start:Int64})")
+	}
+	if !f.End.IsZero() {
+		params["end"] = strconv.FormatInt(f.End.UnixNano(), 10)
+		where = append(where, "Timestamp < fromUnixTimestamp64Nano({end:Int64})")
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 1000
+	}
+	sql := "SELECT " + r.logCols + " FROM " + r.t.logs
+	if len(where) > 0 {
+		sql += " WHERE " + strings.Join(where, " AND ")
+	}
+	sql += " ORDER BY Timestamp LIMIT " + strconv.Itoa(limit)
+
+	ld := plog.NewLogs()
+	groups := newGrouper()
+	var row logRow
+	dest := row.dest(false)
+	err := r.query(clickhouse.Context(ctx, clickhouse.WithParameters(params)), nil, sql, nil, func(rows driverRows) error {
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("read logs: %w", err)
+		}
+		row.fill(groups.records(ld, &row.common).AppendEmpty())
+		return nil
+	})
+	if err != nil {
+		return plog.Logs{}, err
+	}
+	return ld, nil
+}
+
+// entry is the row as a LogEntry of its own (a search result). A resource
+// without service.name gets the row's ServiceName, which the writer
+// derived from it.
+func (r *logRow) entry() LogEntry {
+	res := pcommon.NewResource()
+	tracestore.PutAttributes(r.common.Resource, res.Attributes())
+	if _, ok := res.Attributes().Get("service.name"); !ok && r.common.ServiceName != "" {
+		res.Attributes().PutStr("service.name", r.common.ServiceName)
+	}
+	res.SetDroppedAttributesCount(r.common.ResDropped)
+	scope := pcommon.NewInstrumentationScope()
+	setScope(scope, &r.common)
+	rec := plog.NewLogRecord()
+	r.fill(rec)
+	return LogEntry{Resource: res, Scope: scope, Record: rec, Pos: LogPos{r.Timestamp.UnixNano(), r.Tiebreak}}
+}

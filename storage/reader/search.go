@@ -1,0 +1,222 @@
+package reader
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/tracehouse/tracehouse/storage/chsql"
+	"github.com/tracehouse/tracehouse/storage/schema"
+)
+
+// TraceSearch finds traces that hold at least one span matching every
+// condition (Jaeger's search semantics).
+type TraceSearch struct {
+	Service   string // required
+	Operation string // span name; empty: any
+	// Matches are conditions on the span, all of which must hold.
+	Matches     []SpanMatch
+	MinDuration time.Duration // 0: no bound
+	MaxDuration time.Duration // 0: no bound
+	// Start and End bound the span's start time, both included.
+	Start, End time.Time
+	Limit      int // traces, at least 1
+}
+
+// SpanField is what a SpanMatch compares.
+type SpanField int
+
+// The fields a SpanMatch compares.
+const (
+	// SpanAttr, ResourceAttr and SpanOrResourceAttr compare attribute Key
+	// of the span, of its resource, or of either with Text. The text decides
+	// the type it compares as (chsql.ParseValue): an integer or decimal
+	// number against int and double attributes, true or false against bool
+	// attributes, anything else against strings (a number or bool also
+	// matches the same text stored as a string).
+	SpanAttr SpanField = iota
+	ResourceAttr
+	SpanOrResourceAttr
+	// StatusCode and Kind compare with Enum (ptrace.StatusCode, ptrace.SpanKind).
+	StatusCode
+	Kind
+	// StatusMessage, ScopeName, ScopeVersion and TraceState equal Text.
+	StatusMessage
+	ScopeName
+	ScopeVersion
+	TraceState
+)
+
+// SpanMatch is one condition on a span.
+type SpanMatch struct {
+	Field  SpanField
+	Key    string // the attribute key (the *Attr fields)
+	Text   string
+	Enum   int8 // StatusCode and Kind
+	Negate bool // StatusCode and Kind: not equal
+}
+
+// ErrorStatus matches spans whose status is (or, negated, is not) Error.
+func ErrorStatus(negate bool) SpanMatch {
+	return SpanMatch{Field: StatusCode, Enum: int8(ptrace.StatusCodeError), Negate: negate}
+}
+
+// Search windows: FindTraceIDs reads the newest firstSearchWindow of the
+// range, then wider windows further back until it has the limit or has
+// read the whole range.
+const (
+	firstSearchWindow = time.Minute
+	// searchWindowGrowth bounds how much wider each window is than the
+	// last.
+	searchWindowGrowth = 4
+)
+
+// FindTraceIDs returns up to s.Limit ids of traces with a matching span,
+// most recent match first.
+//
+// It reads the range in windows from the newest. One statement over the
+// whole range reads the newest granules of every part that holds any of
+// the range, and before merges that is every part; a window of a few
+// minutes reads only those minutes' granules of each part. A busy service
+// fills the limit from the first window or two; after that, the matches
+// found so far size the next window. Rare matches (nothing in two windows)
+// read the rest of the range at once, so they pay two small statements
+// more than one statement would. internal/bench/README.md has the
+// measurements behind this.
+func (r *Reader) FindTraceIDs(ctx context.Context, s TraceSearch) ([]pcommon.TraceID, error) {
+	limit := max(s.Limit, 1)
+	var ids []pcommon.TraceID
+	seen := make(map[pcommon.TraceID]struct{}, limit)
+	end, width := s.End, firstSearchWindow
+	windows := 0 // read so far
+	for {
+		start := end.Add(-width)
+		last := !start.After(s.Start)
+		if last {
+			start = s.Start
+		}
+		sql, args, err := r.traceSearchSQL(s, start, end)
+		if err != nil {
+			return nil, err
+		}
+		// One reading thread reads the window's newest minutes first and
+		// stops at the limit; more threads would read older minutes in
+		// parallel for nothing.
+		err = r.query(ctx, clickhouse.Settings{"max_threads": 1}, sql, args, func(rows driverRows) error {
+			var raw string
+			var ts time.Time
+			if err := rows.Scan(&raw, &ts); err != nil {
+				return err
+			}
+			// A trace with matches in two windows (or on the instant both
+			// bounds include) keeps its place from the newer one.
+			var id pcommon.TraceID
+			copy(id[:], raw)
+			if _, dup := seen[id]; !dup {
+				seen[id] = struct{}{}
+				ids = append(ids, id)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(ids) >= limit || last {
+			break
+		}
+		windows++
+		switch read := s.End.Sub(start); {
+		case len(ids) == 0 && windows >= 2:
+			// Nothing in two windows: the matches are rare (an attribute
+			// value, an error), and each further window would read little
+			// but pay a statement's fixed cost; read the rest at once.
+			width = start.Sub(s.Start)
+		case len(ids) == 0:
+			// One empty window says little: a range often ends at "now",
+			// after the newest span stored.
+			width *= searchWindowGrowth
+		default:
+			// The matches so far predict how much more to read; half as
+			// much again makes another window unlikely.
+			need := time.Duration(float64(read) * float64(limit-len(ids)) / float64(len(ids)) * 1.5)
+			width = min(max(need, width), width*searchWindowGrowth)
+		}
+		end = start
+	}
+	if len(ids) > limit {
+		ids = ids[:limit]
+	}
+	return ids, nil
+}
+
+// traceSearchSQL is the id search over [start, end]: newest first in the
+// table's own order (minute, then time), one row per trace, stopping at
+// the limit, so ClickHouse reads the newest minutes backwards and need not
+// look at older ones once it has enough traces.
+func (r *Reader) traceSearchSQL(s TraceSearch, start, end time.Time) (string, []any, error) {
+	p := chsql.NewParams("p")
+	where := []string{
+		"Timestamp >= " + p.Add("DateTime64(9)", start),
+		"Timestamp <= " + p.Add("DateTime64(9)", end),
+		"ServiceName = " + p.Add("String", s.Service),
+	}
+	if s.Operation != "" {
+		where = append(where, "SpanName = "+p.Add("String", s.Operation))
+	}
+	if s.MinDuration > 0 {
+		where = append(where, "Duration >= "+p.Add("UInt64", uint64(s.MinDuration)))
+	}
+	if s.MaxDuration > 0 {
+		where = append(where, "Duration <= "+p.Add("UInt64", uint64(s.MaxDuration)))
+	}
+	for _, m := range s.Matches {
+		cond, err := spanCondition(p, m)
+		if err != nil {
+			return "", nil, err
+		}
+		where = append(where, cond)
+	}
+	sql := "SELECT TraceId, Timestamp\nFROM " + r.t.spans + "\nWHERE " + strings.Join(where, "\n  AND ") +
+		"\nORDER BY toStartOfMinute(Timestamp) DESC, Timestamp DESC, TraceId\nLIMIT 1 BY TraceId\nLIMIT " + p.Add("UInt32", uint32(max(s.Limit, 1)))
+	return sql, p.Args(), nil
+}
+
+// spanCondition is one SpanMatch as SQL.
+func spanCondition(p *chsql.Params, m SpanMatch) (string, error) {
+	eq := " = "
+	if m.Negate {
+		eq = " != "
+	}
+	switch m.Field {
+	case StatusCode:
+		return "CAST(StatusCode, 'Int8')" + eq + p.Add("Int8", m.Enum), nil
+	case Kind:
+		return "CAST(SpanKind, 'Int8')" + eq + p.Add("Int8", m.Enum), nil
+	case StatusMessage:
+		return "StatusMessage = " + p.Add("String", m.Text), nil
+	case ScopeName:
+		return "ScopeName = " + p.Add("String", m.Text), nil
+	case ScopeVersion:
+		return "ScopeVersion = " + p.Add("String", m.Text), nil
+	case TraceState:
+		return "TraceState = " + p.Add("String", m.Text), nil
+	case SpanAttr:
+		return chsql.AttrPredicate(p, schema.Attrs, m.Key, chsql.Eq, chsql.ParseValue(m.Text))
+	case ResourceAttr:
+		return chsql.JSONAttrPredicate(p, chsql.ResourceAttributes, m.Key, chsql.Eq, chsql.ParseValue(m.Text))
+	case SpanOrResourceAttr:
+		v := chsql.ParseValue(m.Text)
+		span, err := chsql.AttrPredicate(p, schema.Attrs, m.Key, chsql.Eq, v)
+		if err != nil {
+			return "", err
+		}
+		res, err := chsql.JSONAttrPredicate(p, chsql.ResourceAttributes, m.Key, chsql.Eq, v)
+		return "(" + span + " OR " + res + ")", err
+	}
+	return "", fmt.Errorf("reader: unknown span field %d", m.Field)
+}
