@@ -33,7 +33,7 @@ type parsed struct {
 
 func parse(t *testing.T, r *http.Request) (*parsed, error) {
 	t.Helper()
-	req, err := new(Server).parseRequest(r, r.Body)
+	req, err := parseRequest(r, r.Body)
 	if err != nil || req == nil {
 		return nil, err
 	}
@@ -149,7 +149,7 @@ func TestParseRequestRefusals(t *testing.T) {
 		})
 	}
 	// GET without a query is the liveness probe: no request, no error.
-	if req, err := new(Server).parseRequest(httptest.NewRequest(http.MethodGet, "/", nil), http.NoBody); req != nil || err != nil {
+	if req, err := parseRequest(httptest.NewRequest(http.MethodGet, "/", nil), http.NoBody); req != nil || err != nil {
 		t.Fatalf("GET /: %v %v", req, err)
 	}
 }
