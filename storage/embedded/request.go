@@ -3,6 +3,7 @@ package embedded
 import (
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 
@@ -51,7 +52,8 @@ var settingName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // headers, and the statement from the URL, the body or both. It returns nil
 // and no error for a GET without a query, ClickHouse's liveness probe.
 func parseRequest(r *http.Request, body io.Reader) (*request, error) {
-	req, err := parseOptions(r)
+	q := r.URL.Query()
+	req, err := parseOptions(r, q)
 	if err != nil {
 		return nil, err
 	}
@@ -59,16 +61,15 @@ func parseRequest(r *http.Request, body io.Reader) (*request, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.URL.Query().Get("decompress") == "1" {
+	if q.Get("decompress") == "1" {
 		data = newFrameReader(data)
 	}
-	return readStatement(req, r, data)
+	return readStatement(req, r, q.Get("query"), data)
 }
 
 // parseOptions reads everything but the statement: output format, database,
 // query id, settings, {name:Type} parameters and response compression.
-func parseOptions(r *http.Request) (*request, error) {
-	q := r.URL.Query()
+func parseOptions(r *http.Request, q url.Values) (*request, error) {
 	req := &request{
 		format:   q.Get("default_format"),
 		database: q.Get("database"),
@@ -113,12 +114,11 @@ func parseOptions(r *http.Request) (*request, error) {
 }
 
 // readStatement fills in the statement. ClickHouse takes it from the query
-// URL parameter, the body, or both joined by a newline; insert data follows
+// URL parameter (urlSQL), the body, or both joined by a newline; insert data follows
 // the statement in whichever place it ends. Insert data is left unread in
 // data where it can be, so that a large batch is streamed to the spool file
 // rather than held in memory.
-func readStatement(req *request, r *http.Request, data io.Reader) (*request, error) {
-	urlSQL := r.URL.Query().Get("query")
+func readStatement(req *request, r *http.Request, urlSQL string, data io.Reader) (*request, error) {
 	if target, format, rest, ok := splitInsert(urlSQL); ok && strings.TrimSpace(rest) == "" && r.Method == http.MethodPost {
 		// The usual shape of a bulk insert: statement in the URL, data in the body.
 		req.sql, req.insertTarget, req.insertFormat, req.insertData = urlSQL, target, format, data
