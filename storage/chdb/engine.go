@@ -16,8 +16,8 @@ type api struct {
 	connect        func(argc int32, argv **byte) unsafe.Pointer
 	closeConn      func(conn unsafe.Pointer)
 	queryN         func(conn uintptr, query *byte, queryLen uintptr, format *byte, formatLen uintptr) uintptr
-	queryParamsN   func(conn uintptr, query *byte, queryLen uintptr, format *byte, formatLen uintptr, names **byte, nameLens *uintptr, values **byte, valueLens *uintptr, count uintptr) uintptr
-	streamParamsN  func(conn uintptr, query *byte, queryLen uintptr, format *byte, formatLen uintptr, names **byte, nameLens *uintptr, values **byte, valueLens *uintptr, count uintptr) uintptr
+	queryParamsN   paramsQueryFunc
+	streamParamsN  paramsQueryFunc
 	streamFetch    func(conn uintptr, result uintptr) uintptr
 	streamCancel   func(conn uintptr, result uintptr)
 	destroyResult  func(result uintptr)
@@ -26,6 +26,11 @@ type api struct {
 	resultError    func(result uintptr) *byte
 	resultRowsRead func(result uintptr) uint64
 }
+
+// paramsQueryFunc is the shape of chdb_query_with_params_n and
+// chdb_stream_query_with_params_n: a statement, its output format and its
+// {name:Type} parameters, each string with its length.
+type paramsQueryFunc func(conn uintptr, query *byte, queryLen uintptr, format *byte, formatLen uintptr, names **byte, nameLens *uintptr, values **byte, valueLens *uintptr, count uintptr) uintptr
 
 var (
 	loadOnce   sync.Once
@@ -168,14 +173,15 @@ type Param struct{ Name, Value string }
 // cArgs keeps the C views of a query, its format and parameters alive and in
 // one place for a call.
 type cArgs struct {
-	query, format     []byte
+	query, format     []byte // NUL-terminated
 	names, values     []*byte
 	nameLens, valLens []uintptr
+	count             int // parameters
 	hold              [][]byte
 }
 
 func newCArgs(query, format string, params []Param) *cArgs {
-	c := &cArgs{query: append([]byte(query), 0), format: append([]byte(format), 0)}
+	c := &cArgs{query: append([]byte(query), 0), format: append([]byte(format), 0), count: len(params)}
 	for _, p := range params {
 		n, v := append([]byte(p.Name), 0), append([]byte(p.Value), 0)
 		c.hold = append(c.hold, n, v)
@@ -192,6 +198,13 @@ func newCArgs(query, format string, params []Param) *cArgs {
 	return c
 }
 
+// call hands the arguments to one of the engine's parameterised query
+// functions; the lengths it passes leave out the terminating NULs.
+func (c *cArgs) call(fn paramsQueryFunc, conn uintptr) uintptr {
+	return fn(conn, &c.query[0], uintptr(len(c.query)-1), &c.format[0], uintptr(len(c.format)-1),
+		&c.names[0], &c.nameLens[0], &c.values[0], &c.valLens[0], uintptr(c.count))
+}
+
 // Query runs one statement and returns its whole output in the given format.
 func (e *Engine) Query(query, format string, params ...Param) ([]byte, error) {
 	e.mu.Lock()
@@ -199,9 +212,7 @@ func (e *Engine) Query(query, format string, params ...Param) ([]byte, error) {
 	if e.conn == 0 {
 		return nil, ErrClosed
 	}
-	c := newCArgs(query, format, params)
-	res := e.api.queryParamsN(e.conn, &c.query[0], uintptr(len(query)), &c.format[0], uintptr(len(format)),
-		&c.names[0], &c.nameLens[0], &c.values[0], &c.valLens[0], uintptr(len(params)))
+	res := newCArgs(query, format, params).call(e.api.queryParamsN, e.conn)
 	defer e.api.destroyResult(res)
 	if err := e.resultErr(res); err != nil {
 		return nil, err
@@ -239,9 +250,7 @@ func (e *Engine) Stream(query, format string, params []Param, emit func(chunk []
 	if e.conn == 0 {
 		return ErrClosed
 	}
-	c := newCArgs(query, format, params)
-	stream := e.api.streamParamsN(e.conn, &c.query[0], uintptr(len(query)), &c.format[0], uintptr(len(format)),
-		&c.names[0], &c.nameLens[0], &c.values[0], &c.valLens[0], uintptr(len(params)))
+	stream := newCArgs(query, format, params).call(e.api.streamParamsN, e.conn)
 	defer e.api.destroyResult(stream)
 	if err := e.resultErr(stream); err != nil {
 		return err
