@@ -1,7 +1,6 @@
 package embedded
 
 import (
-	"compress/flate"
 	"compress/gzip"
 	"compress/zlib"
 	"errors"
@@ -114,8 +113,9 @@ func newEncoder(encoding string, w io.Writer) io.WriteCloser {
 	case "gzip":
 		return gzip.NewWriter(w)
 	case "deflate":
-		enc, _ := flate.NewWriter(w, flate.DefaultCompression) // errors only on a bad level
-		return enc
+		// HTTP's "deflate" is the zlib format (RFC 9110), which ClickHouse
+		// sends and clickhouse-go reads; raw DEFLATE fails its zlib header.
+		return zlib.NewWriter(w)
 	case "br":
 		return brotli.NewWriter(w)
 	case "zstd":

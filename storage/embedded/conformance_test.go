@@ -462,3 +462,30 @@ func TestSetAndUseDoNotLeakIntoOtherRequests(t *testing.T) {
 		t.Fatalf("session leaked: %q", body)
 	}
 }
+
+// TestCompressedResponsesDecode asks for compressed responses
+// (enable_http_compression) in every HTTP encoding clickhouse-go reads:
+// its "deflate" is zlib-wrapped, as ClickHouse sends it.
+func TestCompressedResponsesDecode(t *testing.T) {
+	for _, mode := range []clickhouse.CompressionMethod{clickhouse.CompressionGZIP, clickhouse.CompressionDeflate, clickhouse.CompressionBrotli} {
+		t.Run(mode.String(), func(t *testing.T) {
+			conn, err := clickhouse.Open(&clickhouse.Options{
+				Addr:        []string{chtest.Server(t).Addr()},
+				Protocol:    clickhouse.HTTP,
+				Compression: &clickhouse.Compression{Method: mode},
+				Settings:    clickhouse.Settings{"enable_http_compression": 1},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			var n uint64
+			if err := conn.QueryRow(context.Background(), "SELECT sum(number) FROM numbers(100000)").Scan(&n); err != nil {
+				t.Fatalf("compressed response: %v", err)
+			}
+			if n != 4999950000 {
+				t.Fatalf("sum = %d", n)
+			}
+		})
+	}
+}
