@@ -22,9 +22,13 @@ run: deps build
 run-tracehouse: deps build
 	$(BIN) all-in-one --data ./data
 
+# deploy/ is its own module (its tests need kustomize, k8s.io/api and
+# compose-go, the product does not), so ./... stops at deploy/go.mod and it
+# gets its own line. bench/ingest, also its own module, has no tests.
 test: deps
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
+	cd deploy && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 # Engine inserts and trace-by-id, query latency at 1M and 10M spans and logs
 # (about 25 minutes; BENCH_QUERY_SIZES=1000000 for a quick run), then ingest

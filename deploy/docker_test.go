@@ -16,7 +16,9 @@ func TestDockerfiles(t *testing.T) {
 		t.Fatalf("want the tracehouse and sample-services Dockerfiles, found %v", files)
 	}
 	from := regexp.MustCompile(`(?m)^FROM\s+(\S+)`)
-	build := regexp.MustCompile(`go build [^&\n]*?-o \S+ (\S+)`)
+	// `go build … -o OUT PKG`, or `go -C DIR build …` for a package of
+	// another module (healthcheck is in deploy/go.mod).
+	build := regexp.MustCompile(`go (?:-C (\S+) )?build [^&\n]*?-o \S+ (\S+)`)
 	for _, path := range files {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			b, err := os.ReadFile(path)
@@ -53,7 +55,11 @@ func TestDockerfiles(t *testing.T) {
 			for _, line := range strings.Split(text, "\n") {
 				for _, m := range build.FindAllStringSubmatch(line, -1) {
 					builds++
-					mustExist(t, filepath.Join(repoRoot(t), m[1], "main.go"), "go build target "+m[1])
+					target := filepath.Join(m[1], m[2])
+					mustExist(t, filepath.Join(repoRoot(t), target, "main.go"), "go build target "+target)
+					if m[1] != "" {
+						mustExist(t, filepath.Join(repoRoot(t), m[1], "go.mod"), "module of go -C "+m[1])
+					}
 				}
 				f := strings.Fields(line)
 				if len(f) >= 3 && f[0] == "COPY" && !strings.HasPrefix(f[1], "--from") {

@@ -6,6 +6,10 @@
 #
 # sample-services does not import purego, so CGO_ENABLED=0 makes it fully
 # static and distroless/static suffices.
+#
+# healthcheck belongs to the deploy module (deploy/go.mod), hence `go -C
+# deploy`; it imports only the standard library, so it builds without
+# downloading that module's test dependencies.
 
 FROM golang:1.26.8-trixie AS build
 WORKDIR /src
@@ -14,7 +18,7 @@ RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "-s -w" -o /out/sample-services ./sample-services \
- && CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "-s -w" -o /out/healthcheck ./deploy/docker/healthcheck
+ && CGO_ENABLED=0 GOOS=linux go -C deploy build -trimpath -ldflags "-s -w" -o /out/healthcheck ./docker/healthcheck
 
 FROM gcr.io/distroless/static-debian13:nonroot
 COPY --from=build /out/sample-services /out/healthcheck /usr/local/bin/

@@ -13,7 +13,10 @@
 # interpreter and needs libc.so.6, libdl.so.2 and libpthread.so.0
 # (`readelf -d bin/tracehouse | grep NEEDED`); musl cannot run it.
 # Distroless has no shell or wget: the health checks call the static
-# `healthcheck` binary built beside it (deploy/docker/healthcheck).
+# `healthcheck` binary built beside it (deploy/docker/healthcheck). It
+# belongs to the deploy module (deploy/go.mod), hence `go -C deploy`; it
+# imports only the standard library, so it builds without downloading that
+# module's test dependencies.
 
 FROM golang:1.26.8-trixie AS build
 WORKDIR /src
@@ -25,7 +28,7 @@ RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache
     CGO_ENABLED=0 GOOS=linux go build -trimpath \
       -ldflags "-s -w -X github.com/tracehouse/tracehouse/collector.Version=${VERSION}" \
       -o /out/tracehouse . \
- && CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "-s -w" -o /out/healthcheck ./deploy/docker/healthcheck \
+ && CGO_ENABLED=0 GOOS=linux go -C deploy build -trimpath -ldflags "-s -w" -o /out/healthcheck ./docker/healthcheck \
  && mkdir -p /out/queue
 
 FROM gcr.io/distroless/base-debian13:nonroot

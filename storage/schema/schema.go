@@ -30,6 +30,14 @@ import (
 	"time"
 )
 
+// files holds the migrations and the bootstrap script.
+//
+// A shipped migration is never edited; add a new migration instead. A
+// database records each migration's checksum when it applies it and never
+// runs that migration again, so an edit would not reach it, and Migrate
+// refuses to run where a recorded checksum no longer matches its file.
+// TestShippedMigrationsUnchanged pins every file's checksum.
+//
 //go:embed migrations/*.sql bootstrap.sql
 var files embed.FS
 

@@ -47,11 +47,9 @@ func Start(ctx context.Context, dataDir string) (*Env, error) {
 // Restart stops the engine and the connection and starts them again on the
 // same data, as a server restart would. Benchmarks use it between loading
 // and timing: right after a bulk load in the same process this engine
-// answers point reads 2–3× slower (trace by id, p50: 50 ms against 21 ms
-// after a restart at 2M spans, 98 against 33 at 10M; still 37 ms at 2M
-// nine minutes later), a state a store written at a live rate does not get
-// into (10M spans, 2,000 spans/s written in the same process while timing:
-// trace by id p50 26.3 and 26.4 ms against 27.2 and 25.8 without).
+// answers point reads several times slower, a state a store written at a
+// live rate does not get into, so timing it would measure the bench rather
+// than the product (internal/bench/README.md has the numbers).
 func (e *Env) Restart(ctx context.Context) error {
 	e.stop()
 	return e.open(ctx)

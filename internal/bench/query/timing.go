@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/tracehouse/tracehouse/query"
+)
+
+// measure is one query of the table.
+type measure struct {
+	name   string
+	target string
+	run    func(ctx context.Context, i int) error
+}
+
+// timeRuns runs m once untimed, then times runs runs of it and returns the
+// latencies sorted. The untimed run warms the caches (marks, index) as a
+// running server has them.
+func timeRuns(ctx context.Context, m measure, runs int) ([]time.Duration, error) {
+	if err := m.run(ctx, runs); err != nil {
+		return nil, fmt.Errorf("%s: %w", m.name, err)
+	}
+	lat := make([]time.Duration, 0, runs)
+	for j := range runs {
+		t0 := time.Now()
+		if err := m.run(ctx, j); err != nil {
+			return nil, fmt.Errorf("%s: %w", m.name, err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	slices.Sort(lat)
+	return lat, nil
+}
+
+// percentiles returns the p50 and p99 of sorted latencies (nearest rank).
+func percentiles(lat []time.Duration) (p50, p99 time.Duration) {
+	return lat[len(lat)/2], lat[min(len(lat)-1, (len(lat)*99+99)/100-1)]
+}
+
+// measures are the rows of the latency table, each with the target it is
+// held to.
+func measures(svc *query.Service, g *gen, now time.Time) []measure {
+	lastHour := query.TimeRange{Start: now.Add(-time.Hour), End: now.Add(time.Minute)}
+	lastDay := query.TimeRange{Start: now.Add(-24 * time.Hour), End: now.Add(time.Minute)}
+	return []measure{
+		{name: "trace by id (GetTrace)", target: "p99 ≤ 15 ms", run: func(ctx context.Context, i int) error {
+			id := g.sampleID(i)
+			td, err := svc.GetTrace(ctx, id)
+			if err != nil {
+				return err
+			}
+			if td.SpanCount() < 5 {
+				return fmt.Errorf("trace %s has %d spans", id, td.SpanCount())
+			}
+			return nil
+		}},
+		{name: "search service+operation, last 1h, limit 20 (FindTraces)", target: "p99 ≤ 50 ms", run: func(ctx context.Context, i int) error {
+			op := orderOps[i%len(orderOps)]
+			tds, err := svc.FindTraces(ctx, query.TraceQuery{Service: "order", Operation: op, Range: lastHour, Limit: 20})
+			if err != nil {
+				return err
+			}
+			if len(tds) == 0 {
+				return fmt.Errorf("no traces for order/%s", op)
+			}
+			return nil
+		}},
+		{name: "(same search, limit 1: mostly the id search)", target: "—", run: func(ctx context.Context, i int) error {
+			op := orderOps[i%len(orderOps)]
+			_, err := svc.FindTraces(ctx, query.TraceQuery{Service: "order", Operation: op, Range: lastHour, Limit: 1})
+			return err
+		}},
+		{name: "search one attribute user.id, last 24h (FindTraces)", target: "p99 ≤ 200 ms", run: func(ctx context.Context, i int) error {
+			user := g.sampleUser(i)
+			_, err := svc.FindTraces(ctx, query.TraceQuery{Service: "gateway", Attributes: map[string]string{"user.id": user}, Range: lastDay, Limit: 20})
+			return err
+		}},
+		{name: "logs phrase, last 24h, limit 100 (SearchLogsPage)", target: "p99 ≤ 300 ms", run: func(ctx context.Context, i int) error {
+			ph := phrases[i%len(phrases)]
+			page, err := svc.SearchLogsPage(ctx, query.LogQuery{Query: `"` + ph + `"`, Range: lastDay, Limit: 100})
+			if err != nil {
+				return err
+			}
+			if len(page.Entries) == 0 {
+				return fmt.Errorf("no logs for %q", ph)
+			}
+			return nil
+		}},
+		{name: "RED series, one service, 24h (RED)", target: "—", run: func(ctx context.Context, i int) error {
+			s, err := svc.RED(ctx, query.REDQuery{Service: services[i%len(services)], Range: lastDay})
+			if err != nil {
+				return err
+			}
+			if len(s.Points) == 0 {
+				return errors.New("no RED points")
+			}
+			return nil
+		}},
+	}
+}
