@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/tracehouse/tracehouse/ingest/ingesttest"
+	"github.com/tracehouse/tracehouse/storage/anyvalue"
 	"github.com/tracehouse/tracehouse/storage/chtest"
 	"github.com/tracehouse/tracehouse/storage/tracestore"
 )
@@ -126,7 +127,7 @@ func TestBadInputToOTLPReceiver(t *testing.T) {
 	//                decoder stops at 100 nested messages, about 33 map
 	//                levels) and says why; the sender must not retry it
 	//   as JSON      stored; 128 levels as structure, the rest as its
-	//                OTLP/JSON text (tracestore.DefaultMaxValueDepth)
+	//                OTLP/JSON text (anyvalue.DefaultMaxValueDepth)
 	ld := plog.NewLogs()
 	recs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
 	deep := recs.AppendEmpty()
@@ -190,7 +191,7 @@ func TestBadInputToOTLPReceiver(t *testing.T) {
 			v, _ = v.Map().Get("child")
 		}
 	}
-	if levels != tracestore.DefaultMaxValueDepth {
-		t.Errorf("deep body read back with %d map levels, want %d", levels, tracestore.DefaultMaxValueDepth)
+	if levels != anyvalue.DefaultMaxValueDepth {
+		t.Errorf("deep body read back with %d map levels, want %d", levels, anyvalue.DefaultMaxValueDepth)
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tracehouse/tracehouse/query/internal/chsql"
 	"github.com/tracehouse/tracehouse/query/logquery"
+	"github.com/tracehouse/tracehouse/storage/anyvalue"
 	"github.com/tracehouse/tracehouse/storage/tracestore"
 )
 
@@ -90,7 +91,7 @@ func (r *logRow) dest() []any {
 
 func (r *logRow) entry() LogEntry {
 	res := pcommon.NewResource()
-	tracestore.PutAttributes(r.Resource, res.Attributes())
+	anyvalue.PutAttributes(r.Resource, res.Attributes())
 	if _, ok := res.Attributes().Get("service.name"); !ok && r.Service != "" {
 		res.Attributes().PutStr("service.name", r.Service)
 	}
@@ -98,7 +99,7 @@ func (r *logRow) entry() LogEntry {
 	scope := pcommon.NewInstrumentationScope()
 	scope.SetName(r.ScopeName)
 	scope.SetVersion(r.ScopeVersion)
-	tracestore.PutAttributes(r.Scope, scope.Attributes())
+	anyvalue.PutAttributes(r.Scope, scope.Attributes())
 	scope.SetDroppedAttributesCount(r.ScopeDropped)
 
 	rec := plog.NewLogRecord()
@@ -112,7 +113,7 @@ func (r *logRow) entry() LogEntry {
 	rec.SetSeverityText(r.SeverityText)
 	rec.SetSeverityNumber(plog.SeverityNumber(r.SeverityNumber))
 	rec.SetEventName(r.EventName)
-	tracestore.SetBody(rec.Body(), r.Body, pcommon.ValueType(r.BodyType))
+	anyvalue.SetBody(rec.Body(), r.Body, pcommon.ValueType(r.BodyType))
 	r.Attrs.PutInto(rec.Attributes())
 	rec.SetDroppedAttributesCount(r.Dropped)
 	return LogEntry{Resource: res, Scope: scope, Record: rec, Cursor: encodeCursor(logPos{r.Timestamp.UnixNano(), r.Tiebreak})}

@@ -10,7 +10,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/tracehouse/tracehouse/query/internal/seed"
-	"github.com/tracehouse/tracehouse/storage/tracestore"
+	"github.com/tracehouse/tracehouse/storage/writer"
 )
 
 // TestTailFollowsNewRecords writes records while a tail runs: the matching
@@ -21,7 +21,7 @@ func TestTailFollowsNewRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := tracestore.NewWriter(conn, tracestore.Options{Database: db})
+	w := writer.NewWriter(conn, writer.Options{Database: db})
 	write := func(service string, sev plog.SeverityNumber, body string) {
 		t.Helper()
 		ld := plog.NewLogs()

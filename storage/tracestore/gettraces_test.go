@@ -8,6 +8,8 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/tracehouse/tracehouse/storage/writer"
 )
 
 // GetTraces reads many traces at once and must return exactly what GetTrace
@@ -17,7 +19,7 @@ import (
 func TestGetTracesMatchesGetTrace(t *testing.T) {
 	conn, db := newStore(t)
 	ctx := context.Background()
-	w := NewWriter(conn, Options{Database: db})
+	w := writer.NewWriter(conn, writer.Options{Database: db})
 	r := NewReader(conn, db)
 
 	rng := rand.New(rand.NewPCG(7, 11))
@@ -64,7 +66,7 @@ func TestGetTracesMatchesGetTrace(t *testing.T) {
 func TestGetTracesAcrossMinutes(t *testing.T) {
 	conn, db := newStore(t)
 	ctx := context.Background()
-	w := NewWriter(conn, Options{Database: db})
+	w := writer.NewWriter(conn, writer.Options{Database: db})
 	r := NewReader(conn, db)
 
 	minute := time.Now().Truncate(time.Minute).Add(-time.Hour)

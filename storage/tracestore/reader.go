@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/tracehouse/tracehouse/storage"
+	"github.com/tracehouse/tracehouse/storage/anyvalue"
 	"github.com/tracehouse/tracehouse/storage/schema"
 )
 
@@ -39,7 +40,7 @@ func NewReader(conn driver.Conn, database string) *Reader {
 	if database == "" {
 		database = schema.DefaultDatabase
 	}
-	r := &Reader{conn: conn, db: quoteIdent(database)}
+	r := &Reader{conn: conn, db: storage.QuoteIdent(database)}
 	r.spanCols = selectList(schema.SpansColumns())
 	r.logCols = selectList(schema.LogsColumns())
 	// The read documented in migrations/0002_trace_index.sql: the trace's
@@ -374,7 +375,7 @@ func (m *AttrMaps) PutInto(dst pcommon.Map) {
 		dst.PutBool(k, m.Bool[k])
 	}
 	for _, k := range sortedKeys(m.Other) {
-		if err := decodeAnyValue(m.Other[k], dst.PutEmpty(k)); err != nil {
+		if err := anyvalue.DecodeValue(m.Other[k], dst.PutEmpty(k)); err != nil {
 			dst.PutStr(k, m.Other[k]) // keep the text rather than lose the attribute
 		}
 	}
@@ -429,20 +430,6 @@ func (c *commonColumns) scopeKey(b []byte) []byte {
 	return append(b, c.ScopeSchemaURL...)
 }
 
-// PutAttributes restores attributes JSON (schema.AttrColumns) into dst,
-// keeping the keys' order. Text that does not decode (never written by this
-// package) is kept whole under UndecodableAttributesKey rather than lost.
-func PutAttributes(text string, dst pcommon.Map) {
-	if err := decodeAttributes(text, dst); err != nil {
-		dst.Clear()
-		dst.PutStr(UndecodableAttributesKey, text)
-	}
-}
-
-// UndecodableAttributesKey holds stored attributes JSON that could not be
-// decoded.
-const UndecodableAttributesKey = "tracehouse.undecodable_attributes"
-
 // grouper puts rows into ResourceSpans/ScopeSpans (or the log equivalents)
 // by the identity of their resource and scope columns.
 type grouper struct {
@@ -463,7 +450,7 @@ func (g *grouper) spans(td ptrace.Traces, c *commonColumns) ptrace.SpanSlice {
 		ri = td.ResourceSpans().Len()
 		g.resources[string(g.key)] = ri
 		rs := td.ResourceSpans().AppendEmpty()
-		PutAttributes(c.Resource, rs.Resource().Attributes())
+		anyvalue.PutAttributes(c.Resource, rs.Resource().Attributes())
 		rs.Resource().SetDroppedAttributesCount(c.ResDropped)
 		rs.SetSchemaUrl(c.ResSchemaURL)
 	}
@@ -487,7 +474,7 @@ func (g *grouper) records(ld plog.Logs, c *commonColumns) plog.LogRecordSlice {
 		ri = ld.ResourceLogs().Len()
 		g.resources[string(g.key)] = ri
 		rl := ld.ResourceLogs().AppendEmpty()
-		PutAttributes(c.Resource, rl.Resource().Attributes())
+		anyvalue.PutAttributes(c.Resource, rl.Resource().Attributes())
 		rl.Resource().SetDroppedAttributesCount(c.ResDropped)
 		rl.SetSchemaUrl(c.ResSchemaURL)
 	}
@@ -507,7 +494,7 @@ func (g *grouper) records(ld plog.Logs, c *commonColumns) plog.LogRecordSlice {
 func setScope(s pcommon.InstrumentationScope, c *commonColumns) {
 	s.SetName(c.ScopeName)
 	s.SetVersion(c.ScopeVersion)
-	PutAttributes(c.Scope, s.Attributes())
+	anyvalue.PutAttributes(c.Scope, s.Attributes())
 	s.SetDroppedAttributesCount(c.ScopeDropped)
 }
 
@@ -586,7 +573,7 @@ func (r *spanRow) fill(s ptrace.Span) {
 			ev.SetName(r.EventName[i])
 		}
 		if i < len(r.EventAttrs) {
-			PutAttributes(r.EventAttrs[i], ev.Attributes())
+			anyvalue.PutAttributes(r.EventAttrs[i], ev.Attributes())
 		}
 		if i < len(r.EventDropped) {
 			ev.SetDroppedAttributesCount(r.EventDropped[i])
@@ -613,7 +600,7 @@ func (r *spanRow) fill(s ptrace.Span) {
 			l.SetFlags(r.LinkFlags[i])
 		}
 		if i < len(r.LinkAttrs) {
-			PutAttributes(r.LinkAttrs[i], l.Attributes())
+			anyvalue.PutAttributes(r.LinkAttrs[i], l.Attributes())
 		}
 		if i < len(r.LinkDropped) {
 			l.SetDroppedAttributesCount(r.LinkDropped[i])
@@ -658,7 +645,7 @@ func (r *logRow) fill(l plog.LogRecord) {
 	l.SetFlags(plog.LogRecordFlags(r.TraceFlags))
 	l.SetSeverityText(r.SeverityText)
 	l.SetSeverityNumber(plog.SeverityNumber(r.SeverityNumber))
-	SetBody(l.Body(), r.Body, pcommon.ValueType(r.BodyType))
+	anyvalue.SetBody(l.Body(), r.Body, pcommon.ValueType(r.BodyType))
 	l.SetEventName(r.EventName)
 	r.Attrs.PutInto(l.Attributes())
 	l.SetDroppedAttributesCount(r.Dropped)

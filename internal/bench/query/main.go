@@ -1,5 +1,5 @@
 // Command query measures Tracehouse's read path at scale: it loads spans
-// and logs through the real write path (storage/tracestore Writer, large
+// and logs through the real write path (storage/writer Writer, large
 // batches) into the embedded engine, then times the query service's
 // methods (query.Service: GetTrace, FindTraces, SearchLogsPage, RED) as the
 // HTTP API calls them, and prints p50/p99 per size as a markdown table.
@@ -35,7 +35,7 @@ import (
 
 	"github.com/tracehouse/tracehouse/internal/bench/benchenv"
 	"github.com/tracehouse/tracehouse/query"
-	"github.com/tracehouse/tracehouse/storage/tracestore"
+	"github.com/tracehouse/tracehouse/storage/writer"
 )
 
 func main() {
@@ -130,7 +130,7 @@ func run(spanSizes, logSizes []int, o runOptions) error {
 	}
 	defer env.Close()
 	conn := env.Conn
-	w := tracestore.NewWriter(conn, tracestore.Options{})
+	w := writer.NewWriter(conn, writer.Options{})
 	svc, err := query.New(conn, query.Options{})
 	if err != nil {
 		return err
@@ -161,7 +161,7 @@ func run(spanSizes, logSizes []int, o runOptions) error {
 				return err
 			}
 			conn = env.Conn
-			w = tracestore.NewWriter(conn, tracestore.Options{})
+			w = writer.NewWriter(conn, writer.Options{})
 			if svc, err = query.New(conn, query.Options{}); err != nil {
 				return err
 			}
@@ -433,13 +433,13 @@ func diskUsage(ctx context.Context, conn driver.Conn, r *result) error {
 	return nil
 }
 
-func loadSpans(ctx context.Context, w *tracestore.Writer, g *gen, n, batch int) (float64, error) {
+func loadSpans(ctx context.Context, w *writer.Writer, g *gen, n, batch int) (float64, error) {
 	g.sweep(n)
 	return load("spans", "spans/s", "WriteTraces", n, batch, g.traces,
 		func(td ptrace.Traces) error { return w.WriteTraces(ctx, td) })
 }
 
-func loadLogs(ctx context.Context, w *tracestore.Writer, g *gen, n, batch int) (float64, error) {
+func loadLogs(ctx context.Context, w *writer.Writer, g *gen, n, batch int) (float64, error) {
 	g.sweep(n)
 	return load("logs", "records/s", "WriteLogs", n, batch,
 		func(k int) (plog.Logs, int) { return g.logs(k), k },

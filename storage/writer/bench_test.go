@@ -1,4 +1,4 @@
-package tracestore
+package writer
 
 import (
 	"context"
@@ -12,6 +12,10 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/proto"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/tracehouse/tracehouse/storage/anyvalue"
+	"github.com/tracehouse/tracehouse/storage/nativeblock"
+	"github.com/tracehouse/tracehouse/storage/servicegraph"
 )
 
 // benchTraces is n spans shaped like the sample services' traces: 4
@@ -116,8 +120,8 @@ func processCPU() time.Duration {
 // column buffers (no driver, no ClickHouse).
 func BenchmarkBuildSpanColumns(b *testing.B) {
 	td := benchTraces(benchBatch, 1)
-	c := newSpanColumns(DefaultMaxValueDepth)
-	services := newInterner(100)
+	c := newSpanColumns(anyvalue.DefaultMaxValueDepth)
+	services := servicegraph.NewInterner(100)
 	b.ReportAllocs()
 	for b.Loop() {
 		c.reset()
@@ -144,7 +148,7 @@ func BenchmarkEncodeSpanBatch(b *testing.B) {
 	}
 	wire := w.spans.types.Load()
 	w.noConvert.Store(true)
-	table, err := w.describe(ctx, &w.spans, newSpanColumns(DefaultMaxValueDepth).columns())
+	table, err := w.describe(ctx, &w.spans, newSpanColumns(anyvalue.DefaultMaxValueDepth).columns())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -156,9 +160,9 @@ func BenchmarkEncodeSpanBatch(b *testing.B) {
 			writer bool
 		}{{"driver/table", table, false}, {"driver/wire", wire, false}, {"writer", wire, true}} {
 			b.Run(fmt.Sprintf("%s/%d", v.name, size), func(b *testing.B) {
-				c := newSpanColumns(DefaultMaxValueDepth)
+				c := newSpanColumns(anyvalue.DefaultMaxValueDepth)
 				var buf chproto.Buffer
-				var enc blockEncoder
+				var enc nativeblock.Encoder
 				var body []byte
 				b.ReportAllocs()
 				cpu := processCPU()
@@ -167,7 +171,7 @@ func BenchmarkEncodeSpanBatch(b *testing.B) {
 					var st WriteStats
 					c.add(td, &st, w.services)
 					if v.writer {
-						if body, err = enc.encode("", v.types, c.rows, c.columns()); err != nil {
+						if body, err = enc.Encode("", v.types.cols, c.rows, c.columns()); err != nil {
 							b.Fatal(err)
 						}
 						continue
@@ -178,7 +182,7 @@ func BenchmarkEncodeSpanBatch(b *testing.B) {
 							b.Fatal(err)
 						}
 					}
-					if err := appendColumns(block.Columns, c.columns()); err != nil {
+					if err := nativeblock.AppendColumns(block.Columns, c.columns()); err != nil {
 						b.Fatal(err)
 					}
 					buf.Reset()

@@ -1,4 +1,4 @@
-package tracestore
+package writer
 
 import (
 	"context"
@@ -14,6 +14,9 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/tracehouse/tracehouse/storage/anyvalue"
+	"github.com/tracehouse/tracehouse/storage/tracestore"
 )
 
 func oneSpan(td ptrace.Traces, service string, trace pcommon.TraceID, id byte) ptrace.Span {
@@ -49,7 +52,7 @@ func TestInvalidUTF8IsSanitised(t *testing.T) {
 	if st.Sanitized != 7 {
 		t.Errorf("Sanitized = %d, want 7 (service.name twice: column and attribute; name, key, value, list item, status)", st.Sanitized)
 	}
-	got, err := NewReader(conn, db).GetTrace(ctx, id)
+	got, err := tracestore.NewReader(conn, db).GetTrace(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +124,7 @@ func TestTenThousandAttributes(t *testing.T) {
 	if err := NewWriter(conn, Options{Database: db}).WriteTraces(ctx, td); err != nil {
 		t.Fatal(err)
 	}
-	got, err := NewReader(conn, db).GetTrace(ctx, id)
+	got, err := tracestore.NewReader(conn, db).GetTrace(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +164,7 @@ func TestDeepLogBodies(t *testing.T) {
 
 	ld := plog.NewLogs()
 	recs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
-	for i, depth := range []int{DefaultMaxValueDepth, 5000} {
+	for i, depth := range []int{anyvalue.DefaultMaxValueDepth, 5000} {
 		rec := recs.AppendEmpty()
 		rec.SetTimestamp(ts(time.Duration(i) * time.Millisecond))
 		rec.Attributes().PutInt("depth", int64(depth))
@@ -174,7 +177,7 @@ func TestDeepLogBodies(t *testing.T) {
 	if st.Rows != 2 || st.Truncated != 1 {
 		t.Errorf("stats %+v, want 2 rows, 1 truncated value", st)
 	}
-	got, err := NewReader(conn, db).GetLogs(ctx, LogFilter{})
+	got, err := tracestore.NewReader(conn, db).GetLogs(ctx, tracestore.LogFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,13 +191,13 @@ func TestDeepLogBodies(t *testing.T) {
 	gotExact := plog.NewLogs()
 	gotRecs.At(0).CopyTo(gotExact.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty())
 	if err := plogtest.CompareLogs(exact, gotExact); err != nil {
-		t.Errorf("body %d levels deep: %v", DefaultMaxValueDepth, err)
+		t.Errorf("body %d levels deep: %v", anyvalue.DefaultMaxValueDepth, err)
 	}
 	// The deeper one keeps MaxValueDepth levels as maps, then text that holds
 	// the rest.
 	deep := gotRecs.At(1).Body()
-	if d := depthOf(deep); d != DefaultMaxValueDepth {
-		t.Errorf("deep body read back with %d map levels, want %d", d, DefaultMaxValueDepth)
+	if d := depthOf(deep); d != anyvalue.DefaultMaxValueDepth {
+		t.Errorf("deep body read back with %d map levels, want %d", d, anyvalue.DefaultMaxValueDepth)
 	}
 	v := deep
 	for v.Type() == pcommon.ValueTypeMap {
@@ -205,8 +208,8 @@ func TestDeepLogBodies(t *testing.T) {
 	}
 	// The text is the rest of the tree: too deep for encoding/json to parse
 	// back into structure, which is why it is kept as text.
-	if n := strings.Count(v.Str(), `"kvlistValue"`); n != 5000-DefaultMaxValueDepth {
-		t.Errorf("cut-off subtree holds %d map levels, want %d", n, 5000-DefaultMaxValueDepth)
+	if n := strings.Count(v.Str(), `"kvlistValue"`); n != 5000-anyvalue.DefaultMaxValueDepth {
+		t.Errorf("cut-off subtree holds %d map levels, want %d", n, 5000-anyvalue.DefaultMaxValueDepth)
 	}
 }
 
@@ -226,7 +229,7 @@ func TestDuplicateSpans(t *testing.T) {
 	if n := count(t, conn, "SELECT count() FROM "+db+".spans"); n != uint64(2*td.SpanCount()) {
 		t.Errorf("%d rows in spans, want %d (each span twice)", n, 2*td.SpanCount())
 	}
-	got, err := NewReader(conn, db).GetTrace(ctx, id)
+	got, err := tracestore.NewReader(conn, db).GetTrace(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +262,7 @@ func TestUnstorableAndClampedSpans(t *testing.T) {
 	if st.Rows != 3 || st.Clamped != 3 {
 		t.Errorf("stats %+v, want 3 rows stored and 3 fields clamped", st)
 	}
-	got, err := NewReader(conn, db).GetTrace(ctx, id)
+	got, err := tracestore.NewReader(conn, db).GetTrace(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +323,7 @@ func TestConcurrentWrites(t *testing.T) {
 		t.Errorf("%d edges stored, want 20", n)
 	}
 	for g := range 20 {
-		got, err := NewReader(conn, db).GetTrace(ctx, traceID(byte(0x40+g)))
+		got, err := tracestore.NewReader(conn, db).GetTrace(ctx, traceID(byte(0x40+g)))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package ingest
+package tracehouseexporter
 
 import (
 	"context"
@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/exporter"
@@ -20,7 +18,7 @@ import (
 
 	"github.com/tracehouse/tracehouse/storage"
 	"github.com/tracehouse/tracehouse/storage/schema"
-	"github.com/tracehouse/tracehouse/storage/tracestore"
+	"github.com/tracehouse/tracehouse/storage/writer"
 )
 
 type signal string
@@ -40,14 +38,14 @@ type tracehouseExporter struct {
 	signal     signal
 	log        *zap.Logger
 	metrics    *exporterMetrics
-	dsn        *clickhouse.Options
+	endpoint   string // the DSN
 	schemaOpts schema.Options
-	writerOpts tracestore.Options
+	writerOpts writer.Options
 	target     string // where rows go, for messages: "host:port/database"
 
 	mu     sync.Mutex // serialises connecting and migrating
-	conn   driver.Conn
-	writer atomic.Pointer[tracestore.Writer]
+	conn   storage.Conn
+	writer atomic.Pointer[writer.Writer]
 }
 
 func newExporter(cfg *Config, set exporter.Settings, sig signal) (*tracehouseExporter, error) {
@@ -76,27 +74,27 @@ func newExporter(cfg *Config, set exporter.Settings, sig signal) (*tracehouseExp
 		signal:     sig,
 		log:        set.Logger,
 		metrics:    metrics,
-		dsn:        dsn,
+		endpoint:   string(cfg.Endpoint),
 		schemaOpts: schemaOpts,
-		writerOpts: tracestore.Options{
+		writerOpts: writer.Options{
 			Database:      schemaOpts.Database,
 			EdgeCacheSize: edgeCache,
 			EdgeCacheTTL:  cfg.ServiceGraph.CacheTTL,
-			// Over HTTP the writer sends Native blocks it keeps between
-			// batches; the native protocol needs clickhouse-go's batches.
-			NativeProtocol: dsn.Protocol == clickhouse.Native,
 		},
 		target: target,
 	}, nil
 }
 
 func (e *tracehouseExporter) start(ctx context.Context, _ component.Host) error {
-	conn, err := clickhouse.Open(e.dsn)
+	conn, native, err := storage.OpenConn(e.endpoint)
 	if err != nil {
-		return fmt.Errorf("tracehouse exporter: open ClickHouse connection to %s: %w", e.target, err)
+		return fmt.Errorf("tracehouse exporter: %w", err)
 	}
 	e.mu.Lock()
 	e.conn = conn
+	// Over HTTP the writer sends Native blocks it keeps between batches;
+	// the native protocol needs clickhouse-go's batches.
+	e.writerOpts.NativeProtocol = native
 	e.mu.Unlock()
 	readyCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), startupReadyTimeout)
 	defer cancel()
@@ -120,7 +118,7 @@ func (e *tracehouseExporter) shutdown(context.Context) error {
 
 // ready returns the writer once ClickHouse answered and the schema is in
 // place; until then every call tries again.
-func (e *tracehouseExporter) ready(ctx context.Context) (*tracestore.Writer, error) {
+func (e *tracehouseExporter) ready(ctx context.Context) (*writer.Writer, error) {
 	if w := e.writer.Load(); w != nil {
 		return w, nil
 	}
@@ -144,7 +142,7 @@ func (e *tracehouseExporter) ready(ctx context.Context) (*tracestore.Writer, err
 			e.log.Info("Tracehouse schema updated", zap.String("target", e.target), zap.Strings("applied", applied))
 		}
 	}
-	w := tracestore.NewWriter(e.conn, e.writerOpts)
+	w := writer.NewWriter(e.conn, e.writerOpts)
 	e.writer.Store(w)
 	e.log.Info("writing to ClickHouse", zap.String("target", e.target), zap.String("signal", string(e.signal)))
 	return w, nil
@@ -177,7 +175,7 @@ func (e *tracehouseExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 // outcome logs (once per batch) and classifies a write error: errors that
 // cannot succeed on retry become consumererror.Permanent, so exporterhelper
 // drops the batch instead of retrying it for ever.
-func (e *tracehouseExporter) outcome(err error, items int, st tracestore.WriteStats) error {
+func (e *tracehouseExporter) outcome(err error, items int, st writer.WriteStats) error {
 	if st.Sanitized > 0 || st.Truncated > 0 || st.Clamped > 0 {
 		e.log.Debug("stored with changes", zap.String("signal", string(e.signal)),
 			zap.Int("invalid_utf8_strings", st.Sanitized), zap.Int("truncated_values", st.Truncated), zap.Int("clamped_fields", st.Clamped))
@@ -188,8 +186,8 @@ func (e *tracehouseExporter) outcome(err error, items int, st tracestore.WriteSt
 		}
 		return nil
 	}
-	var edges *tracestore.EdgesError
-	var rejected *tracestore.RejectedError
+	var edges *writer.EdgesError
+	var rejected *writer.RejectedError
 	switch {
 	case errors.As(err, &rejected):
 		e.log.Error("dropped data that can never be stored; the rest of the batch was stored",
@@ -202,39 +200,11 @@ func (e *tracehouseExporter) outcome(err error, items int, st tracestore.WriteSt
 		e.log.Error("spans stored but their service-graph edges were lost", zap.Int("spans", st.Rows),
 			zap.Int("edges", edges.Edges), zap.Error(edges.Err))
 		return nil
-	case isPermanent(err):
+	case storage.IsPermanent(err):
 		e.log.Error("dropped a batch ClickHouse can never accept", zap.String("signal", string(e.signal)),
 			zap.Int("items", items), zap.String("target", e.target), zap.Error(err))
 		return consumererror.NewPermanent(err)
 	default:
 		return err // exporterhelper retries (and logs) it
 	}
-}
-
-// permanentCodes are ClickHouse errors about the data itself: the same
-// INSERT fails the same way however often it is retried. Everything else
-// (network, timeouts, a server restarting, too many parts, a missing table
-// someone may still create) is retried.
-var permanentCodes = map[int32]string{
-	6:   "CANNOT_PARSE_TEXT",
-	27:  "CANNOT_PARSE_INPUT_ASSERTION_FAILED",
-	41:  "CANNOT_PARSE_DATETIME",
-	53:  "TYPE_MISMATCH",
-	62:  "SYNTAX_ERROR",
-	69:  "ARGUMENT_OUT_OF_BOUND",
-	70:  "CANNOT_CONVERT_TYPE",
-	117: "INCORRECT_DATA",
-	131: "TOO_LARGE_STRING_SIZE",
-}
-
-func isPermanent(err error) bool {
-	if errors.Is(err, tracestore.ErrInvalidData) {
-		return true
-	}
-	var ex *clickhouse.Exception
-	if errors.As(err, &ex) {
-		_, ok := permanentCodes[ex.Code]
-		return ok
-	}
-	return false
 }

@@ -1,16 +1,15 @@
-package tracestore
+package anyvalue
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"math"
 	"strings"
 	"testing"
-	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
-	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/tracehouse/tracehouse/storage/internal/storetest"
 )
 
 // Strings in stored JSON are byte-for-byte what encoding/json writes with
@@ -37,20 +36,20 @@ func TestAttributesJSONFormat(t *testing.T) {
 	m := pcommon.NewMap()
 	m.PutStr("host.name", "node-1")
 	m.PutInt("process.pid", 42)
-	e := valueEncoder{maxDepth: DefaultMaxValueDepth}
-	if got, want := e.attributes(m), `{"host.name":{"stringValue":"node-1"},"process.pid":{"intValue":"42"}}`; got != want {
+	e := NewEncoder(DefaultMaxValueDepth)
+	if got, want := e.Attributes(m), `{"host.name":{"stringValue":"node-1"},"process.pid":{"intValue":"42"}}`; got != want {
 		t.Errorf("attributes JSON %s, want %s (schema.AttrColumns)", got, want)
 	}
-	if got := e.attributes(pcommon.NewMap()); got != "{}" {
+	if got := e.Attributes(pcommon.NewMap()); got != "{}" {
 		t.Errorf("empty attributes %q, want {}", got)
 	}
 	// Order is kept through a round trip.
 	all := pcommon.NewMap()
-	putEveryType(all, "")
+	storetest.PutEveryType(all, "")
 	all.PutDouble("nan", math.NaN())
 	all.PutDouble("inf", math.Inf(-1))
 	back := pcommon.NewMap()
-	if err := decodeAttributes(e.attributes(all), back); err != nil {
+	if err := DecodeAttributes(e.Attributes(all), back); err != nil {
 		t.Fatal(err)
 	}
 	var wantKeys, gotKeys []string
@@ -68,33 +67,5 @@ func TestAttributesJSONFormat(t *testing.T) {
 	back.Remove("nan")
 	if !all.Equal(back) {
 		t.Errorf("attributes after a round trip\n got %v\nwant %v", back.AsRaw(), all.AsRaw())
-	}
-}
-
-// AttributeFragment finds spans by resource attribute with LIKE, as
-// migrations/0001_spans.sql describes.
-func TestAttributeFragmentFindsResources(t *testing.T) {
-	conn, db := newStore(t)
-	ctx := context.Background()
-	td := ptrace.NewTraces()
-	for i, host := range []string{"node-1", "node-2"} {
-		rs := td.ResourceSpans().AppendEmpty()
-		rs.Resource().Attributes().PutStr("service.name", "svc")
-		rs.Resource().Attributes().PutStr("host.name", host)
-		s := rs.ScopeSpans().AppendEmpty().Spans().AppendEmpty()
-		s.SetTraceID(traceID(0x30))
-		s.SetSpanID(spanID(byte(i + 1)))
-		s.SetStartTimestamp(ts(0))
-		s.SetEndTimestamp(ts(time.Millisecond))
-	}
-	if err := NewWriter(conn, Options{Database: db}).WriteTraces(ctx, td); err != nil {
-		t.Fatal(err)
-	}
-	frag := AttributeFragment("host.name", pcommon.NewValueStr("node-2"))
-	if frag != `"host.name":{"stringValue":"node-2"}` {
-		t.Errorf("fragment %s", frag)
-	}
-	if n := count(t, conn, "SELECT count() FROM "+db+".spans WHERE ResourceAttributes LIKE ?", "%"+frag+"%"); n != 1 {
-		t.Errorf("LIKE %s found %d spans, want 1", frag, n)
 	}
 }

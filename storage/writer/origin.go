@@ -1,6 +1,11 @@
-package tracestore
+package writer
 
-import "go.opentelemetry.io/collector/pdata/pcommon"
+import (
+	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/tracehouse/tracehouse/storage/anyvalue"
+	"github.com/tracehouse/tracehouse/storage/nativeblock"
+)
 
 // origin is where a span or log record comes from: its resource and
 // instrumentation scope, encoded once per scope and repeated on every row.
@@ -12,21 +17,21 @@ type origin struct {
 }
 
 // resourceOrigin encodes the resource half of an origin.
-func resourceOrigin(res pcommon.Resource, schemaURL string, enc *valueEncoder) origin {
+func resourceOrigin(res pcommon.Resource, schemaURL string, enc *anyvalue.Encoder) origin {
 	return origin{
-		resource:     enc.attributes(res.Attributes()),
+		resource:     enc.Attributes(res.Attributes()),
 		resDropped:   res.DroppedAttributesCount(),
-		resSchemaURL: cleanString(schemaURL, &enc.sanitized),
+		resSchemaURL: enc.CleanString(schemaURL),
 	}
 }
 
 // withScope completes a resource origin with one scope.
-func (o origin) withScope(scope pcommon.InstrumentationScope, schemaURL string, enc *valueEncoder) origin {
-	o.scope = enc.attributes(scope.Attributes())
-	o.scopeName = cleanString(scope.Name(), &enc.sanitized)
-	o.scopeVersion = cleanString(scope.Version(), &enc.sanitized)
+func (o origin) withScope(scope pcommon.InstrumentationScope, schemaURL string, enc *anyvalue.Encoder) origin {
+	o.scope = enc.Attributes(scope.Attributes())
+	o.scopeName = enc.CleanString(scope.Name())
+	o.scopeVersion = enc.CleanString(scope.Version())
 	o.scopeDropped = scope.DroppedAttributesCount()
-	o.scopeSchemaURL = cleanString(schemaURL, &enc.sanitized)
+	o.scopeSchemaURL = enc.CleanString(schemaURL)
 	return o
 }
 
@@ -72,15 +77,18 @@ func (c *originColumns) reset() {
 
 // appendTo adds the columns in schema order (after ServiceName); the
 // LowCardinality ones share dict, one column after the other.
-func (c *originColumns) appendTo(cols []namedColumn, dict *strDict) []namedColumn {
+func (c *originColumns) appendTo(cols []nativeblock.Column, dict *nativeblock.StrDict) []nativeblock.Column {
+	lowCard := func(vals []string) nativeblock.LowCardStrings {
+		return nativeblock.LowCardStrings{Values: vals, Dict: dict}
+	}
 	return append(cols,
-		namedColumn{"ResourceAttributes", lowCardStrings{c.resource, dict}},
-		namedColumn{"ResourceDroppedAttributesCount", c.resDropped},
-		namedColumn{"ResourceSchemaUrl", lowCardStrings{c.resSchemaURL, dict}},
-		namedColumn{"ScopeName", lowCardStrings{c.scopeName, dict}},
-		namedColumn{"ScopeVersion", lowCardStrings{c.scopeVersion, dict}},
-		namedColumn{"ScopeAttributes", lowCardStrings{c.scope, dict}},
-		namedColumn{"ScopeDroppedAttributesCount", c.scopeDropped},
-		namedColumn{"ScopeSchemaUrl", lowCardStrings{c.scopeSchemaURL, dict}},
+		nativeblock.Column{Name: "ResourceAttributes", Values: lowCard(c.resource)},
+		nativeblock.Column{Name: "ResourceDroppedAttributesCount", Values: c.resDropped},
+		nativeblock.Column{Name: "ResourceSchemaUrl", Values: lowCard(c.resSchemaURL)},
+		nativeblock.Column{Name: "ScopeName", Values: lowCard(c.scopeName)},
+		nativeblock.Column{Name: "ScopeVersion", Values: lowCard(c.scopeVersion)},
+		nativeblock.Column{Name: "ScopeAttributes", Values: lowCard(c.scope)},
+		nativeblock.Column{Name: "ScopeDroppedAttributesCount", Values: c.scopeDropped},
+		nativeblock.Column{Name: "ScopeSchemaUrl", Values: lowCard(c.scopeSchemaURL)},
 	)
 }

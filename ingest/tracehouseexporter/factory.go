@@ -1,11 +1,12 @@
-// Package ingest is the Tracehouse ClickHouse exporter: an OpenTelemetry
-// Collector exporter (type "tracehouse") that writes traces and logs through
-// storage/tracestore. Queueing, batching, retries and timeouts are
-// exporterhelper's; the exporter itself only turns a batch into INSERTs and
-// says which failures are worth retrying.
+// Package tracehouseexporter is the Tracehouse ClickHouse exporter: an
+// OpenTelemetry Collector exporter (type "tracehouse") that writes traces and
+// logs through storage/writer. Queueing, batching, retries and timeouts are
+// exporterhelper's; the exporter itself only hands a batch to the writer and
+// says which failures are worth retrying (storage.IsPermanent). It imports no
+// ClickHouse driver: connections, SQL and error codes are storage's.
 //
 // The JSON-lines log receiver is in ingest/jsonlreceiver.
-package ingest
+package tracehouseexporter
 
 import (
 	"context"
@@ -20,7 +21,7 @@ import (
 
 	"github.com/tracehouse/tracehouse/storage"
 	"github.com/tracehouse/tracehouse/storage/schema"
-	"github.com/tracehouse/tracehouse/storage/tracestore"
+	"github.com/tracehouse/tracehouse/storage/writer"
 )
 
 // TypeStr is the exporter's type in collector configs.
@@ -35,12 +36,12 @@ const (
 	// DefaultTimeout bounds one INSERT (one batch).
 	DefaultTimeout = 30 * time.Second
 	// DefaultBatchMinSize and DefaultBatchMaxSize are spans or log records
-	// per INSERT: ClickHouse wants few large inserts. Measured with
-	// bench/ingest on the embedded engine, 40k-row inserts cost the engine
-	// 0.6× the CPU per span of 10k-row ones, but the collector 1.3× (the
-	// pdata of a larger batch is colder and its live heap larger); end to
-	// end on 2 shared cores the two were about as fast. A gateway writing
-	// to a ClickHouse server can raise min_size to spare the server.
+	// per INSERT: ClickHouse wants few large inserts, since every INSERT
+	// makes a part the server merges later. Larger batches spare the
+	// server's CPU but cost the collector more per span (colder pdata, a
+	// larger live heap); these sizes balance the two when both share a
+	// machine (figures in bench/ingest/README.md). A gateway writing to a
+	// ClickHouse server of its own can raise min_size to spare the server.
 	DefaultBatchMinSize = 10_000
 	DefaultBatchMaxSize = 50_000
 	// DefaultBatchFlushTimeout sends a smaller batch after this long.
@@ -90,8 +91,8 @@ func createDefaultConfig() component.Config {
 			Metrics: schema.DefaultMetricsTTL,
 		},
 		ServiceGraph: ServiceGraphConfig{
-			CacheSize: tracestore.DefaultEdgeCacheSize,
-			CacheTTL:  tracestore.DefaultEdgeCacheTTL,
+			CacheSize: writer.DefaultEdgeCacheSize,
+			CacheTTL:  writer.DefaultEdgeCacheTTL,
 		},
 		QueueFullRetryAfter: DefaultQueueFullRetryAfter,
 	}

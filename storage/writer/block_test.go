@@ -1,4 +1,4 @@
-package tracestore
+package writer
 
 import (
 	"bytes"
@@ -10,14 +10,17 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/proto"
-	"github.com/tracehouse/tracehouse/storage/chtest"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/tracehouse/tracehouse/storage/anyvalue"
+	"github.com/tracehouse/tracehouse/storage/chtest"
+	"github.com/tracehouse/tracehouse/storage/nativeblock"
 )
 
 // driverEncoding is the block clickhouse-go's batch would send for the
 // same columns: every column appended to a new block, encoded whole.
-func driverEncoding(t *testing.T, types []clickhouse.ColumnNameAndType, cols []namedColumn) []byte {
+func driverEncoding(t *testing.T, types []clickhouse.ColumnNameAndType, cols []nativeblock.Column) []byte {
 	t.Helper()
 	block := proto.NewBlock()
 	for _, c := range types {
@@ -25,7 +28,7 @@ func driverEncoding(t *testing.T, types []clickhouse.ColumnNameAndType, cols []n
 			t.Fatal(err)
 		}
 	}
-	if err := appendColumns(block.Columns, cols); err != nil {
+	if err := nativeblock.AppendColumns(block.Columns, cols); err != nil {
 		t.Fatal(err)
 	}
 	var buf chproto.Buffer
@@ -36,7 +39,7 @@ func driverEncoding(t *testing.T, types []clickhouse.ColumnNameAndType, cols []n
 }
 
 // TestNativeEncodingMatchesDriver: the writer's own encoding of a batch
-// (nativeEncoder columns, a reused block) is byte for byte what
+// (columns that encode themselves, a reused block) is byte for byte what
 // clickhouse-go encodes, for the types the writer declares over HTTP and
 // for the tables' own types, batch after batch.
 func TestNativeEncodingMatchesDriver(t *testing.T) {
@@ -52,9 +55,9 @@ func TestNativeEncodingMatchesDriver(t *testing.T) {
 	tableTypes := func(ti *tableInsert) *insertTypes {
 		w.noConvert.Store(true)
 		defer w.noConvert.Store(false)
-		cols := newSpanColumns(DefaultMaxValueDepth).columns()
+		cols := newSpanColumns(anyvalue.DefaultMaxValueDepth).columns()
 		if ti == &w.logs {
-			cols = newLogColumns(DefaultMaxValueDepth).columns()
+			cols = newLogColumns(anyvalue.DefaultMaxValueDepth).columns()
 		}
 		types, err := w.describe(ctx, ti, cols)
 		if err != nil {
@@ -66,21 +69,21 @@ func TestNativeEncodingMatchesDriver(t *testing.T) {
 	logBatches := []plog.Logs{richLogs(traceID(2)), richLogs(traceID(3))}
 	for _, ti := range []*tableInsert{&w.spans, &w.logs} {
 		for name, types := range map[string]*insertTypes{"wire": ti.types.Load(), "table": tableTypes(ti)} {
-			var enc blockEncoder
+			var enc nativeblock.Encoder
 			n := len(spanBatches)
 			if ti == &w.logs {
 				n = len(logBatches)
 			}
 			for i := range n {
 				var rows int
-				var cols func() []namedColumn
+				var cols func() []nativeblock.Column
 				if ti == &w.spans {
-					c := newSpanColumns(DefaultMaxValueDepth)
+					c := newSpanColumns(anyvalue.DefaultMaxValueDepth)
 					var st WriteStats
 					c.add(spanBatches[i], &st, w.services)
 					rows, cols = c.rows, c.columns
 				} else {
-					c := newLogColumns(DefaultMaxValueDepth)
+					c := newLogColumns(anyvalue.DefaultMaxValueDepth)
 					var st WriteStats
 					c.add(logBatches[i], &st, baseTime)
 					rows, cols = c.rows, c.columns
@@ -88,7 +91,7 @@ func TestNativeEncodingMatchesDriver(t *testing.T) {
 				if native, all := nativeColumns(types, rows, cols()), len(types.cols); name == "wire" && native < all-12 {
 					t.Fatalf("%s: %d of %d columns encode themselves, want all but the nested event and link arrays", ti.name, native, all)
 				}
-				got, err := enc.encode("", types, rows, cols())
+				got, err := enc.Encode("", types.cols, rows, cols())
 				if err != nil {
 					t.Fatalf("%s %s batch %d: %v", ti.name, name, i, err)
 				}
@@ -102,13 +105,10 @@ func TestNativeEncodingMatchesDriver(t *testing.T) {
 	}
 }
 
-func nativeColumns(types *insertTypes, rows int, cols []namedColumn) int {
+func nativeColumns(types *insertTypes, rows int, cols []nativeblock.Column) int {
 	n := 0
-	var scratch chproto.Buffer
 	for i, c := range cols {
-		if e, ok := c.values.(nativeEncoder); ok && e.encodesNative(types.cols[i].Type, rows) {
-			n++
-		} else if encodePlain(&scratch, types.cols[i].Type, rows, c.values) {
+		if nativeblock.EncodesNative(types.cols[i].Type, rows, c.Values) {
 			n++
 		}
 	}
@@ -116,11 +116,11 @@ func nativeColumns(types *insertTypes, rows int, cols []namedColumn) int {
 }
 
 // differingColumn names the first column whose encodings differ.
-func differingColumn(t *testing.T, types *insertTypes, rows int, cols func() []namedColumn) string {
+func differingColumn(t *testing.T, types *insertTypes, rows int, cols func() []nativeblock.Column) string {
 	for i, c := range types.cols {
 		one := &insertTypes{cols: types.cols[i : i+1]}
-		var enc blockEncoder
-		got, err := enc.encode("", one, rows, cols()[i:i+1])
+		var enc nativeblock.Encoder
+		got, err := enc.Encode("", one.cols, rows, cols()[i:i+1])
 		if err != nil {
 			return fmt.Sprintf("column %s: %v", c.Name, err)
 		}
@@ -166,7 +166,7 @@ func TestLargeBatchBuffersAreKept(t *testing.T) {
 	if n := len(w.spanPool.free); n != 1 {
 		t.Fatalf("%d span buffers pooled after a 50k-span batch, want 1", n)
 	}
-	if c := w.spanPool.free[0]; c.block.block == nil {
+	if c := w.spanPool.free[0]; !c.block.Holds(w.spans.types.Load().cols) {
 		t.Errorf("the pooled buffers lost their block")
 	} else {
 		t.Logf("a 50k-span batch retains about %d MiB", c.retainedBytes()>>20)

@@ -1,4 +1,4 @@
-package tracestore
+package nativeblock
 
 import (
 	"fmt"
@@ -9,18 +9,18 @@ import (
 	chproto "github.com/ClickHouse/ch-go/proto"
 )
 
-// The columns that cost the most to append through clickhouse-go write
-// their Native encoding themselves, straight from their flat buffers: the
-// Map attribute columns and the LowCardinality(String) ones. clickhouse-go
-// appends a LowCardinality value by looking it up in a Go map keyed by an
-// interface value, and a Map row through an iterator of interface values;
-// together that was about a third of the collector's CPU. The writer
-// already numbers each column's distinct strings (strDict), which is all a
-// LowCardinality block needs.
+// The Map attribute columns, the LowCardinality(String) ones and the plain
+// slices write their Native encoding themselves, straight from their flat
+// buffers. Through clickhouse-go a LowCardinality value is looked up in a Go
+// map keyed by an interface value and a Map row goes through an iterator of
+// interface values: the most CPU a batch costs on the client (figures in
+// bench/ingest/README.md). The columns already number their distinct
+// strings (StrDict), which is all a LowCardinality block needs.
 //
 // The encodings are those of ClickHouse's Native format as clickhouse-go
-// writes them over HTTP (revision 0, no custom serialization); a test checks
-// that both give the same bytes (TestNativeEncodingMatchesDriver).
+// writes them over HTTP (revision 0, no custom serialization); tests check
+// that both give the same bytes (TestEncodingMatchesDriver here,
+// TestNativeEncodingMatchesDriver in storage/writer for real batches).
 
 // nativeEncoder is a buffered column that can write its own Native
 // encoding for some wire types.
@@ -48,7 +48,7 @@ const (
 // position 0 as clickhouse-go sends it, then one key per row in the
 // narrowest width that holds them. ranges pick the ids to write, in
 // order; nil means all of d.ids.
-func putLowCardinality(buf *chproto.Buffer, d *strDict, ranges []kvRange) {
+func putLowCardinality(buf *chproto.Buffer, d *StrDict, ranges []KVRange) {
 	n := len(d.ids)
 	if ranges != nil {
 		n = 0
@@ -104,19 +104,19 @@ func putLowCardinality(buf *chproto.Buffer, d *strDict, ranges []kvRange) {
 
 const lowCardinalityString = "LowCardinality(String)"
 
-func (c lowCardStrings) encodesNative(typ string, rows int) bool {
-	return typ == lowCardinalityString && len(c.vals) == rows
+func (c LowCardStrings) encodesNative(typ string, rows int) bool {
+	return typ == lowCardinalityString && len(c.Values) == rows
 }
 
-func (c lowCardStrings) encodeNative(buf *chproto.Buffer, _ string) {
-	d := c.dict
-	d.reset()
-	d.number(c.vals)
+func (c LowCardStrings) encodeNative(buf *chproto.Buffer, _ string) {
+	d := c.Dict
+	d.Reset()
+	d.number(c.Values)
 	buf.PutUInt64(lcKeysVersion)
 	putLowCardinality(buf, d, nil)
 }
 
-func (c *mapColumn[V]) encodesNative(typ string, rows int) bool {
+func (c *MapColumn[V]) encodesNative(typ string, rows int) bool {
 	var want string
 	switch any(c.vals).(type) {
 	case []string:
@@ -134,14 +134,14 @@ func (c *mapColumn[V]) encodesNative(typ string, rows int) bool {
 // encodeNative writes Map(LowCardinality(String), V): the keys' state
 // prefix, each row's end offset, every key (one LowCardinality block),
 // then every value.
-func (c *mapColumn[V]) encodeNative(buf *chproto.Buffer, _ string) {
+func (c *MapColumn[V]) encodeNative(buf *chproto.Buffer, _ string) {
 	buf.PutUInt64(lcKeysVersion)
 	var end uint64
 	for _, r := range c.ranges {
 		end += uint64(r.end - r.start)
 		buf.PutUInt64(end)
 	}
-	c.keyDict.reset()
+	c.keyDict.Reset()
 	c.keyDict.number(c.keys)
 	putLowCardinality(buf, &c.keyDict, c.ranges)
 	switch vals := any(c.vals).(type) {
@@ -157,7 +157,7 @@ func (c *mapColumn[V]) encodeNative(buf *chproto.Buffer, _ string) {
 }
 
 // putRanges puts the values of every range, in order.
-func putRanges[T any](ranges []kvRange, vals []T, put func(T)) {
+func putRanges[T any](ranges []KVRange, vals []T, put func(T)) {
 	for _, r := range ranges {
 		for _, v := range vals[r.start:r.end] {
 			put(v)

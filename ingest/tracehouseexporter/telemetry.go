@@ -1,4 +1,4 @@
-package ingest
+package tracehouseexporter
 
 import (
 	"context"
@@ -9,11 +9,12 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/tracehouse/tracehouse/storage"
 	"github.com/tracehouse/tracehouse/storage/schema"
-	"github.com/tracehouse/tracehouse/storage/tracestore"
+	"github.com/tracehouse/tracehouse/storage/writer"
 )
 
-const meterScope = "github.com/tracehouse/tracehouse/ingest"
+const meterScope = "github.com/tracehouse/tracehouse/ingest/tracehouseexporter"
 
 // Metric names. exporterhelper adds its own (otelcol_exporter_sent_spans,
 // queue size, …); these say what reached which table and how inserts go.
@@ -105,7 +106,7 @@ func (m *exporterMetrics) failure(ctx context.Context, kind failureKind) {
 
 // insert records one write. otlpSize is called only on success, and only
 // when the writer could not say how many bytes it sent.
-func (m *exporterMetrics) insert(ctx context.Context, st tracestore.WriteStats, err error, took time.Duration, otlpSize func() int) {
+func (m *exporterMetrics) insert(ctx context.Context, st writer.WriteStats, err error, took time.Duration, otlpSize func() int) {
 	m.durations.Record(ctx, took.Seconds(), metric.WithAttributes(m.signal))
 	if st.Rows > 0 {
 		if m.signal.Value.AsString() == string(signalLogs) {
@@ -133,11 +134,11 @@ func (m *exporterMetrics) insert(ctx context.Context, st tracestore.WriteStats, 
 	switch {
 	case err == nil:
 		m.batches.Add(ctx, 1, m.ok)
-	case errors.As(err, new(*tracestore.EdgesError)):
+	case errors.As(err, new(*writer.EdgesError)):
 		// The rows are stored; only the edges they completed are lost.
 		m.batches.Add(ctx, 1, m.ok)
 		m.failures.Add(ctx, 1, metric.WithAttributes(m.signal, attribute.String("kind", "edges_lost")))
-	case isPermanent(err):
+	case storage.IsPermanent(err):
 		m.failure(ctx, failurePermanent)
 	default:
 		m.failure(ctx, failureRetryable)

@@ -1,10 +1,13 @@
-package tracestore
+package writer
 
 import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/tracehouse/tracehouse/storage/anyvalue"
+	"github.com/tracehouse/tracehouse/storage/nativeblock"
 )
 
 // logColumns is one INSERT INTO logs batch under construction.
@@ -13,8 +16,8 @@ type logColumns struct {
 
 	timestamp    []time.Time
 	observed     []time.Time
-	traceID      fixedColumn
-	spanID       fixedColumn
+	traceID      nativeblock.FixedColumn
+	spanID       nativeblock.FixedColumn
 	traceFlags   []uint32
 	severityText []string
 	severityNum  []uint8
@@ -28,25 +31,26 @@ type logColumns struct {
 	attrs   typedAttrs
 	dropped []uint32
 
-	enc  valueEncoder
-	dict strDict // for the LowCardinality(String) columns, one at a time
+	enc  anyvalue.Encoder
+	dict nativeblock.StrDict // for the LowCardinality(String) columns, one at a time
 
-	block blockEncoder // the Native block sent, kept with the buffers
+	block nativeblock.Encoder // the Native block sent, kept with the buffers
 }
 
 func newLogColumns(maxDepth int) *logColumns {
-	c := &logColumns{enc: valueEncoder{maxDepth: maxDepth}}
-	c.traceID.size = 16
-	c.spanID.size = 8
-	return c
+	return &logColumns{
+		enc:     anyvalue.NewEncoder(maxDepth),
+		traceID: nativeblock.NewFixedColumn(16),
+		spanID:  nativeblock.NewFixedColumn(8),
+	}
 }
 
 func (c *logColumns) reset() {
 	c.rows = 0
 	c.timestamp = c.timestamp[:0]
 	c.observed = c.observed[:0]
-	c.traceID.reset()
-	c.spanID.reset()
+	c.traceID.Reset()
+	c.spanID.Reset()
 	c.traceFlags = c.traceFlags[:0]
 	clear(c.severityText)
 	c.severityText = c.severityText[:0]
@@ -61,12 +65,12 @@ func (c *logColumns) reset() {
 	c.origin.reset()
 	c.attrs.reset()
 	c.dropped = c.dropped[:0]
-	c.enc.sanitized, c.enc.truncated = 0, 0
-	c.dict.reset()
+	c.enc.Sanitized, c.enc.Truncated = 0, 0
+	c.dict.Reset()
 }
 
 func (c *logColumns) retainedBytes() int {
-	return cap(c.attrs.str.keys)*32 + cap(c.attrs.other.keys)*32 + cap(c.body)*16*8 + cap(c.enc.buf) + c.block.retainedBytes()
+	return c.attrs.str.Cap()*32 + c.attrs.other.Cap()*32 + cap(c.body)*16*8 + c.enc.RetainedBytes() + c.block.RetainedBytes()
 }
 
 // reserve grows the largest buffers once to what ld needs (see
@@ -76,7 +80,7 @@ func (c *logColumns) reserve(ld plog.Logs) {
 	if cap(c.timestamp) >= rows {
 		return
 	}
-	attrs := len(c.attrs.str.keys)
+	attrs := c.attrs.str.Len()
 	for _, rl := range ld.ResourceLogs().All() {
 		for _, sl := range rl.ScopeLogs().All() {
 			for _, rec := range sl.LogRecords().All() {
@@ -85,11 +89,11 @@ func (c *logColumns) reserve(ld plog.Logs) {
 		}
 	}
 	growAll(rows, &c.timestamp, &c.observed)
-	c.traceID.reserve(rows)
-	c.spanID.reserve(rows)
+	c.traceID.Reserve(rows)
+	c.spanID.Reserve(rows)
 	growAll(rows, &c.severityText, &c.serviceName, &c.body, &c.eventName)
 	c.origin.reserve(rows)
-	c.attrs.str.reserve(rows, attrs)
+	c.attrs.str.Reserve(rows, attrs)
 }
 
 // add appends every storable record of ld. A record without a Timestamp
@@ -134,16 +138,16 @@ func (c *logColumns) add(ld plog.Logs, st *WriteStats, now time.Time) {
 				c.timestamp = append(c.timestamp, time.Unix(0, int64(ts)))
 				c.observed = append(c.observed, time.Unix(0, int64(observed)))
 				tid, sid := rec.TraceID(), rec.SpanID()
-				c.traceID.add(tid[:])
-				c.spanID.add(sid[:])
+				c.traceID.Add(tid[:])
+				c.spanID.Add(sid[:])
 				c.traceFlags = append(c.traceFlags, uint32(rec.Flags()))
-				c.severityText = append(c.severityText, cleanString(rec.SeverityText(), &enc.sanitized))
+				c.severityText = append(c.severityText, enc.CleanString(rec.SeverityText()))
 				c.severityNum = append(c.severityNum, uint8(sev))
 				c.serviceName = append(c.serviceName, service)
 				body := rec.Body()
-				c.body = append(c.body, bodyText(enc, body))
+				c.body = append(c.body, enc.Body(body))
 				c.bodyType = append(c.bodyType, int8(body.Type()))
-				c.eventName = append(c.eventName, cleanString(rec.EventName(), &enc.sanitized))
+				c.eventName = append(c.eventName, enc.CleanString(rec.EventName()))
 
 				c.origin.add(&origin)
 
@@ -153,26 +157,26 @@ func (c *logColumns) add(ld plog.Logs, st *WriteStats, now time.Time) {
 		}
 	}
 	st.Rows += c.rows
-	st.Sanitized += enc.sanitized
-	st.Truncated += enc.truncated
+	st.Sanitized += enc.Sanitized
+	st.Truncated += enc.Truncated
 }
 
 // columns pairs each column with its values, in schema.LogsColumns order.
-func (c *logColumns) columns() []namedColumn {
-	cols := []namedColumn{
-		{"Timestamp", c.timestamp},
-		{"ObservedTimestamp", c.observed},
-		{"TraceId", c.traceID.finish()},
-		{"SpanId", c.spanID.finish()},
-		{"TraceFlags", c.traceFlags},
-		{"SeverityText", lowCardStrings{c.severityText, &c.dict}},
-		{"SeverityNumber", c.severityNum},
-		{"ServiceName", lowCardStrings{c.serviceName, &c.dict}},
-		{"Body", c.body},
-		{"BodyType", c.bodyType},
-		{"EventName", lowCardStrings{c.eventName, &c.dict}},
+func (c *logColumns) columns() []nativeblock.Column {
+	cols := []nativeblock.Column{
+		{Name: "Timestamp", Values: c.timestamp},
+		{Name: "ObservedTimestamp", Values: c.observed},
+		{Name: "TraceId", Values: c.traceID.Finish()},
+		{Name: "SpanId", Values: c.spanID.Finish()},
+		{Name: "TraceFlags", Values: c.traceFlags},
+		{Name: "SeverityText", Values: nativeblock.LowCardStrings{Values: c.severityText, Dict: &c.dict}},
+		{Name: "SeverityNumber", Values: c.severityNum},
+		{Name: "ServiceName", Values: nativeblock.LowCardStrings{Values: c.serviceName, Dict: &c.dict}},
+		{Name: "Body", Values: c.body},
+		{Name: "BodyType", Values: c.bodyType},
+		{Name: "EventName", Values: nativeblock.LowCardStrings{Values: c.eventName, Dict: &c.dict}},
 	}
 	cols = c.origin.appendTo(cols, &c.dict)
-	cols = appendAttrColumns(cols, c.attrs.values())
-	return append(cols, namedColumn{"DroppedAttributesCount", c.dropped})
+	cols = c.attrs.appendColumns(cols)
+	return append(cols, nativeblock.Column{Name: "DroppedAttributesCount", Values: c.dropped})
 }

@@ -1,17 +1,24 @@
-package tracestore
+package nativeblock
 
 import (
 	"slices"
 	"strings"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
-	"go.opentelemetry.io/collector/pdata/pcommon"
 )
 
 // Column buffers. A batch is built column by column into flat, reusable
 // slices; per-row views (sub-slices, map rows) are cut only once the flat
-// slices stopped growing (finish, appendTo), so nothing is allocated per row.
-// Buffers are reset, not freed, between batches (see Writer's pools).
+// slices stopped growing (Finish, appendTo), so nothing is allocated per
+// row. Buffers are reset, not freed, between batches.
+
+// Column is one column of an INSERT and its values: a plain Go slice
+// ([]string, []uint64, []time.Time, [][]byte for FixedString, …) or one of
+// this package's buffers.
+type Column struct {
+	Name   string
+	Values any
+}
 
 // columnAppender is a buffered column that appends itself to the driver's
 // column row by row, for the types whose whole-slice Append in clickhouse-go
@@ -23,18 +30,20 @@ type columnAppender interface {
 // LowCardinality columns. clickhouse-go builds a LowCardinality dictionary
 // with a Go map keyed by the interface value it is given: a string is boxed
 // (an allocation) and hashed in full for every row. A pointer is neither, so
-// the writer numbers a batch's distinct strings itself (strDict, one string
-// hash per row) and hands the driver one pointer per distinct value: the
-// driver's dictionary then holds each value once, as it would have.
+// the columns number a batch's distinct strings themselves (StrDict, one
+// string hash per row) and hand the driver one pointer per distinct value:
+// the driver's dictionary then holds each value once, as it would have.
 
-// strDict numbers the distinct strings of one column of one batch.
-type strDict struct {
+// StrDict numbers the distinct strings of one column of one batch. Columns
+// encoded one after the other can share one.
+type StrDict struct {
 	index map[string]int32
 	vals  []string // distinct values, by number; fixed while refs are used
 	ids   []int32  // scratch: one number per row
 }
 
-func (d *strDict) reset() {
+// Reset empties the dictionary, keeping its memory.
+func (d *StrDict) Reset() {
 	if d.index == nil {
 		d.index = make(map[string]int32)
 	}
@@ -44,7 +53,7 @@ func (d *strDict) reset() {
 	d.ids = d.ids[:0]
 }
 
-func (d *strDict) id(s string) int32 {
+func (d *StrDict) id(s string) int32 {
 	if i, ok := d.index[s]; ok {
 		return i
 	}
@@ -57,7 +66,7 @@ func (d *strDict) id(s string) int32 {
 // number fills d.ids with the number of each of vals. Runs of one value (the
 // resource and scope columns repeat theirs for every span of a request)
 // cost a comparison, not a hash.
-func (d *strDict) number(vals []string) {
+func (d *StrDict) number(vals []string) {
 	for i, s := range vals {
 		if i > 0 && s == vals[i-1] {
 			d.ids = append(d.ids, d.ids[i-1])
@@ -68,7 +77,7 @@ func (d *strDict) number(vals []string) {
 }
 
 // refs turns d.ids into pointers to the distinct values, appended to dst.
-func (d *strDict) refs(dst []*string) []*string {
+func (d *StrDict) refs(dst []*string) []*string {
 	for _, id := range d.ids {
 		dst = append(dst, &d.vals[id])
 	}
@@ -80,21 +89,21 @@ func isLowCardinality(col column.Interface) bool {
 	return strings.HasPrefix(string(col.Type()), "LowCardinality(")
 }
 
-// lowCardStrings is a LowCardinality(String) column: appended through a
-// strDict when the driver column is LowCardinality, whole otherwise.
-type lowCardStrings struct {
-	vals []string
-	dict *strDict
+// LowCardStrings is a LowCardinality(String) column: numbered through Dict
+// when the column is LowCardinality, sent whole otherwise.
+type LowCardStrings struct {
+	Values []string
+	Dict   *StrDict
 }
 
-func (c lowCardStrings) appendTo(col column.Interface) error {
+func (c LowCardStrings) appendTo(col column.Interface) error {
 	if !isLowCardinality(col) {
-		_, err := col.Append(c.vals)
+		_, err := col.Append(c.Values)
 		return err
 	}
-	d := c.dict
-	d.reset()
-	d.number(c.vals)
+	d := c.Dict
+	d.Reset()
+	d.number(c.Values)
 	for _, id := range d.ids {
 		if err := col.AppendRow(&d.vals[id]); err != nil {
 			return err
@@ -107,7 +116,7 @@ func (c lowCardStrings) appendTo(col column.Interface) error {
 // order, as sub-slices of the column's flat buffers. It implements
 // clickhouse-go's column.IterableOrderedMap so the driver appends it without
 // a Go map in between. Keys and values go to the driver as pointers: into
-// a strDict for LowCardinality ones (keyRefs, valRefs), into the buffers for
+// a StrDict for LowCardinality ones (keyRefs, valRefs), into the buffers for
 // the others, which the driver's plain columns (String, Int64, …) read
 // without boxing each value.
 type kvRow[V any] struct {
@@ -143,73 +152,85 @@ func (r *kvRow[V]) Value() any {
 	return &r.vals[r.pos]
 }
 
-// kvRange locates one attribute set inside a mapColumn's flat slices.
-type kvRange struct{ start, end int32 }
+// KVRange locates one set of pairs inside a MapColumn's flat slices.
+type KVRange struct{ start, end int32 }
 
-// mapColumn buffers one Map(LowCardinality(String), V) column.
-type mapColumn[V any] struct {
+// MapColumn buffers one Map(LowCardinality(String), V) column. A set of
+// pairs is written once (Begin, Put…, End) and added to as many rows as
+// share it (AddRow).
+type MapColumn[V any] struct {
 	keys   []string
 	vals   []V
-	ranges []kvRange // one per row
+	ranges []KVRange // one per row
 
 	// What appendTo uses: the driver's view of one row (reused for every
 	// row) and, for LowCardinality keys or values, their dictionaries.
 	row              kvRow[V]
-	keyDict, valDict strDict
+	keyDict, valDict StrDict
 	keyRefs, valRefs []*string
 }
 
-func (c *mapColumn[V]) reset() {
+// Reset empties the column, keeping its memory and dropping the strings it
+// points to.
+func (c *MapColumn[V]) Reset() {
 	clear(c.keys) // drop references to the previous batch's strings
 	c.keys = c.keys[:0]
 	clear(c.vals)
 	c.vals = c.vals[:0]
 	c.ranges = c.ranges[:0]
 	c.row = kvRow[V]{}
-	c.keyDict.reset()
-	c.valDict.reset()
+	c.keyDict.Reset()
+	c.valDict.Reset()
 	clear(c.keyRefs)
 	c.keyRefs = c.keyRefs[:0]
 	clear(c.valRefs)
 	c.valRefs = c.valRefs[:0]
 }
 
-// growAll makes room for rows values in all of cols, growing each at most
-// once (see spanColumns.reserve).
-func growAll[T any](rows int, cols ...*[]T) {
+// growAll makes room for n values in all of cols, growing each at most once.
+func growAll[T any](n int, cols ...*[]T) {
 	for _, c := range cols {
-		*c = slices.Grow(*c, rows-len(*c))
+		*c = slices.Grow(*c, n-len(*c))
 	}
 }
 
-// reserve makes room for rows rows and pairs pairs in all.
-func (c *mapColumn[V]) reserve(rows, pairs int) {
+// Reserve makes room for rows rows and pairs pairs in all, so that a batch
+// larger than any before grows the buffers once rather than in append's
+// steps.
+func (c *MapColumn[V]) Reserve(rows, pairs int) {
 	growAll(rows, &c.ranges)
 	growAll(pairs, &c.keys)
 	growAll(pairs, &c.vals)
 }
 
-// begin starts a new attribute set and returns its start.
-func (c *mapColumn[V]) begin() int32 { return int32(len(c.keys)) }
+// Len is the number of pairs buffered.
+func (c *MapColumn[V]) Len() int { return len(c.keys) }
 
-func (c *mapColumn[V]) put(k string, v V) {
+// Cap is the number of pairs the buffers hold without growing.
+func (c *MapColumn[V]) Cap() int { return cap(c.keys) }
+
+// Begin starts a new set of pairs and returns its start.
+func (c *MapColumn[V]) Begin() int32 { return int32(len(c.keys)) }
+
+// Put adds a pair to the set being written.
+func (c *MapColumn[V]) Put(k string, v V) {
 	c.keys = append(c.keys, k)
 	c.vals = append(c.vals, v)
 }
 
-// end closes the attribute set started at start.
-func (c *mapColumn[V]) end(start int32) kvRange { return kvRange{start, int32(len(c.keys))} }
+// End closes the set of pairs started at start.
+func (c *MapColumn[V]) End(start int32) KVRange { return KVRange{start, int32(len(c.keys))} }
 
-// addRow adds a row holding the attribute set r.
-func (c *mapColumn[V]) addRow(r kvRange) { c.ranges = append(c.ranges, r) }
+// AddRow adds a row holding the set of pairs r.
+func (c *MapColumn[V]) AddRow(r KVRange) { c.ranges = append(c.ranges, r) }
 
 // appendTo appends every row to the driver's Map column.
-func (c *mapColumn[V]) appendTo(col column.Interface) error {
+func (c *MapColumn[V]) appendTo(col column.Interface) error {
 	typ := string(col.Type()) // Map(K, V)
 	keysLC := strings.HasPrefix(typ, "Map(LowCardinality(")
 	valsLC := strings.HasSuffix(typ, ", LowCardinality(String))")
 	if keysLC {
-		c.keyDict.reset()
+		c.keyDict.Reset()
 		c.keyDict.number(c.keys)
 		c.keyRefs = c.keyDict.refs(c.keyRefs[:0])
 	}
@@ -217,7 +238,7 @@ func (c *mapColumn[V]) appendTo(col column.Interface) error {
 	if valsLC {
 		strVals, _ = any(c.vals).([]string)
 		if strVals != nil {
-			c.valDict.reset()
+			c.valDict.Reset()
 			c.valDict.number(strVals)
 			c.valRefs = c.valDict.refs(c.valRefs[:0])
 		}
@@ -239,82 +260,32 @@ func (c *mapColumn[V]) appendTo(col column.Interface) error {
 	return nil
 }
 
-// typedAttrs buffers one attribute set split by value type into the five
-// columns of schema.AttrColumns.
-type typedAttrs struct {
-	str   mapColumn[string]
-	int   mapColumn[int64]
-	float mapColumn[float64]
-	bool  mapColumn[bool]
-	other mapColumn[string]
-}
-
-// attrRanges locates one attribute set in the five columns.
-type attrRanges struct{ str, int, float, bool, other kvRange }
-
-func (a *typedAttrs) reset() {
-	a.str.reset()
-	a.int.reset()
-	a.float.reset()
-	a.bool.reset()
-	a.other.reset()
-}
-
-// add splits m into the five columns and returns where it went; the caller
-// adds it to as many rows as share it (addRow).
-func (a *typedAttrs) add(m pcommon.Map, enc *valueEncoder) attrRanges {
-	s, i, f, b, o := a.str.begin(), a.int.begin(), a.float.begin(), a.bool.begin(), a.other.begin()
-	m.Range(func(k string, v pcommon.Value) bool {
-		k = cleanString(k, &enc.sanitized)
-		switch v.Type() {
-		case pcommon.ValueTypeStr:
-			a.str.put(k, cleanString(v.Str(), &enc.sanitized))
-		case pcommon.ValueTypeInt:
-			a.int.put(k, v.Int())
-		case pcommon.ValueTypeDouble:
-			a.float.put(k, v.Double())
-		case pcommon.ValueTypeBool:
-			a.bool.put(k, v.Bool())
-		default: // map, slice, bytes, empty
-			a.other.put(k, enc.encode(v))
-		}
-		return true
-	})
-	return attrRanges{a.str.end(s), a.int.end(i), a.float.end(f), a.bool.end(b), a.other.end(o)}
-}
-
-func (a *typedAttrs) addRow(r attrRanges) {
-	a.str.addRow(r.str)
-	a.int.addRow(r.int)
-	a.float.addRow(r.float)
-	a.bool.addRow(r.bool)
-	a.other.addRow(r.other)
-}
-
-// values are the five columns in schema.AttrColumns order.
-func (a *typedAttrs) values() []any {
-	return []any{&a.str, &a.int, &a.float, &a.bool, &a.other}
-}
-
-// nested buffers an Array(T) column: the elements of every row in one flat
+// Nested buffers an Array(T) column: the elements of every row in one flat
 // slice, appended to the driver row by row (its whole-column Append reflects
 // on every row). Empty rows, most of them, go in as a nil slice, which
 // converts to an interface without allocating.
-type nested[T any] struct {
+type Nested[T any] struct {
 	flat []T
 	ends []int32
 }
 
-func (c *nested[T]) reset() {
+// Reset empties the column, keeping its memory.
+func (c *Nested[T]) Reset() {
 	clear(c.flat)
 	c.flat = c.flat[:0]
 	c.ends = c.ends[:0]
 }
 
-func (c *nested[T]) add(v T) { c.flat = append(c.flat, v) }
-func (c *nested[T]) endRow() { c.ends = append(c.ends, int32(len(c.flat))) }
+// Add adds an element to the current row.
+func (c *Nested[T]) Add(v T) { c.flat = append(c.flat, v) }
 
-func (c *nested[T]) appendTo(col column.Interface) error {
+// EndRow closes the current row.
+func (c *Nested[T]) EndRow() { c.ends = append(c.ends, int32(len(c.flat))) }
+
+// Cap is the number of elements the buffer holds without growing.
+func (c *Nested[T]) Cap() int { return cap(c.flat) }
+
+func (c *Nested[T]) appendTo(col column.Interface) error {
 	var start int32
 	for _, end := range c.ends {
 		var row []T
@@ -329,24 +300,30 @@ func (c *nested[T]) appendTo(col column.Interface) error {
 	return nil
 }
 
-// fixedColumn buffers a FixedString(size) column of binary ids.
-type fixedColumn struct {
+// FixedColumn buffers a FixedString(size) column of binary ids.
+type FixedColumn struct {
 	size int
 	flat []byte
 	rows [][]byte
 }
 
-func (c *fixedColumn) reset() {
+// NewFixedColumn returns a FixedString(size) column.
+func NewFixedColumn(size int) FixedColumn { return FixedColumn{size: size} }
+
+// Reset empties the column, keeping its memory.
+func (c *FixedColumn) Reset() {
 	c.flat = c.flat[:0]
 	c.rows = c.rows[:0]
 }
 
-func (c *fixedColumn) add(id []byte) { c.flat = append(c.flat, id...) }
+// Add adds a row; id must be size bytes long.
+func (c *FixedColumn) Add(id []byte) { c.flat = append(c.flat, id...) }
 
-// reserve makes room for rows ids in all.
-func (c *fixedColumn) reserve(rows int) { c.flat = slices.Grow(c.flat, rows*c.size-len(c.flat)) }
+// Reserve makes room for rows ids in all.
+func (c *FixedColumn) Reserve(rows int) { c.flat = slices.Grow(c.flat, rows*c.size-len(c.flat)) }
 
-func (c *fixedColumn) finish() [][]byte {
+// Finish returns the rows, as the column's Values.
+func (c *FixedColumn) Finish() [][]byte {
 	c.rows = c.rows[:0]
 	for i := 0; i+c.size <= len(c.flat); i += c.size {
 		c.rows = append(c.rows, c.flat[i:i+c.size:i+c.size])
@@ -354,23 +331,30 @@ func (c *fixedColumn) finish() [][]byte {
 	return c.rows
 }
 
-// nestedFixed buffers an Array(FixedString(size)) column.
-type nestedFixed struct {
-	ids  fixedColumn
+// NestedFixed buffers an Array(FixedString(size)) column.
+type NestedFixed struct {
+	ids  FixedColumn
 	ends []int32
 	row  [][]byte
 }
 
-func (c *nestedFixed) reset() {
-	c.ids.reset()
+// NewNestedFixed returns an Array(FixedString(size)) column.
+func NewNestedFixed(size int) NestedFixed { return NestedFixed{ids: NewFixedColumn(size)} }
+
+// Reset empties the column, keeping its memory.
+func (c *NestedFixed) Reset() {
+	c.ids.Reset()
 	c.ends = c.ends[:0]
 	c.row = c.row[:0]
 }
 
-func (c *nestedFixed) add(id []byte) { c.ids.add(id) }
-func (c *nestedFixed) endRow()       { c.ends = append(c.ends, int32(len(c.ids.flat)/c.ids.size)) }
+// Add adds an element to the current row; id must be size bytes long.
+func (c *NestedFixed) Add(id []byte) { c.ids.Add(id) }
 
-func (c *nestedFixed) appendTo(col column.Interface) error {
+// EndRow closes the current row.
+func (c *NestedFixed) EndRow() { c.ends = append(c.ends, int32(len(c.ids.flat)/c.ids.size)) }
+
+func (c *NestedFixed) appendTo(col column.Interface) error {
 	size := c.ids.size
 	var start int32
 	for _, end := range c.ends {
