@@ -61,7 +61,9 @@ type TTLConfig struct {
 }
 
 // ServiceGraphConfig bounds the span memory used to find service-graph
-// edges whose parent and child arrive in different batches.
+// edges whose parent and child arrive in different batches. Edges are found
+// only between spans this process writes: every span of a trace must reach
+// the same collector (see deploy/README.md, "Service map").
 type ServiceGraphConfig struct {
 	// CacheSize is how many spans are remembered; 0 turns edges off.
 	CacheSize int `mapstructure:"cache_size"`
