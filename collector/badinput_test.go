@@ -16,8 +16,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/tracehouse/tracehouse/ingest/ingesttest"
+	"github.com/tracehouse/tracehouse/storage/anyvalue"
 	"github.com/tracehouse/tracehouse/storage/chtest"
-	"github.com/tracehouse/tracehouse/storage/tracestore"
+	"github.com/tracehouse/tracehouse/storage/reader"
 )
 
 // rawCodec sends bytes as they are, to put malformed protobuf on the wire.
@@ -126,7 +127,7 @@ func TestBadInputToOTLPReceiver(t *testing.T) {
 	//                decoder stops at 100 nested messages, about 33 map
 	//                levels) and says why; the sender must not retry it
 	//   as JSON      stored; 128 levels as structure, the rest as its
-	//                OTLP/JSON text (tracestore.DefaultMaxValueDepth)
+	//                OTLP/JSON text (anyvalue.DefaultMaxValueDepth)
 	ld := plog.NewLogs()
 	recs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
 	deep := recs.AppendEmpty()
@@ -157,8 +158,8 @@ func TestBadInputToOTLPReceiver(t *testing.T) {
 	ingesttest.WaitCount(t, conn, "SELECT count() FROM "+db+".spans WHERE ServiceName = 'weird'", 5)
 	ingesttest.WaitCount(t, conn, "SELECT count() FROM "+db+".logs", 2)
 
-	reader := tracestore.NewReader(conn, db)
-	got, err := reader.GetTrace(context.Background(), id)
+	rd := readerOf(t, conn, db)
+	got, err := rd.GetTrace(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +179,7 @@ func TestBadInputToOTLPReceiver(t *testing.T) {
 			}
 		}
 	}
-	logs, err := reader.GetLogs(context.Background(), tracestore.LogFilter{TraceID: id})
+	logs, err := rd.GetLogs(context.Background(), reader.LogFilter{TraceID: id})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +191,7 @@ func TestBadInputToOTLPReceiver(t *testing.T) {
 			v, _ = v.Map().Get("child")
 		}
 	}
-	if levels != tracestore.DefaultMaxValueDepth {
-		t.Errorf("deep body read back with %d map levels, want %d", levels, tracestore.DefaultMaxValueDepth)
+	if levels != anyvalue.DefaultMaxValueDepth {
+		t.Errorf("deep body read back with %d map levels, want %d", levels, anyvalue.DefaultMaxValueDepth)
 	}
 }

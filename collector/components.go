@@ -20,8 +20,8 @@ import (
 	"go.opentelemetry.io/collector/receiver/otlpreceiver"
 	"go.opentelemetry.io/collector/service/telemetry/otelconftelemetry"
 
-	"github.com/tracehouse/tracehouse/ingest"
 	"github.com/tracehouse/tracehouse/ingest/jsonlreceiver"
+	"github.com/tracehouse/tracehouse/ingest/tracehouseexporter"
 )
 
 // Module versions, as in builder-config.yaml (a test keeps the two and
@@ -65,7 +65,7 @@ func Components() (otelcol.Factories, error) {
 	}
 
 	f.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](
-		ingest.NewFactory(),
+		tracehouseexporter.NewFactory(),
 		otlpexporter.NewFactory(),
 		otlphttpexporter.NewFactory(),
 		debugexporter.NewFactory(),
@@ -75,11 +75,11 @@ func Components() (otelcol.Factories, error) {
 		return otelcol.Factories{}, err
 	}
 	f.ExporterModules = map[component.Type]string{
-		ingest.NewFactory().Type():           thisModule,
-		otlpexporter.NewFactory().Type():     "go.opentelemetry.io/collector/exporter/otlpexporter" + coreModules,
-		otlphttpexporter.NewFactory().Type(): "go.opentelemetry.io/collector/exporter/otlphttpexporter" + coreModules,
-		debugexporter.NewFactory().Type():    "go.opentelemetry.io/collector/exporter/debugexporter" + coreModules,
-		kafkaexporter.NewFactory().Type():    "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/kafkaexporter" + contribModules,
+		tracehouseexporter.NewFactory().Type(): thisModule,
+		otlpexporter.NewFactory().Type():       "go.opentelemetry.io/collector/exporter/otlpexporter" + coreModules,
+		otlphttpexporter.NewFactory().Type():   "go.opentelemetry.io/collector/exporter/otlphttpexporter" + coreModules,
+		debugexporter.NewFactory().Type():      "go.opentelemetry.io/collector/exporter/debugexporter" + coreModules,
+		kafkaexporter.NewFactory().Type():      "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/kafkaexporter" + contribModules,
 	}
 
 	f.Extensions, err = otelcol.MakeFactoryMap[extension.Factory](

@@ -17,7 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/mod/modfile"
 
-	"github.com/tracehouse/tracehouse/ingest"
+	"github.com/tracehouse/tracehouse/ingest/tracehouseexporter"
 	"github.com/tracehouse/tracehouse/storage/chtest"
 )
 
@@ -148,7 +148,7 @@ func TestBuilderManifestMatchesComponents(t *testing.T) {
 		found := false
 		for _, cfg := range []component.Config{
 			f.Receivers[component.MustNewType("jsonl")].CreateDefaultConfig(),
-			f.Exporters[component.MustNewType(ingest.TypeStr)].CreateDefaultConfig(),
+			f.Exporters[component.MustNewType(tracehouseexporter.TypeStr)].CreateDefaultConfig(),
 		} {
 			if reflect.TypeOf(cfg).Elem().PkgPath() == e.Import {
 				found = true

@@ -14,7 +14,7 @@ import (
 
 	"github.com/tracehouse/tracehouse/ingest/ingesttest"
 	"github.com/tracehouse/tracehouse/storage/chtest"
-	"github.com/tracehouse/tracehouse/storage/tracestore"
+	"github.com/tracehouse/tracehouse/storage/reader"
 )
 
 // The shipped all-in-one configuration starts as it is, with only the
@@ -78,7 +78,7 @@ func TestAllInOneConfigRuns(t *testing.T) {
 
 	var id pcommon.TraceID
 	copy(id[:], []byte{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36})
-	got, err := tracestore.NewReader(conn, db).GetLogs(context.Background(), tracestore.LogFilter{TraceID: id})
+	got, err := readerOf(t, conn, db).GetLogs(context.Background(), reader.LogFilter{TraceID: id})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/tracehouse/tracehouse/internal/seed"
 	"github.com/tracehouse/tracehouse/storage/reader"
-	"github.com/tracehouse/tracehouse/storage/tracestore"
+	"github.com/tracehouse/tracehouse/storage/writer"
 )
 
 // TestTailFollowsNewRecords writes records while a tail runs: the matching
@@ -19,7 +19,7 @@ import (
 func TestTailFollowsNewRecords(t *testing.T) {
 	db, conn := seed.NewDatabase(t)
 	svc := newServiceOpts(t, conn, db, Options{Limits: Limits{TailPollInterval: 50 * time.Millisecond, TailMaxDuration: time.Minute}, Now: time.Now}, reader.Limits{})
-	w := tracestore.NewWriter(conn, tracestore.Options{Database: db})
+	w := writer.NewWriter(conn, writer.Options{Database: db})
 	write := func(service string, sev plog.SeverityNumber, body string) {
 		t.Helper()
 		ld := plog.NewLogs()

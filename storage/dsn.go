@@ -41,6 +41,26 @@ func ParseDSN(dsn string) (*clickhouse.Options, error) {
 	return opts, nil
 }
 
+// Conn is a connection (pool) to ClickHouse: clickhouse-go's, named here so
+// that components outside storage need not import the driver.
+type Conn = driver.Conn
+
+// OpenConn opens a connection pool for dsn without contacting ClickHouse
+// (connections are made on first use), so a component can start while
+// ClickHouse is still down. native reports whether it speaks the native
+// protocol (clickhouse://, tcp://) rather than the HTTP interface.
+func OpenConn(dsn string) (conn Conn, native bool, err error) {
+	opts, err := ParseDSN(dsn)
+	if err != nil {
+		return nil, false, err
+	}
+	conn, err = clickhouse.Open(opts)
+	if err != nil {
+		return nil, false, fmt.Errorf("open a ClickHouse connection to %s: %w", redact(dsn), err)
+	}
+	return conn, opts.Protocol == clickhouse.Native, nil
+}
+
 // Open connects to ClickHouse and checks that it answers.
 func Open(ctx context.Context, dsn string) (driver.Conn, error) {
 	opts, err := ParseDSN(dsn)

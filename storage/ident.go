@@ -7,16 +7,23 @@ import (
 )
 
 // identRE is what Tracehouse accepts as a database or table name: a plain
-// identifier, so a name from a DSN or a flag can never carry SQL.
+// identifier, which is safe in SQL text, needs no quoting on any ClickHouse
+// version and reads the same in every tool.
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// CheckIdent reports a name that is not a plain identifier.
+// ValidIdent reports whether name is a plain identifier (letters, digits,
+// underscore; not starting with a digit).
+func ValidIdent(name string) bool { return identRE.MatchString(name) }
+
+// CheckIdent is ValidIdent as an error that says what a valid name looks like.
 func CheckIdent(name string) error {
-	if !identRE.MatchString(name) {
-		return fmt.Errorf("%q is not a plain identifier (letters, digits and _, not starting with a digit)", name)
+	if ValidIdent(name) {
+		return nil
 	}
-	return nil
+	return fmt.Errorf("name %q is not a plain identifier (letters, digits, underscore; not starting with a digit)", name)
 }
 
-// QuoteIdent quotes a name for SQL text.
+// QuoteIdent quotes name as a ClickHouse identifier (backquotes, an inner
+// backquote doubled), so that a name that is also a keyword is still read as
+// a name.
 func QuoteIdent(name string) string { return "`" + strings.ReplaceAll(name, "`", "``") + "`" }

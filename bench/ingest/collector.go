@@ -17,7 +17,7 @@ import (
 	"go.opentelemetry.io/collector/receiver/otlpreceiver"
 	"go.opentelemetry.io/collector/service/telemetry/otelconftelemetry"
 
-	"github.com/tracehouse/tracehouse/ingest"
+	"github.com/tracehouse/tracehouse/ingest/tracehouseexporter"
 )
 
 // cpuProfileEnv names the file a collector writes its CPU profile to.
@@ -53,7 +53,7 @@ func runCollector(args []string) error {
 			return f, err
 		}
 		f.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](
-			ingest.NewFactory(),
+			tracehouseexporter.NewFactory(),
 			clickhouseexporter.NewFactory(),
 		)
 		return f, err

@@ -26,7 +26,7 @@ type spanRows struct {
 	name, kind, svc     []string
 	duration            []uint64
 	status              []string
-	resAttrs            []string // OTLP/JSON attributes, as tracestore writes them
+	resAttrs            []string // OTLP/JSON attributes, as storage/writer writes them
 	attrs               []map[string]string
 	intAttrs            []map[string]int64
 }

@@ -1,5 +1,5 @@
 // Package seed writes a small, fixed set of traces and logs through the
-// real write path (storage/tracestore.Writer) into a fresh database of the
+// real write path (storage/writer.Writer) into a fresh database of the
 // test package's embedded ClickHouse, for the query service's tests and
 // benchmarks. Every timestamp is fixed, so outputs are reproducible.
 //
@@ -23,7 +23,7 @@ import (
 
 	"github.com/tracehouse/tracehouse/storage/chtest"
 	"github.com/tracehouse/tracehouse/storage/schema"
-	"github.com/tracehouse/tracehouse/storage/tracestore"
+	"github.com/tracehouse/tracehouse/storage/writer"
 )
 
 // Base is the start of TraceOK; everything else is relative to it.
@@ -305,11 +305,11 @@ func NewDatabase(t testing.TB) (string, driver.Conn) {
 }
 
 // Load creates a database and writes Traces and Logs into it through
-// tracestore.Writer.
+// writer.Writer.
 func Load(t testing.TB) (string, driver.Conn) {
 	t.Helper()
 	db, conn := NewDatabase(t)
-	w := tracestore.NewWriter(conn, tracestore.Options{Database: db, Now: func() time.Time { return Now }})
+	w := writer.NewWriter(conn, writer.Options{Database: db, Now: func() time.Time { return Now }})
 	ctx := context.Background()
 	for _, td := range Traces() {
 		if err := w.WriteTraces(ctx, td); err != nil {
@@ -323,9 +323,9 @@ func Load(t testing.TB) (string, driver.Conn) {
 }
 
 // WriteManyLogs writes n simple records (attribute n = 0…n-1, one per
-// 100 ms from Base) through tracestore.Writer, in batches.
+// 100 ms from Base) through writer.Writer, in batches.
 func WriteManyLogs(ctx context.Context, conn driver.Conn, db string, n int) error {
-	w := tracestore.NewWriter(conn, tracestore.Options{Database: db})
+	w := writer.NewWriter(conn, writer.Options{Database: db})
 	const batch = 50_000
 	for done := 0; done < n; done += batch {
 		ld := plog.NewLogs()
@@ -347,10 +347,10 @@ func WriteManyLogs(ctx context.Context, conn driver.Conn, db string, n int) erro
 	return nil
 }
 
-// WriteManyTraces writes n checkouts through tracestore.Writer, one every
+// WriteManyTraces writes n checkouts through writer.Writer, one every
 // 100 ms from Base, every third one failed, and returns their ids.
 func WriteManyTraces(ctx context.Context, conn driver.Conn, db string, n int) ([]pcommon.TraceID, error) {
-	w := tracestore.NewWriter(conn, tracestore.Options{Database: db})
+	w := writer.NewWriter(conn, writer.Options{Database: db})
 	ids := make([]pcommon.TraceID, 0, n)
 	const batch = 500
 	for done := 0; done < n; done += batch {

@@ -12,9 +12,9 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/tracehouse/tracehouse/storage"
+	"github.com/tracehouse/tracehouse/storage/anyvalue"
 	"github.com/tracehouse/tracehouse/storage/chsql"
 	"github.com/tracehouse/tracehouse/storage/logquery"
-	"github.com/tracehouse/tracehouse/storage/tracestore"
 )
 
 // LogPos is a record's place in time order: its timestamp, then a hash of
@@ -296,7 +296,7 @@ func (r *Reader) GetLogs(ctx context.Context, f LogFilter) (plog.Logs, error) {
 // derived from it.
 func (r *logRow) entry() LogEntry {
 	res := pcommon.NewResource()
-	tracestore.PutAttributes(r.common.Resource, res.Attributes())
+	anyvalue.PutAttributes(r.common.Resource, res.Attributes())
 	if _, ok := res.Attributes().Get("service.name"); !ok && r.common.ServiceName != "" {
 		res.Attributes().PutStr("service.name", r.common.ServiceName)
 	}

@@ -10,7 +10,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
-	"github.com/tracehouse/tracehouse/storage/tracestore"
+	"github.com/tracehouse/tracehouse/storage/anyvalue"
 )
 
 // selectList quotes the columns and reads enums as their OTLP numbers.
@@ -48,8 +48,24 @@ func (m *AttrMaps) len() int {
 // PutInto adds the attributes to dst, grouped by type and sorted by key
 // within each (ClickHouse maps do not keep the original order).
 func (m *AttrMaps) PutInto(dst pcommon.Map) {
-	tm := tracestore.AttrMaps(*m)
-	tm.PutInto(dst)
+	dst.EnsureCapacity(m.len())
+	for _, k := range sortedKeys(m.Str) {
+		dst.PutStr(k, m.Str[k])
+	}
+	for _, k := range sortedKeys(m.Int) {
+		dst.PutInt(k, m.Int[k])
+	}
+	for _, k := range sortedKeys(m.Float) {
+		dst.PutDouble(k, m.Float[k])
+	}
+	for _, k := range sortedKeys(m.Bool) {
+		dst.PutBool(k, m.Bool[k])
+	}
+	for _, k := range sortedKeys(m.Other) {
+		if err := anyvalue.DecodeValue(m.Other[k], dst.PutEmpty(k)); err != nil {
+			dst.PutStr(k, m.Other[k]) // keep the text rather than lose the attribute
+		}
+	}
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -121,7 +137,7 @@ func (g *grouper) spans(td ptrace.Traces, c *commonColumns) ptrace.SpanSlice {
 		ri = td.ResourceSpans().Len()
 		g.resources[string(g.key)] = ri
 		rs := td.ResourceSpans().AppendEmpty()
-		tracestore.PutAttributes(c.Resource, rs.Resource().Attributes())
+		anyvalue.PutAttributes(c.Resource, rs.Resource().Attributes())
 		rs.Resource().SetDroppedAttributesCount(c.ResDropped)
 		rs.SetSchemaUrl(c.ResSchemaURL)
 	}
@@ -145,7 +161,7 @@ func (g *grouper) records(ld plog.Logs, c *commonColumns) plog.LogRecordSlice {
 		ri = ld.ResourceLogs().Len()
 		g.resources[string(g.key)] = ri
 		rl := ld.ResourceLogs().AppendEmpty()
-		tracestore.PutAttributes(c.Resource, rl.Resource().Attributes())
+		anyvalue.PutAttributes(c.Resource, rl.Resource().Attributes())
 		rl.Resource().SetDroppedAttributesCount(c.ResDropped)
 		rl.SetSchemaUrl(c.ResSchemaURL)
 	}
@@ -165,7 +181,7 @@ func (g *grouper) records(ld plog.Logs, c *commonColumns) plog.LogRecordSlice {
 func setScope(s pcommon.InstrumentationScope, c *commonColumns) {
 	s.SetName(c.ScopeName)
 	s.SetVersion(c.ScopeVersion)
-	tracestore.PutAttributes(c.Scope, s.Attributes())
+	anyvalue.PutAttributes(c.Scope, s.Attributes())
 	s.SetDroppedAttributesCount(c.ScopeDropped)
 }
 
@@ -244,7 +260,7 @@ func (r *spanRow) fill(s ptrace.Span) {
 			ev.SetName(r.EventName[i])
 		}
 		if i < len(r.EventAttrs) {
-			tracestore.PutAttributes(r.EventAttrs[i], ev.Attributes())
+			anyvalue.PutAttributes(r.EventAttrs[i], ev.Attributes())
 		}
 		if i < len(r.EventDropped) {
 			ev.SetDroppedAttributesCount(r.EventDropped[i])
@@ -271,7 +287,7 @@ func (r *spanRow) fill(s ptrace.Span) {
 			l.SetFlags(r.LinkFlags[i])
 		}
 		if i < len(r.LinkAttrs) {
-			tracestore.PutAttributes(r.LinkAttrs[i], l.Attributes())
+			anyvalue.PutAttributes(r.LinkAttrs[i], l.Attributes())
 		}
 		if i < len(r.LinkDropped) {
 			l.SetDroppedAttributesCount(r.LinkDropped[i])
@@ -322,7 +338,7 @@ func (r *logRow) fill(l plog.LogRecord) {
 	l.SetFlags(plog.LogRecordFlags(r.TraceFlags))
 	l.SetSeverityText(r.SeverityText)
 	l.SetSeverityNumber(plog.SeverityNumber(r.SeverityNumber))
-	tracestore.SetBody(l.Body(), r.Body, pcommon.ValueType(r.BodyType))
+	anyvalue.SetBody(l.Body(), r.Body, pcommon.ValueType(r.BodyType))
 	l.SetEventName(r.EventName)
 	r.Attrs.PutInto(l.Attributes())
 	l.SetDroppedAttributesCount(r.Dropped)

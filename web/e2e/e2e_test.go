@@ -1,6 +1,6 @@
 // Package e2e runs the web UI's browser tests: it starts the real query
 // service (query/api, with web.FS mounted at /) on the embedded ClickHouse
-// seeded through the real write path (storage/tracestore), then runs
+// seeded through the real write path (storage/writer), then runs
 // web/tests/ui.test.mjs — node's test runner driving the system's headless
 // Chromium with playwright-core — against it.
 //
@@ -31,7 +31,7 @@ import (
 	"github.com/tracehouse/tracehouse/storage/chtest"
 	"github.com/tracehouse/tracehouse/storage/reader"
 	"github.com/tracehouse/tracehouse/storage/schema"
-	"github.com/tracehouse/tracehouse/storage/tracestore"
+	"github.com/tracehouse/tracehouse/storage/writer"
 	"github.com/tracehouse/tracehouse/web"
 )
 
@@ -54,7 +54,7 @@ func TestBrowser(t *testing.T) {
 	if _, err := schema.Migrate(ctx, conn, opts); err != nil {
 		t.Fatal(err)
 	}
-	seed := seedData(t, tracestore.NewWriter(conn, tracestore.Options{Database: db}))
+	seed := seedData(t, writer.NewWriter(conn, writer.Options{Database: db}))
 
 	store, err := reader.New(conn, reader.Options{Database: db})
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
-	"github.com/tracehouse/tracehouse/storage/tracestore"
+	"github.com/tracehouse/tracehouse/storage/writer"
 )
 
 // Seed is what the browser tests are told about the seeded data.
@@ -151,7 +151,7 @@ func (l *logBuilder) add(service string, at time.Time, sev plog.SeverityNumber, 
 // declined by payment), health checks, logs under their spans, and one
 // 10,000-span batch trace. Times are relative to now so that the UI's
 // default "last hour" shows them.
-func seedData(t *testing.T, w *tracestore.Writer) Seed {
+func seedData(t *testing.T, w *writer.Writer) Seed {
 	t.Helper()
 	ctx := context.Background()
 	now := time.Now()

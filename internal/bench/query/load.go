@@ -11,16 +11,16 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
-	"github.com/tracehouse/tracehouse/storage/tracestore"
+	"github.com/tracehouse/tracehouse/storage/writer"
 )
 
-func loadSpans(ctx context.Context, w *tracestore.Writer, g *gen, n, batch int) (float64, error) {
+func loadSpans(ctx context.Context, w *writer.Writer, g *gen, n, batch int) (float64, error) {
 	g.sweep(n)
 	return load("spans", "spans/s", "WriteTraces", n, batch, g.traces,
 		func(td ptrace.Traces) error { return w.WriteTraces(ctx, td) })
 }
 
-func loadLogs(ctx context.Context, w *tracestore.Writer, g *gen, n, batch int) (float64, error) {
+func loadLogs(ctx context.Context, w *writer.Writer, g *gen, n, batch int) (float64, error) {
 	g.sweep(n)
 	return load("logs", "records/s", "WriteLogs", n, batch,
 		func(k int) (plog.Logs, int) { return g.logs(k), k },

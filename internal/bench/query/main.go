@@ -17,7 +17,7 @@ import (
 	"github.com/tracehouse/tracehouse/internal/bench/benchenv"
 	"github.com/tracehouse/tracehouse/query"
 	"github.com/tracehouse/tracehouse/storage/reader"
-	"github.com/tracehouse/tracehouse/storage/tracestore"
+	"github.com/tracehouse/tracehouse/storage/writer"
 )
 
 func main() {
@@ -43,7 +43,7 @@ func run(o options) error {
 	}
 	defer env.Close()
 	conn := env.Conn
-	w := tracestore.NewWriter(conn, tracestore.Options{})
+	w := writer.NewWriter(conn, writer.Options{})
 	svc, err := newService(conn)
 	if err != nil {
 		return err
@@ -74,7 +74,7 @@ func run(o options) error {
 				return err
 			}
 			conn = env.Conn
-			w = tracestore.NewWriter(conn, tracestore.Options{})
+			w = writer.NewWriter(conn, writer.Options{})
 			if svc, err = newService(conn); err != nil {
 				return err
 			}

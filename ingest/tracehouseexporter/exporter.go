@@ -1,0 +1,210 @@
+package tracehouseexporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.uber.org/zap"
+
+	"github.com/tracehouse/tracehouse/storage"
+	"github.com/tracehouse/tracehouse/storage/schema"
+	"github.com/tracehouse/tracehouse/storage/writer"
+)
+
+type signal string
+
+const (
+	signalTraces signal = "traces"
+	signalLogs   signal = "logs"
+)
+
+// startupReadyTimeout bounds the connection check and migrations at start.
+// When ClickHouse is not reachable by then the collector still starts;
+// exports retry until it is (queued data waits meanwhile).
+const startupReadyTimeout = 15 * time.Second
+
+type tracehouseExporter struct {
+	cfg        *Config
+	signal     signal
+	log        *zap.Logger
+	metrics    *exporterMetrics
+	endpoint   string // the DSN
+	schemaOpts schema.Options
+	writerOpts writer.Options
+	target     string // where rows go, for messages: "host:port/database"
+
+	mu     sync.Mutex // serialises connecting and migrating
+	conn   storage.Conn
+	writer atomic.Pointer[writer.Writer]
+}
+
+func newExporter(cfg *Config, set exporter.Settings, sig signal) (*tracehouseExporter, error) {
+	dsn, err := storage.ParseDSN(string(cfg.Endpoint))
+	if err != nil {
+		return nil, err
+	}
+	metrics, err := newExporterMetrics(set.TelemetrySettings, sig)
+	if err != nil {
+		return nil, err
+	}
+	schemaOpts := cfg.schemaOptions(dsn.Auth.Database)
+	target := strings.Join(dsn.Addr, ",") + "/" + schemaOpts.Database
+	// The exporter never shortens a TTL (its ttl settings always have a
+	// value, so it cannot tell a choice from a default): a longer one set
+	// with `tracehouse migrate` stays, and is reported.
+	schemaOpts.KeptTTL = func(d schema.TTLDiff) {
+		set.Logger.Warn(d.Explain("tracehouse migrate"), zap.String("target", target))
+	}
+	edgeCache := cfg.ServiceGraph.CacheSize
+	if edgeCache == 0 {
+		edgeCache = -1 // off
+	}
+	return &tracehouseExporter{
+		cfg:        cfg,
+		signal:     sig,
+		log:        set.Logger,
+		metrics:    metrics,
+		endpoint:   string(cfg.Endpoint),
+		schemaOpts: schemaOpts,
+		writerOpts: writer.Options{
+			Database:      schemaOpts.Database,
+			EdgeCacheSize: edgeCache,
+			EdgeCacheTTL:  cfg.ServiceGraph.CacheTTL,
+		},
+		target: target,
+	}, nil
+}
+
+func (e *tracehouseExporter) start(ctx context.Context, _ component.Host) error {
+	conn, native, err := storage.OpenConn(e.endpoint)
+	if err != nil {
+		return fmt.Errorf("tracehouse exporter: %w", err)
+	}
+	e.mu.Lock()
+	e.conn = conn
+	// Over HTTP the writer sends Native blocks it keeps between batches;
+	// the native protocol needs clickhouse-go's batches.
+	e.writerOpts.NativeProtocol = native
+	e.mu.Unlock()
+	readyCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), startupReadyTimeout)
+	defer cancel()
+	if _, err := e.ready(readyCtx); err != nil {
+		e.log.Warn("ClickHouse is not ready yet; exports will retry until it is", zap.String("target", e.target), zap.Error(err))
+	}
+	return nil
+}
+
+// shutdown is safe without start.
+func (e *tracehouseExporter) shutdown(context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.conn == nil {
+		return nil
+	}
+	err := e.conn.Close()
+	e.conn = nil
+	return err
+}
+
+// ready returns the writer once ClickHouse answered and the schema is in
+// place; until then every call tries again.
+func (e *tracehouseExporter) ready(ctx context.Context) (*writer.Writer, error) {
+	if w := e.writer.Load(); w != nil {
+		return w, nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if w := e.writer.Load(); w != nil {
+		return w, nil
+	}
+	if e.conn == nil {
+		return nil, errors.New("tracehouse exporter is not started")
+	}
+	if err := e.conn.Ping(ctx); err != nil {
+		return nil, fmt.Errorf("ClickHouse at %s does not answer: %w", e.target, err)
+	}
+	if e.cfg.CreateSchema {
+		applied, err := schema.Migrate(ctx, e.conn, e.schemaOpts)
+		if err != nil {
+			return nil, fmt.Errorf("create the Tracehouse schema in %s: %w", e.target, err)
+		}
+		if len(applied) > 0 {
+			e.log.Info("Tracehouse schema updated", zap.String("target", e.target), zap.Strings("applied", applied))
+		}
+	}
+	w := writer.NewWriter(e.conn, e.writerOpts)
+	e.writer.Store(w)
+	e.log.Info("writing to ClickHouse", zap.String("target", e.target), zap.String("signal", string(e.signal)))
+	return w, nil
+}
+
+func (e *tracehouseExporter) pushTraces(ctx context.Context, td ptrace.Traces) error {
+	w, err := e.ready(ctx)
+	if err != nil {
+		e.metrics.failure(ctx, failureRetryable)
+		return err
+	}
+	began := time.Now()
+	st, err := w.WriteTracesStats(ctx, td)
+	e.metrics.insert(ctx, st, err, time.Since(began), func() int { return (&ptrace.ProtoMarshaler{}).TracesSize(td) })
+	return e.outcome(err, td.SpanCount(), st)
+}
+
+func (e *tracehouseExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
+	w, err := e.ready(ctx)
+	if err != nil {
+		e.metrics.failure(ctx, failureRetryable)
+		return err
+	}
+	began := time.Now()
+	st, err := w.WriteLogsStats(ctx, ld)
+	e.metrics.insert(ctx, st, err, time.Since(began), func() int { return (&plog.ProtoMarshaler{}).LogsSize(ld) })
+	return e.outcome(err, ld.LogRecordCount(), st)
+}
+
+// outcome logs (once per batch) and classifies a write error: errors that
+// cannot succeed on retry become consumererror.Permanent, so exporterhelper
+// drops the batch instead of retrying it for ever.
+func (e *tracehouseExporter) outcome(err error, items int, st writer.WriteStats) error {
+	if st.Sanitized > 0 || st.Truncated > 0 || st.Clamped > 0 {
+		e.log.Debug("stored with changes", zap.String("signal", string(e.signal)),
+			zap.Int("invalid_utf8_strings", st.Sanitized), zap.Int("truncated_values", st.Truncated), zap.Int("clamped_fields", st.Clamped))
+	}
+	if err == nil {
+		if ce := e.log.Check(zap.DebugLevel, "stored"); ce != nil {
+			ce.Write(zap.String("signal", string(e.signal)), zap.Int("rows", st.Rows), zap.Int("edges", st.Edges))
+		}
+		return nil
+	}
+	var edges *writer.EdgesError
+	var rejected *writer.RejectedError
+	switch {
+	case errors.As(err, &rejected):
+		e.log.Error("dropped data that can never be stored; the rest of the batch was stored",
+			zap.String("signal", string(e.signal)), zap.Int("dropped", rejected.Count), zap.Int("stored", st.Rows),
+			zap.String("reason", rejected.Reason))
+		return consumererror.NewPermanent(err)
+	case errors.As(err, &edges):
+		// The spans are stored, so the export succeeded: retrying would
+		// store them twice for the sake of a few service-map counts.
+		e.log.Error("spans stored but their service-graph edges were lost", zap.Int("spans", st.Rows),
+			zap.Int("edges", edges.Edges), zap.Error(edges.Err))
+		return nil
+	case storage.IsPermanent(err):
+		e.log.Error("dropped a batch ClickHouse can never accept", zap.String("signal", string(e.signal)),
+			zap.Int("items", items), zap.String("target", e.target), zap.Error(err))
+		return consumererror.NewPermanent(err)
+	default:
+		return err // exporterhelper retries (and logs) it
+	}
+}

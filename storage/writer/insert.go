@@ -1,0 +1,211 @@
+package writer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/tracehouse/tracehouse/storage"
+	"github.com/tracehouse/tracehouse/storage/nativeblock"
+)
+
+// tableInsert is one table's INSERT statement and, after the first batch,
+// its column types, so later batches skip the DESCRIBE TABLE round trip that
+// clickhouse-go makes over HTTP.
+type tableInsert struct {
+	database, name string // unquoted
+	table          string // quoted, qualified
+	query          string // INSERT INTO … (columns)
+	statement      string // the query as the body of a Native block
+	types          atomic.Pointer[insertTypes]
+}
+
+// insertTypes are the column types a batch declares.
+type insertTypes struct {
+	cols []clickhouse.ColumnNameAndType
+	// converted: some differ from the table's (see Writer.wireType).
+	converted bool
+}
+
+func newTableInsert(db, table string, columns []string) tableInsert {
+	quoted := make([]string, len(columns))
+	for i, c := range columns {
+		quoted[i] = "`" + c + "`"
+	}
+	qualified := storage.QuoteIdent(db) + "." + table
+	query := "INSERT INTO " + qualified + " (" + strings.Join(quoted, ", ") + ")"
+	return tableInsert{
+		database:  db,
+		name:      table,
+		table:     qualified,
+		query:     query,
+		statement: insertStatement(query),
+	}
+}
+
+// insert writes one table's rows: every column appended whole, then sent as
+// one Native block (see nativeblock.Encoder for why the writer encodes it
+// itself over HTTP). enc is the reusable block of the caller's buffers.
+func (w *Writer) insert(ctx context.Context, t *tableInsert, rows int, cols []nativeblock.Column, enc *nativeblock.Encoder) (sent int, err error) {
+	if w.nativeProtocol {
+		return 0, w.insertBatch(ctx, t, rows, cols)
+	}
+	types := t.types.Load()
+	if types == nil {
+		if types, err = w.describe(ctx, t, cols); err != nil {
+			return 0, err
+		}
+		t.types.Store(types)
+	}
+	body, err := enc.Encode(t.statement, types.cols, rows, cols)
+	if errors.Is(err, ErrInvalidData) {
+		return 0, fmt.Errorf("%s: %w", t.table, err)
+	}
+	if err != nil {
+		t.types.Store(nil)
+		return 0, fmt.Errorf("insert into %s: %w", t.table, err)
+	}
+	if err := sendBlock(ctx, w.conn, body); err != nil {
+		enc.Forget()
+		return 0, w.sendFailed(t, types, rows, err)
+	}
+	return len(body), nil
+}
+
+// describe asks the server for the types of the INSERT's columns, as the
+// batch API does, and picks the types the writer declares for them
+// (wireType).
+func (w *Writer) describe(ctx context.Context, t *tableInsert, cols []nativeblock.Column) (*insertTypes, error) {
+	rows, err := w.conn.Query(ctx, "SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {table:String}",
+		clickhouse.Named("db", t.database), clickhouse.Named("table", t.name))
+	if err != nil {
+		return nil, fmt.Errorf("read the columns of %s: %w", t.table, err)
+	}
+	defer rows.Close()
+	have := map[string]string{}
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			return nil, fmt.Errorf("read the columns of %s: %w", t.table, err)
+		}
+		have[name] = typ
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read the columns of %s: %w", t.table, err)
+	}
+	types := &insertTypes{cols: make([]clickhouse.ColumnNameAndType, 0, len(cols))}
+	for _, c := range cols {
+		typ, ok := have[c.Name]
+		if !ok {
+			return nil, fmt.Errorf("insert into %s: the table has no column %s (run the schema migrations: tracehouse migrate)", t.table, c.Name)
+		}
+		wire := w.wireType(typ)
+		types.converted = types.converted || wire != typ
+		types.cols = append(types.cols, clickhouse.ColumnNameAndType{Name: c.Name, Type: wire})
+	}
+	return types, nil
+}
+
+// insertBatch is insert through clickhouse-go's batch API, for the native
+// protocol.
+func (w *Writer) insertBatch(ctx context.Context, t *tableInsert, rows int, cols []nativeblock.Column) error {
+	known := t.types.Load()
+	prepCtx := ctx
+	if known != nil {
+		prepCtx = clickhouse.Context(ctx, clickhouse.WithColumnNamesAndTypes(known.cols))
+	}
+	batch, err := w.conn.PrepareBatch(prepCtx, t.query)
+	if err != nil {
+		t.types.Store(nil)
+		return fmt.Errorf("prepare insert into %s: %w", t.table, err)
+	}
+	defer batch.Close()
+	driverCols := batch.Columns()
+	if len(driverCols) != len(cols) {
+		_ = batch.Abort()
+		t.types.Store(nil)
+		return fmt.Errorf("insert into %s: the driver has %d columns for the %d of the INSERT", t.table, len(driverCols), len(cols))
+	}
+	if err := nativeblock.AppendColumns(driverCols, cols); err != nil {
+		_ = batch.Abort()
+		return fmt.Errorf("%w: %s: %v", ErrInvalidData, t.table, err)
+	}
+	if known == nil {
+		types := &insertTypes{cols: make([]clickhouse.ColumnNameAndType, 0, len(cols))}
+		for _, col := range driverCols {
+			typ := w.wireType(string(col.Type()))
+			types.converted = types.converted || typ != string(col.Type())
+			types.cols = append(types.cols, clickhouse.ColumnNameAndType{Name: col.Name(), Type: typ})
+		}
+		t.types.Store(types)
+	}
+	if err := batch.Send(); err != nil {
+		return w.sendFailed(t, known, rows, err)
+	}
+	return nil
+}
+
+// sendFailed is the error of an INSERT the server did not take. The table
+// is described again next time (it may have changed).
+func (w *Writer) sendFailed(t *tableInsert, declared *insertTypes, rows int, err error) error {
+	t.types.Store(nil)
+	var ex *clickhouse.Exception
+	if declared != nil && declared.converted && errors.As(err, &ex) {
+		// The server refused a block declaring converted types: it may
+		// not convert (a profile can turn the setting off). Declare the
+		// table's own types from now on, and do not let the error look
+		// permanent: the retry sends the same rows without conversion.
+		w.noConvert.Store(true)
+		return fmt.Errorf("insert %d rows into %s (declaring plain String attribute values, which is now turned off): %v", rows, t.table, err)
+	}
+	return fmt.Errorf("insert %d rows into %s: %w", rows, t.table, err)
+}
+
+// wireType is the type a column is declared with in the Native blocks of
+// later batches (over HTTP; the native protocol ignores declared types and
+// uses the server's). Attribute string values go as plain String into
+// their Map(…, LowCardinality(String)) columns: the server converts them
+// (input_format_native_allow_types_conversion, on by default), building the
+// dictionary in C++, where clickhouse-go would build it in a Go map keyed
+// by interface values, one entry per distinct value: for ids, nearly one per
+// row, the largest allocation of a batch. Keys and the per-resource columns
+// stay LowCardinality: few distinct values, a small block.
+func (w *Writer) wireType(t string) string {
+	if t != lcStringMap {
+		return t
+	}
+	w.convertsOnce.Do(func() {
+		v, err := w.conn.ServerVersion()
+		w.converts = err == nil && v.Version.Major >= 24
+	})
+	if !w.converts || w.noConvert.Load() {
+		return t
+	}
+	return plainValuesMap
+}
+
+const (
+	lcStringMap    = "Map(LowCardinality(String), LowCardinality(String))"
+	plainValuesMap = "Map(LowCardinality(String), String)"
+)
+
+// sendBlock sends the body of an INSERT (its statement and a Native block)
+// through clickhouse-go's Exec, which posts it as is over HTTP, where
+// ClickHouse reads the block after the statement as its data. (The
+// statement cannot go in the URL's query parameter through Exec's settings:
+// when Exec opens a new connection, its hello query carries the same
+// settings.) The body is handed over as a string without copying; it is not
+// read after Exec returns successfully (the server answers an INSERT only
+// after reading all of it), and on failure the caller forgets the buffer.
+func sendBlock(ctx context.Context, conn driver.Conn, body []byte) error {
+	return conn.Exec(ctx, unsafe.String(unsafe.SliceData(body), len(body)))
+}
+
+// insertStatement is what precedes the block in the body.
+func insertStatement(insert string) string { return insert + " FORMAT Native\n" }
