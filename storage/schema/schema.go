@@ -28,6 +28,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/tracehouse/tracehouse/storage"
 )
 
 // files holds the migrations and the bootstrap script.
@@ -106,16 +108,14 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
 // clusterRE accepts plain cluster names and server macros such as {cluster}.
 var clusterRE = regexp.MustCompile(`^(\{[A-Za-z0-9_]+\}|[A-Za-z0-9_.-]+)$`)
 
 // Validate reports options that cannot be rendered into safe SQL.
 func (o Options) Validate() error {
 	o = o.withDefaults()
-	if !identRE.MatchString(o.Database) {
-		return fmt.Errorf("schema: database name %q is not a plain identifier (letters, digits, underscore; not starting with a digit)", o.Database)
+	if err := storage.CheckIdent(o.Database); err != nil {
+		return fmt.Errorf("schema: database: %w", err)
 	}
 	if o.Cluster != "" && !clusterRE.MatchString(o.Cluster) {
 		return fmt.Errorf("schema: cluster name %q is invalid (use letters, digits, '_', '.', '-' or a macro like {cluster})", o.Cluster)

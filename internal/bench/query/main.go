@@ -10,9 +10,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"os"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/tracehouse/tracehouse/internal/bench/benchenv"
 	"github.com/tracehouse/tracehouse/query"
