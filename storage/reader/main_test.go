@@ -1,13 +1,12 @@
 package reader
 
 import (
-	"github.com/tracehouse/tracehouse/storage/internal/storetest"
+	"testing"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"testing"
-
 	"github.com/tracehouse/tracehouse/storage/chtest"
+	"github.com/tracehouse/tracehouse/storage/internal/storetest"
 )
 
 func TestMain(m *testing.M) { chtest.Main(m) }
