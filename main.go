@@ -5,9 +5,11 @@
 package main
 
 import (
+	"os"
+
 	"github.com/tracehouse/tracehouse/internal/cli"
 	"github.com/tracehouse/tracehouse/internal/commands"
 	"github.com/tracehouse/tracehouse/internal/logging"
 )
 
-func main() { cli.Main(commands.Tracehouse, logging.New()) }
+func main() { os.Exit(cli.Main(commands.Tracehouse, logging.New())) }

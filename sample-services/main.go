@@ -10,6 +10,8 @@
 package main
 
 import (
+	"os"
+
 	"github.com/rs/zerolog"
 
 	"github.com/tracehouse/tracehouse/internal/cli"
@@ -28,4 +30,4 @@ var program = cli.Program{
 	Commands: []cli.Command{gateway.Command, auth.Command, order.Command, payment.Command, loadgen.Command, demo.Command},
 }
 
-func main() { cli.Main(program, zerolog.Nop()) }
+func main() { os.Exit(cli.Main(program, zerolog.Nop())) }

@@ -93,13 +93,12 @@ type Program struct {
 }
 
 // Main runs the program on the process's arguments, environment and
-// standard streams until the command ends or SIGINT/SIGTERM cancels it,
-// then exits with the program's exit code.
-func Main(p Program, log zerolog.Logger) {
+// standard streams until the command ends or SIGINT/SIGTERM cancels it, and
+// returns the exit code: func main() { os.Exit(cli.Main(program, log)) }.
+func Main(p Program, log zerolog.Logger) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := p.Run(ctx, os.Args[1:], Env{Stdout: os.Stdout, Stderr: os.Stderr, Logger: log, Lookup: os.LookupEnv})
-	stop()
-	os.Exit(code)
+	defer stop()
+	return p.Run(ctx, os.Args[1:], Env{Stdout: os.Stdout, Stderr: os.Stderr, Logger: log, Lookup: os.LookupEnv})
 }
 
 // Run runs the command args name with the rest of args and returns the exit

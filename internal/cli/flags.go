@@ -75,9 +75,9 @@ func envName(prefix, name string) string {
 	return prefix + "_" + v
 }
 
-// Parse sets the flags from the environment, then from args. A bad value,
-// in a variable or a flag, and any argument that is not a flag are
-// UsageErrors; -h prints the flags and returns flag.ErrHelp.
+// Parse sets the flags from the environment, then from args; call it once.
+// A bad value, in a variable or a flag, and any argument that is not a flag
+// are UsageErrors; -h prints the flags and returns flag.ErrHelp.
 func (f *FlagSet) Parse(args []string) error {
 	var envErr error
 	f.VisitAll(func(fl *flag.Flag) {
