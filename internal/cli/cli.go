@@ -31,12 +31,14 @@ const (
 // in tests.
 type Lookup func(name string) (string, bool)
 
-// Env is the process as a command sees it. Tests give their own.
+// Env is the process as a command sees it. Tests give their own; a command
+// writes to Stdout and Stderr, so set both (io.Discard drops).
 type Env struct {
 	// Stdout gets what the command reports to its user (addresses, help,
 	// results).
 	Stdout io.Writer
-	// Stderr gets usage errors.
+	// Stderr gets usage errors, and the logs of commands that log on their
+	// own (the sample services).
 	Stderr io.Writer
 	// Logger is the command's structured log; the zero Logger discards.
 	Logger zerolog.Logger

@@ -37,11 +37,15 @@ func allInOneFlags(env cli.Env) (*cli.FlagSet, *allInOneConfig) {
 	cfg := &allInOneConfig{}
 	fs := cli.NewFlagSet("tracehouse all-in-one", "TRACEHOUSE", env)
 	fs.StringVar(&cfg.data, "data", "./data", "data folder of the embedded ClickHouse (kept across restarts)")
+	fs.SetEnv("data", EnvData)
 	fs.StringVar(&cfg.clickhouseListen, "clickhouse-listen", embedded.DefaultListen, "address of the embedded ClickHouse HTTP interface")
+	fs.SetEnv("clickhouse-listen", EnvClickHouseListen)
 	fs.StringVar(&cfg.httpListen, "http", "127.0.0.1:8080", "address of the query API and UI")
 	fs.SetEnv("http", EnvQueryHTTP)
 	ttlVar(fs, &cfg.spansTTL, "spans-ttl", schema.DefaultSpansTTL, "how long spans are kept, a `duration` such as 7d, 36h or 1d12h (0: forever; shortening deletes stored data, so a default never shortens what is stored)")
+	fs.SetEnv("spans-ttl", EnvSpansTTL)
 	ttlVar(fs, &cfg.logsTTL, "logs-ttl", schema.DefaultLogsTTL, "how long logs are kept, a `duration` such as 7d (0: forever; shortening deletes stored data, so a default never shortens what is stored)")
+	fs.SetEnv("logs-ttl", EnvLogsTTL)
 	return fs, cfg
 }
 

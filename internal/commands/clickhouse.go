@@ -23,6 +23,7 @@ func clickHouseFlags(env cli.Env) (*cli.FlagSet, *embedded.Config) {
 	fs.StringVar(&cfg.DataDir, "data", "./data", "data folder of the embedded ClickHouse (kept across restarts)")
 	fs.SetEnv("data", EnvData)
 	fs.StringVar(&cfg.Listen, "listen", embedded.DefaultListen, "address of the HTTP interface (loopback unless --allow-remote)")
+	fs.SetEnv("listen", EnvClickHouseListen)
 	fs.BoolVar(&cfg.AllowRemote, "allow-remote", false, "allow a non-loopback --listen address (requires --user/--password)")
 	fs.StringVar(&cfg.User, "user", "", "user every client must authenticate as (empty: no authentication)")
 	fs.StringVar(&cfg.Password, "password", "", "password for --user")

@@ -18,15 +18,22 @@ var Tracehouse = cli.Program{
 	Commands: []cli.Command{AllInOne, Collector, Query, ClickHouse, Migrate},
 }
 
-// Variables shared by several commands.
+// Variables shared by several commands: a deployment states each setting
+// once, whichever commands it runs.
 const (
 	// EnvClickHouse holds the ClickHouse DSN of query and migrate (and of
 	// the shipped ingest-gateway collector configuration).
 	EnvClickHouse = "TRACEHOUSE_CLICKHOUSE"
 	// EnvData is the embedded ClickHouse's data folder.
 	EnvData = "TRACEHOUSE_DATA"
+	// EnvClickHouseListen is the address of the embedded ClickHouse.
+	EnvClickHouseListen = "TRACEHOUSE_CLICKHOUSE_LISTEN"
 	// EnvQueryHTTP is the address of the query API and UI.
 	EnvQueryHTTP = "TRACEHOUSE_QUERY_HTTP"
+	// EnvSpansTTL and EnvLogsTTL are the retentions all-in-one and migrate
+	// apply.
+	EnvSpansTTL = "TRACEHOUSE_SPANS_TTL"
+	EnvLogsTTL  = "TRACEHOUSE_LOGS_TTL"
 )
 
 // ttlValue is a retention flag: a Go duration whose units may include d

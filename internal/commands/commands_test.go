@@ -175,3 +175,27 @@ func TestTTLSyntax(t *testing.T) {
 		t.Errorf("TRACEHOUSE_LOGS_TTL=soon: %v; want a usage error naming the variable", err)
 	}
 }
+
+// The variables deployments already set keep their names.
+func TestVariableNames(t *testing.T) {
+	for cmd, flags := range map[string]map[string]string{
+		AllInOne.Name: {"data": "TRACEHOUSE_DATA", "clickhouse-listen": "TRACEHOUSE_CLICKHOUSE_LISTEN", "http": "TRACEHOUSE_QUERY_HTTP",
+			"spans-ttl": "TRACEHOUSE_SPANS_TTL", "logs-ttl": "TRACEHOUSE_LOGS_TTL"},
+		Query.Name: {"clickhouse": "TRACEHOUSE_CLICKHOUSE", "http": "TRACEHOUSE_QUERY_HTTP", "auth-token": "TRACEHOUSE_QUERY_AUTH_TOKEN",
+			"ui-dir": "TRACEHOUSE_QUERY_UI_DIR", "max-concurrent-queries": "TRACEHOUSE_QUERY_MAX_CONCURRENT",
+			"queue-timeout": "TRACEHOUSE_QUERY_QUEUE_TIMEOUT", "max-execution-time": "TRACEHOUSE_QUERY_MAX_EXECUTION_TIME",
+			"max-time-range": "TRACEHOUSE_QUERY_MAX_TIME_RANGE", "max-result-bytes": "TRACEHOUSE_QUERY_MAX_RESULT_BYTES",
+			"max-spans": "TRACEHOUSE_QUERY_MAX_SPANS"},
+		ClickHouse.Name: {"data": "TRACEHOUSE_DATA", "listen": "TRACEHOUSE_CLICKHOUSE_LISTEN", "allow-remote": "TRACEHOUSE_CLICKHOUSE_ALLOW_REMOTE",
+			"user": "TRACEHOUSE_CLICKHOUSE_USER", "password": "TRACEHOUSE_CLICKHOUSE_PASSWORD",
+			"max-request-bytes": "TRACEHOUSE_CLICKHOUSE_MAX_REQUEST_BYTES", "lib": "CHDB_LIB_PATH"},
+		Migrate.Name: {"clickhouse": "TRACEHOUSE_CLICKHOUSE", "spans-ttl": "TRACEHOUSE_SPANS_TTL", "logs-ttl": "TRACEHOUSE_LOGS_TTL"},
+	} {
+		fs := flagSets[cmd](cli.Env{})
+		for name, want := range flags {
+			if got := fs.EnvVars(name); len(got) != 1 || got[0] != want {
+				t.Errorf("%s --%s: variables %q, want %s", cmd, name, got, want)
+			}
+		}
+	}
+}

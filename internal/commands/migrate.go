@@ -36,12 +36,10 @@ func migrateFlags(env cli.Env) (*cli.FlagSet, *migrateConfig) {
 	fs.SetEnv("clickhouse", EnvClickHouse)
 	fs.StringVar(&o.Database, "database", "", "database for the Tracehouse tables (default: the DSN's database, else \"default\")")
 	fs.StringVar(&o.Cluster, "cluster", "", "cluster name for ON CLUSTER and Distributed tables; empty for a single node")
-	// The TTL variables are all-in-one's: a deployment states its
-	// retention once.
 	ttlVar(fs, &o.SpansTTL, "spans-ttl", defaults.SpansTTL, "how long spans are kept, a `duration` such as 7d, 36h or 1d12h; 0 keeps them forever")
-	fs.SetEnv("spans-ttl", "TRACEHOUSE_SPANS_TTL")
+	fs.SetEnv("spans-ttl", EnvSpansTTL)
 	ttlVar(fs, &o.LogsTTL, "logs-ttl", defaults.LogsTTL, "how long logs are kept, a `duration` such as 7d; 0 keeps them forever")
-	fs.SetEnv("logs-ttl", "TRACEHOUSE_LOGS_TTL")
+	fs.SetEnv("logs-ttl", EnvLogsTTL)
 	ttlVar(fs, &o.MetricsTTL, "metrics-ttl", defaults.MetricsTTL, "how long the per-minute aggregates are kept, a `duration` such as 30d; 0 keeps them forever")
 	fs.SetEnv("metrics-ttl", "TRACEHOUSE_METRICS_TTL")
 	fs.BoolVar(&cfg.dryRun, "dry-run", false, "print the SQL instead of running it")
