@@ -1,14 +1,11 @@
 // Package collector is the Tracehouse OpenTelemetry Collector
 // distribution: the components (components.go, in sync with
 // builder-config.yaml), the shipped configurations (configs/), the
-// `tracehouse collector` command and an in-process pipeline for
-// `tracehouse all-in-one`.
+// collector command behind `tracehouse collector` and an in-process
+// pipeline for `tracehouse all-in-one`.
 package collector
 
 import (
-	"context"
-	"io"
-
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 	"go.opentelemetry.io/collector/component"
@@ -59,18 +56,8 @@ func settings(uris []string, logOpts ...zap.Option) otelcol.CollectorSettings {
 
 // NewCommand is the collector command of this distribution: otelcol's own
 // command (run with --config FILE, and the validate, components,
-// featuregate and print-config subcommands). Without --config it runs the
-// all-in-one configuration. Logs go to stderr as the collector writes them.
-func NewCommand() *cobra.Command {
-	return otelcol.NewCommand(settings([]string{"yaml:" + AllInOneConfig()}))
-}
-
-// Run is `tracehouse collector ARGS…`: NewCommand with its logs sent to log
-// and its output to stdout, stopped when ctx ends.
-func Run(ctx context.Context, args []string, log zerolog.Logger, stdout io.Writer) error {
-	cmd := otelcol.NewCommand(settings([]string{"yaml:" + AllInOneConfig()}, zapToZerolog(log)))
-	cmd.SetArgs(args)
-	cmd.SetOut(stdout)
-	cmd.SilenceErrors = true // the caller reports the returned error
-	return cmd.ExecuteContext(ctx)
+// featuregate and print-config subcommands) with its logs sent to log.
+// Without --config it runs the all-in-one configuration.
+func NewCommand(log zerolog.Logger) *cobra.Command {
+	return otelcol.NewCommand(settings([]string{"yaml:" + AllInOneConfig()}, zapToZerolog(log)))
 }

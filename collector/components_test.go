@@ -2,7 +2,6 @@ package collector
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -11,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rs/zerolog"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/otelcol/otelcoltest"
 	"go.yaml.in/yaml/v3"
@@ -236,32 +234,4 @@ func TestShippedConfigsValidate(t *testing.T) {
 			t.Errorf("gateway config without TRACEHOUSE_CLICKHOUSE: %v, want an error that names the missing endpoint", err)
 		}
 	})
-}
-
-func TestCommand(t *testing.T) {
-	if use := NewCommand().Use; use != "collector" {
-		t.Errorf("command is %q, want collector", use)
-	}
-	t.Setenv("TRACEHOUSE_CLICKHOUSE", "http://127.0.0.1:8123/default")
-	path := filepath.Join(t.TempDir(), "gw.yaml")
-	text, _ := Config(IngestGateway)
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	if err := Run(context.Background(), []string{"validate", "--config", path}, zerolog.Nop(), &out); err != nil {
-		t.Errorf("collector validate --config %s: %v", path, err)
-	}
-	if err := Run(context.Background(), []string{"validate", "--config", "yaml:receivers: {nope: {}}"}, zerolog.Nop(), &out); err == nil {
-		t.Error("validate accepted an unknown receiver type")
-	}
-	out.Reset()
-	if err := Run(context.Background(), []string{"components"}, zerolog.Nop(), &out); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"name: tracehouse", "name: jsonl", "name: kafka", "name: file_storage", "version: dev"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("collector components output lacks %q:\n%s", want, out.String())
-		}
-	}
 }

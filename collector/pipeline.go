@@ -85,20 +85,3 @@ func (p *Pipeline) Shutdown(ctx context.Context) error {
 		return fmt.Errorf("collector: shutdown: %w", ctx.Err())
 	}
 }
-
-// RunPipeline runs a collector with configYAML (empty: all-in-one) until
-// ctx ends or it fails.
-func RunPipeline(ctx context.Context, configYAML string, log zerolog.Logger) error {
-	p, err := StartPipeline(ctx, PipelineSettings{ConfigYAML: configYAML, Logger: log})
-	if err != nil {
-		return err
-	}
-	select {
-	case <-ctx.Done():
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		return p.Shutdown(shutdownCtx)
-	case err := <-p.done:
-		return err
-	}
-}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -28,7 +29,20 @@ func runChildCollector(yaml string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := zerolog.New(os.Stderr).Level(zerolog.WarnLevel).With().Str("process", "child collector").Logger()
-	if err := RunPipeline(ctx, yaml, log); err != nil {
+	// As `tracehouse all-in-one` runs its pipeline.
+	p, err := StartPipeline(ctx, PipelineSettings{ConfigYAML: yaml, Logger: log})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child collector:", err)
+		return 1
+	}
+	select {
+	case <-ctx.Done():
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		err = p.Shutdown(shutdownCtx)
+	case err = <-p.Done():
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "child collector:", err)
 		return 1
 	}

@@ -16,13 +16,14 @@ import (
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/tracehouse/tracehouse/internal/cli"
+	"github.com/tracehouse/tracehouse/internal/commands"
 	"github.com/tracehouse/tracehouse/sample-services/auth"
 	"github.com/tracehouse/tracehouse/sample-services/gateway"
 	"github.com/tracehouse/tracehouse/sample-services/loadgen"
 	"github.com/tracehouse/tracehouse/sample-services/order"
 	"github.com/tracehouse/tracehouse/sample-services/payment"
 	"github.com/tracehouse/tracehouse/storage"
-	"github.com/tracehouse/tracehouse/storage/schema"
 )
 
 // parseShopFlags parses a sample service's command line and environment
@@ -39,15 +40,15 @@ func parseShopFlags(command string, args []string, env types.MappingWithEquals) 
 	}
 	switch command {
 	case gateway.Name:
-		_, err = gateway.ParseFlags(args, lookup, io.Discard)
+		_, err = gateway.ParseFlags(args, cli.Env{Lookup: lookup})
 	case auth.Name:
-		_, err = auth.ParseFlags(args, lookup, io.Discard)
+		_, err = auth.ParseFlags(args, cli.Env{Lookup: lookup})
 	case order.Name:
-		_, err = order.ParseFlags(args, lookup, io.Discard)
+		_, err = order.ParseFlags(args, cli.Env{Lookup: lookup})
 	case payment.Name:
-		_, err = payment.ParseFlags(args, lookup, io.Discard)
+		_, err = payment.ParseFlags(args, cli.Env{Lookup: lookup})
 	case "loadgen":
-		_, err = loadgen.ParseFlags(args, lookup, io.Discard)
+		_, err = loadgen.ParseFlags(args, cli.Env{Lookup: lookup})
 	}
 	return consulted, err
 }
@@ -300,7 +301,7 @@ func TestComposeFiles(t *testing.T) {
 					}
 					if len(s.Command) > 0 && s.Command[0] == "migrate" {
 						// --dry-run renders the SQL without connecting: the flags parse.
-						if err := schema.RunMigrateCommand(context.Background(), append(slices.Clone(s.Command[1:]), "--dry-run"), io.Discard); err != nil {
+						if err := commands.Migrate.Run(context.Background(), append(slices.Clone(s.Command[1:]), "--dry-run"), cli.Env{Stdout: io.Discard, Lookup: os.LookupEnv}); err != nil {
 							t.Errorf("%s: %q: %v", name, s.Command, err)
 						}
 					}

@@ -5,16 +5,12 @@
 package deploy
 
 import (
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
-	"strconv"
 	"testing"
 
+	"github.com/tracehouse/tracehouse/internal/commands"
 	"github.com/tracehouse/tracehouse/sample-services/auth"
 	"github.com/tracehouse/tracehouse/sample-services/gateway"
 	"github.com/tracehouse/tracehouse/sample-services/order"
@@ -40,67 +36,14 @@ func mustExist(t *testing.T, path, what string) {
 	}
 }
 
-// mapKeys returns the string keys of the first map literal found in the
-// named top-level var or func of a Go file: the subcommands of a binary,
-// read from its source so a compose file or manifest cannot name one that
-// does not exist.
-func mapKeys(t *testing.T, goFile, name string) []string {
-	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), goFile, nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var keys []string
-	var found bool
-	for _, decl := range f.Decls {
-		var root ast.Node
-		switch d := decl.(type) {
-		case *ast.FuncDecl:
-			if d.Name.Name == name {
-				root = d
-			}
-		case *ast.GenDecl:
-			for _, s := range d.Specs {
-				if vs, ok := s.(*ast.ValueSpec); ok && len(vs.Names) == 1 && vs.Names[0].Name == name {
-					root = vs
-				}
-			}
-		}
-		if root == nil {
-			continue
-		}
-		ast.Inspect(root, func(n ast.Node) bool {
-			lit, ok := n.(*ast.CompositeLit)
-			if !ok || found {
-				return !found
-			}
-			if _, isMap := lit.Type.(*ast.MapType); !isMap {
-				return true
-			}
-			found = true
-			for _, e := range lit.Elts {
-				kv, ok := e.(*ast.KeyValueExpr)
-				if !ok {
-					continue
-				}
-				if bl, ok := kv.Key.(*ast.BasicLit); ok && bl.Kind == token.STRING {
-					k, _ := strconv.Unquote(bl.Value)
-					keys = append(keys, k)
-				}
-			}
-			return false
-		})
-	}
-	if len(keys) == 0 {
-		t.Fatalf("no map literal with string keys in %s %s", goFile, name)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// tracehouseCommands are the subcommands of the product binary (main.go).
+// tracehouseCommands are the subcommands of the product binary, so a
+// compose file or manifest cannot name one that does not exist.
 func tracehouseCommands(t *testing.T) []string {
-	return append(mapKeys(t, filepath.Join(repoRoot(t), "main.go"), "commands"), "help")
+	names := []string{"help"}
+	for _, c := range commands.Tracehouse.Commands {
+		names = append(names, c.Name)
+	}
+	return names
 }
 
 // shopCommands are the subcommands of the sample-services binary.

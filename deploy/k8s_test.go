@@ -25,8 +25,9 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
+	"github.com/tracehouse/tracehouse/internal/cli"
+	thcommands "github.com/tracehouse/tracehouse/internal/commands"
 	"github.com/tracehouse/tracehouse/storage"
-	"github.com/tracehouse/tracehouse/storage/schema"
 )
 
 // strictDecode decodes one object's JSON into v and fails on any field v
@@ -381,13 +382,13 @@ func checkWorkloads(t *testing.T, b *built, commands []string) {
 				if args[0] == "collector" && len(configs) > 0 {
 					checkCollectorRun(t, id, configs, env)
 				}
-				if dsn := env[schema.EnvClickHouse]; dsn != "" {
+				if dsn := env[thcommands.EnvClickHouse]; dsn != "" {
 					checkDSN(t, b, id, dsn)
 				}
 				if args[0] == "migrate" {
 					// --dry-run parses the flags and renders without connecting.
-					t.Setenv(schema.EnvClickHouse, env[schema.EnvClickHouse])
-					if err := schema.RunMigrateCommand(context.Background(), append(slices.Clone(args[1:]), "--dry-run"), io.Discard); err != nil {
+					t.Setenv(thcommands.EnvClickHouse, env[thcommands.EnvClickHouse])
+					if err := thcommands.Migrate.Run(context.Background(), append(slices.Clone(args[1:]), "--dry-run"), cli.Env{Stdout: io.Discard, Lookup: os.LookupEnv}); err != nil {
 						t.Errorf("%s: %q: %v", id, args, err)
 					}
 				}

@@ -3,13 +3,26 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"strings"
 	"testing"
 
+	"github.com/tracehouse/tracehouse/internal/cli"
 	"github.com/tracehouse/tracehouse/sample-services/internal/testenv"
 )
 
+const (
+	exitOK      = cli.ExitOK
+	exitFailure = cli.ExitFailure
+	exitUsage   = cli.ExitUsage
+)
+
 func noEnv(string) (string, bool) { return "", false }
+
+// run is the binary without the process: it returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup cli.Lookup) int {
+	return program.Run(ctx, args, cli.Env{Stdout: stdout, Stderr: stderr, Lookup: lookup})
+}
 
 func TestLoadgenExitsNonZeroWhenTheGatewayIsUnreachable(t *testing.T) {
 	ln := testenv.Listen(t)

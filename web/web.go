@@ -11,7 +11,6 @@ package web
 import (
 	"embed"
 	"io/fs"
-	"net/http"
 )
 
 //go:embed static
@@ -32,19 +31,15 @@ func mustSub(f fs.FS, dir string) fs.FS {
 // the serving origin, nothing inline but style attributes set by scripts.
 const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 
-// Handler serves FS with the headers the UI expects: the policy above,
-// nosniff, and revalidation on every load (file names carry no content
-// hash, so a new binary's files must replace cached ones at once).
-// Servers on fiber can mount FS with fiber's filesystem middleware instead
-// and set the same headers.
-func Handler() http.Handler {
-	files := http.FileServerFS(FS)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", ContentSecurityPolicy)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Cache-Control", "no-cache")
-		files.ServeHTTP(w, r)
-	})
+// Headers are the response headers the UI is written for: the policy
+// above, nosniff, no referrer, and revalidation on every load (file names
+// carry no content hash, so a new binary's files must replace cached ones
+// at once). The query service sets them on every file of FS it serves.
+func Headers() map[string]string {
+	return map[string]string{
+		"Content-Security-Policy": ContentSecurityPolicy,
+		"X-Content-Type-Options":  "nosniff",
+		"Referrer-Policy":         "no-referrer",
+		"Cache-Control":           "no-cache",
+	}
 }

@@ -2,8 +2,6 @@ package web
 
 import (
 	"io/fs"
-	"net/http"
-	"net/http/httptest"
 	"path"
 	"regexp"
 	"strings"
@@ -73,31 +71,4 @@ func TestNoRemoteReferences(t *testing.T) {
 		}
 		return nil
 	})
-}
-
-func TestHandler(t *testing.T) {
-	srv := httptest.NewServer(Handler())
-	defer srv.Close()
-	for p, want := range map[string]string{
-		"/":                  "text/html",
-		"/js/app.js":         "text/javascript",
-		"/css/app.css":       "text/css",
-		"/favicon.svg":       "image/svg+xml",
-		"/js/pages/trace.js": "text/javascript",
-	} {
-		res, err := http.Get(srv.URL + p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		if res.StatusCode != 200 {
-			t.Errorf("GET %s: %s", p, res.Status)
-		}
-		if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, want) {
-			t.Errorf("GET %s: Content-Type %q, want %s", p, ct, want)
-		}
-		if res.Header.Get("Content-Security-Policy") == "" {
-			t.Errorf("GET %s: no Content-Security-Policy", p)
-		}
-	}
 }

@@ -11,8 +11,9 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// New returns a logger for a command.
-func New(command string) zerolog.Logger {
+// New returns the process's logger; cli.Program adds the command's name
+// (cmd).
+func New() zerolog.Logger {
 	level, err := zerolog.ParseLevel(os.Getenv("TRACEHOUSE_LOG_LEVEL"))
 	if err != nil || os.Getenv("TRACEHOUSE_LOG_LEVEL") == "" {
 		level = zerolog.InfoLevel
@@ -25,5 +26,5 @@ func New(command string) zerolog.Logger {
 	} else {
 		logger = zerolog.New(os.Stderr)
 	}
-	return logger.Level(level).With().Timestamp().Str("cmd", command).Logger()
+	return logger.Level(level).With().Timestamp().Logger()
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/tracehouse/tracehouse/query"
 	"github.com/tracehouse/tracehouse/storage/chtest"
 	"github.com/tracehouse/tracehouse/storage/reader"
+	"github.com/tracehouse/tracehouse/web"
 )
 
 func TestMain(m *testing.M) { chtest.Main(m) }
@@ -228,15 +229,17 @@ func TestMetricsEndpoint(t *testing.T) {
 func TestUIAndAuth(t *testing.T) {
 	db, conn := seed.Load(t)
 	ui := fstest.MapFS{"index.html": {Data: []byte("<html>tracehouse</html>")}, "js/app.js": {Data: []byte("console.log(1)")}}
-	e := newEnv(t, db, conn, query.Options{}, Options{UI: ui, AuthToken: "s3cret", UIHeaders: map[string]string{"Content-Security-Policy": "default-src 'self'"}})
+	e := newEnv(t, db, conn, query.Options{}, Options{UI: ui, AuthToken: "s3cret"})
 
 	for target, want := range map[string]string{"/": "<html>tracehouse</html>", "/js/app.js": "console.log(1)"} {
 		resp, body := e.get(t, target)
 		if resp.StatusCode != 200 || string(body) != want {
 			t.Errorf("GET %s: %d %q", target, resp.StatusCode, body)
 		}
-		if resp.Header.Get("Content-Security-Policy") != "default-src 'self'" || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
-			t.Errorf("GET %s: headers %v", target, resp.Header)
+		for k, v := range web.Headers() {
+			if got := resp.Header.Get(k); got != v {
+				t.Errorf("GET %s: %s %q, want %q", target, k, got, v)
+			}
 		}
 	}
 	if resp, _ := e.get(t, "/nope.js"); resp.StatusCode != 404 {
@@ -255,6 +258,33 @@ func TestUIAndAuth(t *testing.T) {
 	}
 	if resp, _ := e.get(t, "/healthz"); resp.StatusCode != 200 {
 		t.Errorf("/healthz needs no token: %d", resp.StatusCode)
+	}
+}
+
+// TestServesTheWebUI serves the real UI: every kind of file with its type
+// and with the headers the UI is written for.
+func TestServesTheWebUI(t *testing.T) {
+	db := chtest.NewDatabase(t)
+	e := newEnv(t, db, chtest.ConnTo(t, db), query.Options{}, Options{UI: web.FS})
+	for p, want := range map[string]string{
+		"/":                  "text/html",
+		"/js/app.js":         "text/javascript",
+		"/css/app.css":       "text/css",
+		"/favicon.svg":       "image/svg+xml",
+		"/js/pages/trace.js": "text/javascript",
+	} {
+		resp, _ := e.get(t, p)
+		if resp.StatusCode != 200 {
+			t.Errorf("GET %s: %s", p, resp.Status)
+		}
+		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, want) {
+			t.Errorf("GET %s: Content-Type %q, want %s", p, ct, want)
+		}
+		for k, v := range web.Headers() {
+			if got := resp.Header.Get(k); got != v {
+				t.Errorf("GET %s: %s %q, want %q", p, k, got, v)
+			}
+		}
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tracehouse/tracehouse/query"
+	"github.com/tracehouse/tracehouse/web"
 )
 
 // Options configure the HTTP API.
@@ -36,13 +37,10 @@ type Options struct {
 	// which cannot send headers).
 	AuthToken string
 	// UI is served at / when set (web.FS: the web UI's files, index.html
-	// at the root), with nosniff, no-referrer and Cache-Control: no-cache.
+	// at the root), with the headers the UI is written for (web.Headers).
 	UI fs.FS
-	// UIHeaders are more headers for UI responses, e.g.
-	// {"Content-Security-Policy": web.ContentSecurityPolicy}.
-	UIHeaders map[string]string
 	// Context ends the streams (NDJSON, live tail) when it is done; give the
-	// same context as to Serve so that shutdown does not wait for them.
+	// same context as to ServeListener so that shutdown does not wait for them.
 	// Nil means context.Background().
 	Context context.Context
 	// BodyLimit caps request bodies; the API only reads query strings.
@@ -104,14 +102,7 @@ func NewApp(svc *query.Service, opts Options) *fiber.App {
 	})
 
 	if opts.UI != nil {
-		headers := map[string]string{
-			fiber.HeaderXContentTypeOptions: "nosniff",
-			fiber.HeaderReferrerPolicy:      "no-referrer",
-			fiber.HeaderCacheControl:        "no-cache", // file names carry no content hash
-		}
-		for k, v := range opts.UIHeaders {
-			headers[k] = v
-		}
+		headers := web.Headers()
 		app.Use("/", func(c *fiber.Ctx) error {
 			for k, v := range headers {
 				c.Set(k, v)

@@ -2,20 +2,13 @@ package api
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/tracehouse/tracehouse/internal/seed"
-	"github.com/tracehouse/tracehouse/storage/chtest"
 )
 
 // The structs of Jaeger's model/json package and its structuredResponse,
@@ -249,85 +242,5 @@ func TestJaegerClient(t *testing.T) {
 	want := []jDependencyLink{{"gateway", "auth", 2}, {"gateway", "order", 2}, {"order", "payment", 3}}
 	if fmt.Sprint(deps) != fmt.Sprint(want) {
 		t.Errorf("dependencies = %+v, want %+v", deps, want)
-	}
-}
-
-// syncBuffer collects a command's output while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// TestRunCommand starts `tracehouse query` as the binary does and stops it
-// with its context.
-func TestRunCommand(t *testing.T) {
-	db, _ := seed.Load(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- RunCommand(ctx, []string{"--clickhouse", chtest.DSN(t, db), "--http", "127.0.0.1:0", "--max-concurrent-queries", "2"}, zerolog.Nop(), &out)
-	}()
-	var addr string
-	for i := 0; i < 500 && addr == ""; i++ {
-		if s := out.String(); strings.Contains(s, "http://") {
-			addr = strings.Fields(s[strings.Index(s, "http://"):])[0]
-			break
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("RunCommand returned early: %v\n%s", err, out.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	if addr == "" {
-		t.Fatalf("no address printed: %q", out.String())
-	}
-	resp, err := http.Get(addr + "/readyz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || string(body) != "ready\n" {
-		t.Errorf("/readyz: %d %q", resp.StatusCode, body)
-	}
-	resp, err = http.Get(addr + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(page), "<html") || resp.Header.Get("Content-Security-Policy") == "" {
-		t.Errorf("GET / does not serve the UI: %d %v", resp.StatusCode, resp.Header)
-	}
-	resp, err = http.Get(addr + "/api/traces/" + seed.TraceOK.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Errorf("trace by id: %d", resp.StatusCode)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("RunCommand: %v", err)
-	}
-
-	if err := RunCommand(context.Background(), []string{"--nope"}, zerolog.Nop(), io.Discard); err == nil {
-		t.Error("an unknown flag was accepted")
 	}
 }

@@ -1,14 +1,13 @@
 package auth
 
 import (
+	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"time"
 
+	"github.com/tracehouse/tracehouse/internal/cli"
 	"github.com/tracehouse/tracehouse/sample-services/internal/faults"
-	"github.com/tracehouse/tracehouse/sample-services/internal/flagenv"
 	"github.com/tracehouse/tracehouse/sample-services/internal/service"
 )
 
@@ -68,9 +67,9 @@ func (c Config) Validate() error {
 
 // ParseFlags reads the configuration from args and the environment
 // (AUTH_<FLAG>).
-func ParseFlags(args []string, lookup flagenv.Lookup, output io.Writer) (Config, error) {
+func ParseFlags(args []string, env cli.Env) (Config, error) {
 	cfg := DefaultConfig()
-	err := cfg.Common.ParseFlags(Name, "AUTH", args, lookup, output, func(fs *flag.FlagSet) {
+	err := cfg.Common.ParseFlags(Name, "AUTH", args, env, func(fs *cli.FlagSet) {
 		fs.DurationVar(cfg.Faults.Latency.P50.Ptr(), "latency-p50", cfg.Faults.Latency.P50.D(), "median injected latency of the identity provider")
 		fs.DurationVar(cfg.Faults.Latency.P99.Ptr(), "latency-p99", cfg.Faults.Latency.P99.D(), "99th percentile injected latency of the identity provider")
 		fs.DurationVar(&cfg.TokenTTL, "token-ttl", cfg.TokenTTL, "lifetime of issued tokens")
@@ -80,5 +79,16 @@ func ParseFlags(args []string, lookup flagenv.Lookup, output io.Writer) (Config,
 	if err != nil {
 		return cfg, err
 	}
-	return cfg, cfg.Validate()
+	return cfg, cli.Usage(cfg.Validate())
+}
+
+// Command is `sample-services auth`: the auth service until SIGINT/SIGTERM.
+var Command = cli.Command{Name: Name, Summary: "token issue and validation on :8001", Run: runCommand}
+
+func runCommand(ctx context.Context, args []string, env cli.Env) error {
+	cfg, err := ParseFlags(args, env)
+	if err != nil {
+		return err
+	}
+	return Run(ctx, cfg)
 }

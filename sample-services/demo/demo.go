@@ -19,20 +19,6 @@ import (
 	"time"
 )
 
-// Config says which binaries to run and where.
-type Config struct {
-	// Tracehouse is the path of the tracehouse binary.
-	Tracehouse string
-	// Self is the sample-services binary (for the services and loadgen).
-	Self string
-	// Data is the all-in-one data folder; service logs go to Data/logs.
-	Data string
-	// RPS is the load generator's rate; 0 starts no load.
-	RPS float64
-	// ReadyTimeout bounds the wait for each process to become ready.
-	ReadyTimeout time.Duration
-}
-
 // process is one child of the demo.
 type process struct {
 	name    string

@@ -1,14 +1,13 @@
 package gateway
 
 import (
+	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"time"
 
+	"github.com/tracehouse/tracehouse/internal/cli"
 	"github.com/tracehouse/tracehouse/sample-services/internal/faults"
-	"github.com/tracehouse/tracehouse/sample-services/internal/flagenv"
 	"github.com/tracehouse/tracehouse/sample-services/internal/service"
 )
 
@@ -77,9 +76,9 @@ func (c Config) Validate() error {
 
 // ParseFlags reads the configuration from args and the environment
 // (GATEWAY_<FLAG>).
-func ParseFlags(args []string, lookup flagenv.Lookup, output io.Writer) (Config, error) {
+func ParseFlags(args []string, env cli.Env) (Config, error) {
 	cfg := DefaultConfig()
-	err := cfg.Common.ParseFlags(Name, "GATEWAY", args, lookup, output, func(fs *flag.FlagSet) {
+	err := cfg.Common.ParseFlags(Name, "GATEWAY", args, env, func(fs *cli.FlagSet) {
 		fs.StringVar(&cfg.AuthURL, "auth-url", cfg.AuthURL, "base URL of the auth service")
 		fs.StringVar(&cfg.OrderURL, "order-url", cfg.OrderURL, "base URL of the order service")
 		fs.IntVar(&cfg.RateLimit, "rate-limit", cfg.RateLimit, "requests per -rate-window allowed per client IP on /api")
@@ -91,5 +90,16 @@ func ParseFlags(args []string, lookup flagenv.Lookup, output io.Writer) (Config,
 	if err != nil {
 		return cfg, err
 	}
-	return cfg, cfg.Validate()
+	return cfg, cli.Usage(cfg.Validate())
+}
+
+// Command is `sample-services gateway`: the gateway until SIGINT/SIGTERM.
+var Command = cli.Command{Name: Name, Summary: "public API on :8000 (login, checkout, order lookup)", Run: runCommand}
+
+func runCommand(ctx context.Context, args []string, env cli.Env) error {
+	cfg, err := ParseFlags(args, env)
+	if err != nil {
+		return err
+	}
+	return Run(ctx, cfg)
 }

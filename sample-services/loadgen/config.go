@@ -1,17 +1,16 @@
 package loadgen
 
 import (
+	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/tracehouse/tracehouse/sample-services/internal/flagenv"
+	"github.com/tracehouse/tracehouse/internal/cli"
 )
 
 // Request kinds the load generator sends.
@@ -138,11 +137,10 @@ func (c Config) Validate() error {
 // ParseFlags reads a run configuration from args and the environment
 // (LOADGEN_<FLAG>). --requests alone lifts the default --duration, so
 // "--requests 500" sends 500 requests however long that takes.
-func ParseFlags(args []string, lookup flagenv.Lookup, output io.Writer) (Config, error) {
+func ParseFlags(args []string, env cli.Env) (Config, error) {
 	cfg := DefaultConfig()
 	mixText := DefaultMix
-	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
-	fs.SetOutput(output)
+	fs := cli.NewFlagSet("sample-services loadgen", "LOADGEN", env)
 	fs.StringVar(&cfg.Target, "target", cfg.Target, "gateway base URL")
 	fs.Float64Var(&cfg.RPS, "rps", cfg.RPS, "target requests per second across all workers; 0 = as fast as possible")
 	fs.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "concurrent workers, each logged in as its own user")
@@ -150,22 +148,29 @@ func ParseFlags(args []string, lookup flagenv.Lookup, output io.Writer) (Config,
 	fs.IntVar(&cfg.Requests, "requests", cfg.Requests, "how many requests to send; 0 = until --duration ends")
 	fs.StringVar(&mixText, "mix", mixText, "relative weights of request kinds: checkout, order, login")
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "timeout of each request")
-	if err := flagenv.Parse(fs, "LOADGEN", args, lookup, nil); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
-	// Visit also sees flags set from the environment: flagenv sets them.
-	durationSet, requestsSet := false, false
-	fs.Visit(func(f *flag.Flag) {
-		durationSet = durationSet || f.Name == "duration"
-		requestsSet = requestsSet || f.Name == "requests"
-	})
-	if requestsSet && !durationSet {
+	if fs.Given("requests") && !fs.Given("duration") {
 		cfg.Duration = 0
 	}
 	mix, err := ParseMix(mixText)
 	if err != nil {
-		return cfg, fmt.Errorf("--mix: %w", err)
+		return cfg, cli.Usage(fmt.Errorf("--mix: %w", err))
 	}
 	cfg.Mix = mix
-	return cfg, cfg.Validate()
+	return cfg, cli.Usage(cfg.Validate())
+}
+
+// Command is `sample-services loadgen`: one load run against the gateway,
+// its report on stdout and its progress on stderr.
+var Command = cli.Command{Name: "loadgen", Summary: "drive the gateway with a request mix", Run: runCommand}
+
+func runCommand(ctx context.Context, args []string, env cli.Env) error {
+	cfg, err := ParseFlags(args, env)
+	if err != nil {
+		return err
+	}
+	_, err = Run(ctx, cfg, env.Stdout, env.Stderr)
+	return err
 }

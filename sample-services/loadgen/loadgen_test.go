@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tracehouse/tracehouse/internal/cli"
 	"github.com/tracehouse/tracehouse/sample-services/internal/testenv"
 	"github.com/tracehouse/tracehouse/sample-services/loadgen"
 )
@@ -149,20 +150,20 @@ func TestParseMix(t *testing.T) {
 }
 
 func TestParseFlags(t *testing.T) {
-	noEnv := func(string) (string, bool) { return "", false }
-	cfg, err := loadgen.ParseFlags([]string{"--target", "http://localhost:8000", "--requests", "500"}, noEnv, &bytes.Buffer{})
+	noEnv := cli.Env{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}}
+	cfg, err := loadgen.ParseFlags([]string{"--target", "http://localhost:8000", "--requests", "500"}, noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Requests != 500 || cfg.Duration != 0 {
 		t.Errorf("--requests alone: requests %d duration %s; want 500 and no time bound", cfg.Requests, cfg.Duration)
 	}
-	cfg, err = loadgen.ParseFlags([]string{"--requests", "500", "--duration", "1m"}, noEnv, &bytes.Buffer{})
+	cfg, err = loadgen.ParseFlags([]string{"--requests", "500", "--duration", "1m"}, noEnv)
 	if err != nil || cfg.Duration != time.Minute {
 		t.Errorf("--requests with --duration: duration %s, err %v; want both bounds", cfg.Duration, err)
 	}
 	env := map[string]string{"LOADGEN_RPS": "7", "LOADGEN_MIX": "login=1"}
-	cfg, err = loadgen.ParseFlags(nil, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, &bytes.Buffer{})
+	cfg, err = loadgen.ParseFlags(nil, cli.Env{Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
 	if err != nil || cfg.RPS != 7 || cfg.Mix[loadgen.KindLogin] != 1 || len(cfg.Mix) != 1 {
 		t.Errorf("env overrides: %+v, %v", cfg, err)
 	}
@@ -173,7 +174,7 @@ func TestParseFlags(t *testing.T) {
 		{"--duration", "0"},
 		{"--rps", "-1"},
 	} {
-		if _, err := loadgen.ParseFlags(args, noEnv, &bytes.Buffer{}); err == nil {
+		if _, err := loadgen.ParseFlags(args, noEnv); err == nil {
 			t.Errorf("ParseFlags(%v) accepted bad input", args)
 		}
 	}

@@ -1,15 +1,14 @@
 package order
 
 import (
+	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"strconv"
 	"time"
 
+	"github.com/tracehouse/tracehouse/internal/cli"
 	"github.com/tracehouse/tracehouse/sample-services/internal/faults"
-	"github.com/tracehouse/tracehouse/sample-services/internal/flagenv"
 	"github.com/tracehouse/tracehouse/sample-services/internal/httpx"
 	"github.com/tracehouse/tracehouse/sample-services/internal/service"
 )
@@ -124,9 +123,9 @@ func (c Config) Validate() error {
 
 // ParseFlags reads the configuration from args and the environment
 // (ORDER_<FLAG>).
-func ParseFlags(args []string, lookup flagenv.Lookup, output io.Writer) (Config, error) {
+func ParseFlags(args []string, env cli.Env) (Config, error) {
 	cfg := DefaultConfig()
-	err := cfg.Common.ParseFlags(Name, "ORDER", args, lookup, output, func(fs *flag.FlagSet) {
+	err := cfg.Common.ParseFlags(Name, "ORDER", args, env, func(fs *cli.FlagSet) {
 		f := &cfg.Faults
 		fs.StringVar(&cfg.PaymentURL, "payment-url", cfg.PaymentURL, "base URL of the payment service")
 		fs.Func("breaker-failures", fmt.Sprintf("consecutive payment failures that open the circuit breaker (default %d)", f.BreakerFailureThreshold), uintSetter(&f.BreakerFailureThreshold))
@@ -143,7 +142,18 @@ func ParseFlags(args []string, lookup flagenv.Lookup, output io.Writer) (Config,
 	if err != nil {
 		return cfg, err
 	}
-	return cfg, cfg.Validate()
+	return cfg, cli.Usage(cfg.Validate())
+}
+
+// Command is `sample-services order`: the order service until SIGINT/SIGTERM.
+var Command = cli.Command{Name: Name, Summary: "order saga on :8002", Run: runCommand}
+
+func runCommand(ctx context.Context, args []string, env cli.Env) error {
+	cfg, err := ParseFlags(args, env)
+	if err != nil {
+		return err
+	}
+	return Run(ctx, cfg)
 }
 
 func uintSetter(dst *uint32) func(string) error {

@@ -1,14 +1,13 @@
 package payment
 
 import (
+	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"time"
 
+	"github.com/tracehouse/tracehouse/internal/cli"
 	"github.com/tracehouse/tracehouse/sample-services/internal/faults"
-	"github.com/tracehouse/tracehouse/sample-services/internal/flagenv"
 	"github.com/tracehouse/tracehouse/sample-services/internal/httpx"
 	"github.com/tracehouse/tracehouse/sample-services/internal/service"
 )
@@ -73,9 +72,9 @@ func (c Config) Validate() error {
 
 // ParseFlags reads the configuration from args and the environment
 // (PAYMENT_<FLAG>).
-func ParseFlags(args []string, lookup flagenv.Lookup, output io.Writer) (Config, error) {
+func ParseFlags(args []string, env cli.Env) (Config, error) {
 	cfg := DefaultConfig()
-	err := cfg.Common.ParseFlags(Name, "PAYMENT", args, lookup, output, func(fs *flag.FlagSet) {
+	err := cfg.Common.ParseFlags(Name, "PAYMENT", args, env, func(fs *cli.FlagSet) {
 		fs.Float64Var(&cfg.Faults.ErrorRate, "error-rate", cfg.Faults.ErrorRate, "share of charges declined with \"card declined\", 0..1")
 		fs.DurationVar(cfg.Faults.Latency.P50.Ptr(), "latency-p50", cfg.Faults.Latency.P50.D(), "median injected latency per charge")
 		fs.DurationVar(cfg.Faults.Latency.P99.Ptr(), "latency-p99", cfg.Faults.Latency.P99.D(), "99th percentile injected latency per charge")
@@ -85,5 +84,16 @@ func ParseFlags(args []string, lookup flagenv.Lookup, output io.Writer) (Config,
 	if err != nil {
 		return cfg, err
 	}
-	return cfg, cfg.Validate()
+	return cfg, cli.Usage(cfg.Validate())
+}
+
+// Command is `sample-services payment`: the payment service until SIGINT/SIGTERM.
+var Command = cli.Command{Name: Name, Summary: "card charges on :8003", Run: runCommand}
+
+func runCommand(ctx context.Context, args []string, env cli.Env) error {
+	cfg, err := ParseFlags(args, env)
+	if err != nil {
+		return err
+	}
+	return Run(ctx, cfg)
 }

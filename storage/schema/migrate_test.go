@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"fmt"
@@ -342,33 +341,6 @@ func TestMigrateKeepsLongerTTLUnlessAsked(t *testing.T) {
 	tables, err := mergeTreeTables(ctx, conn, defaults.Database)
 	if left := ttlDiffs(defaults.withDefaults(), tables); err != nil || len(left) != 1 || left[0].Table != LogsTable {
 		t.Errorf("TTLs differing after shortening spans: %+v, %v; want only logs", left, err)
-	}
-}
-
-func TestRunMigrateCommandKeepsLongerTTL(t *testing.T) {
-	conn := chtest.Conn(t)
-	db := fmt.Sprintf("test_cli_ttl_%d", time.Now().UnixNano())
-	t.Cleanup(func() { conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db) })
-	dsn := chtest.DSN(t, db)
-	var out bytes.Buffer
-	if err := RunMigrateCommand(context.Background(), []string{"--clickhouse", dsn, "--spans-ttl", "30d"}, &out); err != nil {
-		t.Fatal(err)
-	}
-	// Run again after an upgrade, without the flag: the 30 days stay.
-	out.Reset()
-	if err := RunMigrateCommand(context.Background(), []string{"--clickhouse", dsn}, &out); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(out.String(), "kept the TTL of spans, 720h0m0s") || strings.Contains(out.String(), "applied ttl") {
-		t.Errorf("migrate without --spans-ttl printed:\n%s\nwant the 30-day TTL kept and reported", out.String())
-	}
-	// Given explicitly, it is shortened.
-	out.Reset()
-	if err := RunMigrateCommand(context.Background(), []string{"--clickhouse", dsn, "--spans-ttl", "7d"}, &out); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(out.String(), "applied ttl spans 168h0m0s") {
-		t.Errorf("migrate --spans-ttl 7d printed:\n%s\nwant the TTL shortened", out.String())
 	}
 }
 
@@ -819,30 +791,6 @@ func TestLogsSearch(t *testing.T) {
 	}
 	if n := count("ServiceName = 'payment' AND AttrStr['order.id'] = '2'"); n != 1 {
 		t.Errorf("attribute search found %d, want 1", n)
-	}
-}
-
-func TestRunMigrateCommand(t *testing.T) {
-	conn := chtest.Conn(t)
-	db := fmt.Sprintf("test_cli_%d", time.Now().UnixNano())
-	t.Cleanup(func() { conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db) })
-	dsn := chtest.DSN(t, db) // a database that does not exist yet
-	var out bytes.Buffer
-	if err := RunMigrateCommand(context.Background(), []string{"--clickhouse", dsn, "--spans-ttl", "3d"}, &out); err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range allIDs(t) {
-		if !strings.Contains(out.String(), "applied "+id+"\n") {
-			t.Errorf("output does not report %s:\n%s", id, out.String())
-		}
-	}
-	out.Reset()
-	t.Setenv(EnvClickHouse, dsn)
-	if err := RunMigrateCommand(context.Background(), []string{"--spans-ttl", "3d"}, &out); err != nil {
-		t.Fatal(err)
-	}
-	if want := "schema in database " + db + " is up to date\n"; out.String() != want {
-		t.Errorf("second run printed %q, want %q", out.String(), want)
 	}
 }
 

@@ -2,7 +2,6 @@ package schema
 
 import (
 	"bytes"
-	"context"
 	"flag"
 	"os"
 	"path/filepath"
@@ -388,46 +387,6 @@ func TestParseTTL(t *testing.T) {
 	for _, in := range []string{"", "d", "7x", "-1h", "7d-1h", "forever"} {
 		if _, err := ParseTTL(in); err == nil {
 			t.Errorf("ParseTTL(%q): want an error", in)
-		}
-	}
-}
-
-func TestMigrateCommandDryRun(t *testing.T) {
-	var out bytes.Buffer
-	err := RunMigrateCommand(context.Background(), []string{
-		"--clickhouse", "http://127.0.0.1:1/from_dsn", "--cluster", "{cluster}", "--spans-ttl", "3d", "--logs-ttl", "0", "--dry-run",
-	}, &out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sql := out.String()
-	for _, want := range []string{
-		"CREATE DATABASE IF NOT EXISTS from_dsn ON CLUSTER '{cluster}'",
-		"-- migration 0001_spans (checksum ",
-		"CREATE TABLE IF NOT EXISTS from_dsn.spans_local ON CLUSTER '{cluster}'",
-		"TTL toDateTime(Timestamp) + INTERVAL 3 DAY",
-		"TTL Timestamp + INTERVAL 30 DAY",
-	} {
-		if !strings.Contains(sql, want) {
-			t.Errorf("dry run output lacks %q", want)
-		}
-	}
-	logs := regexp.MustCompile(`(?s)CREATE TABLE IF NOT EXISTS from_dsn\.logs_local .*?SETTINGS`).FindString(sql)
-	if logs == "" || strings.Contains(logs, "TTL ") {
-		t.Errorf("--logs-ttl 0 must render the logs table without TTL:\n%s", logs)
-	}
-
-	out.Reset()
-	if err := RunMigrateCommand(context.Background(), []string{"--database", "explicit", "--dry-run"}, &out); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(out.String(), "CREATE TABLE IF NOT EXISTS explicit.spans\n") {
-		t.Errorf("--database is not used")
-	}
-
-	for _, args := range [][]string{{"--spans-ttl", "soon"}, {"--database", "bad name", "--dry-run"}, {"extra"}} {
-		if err := RunMigrateCommand(context.Background(), args, &bytes.Buffer{}); err == nil {
-			t.Errorf("RunMigrateCommand(%q): want an error", args)
 		}
 	}
 }

@@ -6,7 +6,6 @@ package service
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -16,8 +15,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/rs/zerolog"
 
+	"github.com/tracehouse/tracehouse/internal/cli"
 	"github.com/tracehouse/tracehouse/sample-services/internal/faults"
-	"github.com/tracehouse/tracehouse/sample-services/internal/flagenv"
 	"github.com/tracehouse/tracehouse/sample-services/internal/httpx"
 	"github.com/tracehouse/tracehouse/sample-services/internal/telemetry"
 )
@@ -58,26 +57,26 @@ func DefaultCommon(listen string) Common {
 }
 
 // RegisterFlags binds the common flags to c; c's values are the defaults.
-// Logs go where the flag set writes its usage: stderr in main.
-func (c *Common) RegisterFlags(fs *flag.FlagSet) {
-	c.LogOutput = fs.Output()
+func (c *Common) RegisterFlags(fs *cli.FlagSet) {
 	fs.StringVar(&c.Listen, "listen", c.Listen, "address to listen on, host:port")
 	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", c.OTLPEndpoint, "OTLP gRPC collector for traces and logs, host:port (insecure) or http(s)://host:port; empty disables export")
 	fs.StringVar(&c.Environment, "environment", c.Environment, "deployment.environment resource attribute")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "minimum log level: trace, debug, info, warn, error")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests and the telemetry flush may take on SIGTERM")
+	for name, vars := range EnvAliases {
+		fs.Alias(name, vars...)
+	}
 }
 
 // ParseFlags builds the flag set of the service name with the common flags
 // and those register adds, and parses args and the environment
-// (<envPrefix>_<FLAG>, plus EnvAliases) into them. Usage and errors go to
-// output.
-func (c *Common) ParseFlags(name, envPrefix string, args []string, lookup flagenv.Lookup, output io.Writer, register func(fs *flag.FlagSet)) error {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(output)
+// (<envPrefix>_<FLAG>, plus EnvAliases) into them. Logs go to env.Stderr.
+func (c *Common) ParseFlags(name, envPrefix string, args []string, env cli.Env, register func(fs *cli.FlagSet)) error {
+	fs := cli.NewFlagSet("sample-services "+name, envPrefix, env)
+	c.LogOutput = env.Stderr
 	c.RegisterFlags(fs)
 	register(fs)
-	return flagenv.Parse(fs, envPrefix, args, lookup, EnvAliases)
+	return fs.Parse(args)
 }
 
 // Validate checks the common settings.
