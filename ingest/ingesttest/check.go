@@ -6,13 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/status"
+
+	"github.com/tracehouse/tracehouse/storage"
 )
 
 // Helpers shared by the exporter's tests (ingest), the receiver's
@@ -20,7 +21,7 @@ import (
 // layer checks stored rows, config loading and throttling the same way.
 
 // Count runs a query that returns one count.
-func Count(t testing.TB, conn driver.Conn, query string) uint64 {
+func Count(t testing.TB, conn storage.Conn, query string) uint64 {
 	t.Helper()
 	var n uint64
 	if err := conn.QueryRow(context.Background(), query).Scan(&n); err != nil {
@@ -33,7 +34,7 @@ func Count(t testing.TB, conn driver.Conn, query string) uint64 {
 // through the sending queue. It fails the test if the count overshoots or
 // after a generous deadline (a whole collector, with retries, can be slow
 // on a loaded machine); it never asserts how long it took.
-func WaitCount(t testing.TB, conn driver.Conn, query string, want uint64) {
+func WaitCount(t testing.TB, conn storage.Conn, query string, want uint64) {
 	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
 	for {

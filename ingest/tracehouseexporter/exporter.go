@@ -93,7 +93,7 @@ func (e *tracehouseExporter) start(ctx context.Context, _ component.Host) error 
 	e.mu.Lock()
 	e.conn = conn
 	// Over HTTP the writer sends Native blocks it keeps between batches;
-	// the native protocol needs clickhouse-go's batches.
+	// the native protocol needs the driver's batches.
 	e.writerOpts.NativeProtocol = native
 	e.mu.Unlock()
 	readyCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), startupReadyTimeout)

@@ -16,11 +16,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/tracehouse/tracehouse/storage"
 	"github.com/tracehouse/tracehouse/storage/chtest"
 	"github.com/tracehouse/tracehouse/storage/schema"
 	"github.com/tracehouse/tracehouse/storage/writer"
@@ -294,7 +294,7 @@ func putSorted(m pcommon.Map, values map[string]any) {
 
 // NewDatabase creates an empty database with the schema and no TTL (the
 // fixed timestamps are in the past) and returns its name and connection.
-func NewDatabase(t testing.TB) (string, driver.Conn) {
+func NewDatabase(t testing.TB) (string, storage.Conn) {
 	t.Helper()
 	db := chtest.NewDatabase(t)
 	conn := chtest.ConnTo(t, db)
@@ -306,7 +306,7 @@ func NewDatabase(t testing.TB) (string, driver.Conn) {
 
 // Load creates a database and writes Traces and Logs into it through
 // writer.Writer.
-func Load(t testing.TB) (string, driver.Conn) {
+func Load(t testing.TB) (string, storage.Conn) {
 	t.Helper()
 	db, conn := NewDatabase(t)
 	w := writer.NewWriter(conn, writer.Options{Database: db, Now: func() time.Time { return Now }})
@@ -324,7 +324,7 @@ func Load(t testing.TB) (string, driver.Conn) {
 
 // WriteManyLogs writes n simple records (attribute n = 0…n-1, one per
 // 100 ms from Base) through writer.Writer, in batches.
-func WriteManyLogs(ctx context.Context, conn driver.Conn, db string, n int) error {
+func WriteManyLogs(ctx context.Context, conn storage.Conn, db string, n int) error {
 	w := writer.NewWriter(conn, writer.Options{Database: db})
 	const batch = 50_000
 	for done := 0; done < n; done += batch {
@@ -349,7 +349,7 @@ func WriteManyLogs(ctx context.Context, conn driver.Conn, db string, n int) erro
 
 // WriteManyTraces writes n checkouts through writer.Writer, one every
 // 100 ms from Base, every third one failed, and returns their ids.
-func WriteManyTraces(ctx context.Context, conn driver.Conn, db string, n int) ([]pcommon.TraceID, error) {
+func WriteManyTraces(ctx context.Context, conn storage.Conn, db string, n int) ([]pcommon.TraceID, error) {
 	w := writer.NewWriter(conn, writer.Options{Database: db})
 	ids := make([]pcommon.TraceID, 0, n)
 	const batch = 500
