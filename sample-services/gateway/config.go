@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -94,12 +93,4 @@ func ParseFlags(args []string, env cli.Env) (Config, error) {
 }
 
 // Command is `sample-services gateway`: the gateway until SIGINT/SIGTERM.
-var Command = cli.Command{Name: Name, Summary: "public API on :8000 (login, checkout, order lookup)", Run: runCommand}
-
-func runCommand(ctx context.Context, args []string, env cli.Env) error {
-	cfg, err := ParseFlags(args, env)
-	if err != nil {
-		return err
-	}
-	return Run(ctx, cfg)
-}
+var Command = service.Command(Name, "public API on :8000 (login, checkout, order lookup)", ParseFlags, Run)

@@ -1,7 +1,6 @@
 package order
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -146,15 +145,7 @@ func ParseFlags(args []string, env cli.Env) (Config, error) {
 }
 
 // Command is `sample-services order`: the order service until SIGINT/SIGTERM.
-var Command = cli.Command{Name: Name, Summary: "order saga on :8002", Run: runCommand}
-
-func runCommand(ctx context.Context, args []string, env cli.Env) error {
-	cfg, err := ParseFlags(args, env)
-	if err != nil {
-		return err
-	}
-	return Run(ctx, cfg)
-}
+var Command = service.Command(Name, "order saga on :8002", ParseFlags, Run)
 
 func uintSetter(dst *uint32) func(string) error {
 	return func(s string) error {

@@ -68,6 +68,18 @@ func (c *Common) RegisterFlags(fs *cli.FlagSet) {
 	}
 }
 
+// Command is a service's `sample-services NAME` command: parse the
+// configuration from flags and the environment, then run until ctx ends.
+func Command[C any](name, summary string, parse func([]string, cli.Env) (C, error), run func(context.Context, C) error) cli.Command {
+	return cli.Command{Name: name, Summary: summary, Run: func(ctx context.Context, args []string, env cli.Env) error {
+		cfg, err := parse(args, env)
+		if err != nil {
+			return err
+		}
+		return run(ctx, cfg)
+	}}
+}
+
 // ParseFlags builds the flag set of the service name with the common flags
 // and those register adds, and parses args and the environment
 // (<envPrefix>_<FLAG>, plus EnvAliases) into them. Logs go to env.Stderr.
