@@ -82,16 +82,16 @@ type lineError struct {
 const ScopeName = "github.com/tracehouse/tracehouse/ingest/jsonlreceiver"
 
 type jsonlReceiver struct {
-	cfg      *Config
+	cfg *Config
 	// allowedOrigins are cors.allowed_origins, lower case; nil when CORS
 	// is not configured (no web page may post).
 	allowedOrigins []string
-	set      receiver.Settings
-	next     consumer.Logs
-	obs      *receiverhelper.ObsReport
-	badLines metric.Int64Counter
-	server   *http.Server
-	addr     string // the listener's address, once started
+	set            receiver.Settings
+	next           consumer.Logs
+	obs            *receiverhelper.ObsReport
+	badLines       metric.Int64Counter
+	server         *http.Server
+	addr           string // the listener's address, once started
 }
 
 func newReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*jsonlReceiver, error) {
