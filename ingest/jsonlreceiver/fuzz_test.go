@@ -73,14 +73,20 @@ func FuzzBody(f *testing.F) {
 		if err := json.Unmarshal(w.Body.Bytes(), &resp); err != nil {
 			t.Fatalf("status %d, answer %q is not JSON: %v", w.Code, w.Body.Bytes(), err)
 		}
-		lines := 0
+		lines, tooLong := 0, 0
 		for _, l := range bytes.Split(body, []byte("\n")) {
+			if len(l) > cfg.MaxLineSize {
+				tooLong++
+			}
 			if len(bytes.TrimSpace(l)) > 0 || len(l) > cfg.MaxLineSize {
 				lines++
 			}
 		}
 		if resp.Accepted+resp.Rejected != lines {
 			t.Fatalf("%d accepted + %d rejected for %d lines (status %d)", resp.Accepted, resp.Rejected, lines, w.Code)
+		}
+		if resp.Rejected < tooLong {
+			t.Fatalf("%d lines longer than max_line_size, %d rejected", tooLong, resp.Rejected)
 		}
 		if sink.LogRecordCount() != resp.Accepted {
 			t.Fatalf("%d records reached the pipeline, the answer says %d", sink.LogRecordCount(), resp.Accepted)

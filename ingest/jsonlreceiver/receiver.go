@@ -305,8 +305,14 @@ func retryDelay(err error, def time.Duration) int {
 func readLine(r *bufio.Reader, max int) (line []byte, tooLong bool, err error) {
 	for {
 		chunk, err := r.ReadSlice('\n')
+		// The newline does not count, and the last line of a body has none
+		// (counting it as if it had let that line run one byte over max).
+		content := len(chunk)
+		if content > 0 && chunk[content-1] == '\n' {
+			content--
+		}
 		if !tooLong {
-			if len(line)+len(chunk) > max+1 { // +1: the newline
+			if len(line)+content > max {
 				tooLong, line = true, nil
 			} else {
 				line = append(line, chunk...)
