@@ -96,12 +96,12 @@ func checkStats(t *testing.T, st WriteStats, rows, items int) {
 }
 
 // checkEncoding: the writer's Native block of the columns is the one
-// clickhouse-go encodes, and says rows rows.
-func checkEncoding(t *testing.T, types map[string][]clickhouse.ColumnNameAndType, rows int, cols func() []nativeblock.Column) {
+// clickhouse-go encodes, and says rows rows. The encoders are reused
+// across inputs, one per declared types, as the writer reuses its own.
+func checkEncoding(t *testing.T, types map[string][]clickhouse.ColumnNameAndType, encoders map[string]*nativeblock.Encoder, rows int, cols func() []nativeblock.Column) {
 	t.Helper()
 	for name, declared := range types {
-		var enc nativeblock.Encoder
-		got, err := enc.Encode("", declared, rows, cols())
+		got, err := encoders[name].Encode("", declared, rows, cols())
 		if err != nil {
 			t.Fatalf("%s types: %v", name, err)
 		}
@@ -124,20 +124,26 @@ func FuzzTracesToColumns(f *testing.F) {
 		f.Add(b)
 	}
 	types := fuzzTypes(f, "spans")
+	// Columns and encoders are reused from input to input, reset in
+	// between, as the writer's pools reuse them from batch to batch: what
+	// one batch leaves behind must not change the next.
+	c := newSpanColumns(anyvalue.DefaultMaxValueDepth)
+	encoders := map[string]*nativeblock.Encoder{"table": {}, "wire": {}}
+	services := servicegraph.NewInterner(100)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		req := ptraceotlp.NewExportRequest()
 		if err := req.UnmarshalProto(data); err != nil {
 			return // the receiver answers 400
 		}
 		td := req.Traces()
-		c := newSpanColumns(anyvalue.DefaultMaxValueDepth)
+		c.reset()
 		var st WriteStats
-		c.add(td, &st, servicegraph.NewInterner(100))
+		c.add(td, &st, services)
 		checkStats(t, st, c.rows, td.SpanCount())
 		if len(c.edges) != c.rows {
 			t.Fatalf("%d service-graph spans for %d rows", len(c.edges), c.rows)
 		}
-		checkEncoding(t, types, c.rows, c.columns)
+		checkEncoding(t, types, encoders, c.rows, c.columns)
 	})
 }
 
@@ -150,16 +156,18 @@ func FuzzLogsToColumns(f *testing.F) {
 		f.Add(b)
 	}
 	types := fuzzTypes(f, "logs")
+	c := newLogColumns(anyvalue.DefaultMaxValueDepth)
+	encoders := map[string]*nativeblock.Encoder{"table": {}, "wire": {}}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		req := plogotlp.NewExportRequest()
 		if err := req.UnmarshalProto(data); err != nil {
 			return
 		}
 		ld := req.Logs()
-		c := newLogColumns(anyvalue.DefaultMaxValueDepth)
+		c.reset()
 		var st WriteStats
 		c.add(ld, &st, baseTime)
 		checkStats(t, st, c.rows, ld.LogRecordCount())
-		checkEncoding(t, types, c.rows, c.columns)
+		checkEncoding(t, types, encoders, c.rows, c.columns)
 	})
 }
