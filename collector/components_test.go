@@ -46,7 +46,7 @@ func TestComponents(t *testing.T) {
 		"receivers":  {typeNames(f.Receivers), []string{"jsonl", "kafka", "otlp"}},
 		"processors": {typeNames(f.Processors), []string{"batch", "memory_limiter"}},
 		"exporters":  {typeNames(f.Exporters), []string{"debug", "kafka", "otlp", "otlp_grpc", "otlp_http", "otlphttp", "tracehouse"}},
-		"extensions": {typeNames(f.Extensions), []string{"file_storage", "health_check"}},
+		"extensions": {typeNames(f.Extensions), []string{"bearertokenauth", "file_storage", "health_check"}},
 	} {
 		if !slices.Equal(c.got, c.want) {
 			t.Errorf("%s: %v, want %v", kind, c.got, c.want)

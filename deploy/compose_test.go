@@ -69,7 +69,7 @@ func loadCompose(t *testing.T, files ...string) *types.Project {
 	dir := filepath.Join(deployDir(t), "compose")
 	details := types.ConfigDetails{
 		WorkingDir:  dir,
-		Environment: types.NewMapping(os.Environ()),
+		Environment: composeEnvironment(),
 	}
 	for _, f := range files {
 		details.ConfigFiles = append(details.ConfigFiles, types.ConfigFile{Filename: filepath.Join(dir, f)})
@@ -312,7 +312,7 @@ func TestComposeFiles(t *testing.T) {
 						t.Errorf("%s: %q: %v", name, s.Command, err)
 					} else {
 						for k := range s.Environment {
-							if !consulted[k] {
+							if !consulted[k] && !sdkVariables[k] {
 								t.Errorf("%s: sets %s, which %s does not read", name, k, s.Command[0])
 							}
 						}
@@ -364,7 +364,12 @@ func TestComposeFiles(t *testing.T) {
 					}
 				}
 				if image == "tracehouse/tracehouse" && len(s.Command) > 0 && s.Command[0] == "collector" && len(configs) > 0 {
-					checkCollectorRun(t, name, configs, env)
+					if cfg := checkCollectorRun(t, name, configs, env); cfg != nil {
+						checkComposeTokenSource(t, p, name, s, cfg)
+					}
+				}
+				if image == "tracehouse/sample-services" {
+					checkShopSendsToken(t, p, name, s)
 				}
 				if s.HealthCheck != nil && len(s.HealthCheck.Test) > 1 && strings.HasPrefix(image, "tracehouse/") && s.HealthCheck.Test[1] != "/usr/local/bin/healthcheck" {
 					// Distroless images: no shell, no wget.

@@ -380,7 +380,9 @@ func checkWorkloads(t *testing.T, b *built, commands []string) {
 					configs = append(configs, file)
 				}
 				if args[0] == "collector" && len(configs) > 0 {
-					checkCollectorRun(t, id, configs, env)
+					if cfg := checkCollectorRun(t, id, configs, env); cfg != nil {
+						checkK8sTokenSource(t, b, id, w.pod, c, cfg)
+					}
 				}
 				if dsn := env[thcommands.EnvClickHouse]; dsn != "" {
 					checkDSN(t, b, id, dsn)

@@ -32,6 +32,7 @@ type allInOneConfig struct {
 	// shortenSpansTTL and shortenLogsTTL: the TTL was given, so it may
 	// shorten the stored one.
 	shortenSpansTTL, shortenLogsTTL bool
+	ingestToken                     string // see ingestAuth
 }
 
 func allInOneFlags(env cli.Env) (*cli.FlagSet, *allInOneConfig) {
@@ -47,6 +48,8 @@ func allInOneFlags(env cli.Env) (*cli.FlagSet, *allInOneConfig) {
 	fs.SetEnv("spans-ttl", EnvSpansTTL)
 	ttlVar(fs, &cfg.logsTTL, "logs-ttl", schema.DefaultLogsTTL, "how long logs are kept, a `duration` such as 7d (0: forever; shortening deletes stored data, so a default never shortens what is stored)")
 	fs.SetEnv("logs-ttl", EnvLogsTTL)
+	fs.StringVar(&cfg.ingestToken, "ingest-token", "", "token every collector receiver (OTLP gRPC and HTTP, JSON-lines) then requires as `Authorization: Bearer TOKEN` (default: none; receivers on loopback accept any local sender)")
+	fs.SetEnv("ingest-token", EnvIngestToken)
 	return fs, cfg
 }
 
@@ -99,10 +102,15 @@ func runAllInOne(ctx context.Context, args []string, env cli.Env) error {
 	}
 	log.Info().Strs("applied", applied).Msg("schema up to date")
 
+	overrides := []string{"yaml:exporters::tracehouse::endpoint: " + srv.DSN(), "yaml:exporters::tracehouse::create_schema: false"}
+	auth, err := ingestAuth(cfg.ingestToken, env)
+	if err != nil {
+		return err
+	}
 	pipeline, err := collector.StartPipeline(ctx, collector.PipelineSettings{
 		// The schema was applied above with this command's TTLs; the
 		// exporter must not apply it again with its defaults.
-		Overrides: []string{"yaml:exporters::tracehouse::endpoint: " + srv.DSN(), "yaml:exporters::tracehouse::create_schema: false"},
+		Overrides: append(overrides, auth...),
 		Logger:    log.With().Str("component", "collector").Logger(),
 	})
 	if err != nil {
@@ -150,4 +158,34 @@ Press Ctrl-C to stop.
 	stopApp()
 	<-served
 	return nil
+}
+
+// --- Ingest authentication -------------------------------------------------
+
+// EnvIngestToken sets --ingest-token.
+const EnvIngestToken = collector.IngestTokenEnv
+
+// envListenHost is the address all-in-one.yaml binds its receivers to.
+const envListenHost = "TRACEHOUSE_LISTEN_HOST"
+
+// ingestAuth returns the collector overrides for an ingest token: with
+// one, OTLP gRPC, OTLP HTTP and JSON-lines require it. Without one the
+// receivers take any sender, which is safe only on loopback: a listen
+// host beyond it without a token is refused.
+func ingestAuth(token string, env cli.Env) ([]string, error) {
+	if token == "" {
+		var host string
+		if env.Lookup != nil {
+			host, _ = env.Lookup(envListenHost)
+		}
+		if !collector.IsLoopbackHost(host) {
+			return nil, cli.Usage(fmt.Errorf("%s=%s puts the collector's receivers beyond loopback: set --ingest-token (%s) so they require a token", envListenHost, host, EnvIngestToken))
+		}
+		return nil, nil
+	}
+	overrides, err := collector.AllInOneIngestAuth(token)
+	if err != nil {
+		return nil, cli.Usage(fmt.Errorf("--ingest-token (%s): %w", EnvIngestToken, err))
+	}
+	return overrides, nil
 }
