@@ -108,7 +108,7 @@ func createTraces(ctx context.Context, set exporter.Settings, cfg component.Conf
 	if err != nil {
 		return nil, err
 	}
-	return backpressureTraces{Traces: exp, retryAfter: c.QueueFullRetryAfter}, nil
+	return frontTraces{Traces: exp, e: e, retryAfter: c.QueueFullRetryAfter}, nil
 }
 
 func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Logs, error) {
@@ -121,7 +121,7 @@ func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config
 	if err != nil {
 		return nil, err
 	}
-	return backpressureLogs{Logs: exp, retryAfter: c.QueueFullRetryAfter}, nil
+	return frontLogs{Logs: exp, e: e, retryAfter: c.QueueFullRetryAfter}, nil
 }
 
 // helperOptions are the exporterhelper settings every signal gets: timeout,
