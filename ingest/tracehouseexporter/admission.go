@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
 
+	"github.com/tracehouse/tracehouse/ingest/partialsuccessextension"
 	"github.com/tracehouse/tracehouse/storage/writer"
 )
 
@@ -25,13 +26,14 @@ import (
 // leave it out after queueing, and exporterhelper, which counts a batch
 // as a whole, would report the batch sent or failed in full.
 //
-// The sender is answered OK when anything was accepted: otlpreceiver (up
+// The sender is answered OK when anything was accepted. otlpreceiver (up
 // to v0.165 at least) builds its response itself and never fills
-// partialSuccess, however the pipeline answers; see
-// ingest/partialsuccess for how Tracehouse's distribution tells the
-// sender. A request with nothing storable is refused with a permanent
-// error (HTTP 400 / gRPC INVALID_ARGUMENT, saying why): retrying it
-// cannot help.
+// partialSuccess, however the pipeline answers; the rejection is recorded
+// on the request's context for ingest/partialsuccessextension, which,
+// configured on the receiver (as in the shipped configs), puts it in the
+// response's partialSuccess (rejected count and reason). A request with
+// nothing storable is refused with a permanent error (HTTP 400 / gRPC
+// INVALID_ARGUMENT, saying why): retrying it cannot help.
 
 // frontTraces is what the pipeline calls: admission, then exporterhelper
 // (queue, batching, retries), then the queue-full answer (backpressure.go).
@@ -44,7 +46,7 @@ type frontTraces struct {
 func (f frontTraces) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
 	td, rej := writer.StorableTraces(td)
 	if rej.Count > 0 {
-		if err := f.e.rejectAtAdmission(ctx, rej, td.SpanCount()); err != nil {
+		if err := f.e.rejectAtAdmission(ctx, rej, td.SpanCount(), partialsuccessextension.RejectSpans); err != nil {
 			return err
 		}
 	}
@@ -63,7 +65,7 @@ func (f frontLogs) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 	// its deduplication token recognises it (writer.StorableLogs).
 	ld, rej := writer.StorableLogs(ld, time.Now())
 	if rej.Count > 0 {
-		if err := f.e.rejectAtAdmission(ctx, rej, ld.LogRecordCount()); err != nil {
+		if err := f.e.rejectAtAdmission(ctx, rej, ld.LogRecordCount(), partialsuccessextension.RejectLogRecords); err != nil {
 			return err
 		}
 	}
@@ -71,10 +73,9 @@ func (f frontLogs) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 }
 
 // rejectAtAdmission counts and logs items left out of a request before
-// queueing, and tells the sender when the receiver lets it
-// (partialsuccess). With nothing left to store it is the request's
-// permanent error.
-func (e *tracehouseExporter) rejectAtAdmission(ctx context.Context, rej writer.Rejection, kept int) error {
+// queueing, and records them for the sender's answer (tell). With nothing
+// left to store it is the request's permanent error.
+func (e *tracehouseExporter) rejectAtAdmission(ctx context.Context, rej writer.Rejection, kept int, tell func(context.Context, int, string)) error {
 	e.metrics.admissionRejected(ctx, rej.Count)
 	e.log.Warn("refused data that can never be stored; the rest of the request was accepted",
 		zap.String("signal", string(e.signal)), zap.Int("rejected", rej.Count), zap.Int("accepted", kept),
@@ -82,5 +83,6 @@ func (e *tracehouseExporter) rejectAtAdmission(ctx context.Context, rej writer.R
 	if kept == 0 {
 		return consumererror.NewPermanent(errors.New("tracehouse: every item of the request was refused: " + rej.Reason))
 	}
+	tell(ctx, rej.Count, rej.Reason)
 	return nil
 }

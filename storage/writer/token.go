@@ -35,6 +35,20 @@ import (
 // The same rows encode to the same block as long as the column types the
 // writer declares do not change (wireType). They change only after the
 // server refused a block, which therefore stored nothing.
+//
+// What the token cannot recognise: the same items in another batch.
+// exporterhelper merges requests into batches after its queue
+// (sending_queue.batch), so after a crash the requests a persistent queue
+// replays may be merged otherwise than the first time (the flush timeout
+// cut the first batches; the replay finds a backlog); a batch that had
+// committed before the crash then comes back as parts of other batches,
+// with other tokens, and is stored twice. Retries of a batch by
+// exporterhelper, and replays of a batch that was one request, are
+// recognised.
+//
+// The settings: insert_deduplicate = 1 is for servers whose profile turns
+// it off (on 26.x the deduplicate_insert setting, default "enable",
+// overrides it; it is not sent, since older servers do not know it).
 
 // tokenHexLen is the length of a token: 32 hex digits.
 const tokenHexLen = 32

@@ -6,6 +6,13 @@
 // goes through clickhouse-go's batches. The table layout is storage/schema's;
 // the exporter writes through this package and never sees the driver.
 //
+// Writes are idempotent: every INSERT carries a deduplication token, the
+// hash of its block, so writing the same batch again stores nothing twice,
+// in the tables or their materialized views (token.go). A batch ClickHouse
+// refuses because of some of its items is split until they are found;
+// the rest is stored (bisect.go). Service-graph edges whose INSERT failed
+// are kept and sent when the batch is written again (pendingEdges).
+//
 // What is stored exactly and what is normalised:
 //   - every OTLP field of spans and log records round-trips, with attribute
 //     value types (see schema.AttrColumns), except:
@@ -16,10 +23,12 @@
 //   - a span ending before it starts is stored with duration 0, span kinds,
 //     status codes and severity numbers outside their enums as 0
 //     (WriteStats.Clamped);
-//   - a log record without Timestamp gets its ObservedTimestamp (or the
-//     write time) as Timestamp;
+//   - a log record without Timestamp gets its ObservedTimestamp as
+//     Timestamp;
 //   - spans or records with a time after 2262-04-11 cannot be stored
-//     (DateTime64(9)) and are rejected (RejectedError);
+//     (DateTime64(9)) and are rejected (StorableTraces, RejectedError);
+//   - a log record with neither time gets its ObservedTimestamp at the
+//     write (StorableLogs);
 //   - a span's or record's own attributes are stored in five maps, one per
 //     value type, so they read back grouped by type and sorted by key
 //     within each; resource, scope, event and link attributes keep their
