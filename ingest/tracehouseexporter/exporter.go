@@ -182,7 +182,9 @@ func (e *tracehouseExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 //     part of a batch. (Items that can be seen to be unstorable before
 //     queueing never reach it: admission.go.)
 //   - edges not stored but kept by the writer: the error, so the batch is
-//     retried; the writer then sends only the edges.
+//     retried; the writer then sends only the edges. (Should exporterhelper
+//     give up retrying, it counts the batch failed though its spans are
+//     stored.)
 //   - edges refused for good: nil (the spans are stored), counted.
 //   - an error that cannot succeed on retry: consumererror.Permanent,
 //     so exporterhelper drops the batch instead of retrying it for ever.

@@ -1,9 +1,12 @@
 // Package tracehouseexporter is the Tracehouse ClickHouse exporter: an
 // OpenTelemetry Collector exporter (type "tracehouse") that writes traces and
 // logs through storage/writer. Queueing, batching, retries and timeouts are
-// exporterhelper's; the exporter itself only hands a batch to the writer and
-// says which failures are worth retrying (storage.IsPermanent). It imports no
-// ClickHouse driver: connections, SQL and error codes are storage's.
+// exporterhelper's; the exporter itself takes out of each request what can
+// never be stored before it is queued (admission.go), hands batches to the
+// writer, and says which failures are worth retrying (exporter.go's
+// outcome). Retries store nothing twice: the writer's INSERTs carry
+// deduplication tokens. It imports no ClickHouse driver: connections, SQL
+// and error codes are storage's.
 //
 // The JSON-lines log receiver is in ingest/jsonlreceiver.
 package tracehouseexporter
