@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/collector/service/telemetry/otelconftelemetry"
 
 	"github.com/tracehouse/tracehouse/ingest/jsonlreceiver"
+	"github.com/tracehouse/tracehouse/ingest/partialsuccessextension"
 	"github.com/tracehouse/tracehouse/ingest/tracehouseexporter"
 )
 
@@ -87,6 +88,7 @@ func Components() (otelcol.Factories, error) {
 		healthcheckextension.NewFactory(),
 		filestorage.NewFactory(),
 		bearertokenauthextension.NewFactory(),
+		partialsuccessextension.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -97,6 +99,7 @@ func Components() (otelcol.Factories, error) {
 		// Bearer tokens on the receivers (auth: authenticator: …) and on
 		// the otlp exporters of agents that forward to a gateway.
 		bearertokenauthextension.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension" + contribModules,
+		partialsuccessextension.NewFactory().Type():  thisModule,
 	}
 
 	f.Connectors, err = otelcol.MakeFactoryMap[connector.Factory]()

@@ -1,15 +1,11 @@
 package tracehouseexporter
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"time"
 
-	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
-	"go.opentelemetry.io/collector/pdata/plog"
-	"go.opentelemetry.io/collector/pdata/ptrace"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -21,25 +17,8 @@ import (
 // and no retry hint. Tracehouse answers RESOURCE_EXHAUSTED / HTTP 429 with
 // RetryInfo (otlpreceiver turns it into Retry-After), as OTLP asks for
 // throttling: senders back off for the given delay instead of hammering a
-// collector that is already behind.
-
-type backpressureTraces struct {
-	exporter.Traces
-	retryAfter time.Duration
-}
-
-func (b backpressureTraces) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
-	return throttled(b.Traces.ConsumeTraces(ctx, td), b.retryAfter)
-}
-
-type backpressureLogs struct {
-	exporter.Logs
-	retryAfter time.Duration
-}
-
-func (b backpressureLogs) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
-	return throttled(b.Logs.ConsumeLogs(ctx, ld), b.retryAfter)
-}
+// collector that is already behind. (The exporter's front, admission.go,
+// applies it.)
 
 // throttled turns a full-queue error into a RESOURCE_EXHAUSTED status with
 // a retry delay; other errors pass unchanged.

@@ -810,3 +810,36 @@ func TestMigrateAcceptsSupersededChecksum(t *testing.T) {
 		}
 	}
 }
+
+// Every table that stores rows remembers the tokens of its latest inserts
+// (0008), so a retried INSERT, and the blocks its materialized views make
+// from it, are stored once (storage/writer's TestRetriedBatchCountsOnce
+// checks the rows).
+func TestTablesDeduplicateInserts(t *testing.T) {
+	conn, opts := migrated(t, DefaultOptions())
+	rows, err := conn.Query(context.Background(),
+		"SELECT name, create_table_query FROM system.tables WHERE database = {db:String} AND engine LIKE '%MergeTree' AND name != {migrations:String}",
+		chParams("db", opts.Database, "migrations", MigrationsTable)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var seen []string
+	for rows.Next() {
+		var name, create string
+		if err := rows.Scan(&name, &create); err != nil {
+			t.Fatal(err)
+		}
+		seen = append(seen, name)
+		if !strings.Contains(create, "non_replicated_deduplication_window = 10000") {
+			t.Errorf("%s does not deduplicate inserts:\n%s", name, create)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(seen)
+	if want := []string{LogsTable, RED1mTable, ServiceEdges1mTable, SpansTable, TraceIndexTable}; !reflect.DeepEqual(seen, want) {
+		t.Errorf("MergeTree tables %v, want %v", seen, want)
+	}
+}
