@@ -66,6 +66,9 @@ type Stack struct {
 	// StopOrder stops order replica i gracefully, as SIGTERM does.
 	StopOrder []func()
 
+	brokerCfg  broker.Config
+	stopBroker func()
+
 	telemetry []*telemetry.Telemetry
 }
 
@@ -87,10 +90,9 @@ func StartStack(t testing.TB, opts Options) *Stack {
 		cfg.Common = commonFor(brokerLn, opts.OTLPEndpoint, broker.Name, 0)
 		cfg.NATSListen = natsAddr
 		cfg.Data = t.TempDir()
-		st.Broker = must(t, func(tel *telemetry.Telemetry) (*broker.Service, error) { return broker.New(cfg, tel) },
-			st.newTelemetry(t, broker.Name, cfg.Common))
-		Serve(t, st.Broker, brokerLn)
-		st.BrokerURL, st.NATSURL = baseURL(brokerLn), st.Broker.ClientURL()
+		st.brokerCfg = cfg
+		st.startBroker(t, brokerLn)
+		st.NATSURL = st.Broker.ClientURL()
 		natsURL = st.NATSURL
 	}
 
@@ -165,6 +167,25 @@ func StartStack(t testing.TB, opts Options) *Stack {
 		st.newTelemetry(t, gateway.Name, gwCfg.Common))
 	Serve(t, st.Gateway, gwLn)
 	return st
+}
+
+func (st *Stack) startBroker(t testing.TB, ln net.Listener) {
+	st.Broker = must(t, func(tel *telemetry.Telemetry) (*broker.Service, error) { return broker.New(st.brokerCfg, tel) },
+		st.newTelemetry(t, broker.Name, st.brokerCfg.Common))
+	st.stopBroker = Serve(t, st.Broker, ln)
+	st.BrokerURL = baseURL(ln)
+}
+
+// StopBroker stops the broker (the stack must have Events) and returns
+// the func that starts it again on the same address and data folder.
+func (st *Stack) StopBroker(t testing.TB) (restart func()) {
+	t.Helper()
+	st.stopBroker()
+	return func() {
+		t.Helper()
+		st.startBroker(t, Listen(t))
+		WaitReady(t, st.BrokerURL)
+	}
 }
 
 // commonFor is the common configuration of replica i of service name:
