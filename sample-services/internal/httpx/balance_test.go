@@ -153,4 +153,3 @@ func TestReadyWhileAnyReplicaAnswers(t *testing.T) {
 		t.Error("no replica up, yet ready")
 	}
 }
-
