@@ -16,6 +16,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -28,7 +30,11 @@ type process struct {
 	port    int    // checked free before start; 0 for none
 	ready   string // URL answering 200 once the process serves
 	purpose string
-	cmd     *exec.Cmd
+	// replicaOf names the service when this is one of its replicas: the
+	// demo outlives a replica's exit while another one runs (the callers
+	// fail over), so a replica can be killed to watch that.
+	replicaOf string
+	cmd       *exec.Cmd
 	exited  chan error
 }
 
@@ -39,8 +45,12 @@ func (c Config) processes() []*process {
 		orders   = "http://127.0.0.1:8002,http://127.0.0.1:8012"
 	)
 	svc := func(name string, port int, purpose string, args ...string) *process {
-		return &process{name: name, bin: c.Self, args: args, port: port,
+		p := &process{name: name, bin: c.Self, args: args, port: port,
 			ready: fmt.Sprintf("http://127.0.0.1:%d/readyz", port), purpose: purpose}
+		if strings.Contains(purpose, "replica") {
+			p.replicaOf = args[0]
+		}
+		return p
 	}
 	return []*process{
 		{name: "tracehouse", bin: c.Tracehouse, args: []string{"all-in-one", "--data", c.Data}, port: 8080,
@@ -106,14 +116,25 @@ Tracehouse demo is running.
   ClickHouse         http://127.0.0.1:8123  (data in %s)
 Press Ctrl-C to stop.
 `, filepath.Join(cfg.Data, "broker"), cfg.Data)
+	running := slices.Clone(started)
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case err := <-anyExit(started):
-			return err
+		case ex := <-anyExit(running):
+			running = slices.DeleteFunc(running, func(p *process) bool { return p == ex.p })
+			if ex.p.replicaOf == "" || !slices.ContainsFunc(running, func(p *process) bool { return p.replicaOf == ex.p.replicaOf }) {
+				return ex.err
+			}
+			fmt.Fprintf(stdout, "%v; the other %s replica takes its requests (start it again: %s %s)\n",
+				ex.err, ex.p.replicaOf, ex.p.bin, strings.Join(ex.p.args, " "))
 		}
 	}
+}
+
+type exit struct {
+	p   *process
+	err error
 }
 
 func checkPorts(procs []*process) error {
@@ -184,14 +205,16 @@ func (p *process) waitReady(ctx context.Context, timeout time.Duration) error {
 	}
 }
 
-func anyExit(procs []*process) <-chan error {
-	out := make(chan error, 1)
+// anyExit reports the first of procs to exit. Each exit stays readable
+// from p.exited for the next caller.
+func anyExit(procs []*process) <-chan exit {
+	out := make(chan exit, 1)
 	for _, p := range procs {
 		go func() {
 			err := <-p.exited
 			p.exited <- err
 			select {
-			case out <- err:
+			case out <- exit{p, err}:
 			default:
 			}
 		}()

@@ -75,9 +75,9 @@ type Service struct {
 
 // Stats counts what the worker did with the deliveries it got.
 type Stats struct {
-	Processed    atomic.Int64 `json:"-"`
-	Retried      atomic.Int64 `json:"-"`
-	DeadLettered atomic.Int64 `json:"-"`
+	Processed    atomic.Int64
+	Retried      atomic.Int64
+	DeadLettered atomic.Int64
 }
 
 // New builds the worker and starts consuming; the broker may come later.
