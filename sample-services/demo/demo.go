@@ -35,7 +35,7 @@ type process struct {
 	// fail over), so a replica can be killed to watch that.
 	replicaOf string
 	cmd       *exec.Cmd
-	exited  chan error
+	exited    chan error
 }
 
 func (c Config) processes() []*process {
