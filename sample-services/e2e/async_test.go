@@ -405,3 +405,47 @@ func TestOrderIDMakesCreateIdempotent(t *testing.T) {
 		t.Errorf("a malformed order_id: %d %s; want 400 naming order_id", bad.Status, bad.Body)
 	}
 }
+
+// A message that is not an order event can never be handled: it goes to
+// the dead-letter stream on its first delivery, saying why, and the
+// worker goes on with the next one.
+func TestUndecodableMessageIsDeadLetteredAtOnce(t *testing.T) {
+	st, _ := startStack(t, testenv.Options{Events: true})
+	nc, err := nats.Connect(st.NATSURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := js.Publish(ctx, messaging.SubjectOrderConfirmed, []byte("{not json"), jetstream.WithMsgID("garbage-1")); err != nil {
+		t.Fatal(err)
+	}
+	var dead *jetstream.RawStreamMsg
+	for dead == nil && ctx.Err() == nil {
+		if stream, err := js.Stream(ctx, messaging.StreamDeadLetters); err == nil {
+			dead, _ = stream.GetLastMsgForSubject(ctx, messaging.DeadLetterPrefix+messaging.SubjectOrderConfirmed)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if dead == nil {
+		t.Fatal("the undecodable message is not in the dead-letter stream")
+	}
+	if d, reason := dead.Header.Get(messaging.HeaderDeadLetterDeliveries), dead.Header.Get(messaging.HeaderDeadLetterReason); d != "1" || !strings.Contains(reason, "not an order event") {
+		t.Errorf("dead letter after %s deliveries, reason %q; want 1 and the decoding failure", d, reason)
+	}
+	// The worker still works.
+	authz := st.Login(t, "ida")
+	resp := st.Checkout(t, authz, "ida")
+	var created order.Order
+	resp.JSON(t, &created)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if sh, ok := st.Fulfillment.Shipment(created.ID); ok && sh.Status == fulfillment.StatusShipped {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the next order was not shipped")
+		}
+	}
+}
