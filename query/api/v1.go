@@ -152,14 +152,20 @@ func (s *server) tailLogs(c *fiber.Ctx) error {
 		defer s.recoverStream(c.Path())
 		ctx, cancel := context.WithCancel(s.ctx)
 		defer cancel()
-		// flush hands what is buffered to the connection and gives the
-		// client StreamWriteTimeout to take it: one that stops reading
-		// fails a write and ends the tail, one that reads keeps it going
-		// for as long as the tail runs.
-		flush := func() error {
+		// Every write gives the client StreamWriteTimeout more to take
+		// what is sent (fasthttp's WriteTimeout would bound the whole
+		// stream instead): a client that stops reading blocks the
+		// connection's writes past the deadline, which ends the tail and
+		// frees its place; one that reads keeps it going for as long as
+		// the tail runs. The writer runs at most a few buffers ahead of
+		// the connection, so the deadline follows the client closely.
+		extend := func() {
 			if conn != nil {
 				conn.SetWriteDeadline(time.Now().Add(s.opts.StreamWriteTimeout))
 			}
+		}
+		flush := func() error {
+			extend()
 			return w.Flush()
 		}
 		sent := 0
@@ -170,6 +176,7 @@ func (s *server) tailLogs(c *fiber.Ctx) error {
 				if err != nil {
 					return err
 				}
+				extend()
 				w.WriteString("event: log\nid: " + e.Cursor + "\ndata: ")
 				w.Write(data)
 				w.WriteString("\n\n")

@@ -174,7 +174,21 @@ type MemoryLimitError struct {
 }
 
 func (e *MemoryLimitError) Error() string {
-	return fmt.Sprintf("the query needed more than its memory limit of %d MiB and was stopped; narrow the time range or add filters", e.Limit>>20)
+	return fmt.Sprintf("the query needed more than its memory limit of %s (max_memory_usage) and was stopped; narrow the time range or add filters", formatBytes(e.Limit))
+}
+
+// formatBytes writes a size in the largest binary unit it is a whole
+// multiple of, so that a limit reads as it was set.
+func formatBytes(n int64) string {
+	for _, u := range []struct {
+		name  string
+		shift uint
+	}{{"GiB", 30}, {"MiB", 20}, {"KiB", 10}} {
+		if n >= 1<<u.shift && n%(1<<u.shift) == 0 {
+			return fmt.Sprintf("%d %s", n>>u.shift, u.name)
+		}
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // ClickHouse error codes of statements stopped at a limit.
