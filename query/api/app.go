@@ -113,9 +113,13 @@ func NewApp(svc *query.Service, opts Options) *fiber.App {
 		Immutable:             true, // values outlive handlers in streams
 		ErrorHandler:          s.handleError,
 		BodyLimit:             opts.BodyLimit,
-		ReadTimeout:           opts.ReadTimeout,
-		WriteTimeout:          opts.WriteTimeout,
-		IdleTimeout:           opts.IdleTimeout,
+		// The request line and headers must fit: a log query of
+		// logquery.MaxLength bytes is up to three times as long
+		// percent-encoded (the default, 4 KiB, refused such queries).
+		ReadBufferSize: 16 << 10,
+		ReadTimeout:    opts.ReadTimeout,
+		WriteTimeout:   opts.WriteTimeout,
+		IdleTimeout:    opts.IdleTimeout,
 	})
 	app.Use(requestid.New())
 	app.Use(s.observe)

@@ -8,6 +8,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +22,7 @@ import (
 	"github.com/tracehouse/tracehouse/internal/seed"
 	"github.com/tracehouse/tracehouse/query"
 	"github.com/tracehouse/tracehouse/storage"
+	"github.com/tracehouse/tracehouse/storage/logquery"
 	"github.com/tracehouse/tracehouse/storage/reader"
 	"github.com/tracehouse/tracehouse/storage/writer"
 )
@@ -475,6 +479,39 @@ func TestServeTimeouts(t *testing.T) {
 		}
 		if line == ":\n" {
 			beats++
+		}
+	}
+}
+
+// TestLogQueryCorpus runs every query of the log query language's fuzz
+// corpus against the engine: a query the language accepts compiles to SQL
+// ClickHouse runs (200), one it refuses is a 400 — never a 500.
+func TestLogQueryCorpus(t *testing.T) {
+	e := seeded(t)
+	files, err := filepath.Glob("../../storage/logquery/testdata/fuzz/FuzzParseCompile/*")
+	if err != nil || len(files) < 100 {
+		t.Fatalf("the corpus has %d files: %v", len(files), err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lit, ok := strings.CutPrefix(strings.TrimSpace(strings.SplitN(string(data), "\n", 2)[1]), "string(")
+		if !ok {
+			t.Fatalf("%s is not a corpus file of one string", f)
+		}
+		text, err := strconv.Unquote(strings.TrimSuffix(lit, ")"))
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		want := 200
+		if logquery.Check(text) != nil {
+			want = 400
+		}
+		resp, body := e.get(t, "/api/v1/logs?"+q("q", text, "start", rfc(start), "end", rfc(end)))
+		if resp.StatusCode != want {
+			t.Errorf("%s: q=%q: %d, want %d: %.300s", filepath.Base(f), text, resp.StatusCode, want, body)
 		}
 	}
 }
