@@ -48,7 +48,7 @@ func apiFlags(fs *cli.FlagSet, cfg *apiConfig) {
 
 // options are the api.Options of cfg.
 func (cfg *apiConfig) options(opts api.Options) api.Options {
-	opts.AuthToken = cfg.authToken
+	opts.AuthToken = strings.TrimSpace(cfg.authToken)
 	for _, h := range strings.Split(cfg.allowedHosts, ",") {
 		if h = strings.TrimSpace(h); h != "" {
 			opts.AllowedHosts = append(opts.AllowedHosts, h)
@@ -60,7 +60,7 @@ func (cfg *apiConfig) options(opts api.Options) api.Options {
 // warnIfOpen says, in the log and on stderr, that the API listens beyond
 // loopback without a token: anyone who reaches the port reads everything.
 func (cfg *apiConfig) warnIfOpen(ln net.Listener, env cli.Env) {
-	if cfg.authToken != "" {
+	if strings.TrimSpace(cfg.authToken) != "" {
 		return
 	}
 	if a, ok := ln.Addr().(*net.TCPAddr); ok && a.IP.IsLoopback() {

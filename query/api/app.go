@@ -96,6 +96,9 @@ func NewApp(svc *query.Service, opts Options) *fiber.App {
 	if opts.BodyLimit <= 0 {
 		opts.BodyLimit = 64 << 10
 	}
+	// A token read from a file or a secret often ends in a newline, which
+	// no client sends (and the sent token is trimmed too).
+	opts.AuthToken = strings.TrimSpace(opts.AuthToken)
 	orDefault(&opts.ReadTimeout, DefaultReadTimeout)
 	orDefault(&opts.WriteTimeout, DefaultWriteTimeout)
 	orDefault(&opts.IdleTimeout, DefaultIdleTimeout)

@@ -66,6 +66,14 @@ func TestAuthToken(t *testing.T) {
 			t.Errorf("%s: 401 without WWW-Authenticate", c.name)
 		}
 	}
+	// A token read from a secret file keeps its newline.
+	fromFile := newEnv(t, db, conn, query.Options{}, Options{AuthToken: "s3cret\n"})
+	if resp, body := fromFile.get(t, "/api/services", "Authorization", "Bearer s3cret"); resp.StatusCode != 200 {
+		t.Errorf("a token configured with a trailing newline: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := fromFile.get(t, "/api/services"); resp.StatusCode != 401 {
+		t.Errorf("a token configured with a trailing newline lets a request without one through: %d", resp.StatusCode)
+	}
 }
 
 // TestHostGuard sends the Host headers of DNS rebinding (a name of the
