@@ -43,14 +43,19 @@ type NotFoundError struct {
 
 func (e *NotFoundError) Error() string { return e.What + " not found" }
 
-// BusyError means every query slot stayed taken for the whole queue timeout.
-// Try again after RetryAfter.
+// BusyError means the service is at a capacity limit: every query slot
+// stayed taken for the whole queue timeout, or (Tails) the live tails are
+// at Limits.MaxTails. Try again after RetryAfter.
 type BusyError struct {
 	RetryAfter time.Duration
 	Limit      int
+	Tails      bool
 }
 
 func (e *BusyError) Error() string {
+	if e.Tails {
+		return fmt.Sprintf("too many live tails: %d are running, the limit of this service; retry in %s, or close a tail you left open", e.Limit, e.RetryAfter)
+	}
 	return fmt.Sprintf("the query service is busy (%d queries running, queue timeout reached); retry in %s", e.Limit, e.RetryAfter)
 }
 
@@ -68,6 +73,7 @@ func (e *TimeoutError) Error() string {
 // says how for the request at hand (nil: a generic message).
 func classify(err error, tooLarge func(*reader.TooLargeError) error) error {
 	var timeout *reader.TimeoutError
+	var memory *reader.MemoryLimitError
 	var large *reader.TooLargeError
 	var lang *logquery.Error
 	switch {
@@ -75,6 +81,8 @@ func classify(err error, tooLarge func(*reader.TooLargeError) error) error {
 		return nil
 	case errors.As(err, &timeout):
 		return &TimeoutError{Limit: timeout.Limit}
+	case errors.As(err, &memory):
+		return &InputError{Msg: memory.Error(), Position: -1}
 	case errors.As(err, &large) && tooLarge != nil:
 		return tooLarge(large)
 	case errors.As(err, &large):

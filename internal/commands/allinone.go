@@ -28,6 +28,7 @@ var AllInOne = cli.Command{
 
 type allInOneConfig struct {
 	data, clickhouseListen, httpListen string
+	api                                apiConfig
 	spansTTL, logsTTL                  time.Duration
 	// shortenSpansTTL and shortenLogsTTL: the TTL was given, so it may
 	// shorten the stored one.
@@ -44,6 +45,7 @@ func allInOneFlags(env cli.Env) (*cli.FlagSet, *allInOneConfig) {
 	fs.SetEnv("clickhouse-listen", EnvClickHouseListen)
 	fs.StringVar(&cfg.httpListen, "http", "127.0.0.1:8080", "address of the query API and UI")
 	fs.SetEnv("http", EnvQueryHTTP)
+	apiFlags(fs, &cfg.api)
 	ttlVar(fs, &cfg.spansTTL, "spans-ttl", schema.DefaultSpansTTL, "how long spans are kept, a `duration` such as 7d, 36h or 1d12h (0: forever; shortening deletes stored data, so a default never shortens what is stored)")
 	fs.SetEnv("spans-ttl", EnvSpansTTL)
 	ttlVar(fs, &cfg.logsTTL, "logs-ttl", schema.DefaultLogsTTL, "how long logs are kept, a `duration` such as 7d (0: forever; shortening deletes stored data, so a default never shortens what is stored)")
@@ -76,6 +78,7 @@ func runAllInOne(ctx context.Context, args []string, env cli.Env) error {
 		return fmt.Errorf("query API and UI cannot listen on %s: %w (choose another address with --http)", cfg.httpListen, err)
 	}
 	defer ln.Close()
+	cfg.api.warnIfOpen(ln, env)
 
 	srv, err := embedded.Start(embedded.Config{DataDir: cfg.data, Listen: cfg.clickhouseListen, Logger: log})
 	if err != nil {
@@ -131,7 +134,7 @@ func runAllInOne(ctx context.Context, args []string, env cli.Env) error {
 	svc := query.New(store, query.Options{})
 	appCtx, stopApp := context.WithCancel(ctx)
 	defer stopApp()
-	app := api.NewApp(svc, api.Options{Logger: log, Context: appCtx, UI: web.FS})
+	app := api.NewApp(svc, cfg.api.options(api.Options{Logger: log, Context: appCtx, UI: web.FS}))
 	served := make(chan error, 1)
 	go func() { served <- api.ServeListener(appCtx, app, ln, log) }()
 

@@ -1,8 +1,8 @@
 package api
 
 import (
+	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -166,24 +166,25 @@ func (s *server) jaegerSearch(c *fiber.Ctx) error {
 	return respond(c, data, 0)
 }
 
-func (s *server) jaegerTracesByID(c *fiber.Ctx, ids []string) error {
-	data := []jaegerTrace{}
-	var missing []apiError
-	for _, raw := range ids {
-		id, err := parseTraceID("traceID", raw)
-		if err != nil {
-			return err
-		}
-		td, err := s.svc.GetTrace(c.UserContext(), id)
-		var nf *query.NotFoundError
-		if errors.As(err, &nf) {
-			missing = append(missing, apiError{Msg: nf.Error(), TraceID: jaegerTraceID(id)})
-			continue
-		}
-		if err != nil {
-			return err
-		}
+// jaegerTracesByID answers ?traceID=…&traceID=…: repeats once, at most
+// Limits.MaxTraceIDs distinct ids, all the traces together at most the
+// store's span limit.
+func (s *server) jaegerTracesByID(c *fiber.Ctx, raw []string) error {
+	ids, err := parseTraceIDs("traceID", raw, s.svc.Limits().MaxTraceIDs)
+	if err != nil {
+		return err
+	}
+	found, err := s.svc.GetTraces(c.UserContext(), ids)
+	if err != nil {
+		return err
+	}
+	data := make([]jaegerTrace, 0, len(found.Traces))
+	for _, td := range found.Traces {
 		data = append(data, toJaeger(td))
+	}
+	var missing []apiError
+	for _, id := range found.Missing {
+		missing = append(missing, apiError{Msg: (&query.NotFoundError{What: "trace " + hex.EncodeToString(id[:])}).Error(), TraceID: jaegerTraceID(id)})
 	}
 	return c.JSON(envelope{Data: data, Errors: missing})
 }
