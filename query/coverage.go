@@ -39,9 +39,11 @@ func (c Coverage) Within(from, to time.Time) time.Duration {
 
 // ArrivalWindow is how long after its end a span may still be on its way to
 // storage: OpenTelemetry SDKs export spans in batches every 5 s by default,
-// and a collector batches again before it writes. A trace whose newest span
-// ended less than this ago may still be missing spans.
-const ArrivalWindow = 15 * time.Second
+// and a collector batches again (about a second) before it writes; twice
+// that leaves room for a slow export. A trace whose newest span ended less
+// than this ago may still be missing spans, and a histogram bucket that
+// ended less than this ago may still be filling.
+const ArrivalWindow = 10 * time.Second
 
 // coverage reads the coverage of the minutes that start in [start, end).
 // The caller holds a limiter slot.

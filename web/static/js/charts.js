@@ -174,8 +174,9 @@ export function lineChart(container, { series, height = 170, fmtY = String, doma
   return observeWidth(container, draw);
 }
 
-// scatterPlot: points = [{t (ms), v (µs), error, id, label}], log y axis
-// when the range is wide. onClick(point).
+// scatterPlot: points = [{t (ms), v (µs), error, hollow, id, label}], log
+// y axis when the range is wide; hollow dots are traces that may be
+// incomplete. onClick(point).
 export function scatterPlot(container, { points, height = 180, fmtY = String, domain, onClick, label, selectedId }) {
   container.classList.add('chart');
   const tip = h('div', { class: 'chart-tip hidden' });
@@ -213,9 +214,10 @@ export function scatterPlot(container, { points, height = 180, fmtY = String, do
     const maxSpans = Math.max(1, ...points.map((p) => p.size || 1));
     for (const p of points) {
       const r = 3.5 + 5 * Math.sqrt((p.size || 1) / maxSpans);
+      const color = p.error ? 'var(--error)' : 'var(--accent)';
       const dot = s('circle', {
-        class: 'dot' + (p.id === selectedId ? ' selected' : ''), cx: x(p.t), cy: y(p.v), r,
-        fill: p.error ? 'var(--error)' : 'var(--accent)', 'fill-opacity': 0.7, tabindex: -1,
+        class: 'dot' + (p.id === selectedId ? ' selected' : '') + (p.hollow ? ' hollow' : ''), cx: x(p.t), cy: y(p.v), r,
+        fill: color, 'fill-opacity': p.hollow ? 0.15 : 0.7, style: { '--dot-color': color }, tabindex: -1,
         'data-trace-id': p.id, 'aria-label': p.label,
       });
       dot.addEventListener('click', () => onClick && onClick(p));
