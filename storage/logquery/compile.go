@@ -138,8 +138,8 @@ func (c *compiler) text(text string, quoted bool, at int, bodyOnly bool) (string
 // lower(…) LIKE: a fragment of 3 or more characters reads only the rows
 // that hold all its 3-grams.
 func (c *compiler) textPattern(text string, at int, cols []string) (string, error) {
-	if strings.Trim(text, "*") == "" {
-		return "", c.errAt(at, "%q matches everything; put letters or digits next to the *", text)
+	if len(Tokens(text)) == 0 {
+		return "", c.errAt(at, "%q has no letters or digits to search for; put some next to the *", text)
 	}
 	pattern := c.params.Add("String", containsPattern(strings.ToLower(text)))
 	parts := make([]string, len(cols))

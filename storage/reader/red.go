@@ -156,7 +156,7 @@ func (r *Reader) ServiceGraph(ctx context.Context, start, end time.Time) (*Servi
 // minutesIn is the condition on a per-minute table's Timestamp for the
 // minutes that start in [start, end).
 func minutesIn(p *chsql.Params, start, end time.Time) string {
-	return "Timestamp >= " + p.Add("DateTime", start) + " AND Timestamp < " + p.Add("DateTime", ceilSecond(end))
+	return "Timestamp >= " + p.Add("DateTime", ceilSecond(start)) + " AND Timestamp < " + p.Add("DateTime", ceilSecond(end))
 }
 
 // DataSpan is when the spans stored for a range were sent: the start time
