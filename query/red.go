@@ -140,4 +140,3 @@ func (s *Service) RED(ctx context.Context, q REDQuery) (*REDSeries, error) {
 	}
 	return out, nil
 }
-
