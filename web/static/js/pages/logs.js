@@ -30,6 +30,9 @@ const MAX_LIVE_ROWS = 2000;
 export const DEFAULT_FIELDS = ['http.response.status_code', 'http.status_code', 'rpc.grpc.status_code', 'status',
   'error', 'error.message', 'exception.type', 'exception.message', 'reason'];
 const FIELDS_KEY = 'tracehouse.logFields';
+// FIELD_LABELS are short labels of long, well-known keys (the title of a
+// field shows its key).
+const FIELD_LABELS = { 'http.response.status_code': 'HTTP', 'http.status_code': 'HTTP', 'rpc.grpc.status_code': 'gRPC' };
 
 function parseFields(text) {
   return String(text || '').split(/[\s,]+/).map((f) => f.trim()).filter(Boolean);
@@ -227,7 +230,7 @@ export function mount(main, route) {
       h('td', { class: 'svc-cell' }, l.service ? svcLabel(l.service) : h('span', { class: 'faint' }, '–')),
       h('td', { class: 'body' }, h('span', { class: 'one' }, h('span', { class: 'msg' }, l.body),
         highlights(l, fields).map(([k, v]) => h('span', { class: 'hl' + (isErrorField(k, v) ? ' bad' : ''), dataset: { field: k }, title: `${k}: ${v}` },
-          h('span', { class: 'hk' }, k), ' ', v)))),
+          h('span', { class: 'hk' }, FIELD_LABELS[k] || k), ' ', v)))),
       h('td', { class: 'trace-col' }, l.traceID ? h('a', { href: href(`/trace/${l.traceID}`, { span: l.spanID }), class: 'trace-link', title: `Open trace ${l.traceID}`, onclick: (ev) => ev.stopPropagation() }, 'trace →') : null));
     tr.addEventListener('click', () => toggle(i));
     return tr;

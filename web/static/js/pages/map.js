@@ -41,11 +41,12 @@ export function mount(main, route) {
   const summary = h('span', { class: 'sub', id: 'map-summary' });
   const coverage = h('div', { class: 'coverage-note', id: 'map-coverage' });
   const wrap = h('div', { class: 'map-wrap', id: 'service-map' });
+  const legend = h('div', { class: 'map-legend' });
   main.appendChild(h('div', { class: 'page' },
     h('div', { class: 'page-head' }, h('h1', null, 'Service map'), picker, viewSel, summary,
       h('span', { class: 'grow' }),
       h('span', { class: 'faint' }, 'Click a service for its dashboard, an arrow for its traces')),
-    coverage, wrap));
+    coverage, wrap, legend));
   wrap.appendChild(h('div', { class: 'loading' }, h('span', { class: 'spinner' }), 'Loading the service map…'));
 
   api.serviceMap(range.start, range.end, { signal: ctl.signal }).then((m) => {
@@ -64,6 +65,7 @@ export function mount(main, route) {
     const bad = nodes.filter((n) => failing(n.health));
     summary.textContent = `${nodes.length} services · ${edges.length} connections${bad.length ? ` · ${bad.length} failing` : ''}`;
     draw(wrap, m, view, range);
+    legend.replaceChildren(...legendText(m));
   }).catch((e) => {
     if (e.name === 'AbortError') return;
     clear(wrap).appendChild(h('div', { class: 'page-scroll' }, h('div', { class: 'error-box', role: 'alert' }, h('b', null, 'Cannot load the service map: '), e.message)));
@@ -308,7 +310,7 @@ function draw(wrap, m, view, range) {
     const lines = [];
     if (served.calls) {
       lines.push(s('text', { class: 'stat', x: 16, y: 42 }, `${fmtRate(served.rate)} · `,
-        s('tspan', { class: served.errorRate >= 0.05 ? 'stat bad' : 'stat' }, `${fmtPct(served.errorRate)} of requests failed`)));
+        s('tspan', { class: served.errorRate >= 0.05 ? 'stat bad' : 'stat' }, `${fmtPct(served.errorRate)} failed`)));
       lines.push(s('text', { class: 'stat', x: 16, y: 59 }, `p50 ${fmtDurationNs(served.p50Ns)} · p95 ${fmtDurationNs(served.p95Ns)}`));
     } else {
       lines.push(s('text', { class: 'stat', x: 16, y: 42 }, attempted ? 'served no requests' : 'no requests served (caller only)'));
@@ -332,9 +334,12 @@ function draw(wrap, m, view, range) {
     g.appendChild(node);
   }
   wrap.appendChild(svg);
-  wrap.appendChild(h('div', { class: 'map-legend' },
+}
+
+function legendText(m) {
+  return [
     'Node: requests it served per second · share that failed · latency. Arrow: calls per second as the caller saw them (retries and circuit-breaker short-circuits included). ',
     h('span', { class: 'err-text' }, 'Red'), ': 5% or more failed, in the requests it served or in its callers\u2019 calls to it; ',
     h('b', null, '⚠'), ' marks where a failure starts (failing, and nothing it calls is). Dashed: failed earlier in the range, not in the last ',
-    String(m.recentMinutes || 5), ' min.'));
+    String(m.recentMinutes || 5), ' min.'];
 }

@@ -286,7 +286,8 @@ export function resultsDomain(items) {
   const ts = items.map((it) => it.start / 1000);
   const first = Math.min(...ts);
   const last = Math.max(...ts);
-  const pad = Math.max(1000, (last - first) * 0.04);
+  // A lone trace gets a minute around it; otherwise 3% of the span.
+  const pad = last > first ? Math.max(50, (last - first) * 0.03) : 30e3;
   return { first, last, range: [first - pad, last + pad] };
 }
 
