@@ -134,9 +134,10 @@ func (c *compiler) text(text string, quoted bool, at int, bodyOnly bool) (string
 // textPattern is a word with * in the body or the error attributes: the
 // text matches when it contains something the pattern matches, * standing
 // for any characters, case ignored (*outage* and outage* alike). The
-// 3-gram text indexes of 0009 on lower(Body) and lower(ErrorText) serve
-// lower(…) LIKE: a fragment of 3 or more characters reads only the rows
-// that hold all its 3-grams.
+// 3-gram indexes of 0009 serve lower(…) LIKE for a fragment of 3 or more
+// characters: on lower(ErrorText) a text index (only the rows holding
+// every 3-gram are read), on lower(Body) an ngram bloom filter (granules
+// lacking one of them are skipped).
 func (c *compiler) textPattern(text string, at int, cols []string) (string, error) {
 	if len(Tokens(text)) == 0 {
 		return "", c.errAt(at, "%q has no letters or digits to search for; put some next to the *", text)
