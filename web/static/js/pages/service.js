@@ -216,7 +216,8 @@ function mountDashboard(main, route) {
       h('td', { class: 'num' }, fmtDurationNs(weighted('p95Ns'))),
       h('td', { class: 'num' }, fmtDurationNs(weighted('p99Ns'))),
       h('td', { class: 'sparks' }, sparkline(pts.map((p) => p.rate), { width: 110, height: 24, color: serviceColor(service) }),
-        sparkline(pts.map((p) => (p.rate === null ? null : p.calls ? p.errorRate : 0)), { width: 110, height: 24, color: 'var(--error)', max: 1 })));
+        errors ? sparkline(pts.map((p) => (p.rate === null ? null : p.calls ? p.errorRate : 0)), { width: 110, height: 24, color: 'var(--error)', max: 1 })
+          : h('span', { class: 'spark-gap' })));
       tbody.appendChild(tr);
     }
   }).catch((e) => {
