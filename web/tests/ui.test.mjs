@@ -502,6 +502,10 @@ describe('rates, root causes, error reasons, incomplete data', () => {
     await open(`/service/payment?${lastHour}`);
     await page.locator('#chart-rate svg').waitFor();
     assert.ok(await page.locator('#chart-rate rect.nodata').count() >= 1, 'the time before any data is shaded "no data"');
+    // Payment's own charts are mostly fine (the breaker spares it); the
+    // dashboard says what its callers saw.
+    await page.locator('#dash-health .health-box').waitFor();
+    assert.match(await page.locator('#dash-health').innerText(), /Unreachable, and the failure starts here: its callers could not reach it/);
     assert.ok(await page.locator('#chart-rate circle.partial-point').count() >= 1, 'partial steps are marked');
     const r = await api(`api/v1/metrics/red?service=gateway&start=${iso(seed.now - 3600e3)}&end=${iso(seed.now)}&step=60`);
     const withData = r.body.data.points.filter((p) => p.rate !== null);

@@ -111,6 +111,7 @@ function mountDashboard(main, route) {
   const charts = h('div', { class: 'dash-grid', id: 'red-charts' });
   const opsBox = h('div', { class: 'card', id: 'operations' });
   const note = h('div', { class: 'coverage-note', id: 'dash-coverage' });
+  const healthBox = h('div', { id: 'dash-health' });
   main.appendChild(h('div', { class: 'page' },
     h('div', { class: 'page-head' },
       h('h1', null, svcLabel(service)),
@@ -121,7 +122,18 @@ function mountDashboard(main, route) {
       h('a', { class: 'btn small', href: href('/logs', { q: `service:${service}`, ...rangeParams(range) }) }, 'Logs'),
       h('a', { class: 'btn small', href: href('/map', rangeParams(range)) }, 'Service map')),
     note,
-    h('div', { class: 'page-scroll' }, charts, h('div', { style: { height: '12px' } }), opsBox)));
+    h('div', { class: 'page-scroll' }, healthBox, charts, h('div', { style: { height: '12px' } }), opsBox)));
+
+  // The map's verdict on the service: its callers' failures do not show in
+  // its own charts (a breaker spares a service that is down).
+  api.serviceMap(range.start, range.end, { signal: ctl.signal }).then((m) => {
+    const n = (m.nodes || []).find((x) => x.service === service);
+    const hl = n && n.health;
+    if (!hl || (hl.state !== 'failing' && hl.state !== 'unreachable')) return;
+    healthBox.append(h('div', { class: 'error-box health-box', role: 'status' },
+      h('b', null, `${hl.state === 'unreachable' ? 'Unreachable' : 'Failing'}${hl.now ? '' : ' earlier in the range'}${hl.rootCause ? ', and the failure starts here' : ''}: `),
+      hl.reason, '.'));
+  }).catch(() => { /* the charts say enough */ });
 
   const chartCard = (id, title) => {
     const body = h('div', { id });
