@@ -150,11 +150,20 @@ func (s *Service) TraceLogs(ctx context.Context, id pcommon.TraceID, r TimeRange
 type Histogram struct {
 	Step    time.Duration
 	Buckets []HistogramBucket
+	// Total is every matching record of the range: the buckets' sum.
+	Total uint64
 }
 
 // HistogramBucket is one bucket; Errors counts records of level error and
-// above.
-type HistogramBucket = reader.HistogramBucket
+// above. A Partial bucket is cut by the range's start or end, or ends less
+// than ArrivalWindow ago (records may still arrive): its count is not
+// comparable with its neighbours'.
+type HistogramBucket struct {
+	Start   time.Time
+	Count   uint64
+	Errors  uint64
+	Partial bool
+}
 
 // histogramSteps are the bucket widths a histogram picks from.
 var histogramSteps = []time.Duration{
@@ -205,17 +214,38 @@ func (s *Service) LogHistogram(ctx context.Context, q LogQuery) (*Histogram, err
 	if err != nil {
 		return nil, classify(err, nil)
 	}
-	counts := make(map[int64]HistogramBucket, len(rows))
+	counts := make(map[int64]reader.HistogramBucket, len(rows))
 	for _, b := range rows {
 		counts[b.Start.Unix()] = b
 	}
 	h := &Histogram{Step: step, Buckets: []HistogramBucket{}}
+	settled := s.now().Add(-ArrivalWindow)
 	for t := alignDown(q.Range.Start, step); t.Before(q.Range.End); t = t.Add(step) {
-		b := counts[t.Unix()]
-		b.Start = t
-		h.Buckets = append(h.Buckets, b)
+		c := counts[t.Unix()]
+		end := t.Add(step)
+		h.Buckets = append(h.Buckets, HistogramBucket{Start: t, Count: c.Count, Errors: c.Errors,
+			Partial: t.Before(q.Range.Start) || end.After(q.Range.End) || end.After(settled)})
+		h.Total += c.Count
 	}
 	return h, nil
+}
+
+// CountLogs counts the records a query matches over its range (the cursor
+// and limit are ignored).
+func (s *Service) CountLogs(ctx context.Context, q LogQuery) (uint64, error) {
+	if err := checkRange(q.Range, s.limits.MaxTimeRange); err != nil {
+		return 0, err
+	}
+	if err := s.ValidateLogQuery(q.Query); err != nil {
+		return 0, err
+	}
+	release, err := s.limiter.Acquire(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer release()
+	n, err := s.store.CountLogs(ctx, q.Query, q.Range.Start, q.Range.End)
+	return n, classify(err, nil)
 }
 
 // TailQuery follows new log records.

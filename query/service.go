@@ -24,6 +24,7 @@ type TraceReader interface {
 type LogReader interface {
 	SearchLogs(ctx context.Context, s reader.LogSearch) (*reader.LogRows, error)
 	LogHistogram(ctx context.Context, query string, start, end time.Time, step time.Duration) ([]reader.HistogramBucket, error)
+	CountLogs(ctx context.Context, query string, start, end time.Time) (uint64, error)
 	TailLogs(ctx context.Context, query string, after reader.LogPos, until time.Time, limit int) ([]reader.LogEntry, bool, error)
 	GetLogs(ctx context.Context, f reader.LogFilter) (plog.Logs, error)
 }
@@ -31,7 +32,8 @@ type LogReader interface {
 // MetricsReader reads the per-minute aggregates kept at ingest.
 type MetricsReader interface {
 	RED(ctx context.Context, f reader.REDFilter) ([]reader.REDRow, error)
-	ServiceGraph(ctx context.Context, start, end time.Time) ([]reader.ServiceStats, []reader.EdgeStats, error)
+	ServiceGraph(ctx context.Context, start, end time.Time) (*reader.ServiceGraph, error)
+	DataSpan(ctx context.Context, start, end time.Time) (reader.DataSpan, bool, error)
 	Dependencies(ctx context.Context, start, end time.Time) ([]reader.Dependency, error)
 }
 

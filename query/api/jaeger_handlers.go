@@ -161,7 +161,7 @@ func (s *server) jaegerSearch(c *fiber.Ctx) error {
 	}
 	data := make([]jaegerTrace, 0, len(traces))
 	for _, td := range traces {
-		data = append(data, toJaeger(td))
+		data = append(data, toJaeger(td).withCompleteness(s.svc.Completeness(td)))
 	}
 	return respond(c, data, 0)
 }
@@ -180,7 +180,7 @@ func (s *server) jaegerTracesByID(c *fiber.Ctx, raw []string) error {
 	}
 	data := make([]jaegerTrace, 0, len(found.Traces))
 	for _, td := range found.Traces {
-		data = append(data, toJaeger(td))
+		data = append(data, toJaeger(td).withCompleteness(s.svc.Completeness(td)))
 	}
 	var missing []apiError
 	for _, id := range found.Missing {
@@ -198,7 +198,7 @@ func (s *server) jaegerTrace(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return respond(c, []jaegerTrace{toJaeger(td)}, 0)
+	return respond(c, []jaegerTrace{toJaeger(td).withCompleteness(s.svc.Completeness(td))}, 0)
 }
 
 func (s *server) jaegerDependencies(c *fiber.Ctx) error {

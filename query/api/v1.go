@@ -58,6 +58,10 @@ type logsJSON struct {
 	Histogram  *histogramJSON `json:"histogram,omitempty"`
 }
 
+// The envelope of GET /api/v1/logs: total is every record the query
+// matches in [start, end) (what the UI shows as "N records"), not the size
+// of this page (len(data.logs), at most limit).
+
 func (s *server) logQuery(c *fiber.Ctx) (query.LogQuery, error) {
 	r, err := parseRange(c.Query("start"), c.Query("end"), s.svc.Now(), defaultLogRange)
 	if err != nil {
@@ -94,14 +98,24 @@ func (s *server) searchLogs(c *fiber.Ctx) error {
 	for _, e := range page.Entries {
 		out.Logs = append(out.Logs, renderLog(e))
 	}
+	var total uint64
 	if on, _ := strconv.ParseBool(c.Query("histogram")); on {
 		h, err := s.svc.LogHistogram(c.UserContext(), q)
 		if err != nil {
 			return err
 		}
 		out.Histogram = renderHistogram(h)
+		total = h.Total
+	} else if page.NextCursor == "" && q.Cursor == "" {
+		total = uint64(len(out.Logs)) // one page holds every match
+	} else if total, err = s.svc.CountLogs(c.UserContext(), q); err != nil {
+		return err
 	}
-	return c.JSON(envelope{Data: out, Total: len(out.Logs), Limit: q.Limit})
+	limit := q.Limit
+	if limit == 0 {
+		limit = query.DefaultLogLimit
+	}
+	return c.JSON(envelope{Data: out, Total: int(total), Limit: limit})
 }
 
 // writeNDJSON writes a page as NDJSON: a line per record (each carries its
@@ -218,7 +232,13 @@ func (s *server) serviceMap(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	m, err := s.svc.ServiceMap(c.UserContext(), r)
+	mq := query.ServiceMapQuery{Range: r}
+	if v := c.Query("recent"); v != "" {
+		if mq.Recent, err = parseDuration("recent", v); err != nil {
+			return err
+		}
+	}
+	m, err := s.svc.ServiceMap(c.UserContext(), mq)
 	if err != nil {
 		return err
 	}

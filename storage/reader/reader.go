@@ -95,7 +95,7 @@ type Reader struct {
 
 // tables are the qualified table names.
 type tables struct {
-	spans, traceIndex, logs, red1m, edges1m string
+	spans, traceIndex, logs, red1m, edges1m, peerCalls1m string
 }
 
 // New returns a Reader of the tables in opts.Database through conn.
@@ -112,11 +112,12 @@ func New(conn driver.Conn, opts Options) (*Reader, error) {
 		db:     opts.Database,
 		limits: opts.Limits.withDefaults(),
 		t: tables{
-			spans:      q(schema.SpansTable),
-			traceIndex: q(schema.TraceIndexTable),
-			logs:       q(schema.LogsTable),
-			red1m:      q(schema.RED1mTable),
-			edges1m:    q(schema.ServiceEdges1mTable),
+			spans:       q(schema.SpansTable),
+			traceIndex:  q(schema.TraceIndexTable),
+			logs:        q(schema.LogsTable),
+			red1m:       q(schema.RED1mTable),
+			edges1m:     q(schema.ServiceEdges1mTable),
+			peerCalls1m: q(schema.PeerCalls1mTable),
 		},
 		spanCols: selectList(schema.SpansColumns()),
 		logCols:  selectList(schema.LogsColumns()),
@@ -136,13 +137,13 @@ func (r *Reader) Ping(ctx context.Context) error {
 	var n uint64
 	ctx, done := r.statement(ctx, nil)
 	defer done()
-	err := r.conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = {db:String} AND name IN ('spans', 'trace_index', 'logs', 'red_1m', 'service_edges_1m')",
+	err := r.conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = {db:String} AND name IN ('spans', 'trace_index', 'logs', 'red_1m', 'service_edges_1m', 'peer_calls_1m')",
 		clickhouse.Named("db", r.db)).Scan(&n)
 	if err != nil {
 		return fmt.Errorf("ClickHouse schema check: %w", err)
 	}
-	if n < 5 {
-		return fmt.Errorf("the Tracehouse tables are missing in ClickHouse (found %d of 5); run `tracehouse migrate`", n)
+	if n < 6 {
+		return fmt.Errorf("the Tracehouse tables are missing in ClickHouse (found %d of 6); run `tracehouse migrate`", n)
 	}
 	return nil
 }
