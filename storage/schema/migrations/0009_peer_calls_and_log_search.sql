@@ -43,7 +43,12 @@ ORDER BY (Timestamp, ServiceName, PeerService)
 {{- with ttl "peer_calls_1m" }}
 {{ . }}
 {{- end }}
-SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+-- It deduplicates a retried block as 0008's tables do (its rows come from
+-- the spans table's view, which skips a block spans skipped).
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1,
+{{- if cluster }} replicated_deduplication_window = 10000, replicated_deduplication_window_seconds = 86400
+{{- else }} non_replicated_deduplication_window = 10000
+{{- end }};
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {{ local "peer_calls_1m_mv" }}{{ onCluster }} TO {{ local "peer_calls_1m" }} AS
 SELECT

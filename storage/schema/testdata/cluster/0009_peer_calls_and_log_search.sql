@@ -41,7 +41,9 @@ ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{
 PARTITION BY toDate(Timestamp)
 ORDER BY (Timestamp, ServiceName, PeerService)
 TTL Timestamp + INTERVAL 30 DAY
-SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+-- It deduplicates a retried block as 0008's tables do (its rows come from
+-- the spans table's view, which skips a block spans skipped).
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, replicated_deduplication_window = 10000, replicated_deduplication_window_seconds = 86400;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS tracehouse.peer_calls_1m_mv_local ON CLUSTER '{cluster}' TO tracehouse.peer_calls_1m_local AS
 SELECT
