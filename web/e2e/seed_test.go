@@ -94,8 +94,8 @@ type SeedTrace struct {
 
 // traceBuilder builds one trace's spans, grouped by service.
 type traceBuilder struct {
-	td       ptrace.Traces
-	spans    map[string]ptrace.SpanSlice
+	td    ptrace.Traces
+	spans map[string]ptrace.SpanSlice
 	// instance is service.instance.id by service, for the services that
 	// have one.
 	instance map[string]string
