@@ -108,7 +108,11 @@ func createTraces(ctx context.Context, set exporter.Settings, cfg component.Conf
 	if err != nil {
 		return nil, err
 	}
-	return backpressureTraces{Traces: exp, retryAfter: c.QueueFullRetryAfter}, nil
+	adm, err := newAdmission(c, set, signalTraces)
+	if err != nil {
+		return nil, err
+	}
+	return backpressureTraces{Traces: exp, admission: adm}, nil
 }
 
 func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Logs, error) {
@@ -121,7 +125,11 @@ func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config
 	if err != nil {
 		return nil, err
 	}
-	return backpressureLogs{Logs: exp, retryAfter: c.QueueFullRetryAfter}, nil
+	adm, err := newAdmission(c, set, signalLogs)
+	if err != nil {
+		return nil, err
+	}
+	return backpressureLogs{Logs: exp, admission: adm}, nil
 }
 
 // helperOptions are the exporterhelper settings every signal gets: timeout,

@@ -26,6 +26,7 @@ const (
 	metricRejected       = "tracehouse.exporter.rejected_items"
 	metricChanged        = "tracehouse.exporter.changed_values"
 	metricInsertDuration = "tracehouse.exporter.insert_duration"
+	metricRefused        = "tracehouse.exporter.refused_items"
 )
 
 type failureKind string
