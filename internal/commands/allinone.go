@@ -2,8 +2,11 @@ package commands
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
+	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/tracehouse/tracehouse/collector"
@@ -32,7 +35,40 @@ type allInOneConfig struct {
 	// shortenSpansTTL and shortenLogsTTL: the TTL was given, so it may
 	// shorten the stored one.
 	shortenSpansTTL, shortenLogsTTL bool
+	// queueBudget is the disk the collector's sending queue may fill.
+	queueBudget int64
+	// memoryLimit is what the whole process may use (0: machineMemory
+	// share); engine carries the read limits.
+	memoryLimit int64
+	engine      embedded.Config
 }
+
+// Variables of all-in-one's own budgets.
+const (
+	EnvQueueBudget = "TRACEHOUSE_QUEUE_BUDGET"
+	EnvMemoryLimit = "TRACEHOUSE_MEMORY_LIMIT"
+)
+
+// Budgets of all-in-one.
+const (
+	// DefaultQueueBudget is the disk the sending queue may fill while
+	// ClickHouse is behind or down: at a few hundred bytes per span, some
+	// millions of spans and log records, minutes to hours of a busy
+	// machine's telemetry.
+	DefaultQueueBudget = 2 << 30
+	// defaultMemoryShare is the part of the machine's memory all-in-one
+	// takes when --memory-limit is not given, in percent.
+	defaultMemoryShare = 80
+	// engineMemoryShare is the part of the memory limit the embedded
+	// engine may track (max_server_memory_usage), and ingestMemoryShare
+	// the resident set at which new data is refused, in percent: the rest
+	// is the Go side (collector queues in flight, query API) and slack for
+	// what the engine does not track.
+	engineMemoryShare = 60
+	ingestMemoryShare = 90
+	// queueDir is the sending queue's folder inside the data folder.
+	queueDir = "queue"
+)
 
 func allInOneFlags(env cli.Env) (*cli.FlagSet, *allInOneConfig) {
 	cfg := &allInOneConfig{}
@@ -47,6 +83,11 @@ func allInOneFlags(env cli.Env) (*cli.FlagSet, *allInOneConfig) {
 	fs.SetEnv("spans-ttl", EnvSpansTTL)
 	ttlVar(fs, &cfg.logsTTL, "logs-ttl", schema.DefaultLogsTTL, "how long logs are kept, a `duration` such as 7d (0: forever; shortening deletes stored data, so a default never shortens what is stored)")
 	fs.SetEnv("logs-ttl", EnvLogsTTL)
+	byteSizeVar(fs, &cfg.queueBudget, "queue-budget", DefaultQueueBudget, "disk `size` the collector's sending queue (DATA/queue) may fill while ClickHouse is behind; when full, new data is refused with 429 / RESOURCE_EXHAUSTED and senders retry, accepted data is never dropped")
+	fs.SetEnv("queue-budget", EnvQueueBudget)
+	byteSizeVar(fs, &cfg.memoryLimit, "memory-limit", 0, "memory `size` the whole process may use, e.g. 8GiB: the engine gets 60% of it (max_server_memory_usage) and new data is refused past 90% of it (0: 80% of the machine's or container's memory)")
+	fs.SetEnv("memory-limit", EnvMemoryLimit)
+	readLimitFlags(fs, &cfg.engine)
 	return fs, cfg
 }
 
@@ -58,7 +99,35 @@ func parseAllInOne(args []string, env cli.Env) (*allInOneConfig, error) {
 	// Only a TTL the user set may shorten the stored one: restarting
 	// without --spans-ttl must not cut a 30-day retention to the default.
 	cfg.shortenSpansTTL, cfg.shortenLogsTTL = fs.Given("spans-ttl"), fs.Given("logs-ttl")
+	if cfg.queueBudget <= 0 {
+		return nil, cli.Usage(fmt.Errorf("--queue-budget must be positive: the sending queue needs room on disk"))
+	}
+	if cfg.memoryLimit == 0 {
+		cfg.memoryLimit = machineMemory() * defaultMemoryShare / 100
+	}
+	finishReadLimits(fs, &cfg.engine)
+	cfg.engine.MemoryLimit = cfg.memoryLimit * engineMemoryShare / 100
 	return cfg, nil
+}
+
+// collectorOverrides point the shipped all-in-one collector configuration
+// at this process's engine, data folder and budgets.
+func (cfg *allInOneConfig) collectorOverrides(dsn, queue string) []string {
+	quoted, _ := json.Marshal(queue) // a YAML string, whatever the path holds
+	overrides := []string{
+		"yaml:exporters::tracehouse::endpoint: " + dsn,
+		// The schema was applied with this command's TTLs; the exporter
+		// must not apply it again with its defaults.
+		"yaml:exporters::tracehouse::create_schema: false",
+		"yaml:extensions::file_storage/queue::directory: " + string(quoted),
+		"yaml:extensions::file_storage/queue::compaction::directory: " + string(quoted),
+		"yaml:exporters::tracehouse::sending_queue::queue_size: " + strconv.FormatInt(cfg.queueBudget, 10),
+	}
+	if cfg.memoryLimit > 0 {
+		overrides = append(overrides, "yaml:exporters::tracehouse::process_memory_limit_mib: "+
+			strconv.FormatInt(cfg.memoryLimit*ingestMemoryShare/100>>20, 10))
+	}
+	return overrides
 }
 
 func runAllInOne(ctx context.Context, args []string, env cli.Env) error {
@@ -74,7 +143,9 @@ func runAllInOne(ctx context.Context, args []string, env cli.Env) error {
 	}
 	defer ln.Close()
 
-	srv, err := embedded.Start(embedded.Config{DataDir: cfg.data, Listen: cfg.clickhouseListen, Logger: log})
+	engineCfg := cfg.engine
+	engineCfg.DataDir, engineCfg.Listen, engineCfg.Logger = cfg.data, cfg.clickhouseListen, log
+	srv, err := embedded.Start(engineCfg)
 	if err != nil {
 		return err
 	}
@@ -99,10 +170,18 @@ func runAllInOne(ctx context.Context, args []string, env cli.Env) error {
 	}
 	log.Info().Strs("applied", applied).Msg("schema up to date")
 
+	// The sending queue lives in the data folder: what senders were told
+	// was accepted survives a crash or a kill and is sent after the next
+	// start.
+	dataDir, err := filepath.Abs(cfg.data)
+	if err != nil {
+		return err
+	}
+	queue := filepath.Join(dataDir, queueDir)
+	log.Info().Str("queue", queue).Int64("queue_budget", cfg.queueBudget).Int64("memory_limit", cfg.memoryLimit).
+		Int64("engine_memory_limit", cfg.engine.MemoryLimit).Msg("budgets")
 	pipeline, err := collector.StartPipeline(ctx, collector.PipelineSettings{
-		// The schema was applied above with this command's TTLs; the
-		// exporter must not apply it again with its defaults.
-		Overrides: []string{"yaml:exporters::tracehouse::endpoint: " + srv.DSN(), "yaml:exporters::tracehouse::create_schema: false"},
+		Overrides: cfg.collectorOverrides(srv.DSN(), queue),
 		Logger:    log.With().Str("component", "collector").Logger(),
 	})
 	if err != nil {
@@ -131,9 +210,9 @@ func runAllInOne(ctx context.Context, args []string, env cli.Env) error {
   UI and query API      http://%s
   OTLP                  gRPC 127.0.0.1:4317, HTTP 127.0.0.1:4318; JSON-lines logs http://127.0.0.1:4319/v1/logs/jsonl
   ClickHouse (embedded) http://%s   DSN %s
-  data folder           %s
+  data folder           %s (sending queue in %s, up to %s)
 Press Ctrl-C to stop.
-`, ln.Addr(), srv.Addr(), srv.DSN(), cfg.data)
+`, ln.Addr(), srv.Addr(), srv.DSN(), cfg.data, queue, formatByteSize(cfg.queueBudget))
 
 	select {
 	case <-ctx.Done():
