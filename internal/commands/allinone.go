@@ -41,6 +41,9 @@ type allInOneConfig struct {
 	// share); engine carries the read limits.
 	memoryLimit int64
 	engine      embedded.Config
+	// The collector's addresses; empty keeps the shipped configuration's
+	// (TRACEHOUSE_LISTEN_HOST and the standard ports).
+	otlpGRPC, otlpHTTP, jsonl, health, telemetry string
 }
 
 // Variables of all-in-one's own budgets.
@@ -88,6 +91,11 @@ func allInOneFlags(env cli.Env) (*cli.FlagSet, *allInOneConfig) {
 	byteSizeVar(fs, &cfg.memoryLimit, "memory-limit", 0, "memory `size` the whole process may use, e.g. 8GiB: the engine gets 60% of it (max_server_memory_usage) and new data is refused past 90% of it (0: 80% of the machine's or container's memory)")
 	fs.SetEnv("memory-limit", EnvMemoryLimit)
 	readLimitFlags(fs, &cfg.engine)
+	fs.StringVar(&cfg.otlpGRPC, "otlp-grpc", "", "address of the OTLP gRPC receiver (default 127.0.0.1:4317)")
+	fs.StringVar(&cfg.otlpHTTP, "otlp-http", "", "address of the OTLP HTTP receiver (default 127.0.0.1:4318)")
+	fs.StringVar(&cfg.jsonl, "jsonl", "", "address of the JSON-lines log receiver (default 127.0.0.1:4319)")
+	fs.StringVar(&cfg.health, "collector-health", "", "address of the collector's health check (default 127.0.0.1:13133)")
+	fs.StringVar(&cfg.telemetry, "collector-metrics", "", "address of the collector's Prometheus metrics (default 127.0.0.1:8888)")
 	return fs, cfg
 }
 
@@ -107,6 +115,12 @@ func parseAllInOne(args []string, env cli.Env) (*allInOneConfig, error) {
 	}
 	finishReadLimits(fs, &cfg.engine)
 	cfg.engine.MemoryLimit = cfg.memoryLimit * engineMemoryShare / 100
+	for flag, addr := range map[string]string{"otlp-grpc": cfg.otlpGRPC, "otlp-http": cfg.otlpHTTP, "jsonl": cfg.jsonl,
+		"collector-health": cfg.health, "collector-metrics": cfg.telemetry} {
+		if _, port, err := net.SplitHostPort(addr); addr != "" && (err != nil || port == "") {
+			return nil, cli.Usage(fmt.Errorf("--%s %q: want host:port, e.g. 127.0.0.1:4317", flag, addr))
+		}
+	}
 	return cfg, nil
 }
 
@@ -127,7 +141,29 @@ func (cfg *allInOneConfig) collectorOverrides(dsn, queue string) []string {
 		overrides = append(overrides, "yaml:exporters::tracehouse::process_memory_limit_mib: "+
 			strconv.FormatInt(cfg.memoryLimit*ingestMemoryShare/100>>20, 10))
 	}
+	for key, addr := range map[string]string{
+		"receivers::otlp::protocols::grpc::endpoint": cfg.otlpGRPC,
+		"receivers::otlp::protocols::http::endpoint": cfg.otlpHTTP,
+		"receivers::jsonl::endpoint":                 cfg.jsonl,
+		"extensions::health_check::endpoint":         cfg.health,
+	} {
+		if addr != "" {
+			overrides = append(overrides, "yaml:"+key+": "+addr)
+		}
+	}
+	if cfg.telemetry != "" {
+		host, port, _ := net.SplitHostPort(cfg.telemetry) // checked by parseAllInOne
+		overrides = append(overrides, fmt.Sprintf("yaml:service::telemetry::metrics::readers: [{pull: {exporter: {prometheus: {host: %q, port: %s}}}}]", host, port))
+	}
 	return overrides
+}
+
+// addressOr is addr, or def when addr is empty.
+func addressOr(addr, def string) string {
+	if addr == "" {
+		return def
+	}
+	return addr
 }
 
 func runAllInOne(ctx context.Context, args []string, env cli.Env) error {
@@ -208,11 +244,12 @@ func runAllInOne(ctx context.Context, args []string, env cli.Env) error {
 
 	fmt.Fprintf(env.Stdout, `Tracehouse is running.
   UI and query API      http://%s
-  OTLP                  gRPC 127.0.0.1:4317, HTTP 127.0.0.1:4318; JSON-lines logs http://127.0.0.1:4319/v1/logs/jsonl
+  OTLP                  gRPC %s, HTTP %s; JSON-lines logs http://%s/v1/logs/jsonl
   ClickHouse (embedded) http://%s   DSN %s
   data folder           %s (sending queue in %s, up to %s)
 Press Ctrl-C to stop.
-`, ln.Addr(), srv.Addr(), srv.DSN(), cfg.data, queue, formatByteSize(cfg.queueBudget))
+`, ln.Addr(), addressOr(cfg.otlpGRPC, "127.0.0.1:4317"), addressOr(cfg.otlpHTTP, "127.0.0.1:4318"), addressOr(cfg.jsonl, "127.0.0.1:4319"),
+		srv.Addr(), srv.DSN(), cfg.data, queue, formatByteSize(cfg.queueBudget))
 
 	select {
 	case <-ctx.Done():

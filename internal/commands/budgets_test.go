@@ -76,6 +76,26 @@ func TestAllInOneBudgets(t *testing.T) {
 	if _, err := parseAllInOne([]string{"--queue-budget", "0"}, cli.Env{}); err == nil {
 		t.Error("a queue budget of 0 was accepted")
 	}
+
+	cfg, err = parseAllInOne([]string{"--otlp-grpc", "127.0.0.1:14317", "--collector-metrics", "127.0.0.1:18888"}, cli.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	overrides = strings.Join(cfg.collectorOverrides("dsn", "q"), "\n")
+	for _, want := range []string{
+		"yaml:receivers::otlp::protocols::grpc::endpoint: 127.0.0.1:14317",
+		`yaml:service::telemetry::metrics::readers: [{pull: {exporter: {prometheus: {host: "127.0.0.1", port: 18888}}}}]`,
+	} {
+		if !strings.Contains(overrides, want) {
+			t.Errorf("collector overrides lack %q:\n%s", want, overrides)
+		}
+	}
+	if strings.Contains(overrides, "otlp::protocols::http") {
+		t.Errorf("an address not given was overridden:\n%s", overrides)
+	}
+	if _, err := parseAllInOne([]string{"--jsonl", "4319"}, cli.Env{}); err == nil {
+		t.Error("--jsonl 4319 (no host:port) was accepted")
+	}
 }
 
 func TestClickHouseEngineLimits(t *testing.T) {
