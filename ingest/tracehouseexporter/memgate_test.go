@@ -3,6 +3,7 @@ package tracehouseexporter
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,5 +72,13 @@ func TestResidentBytes(t *testing.T) {
 	}
 	if rss < 1<<20 || rss > 1<<40 {
 		t.Fatalf("resident set %d bytes", rss)
+	}
+}
+
+func TestNegativeMemoryLimitIsInvalid(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.ProcessMemoryLimitMiB = -1
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "process_memory_limit_mib") {
+		t.Fatalf("Validate: %v, want an error naming process_memory_limit_mib", err)
 	}
 }

@@ -52,7 +52,9 @@ func main() {
 	flag.IntVar(&cfg.kills, "kills", 2, "SIGKILLs of all-in-one (each followed by a restart), spread over the run")
 	flag.DurationVar(&cfg.overload, "overload", time.Minute, "a window at twice the rate, from 45% of the run (0: none)")
 	flag.BoolVar(&cfg.heavy, "heavy-reads", true, "run heavy 7-day log searches through the query API all along")
+	extra := flag.String("all-in-one-flags", "", "more flags for all-in-one, space-separated, e.g. '--memory-limit 1GiB'")
 	flag.Parse()
+	cfg.extra = strings.Fields(*extra)
 	cfg.progress = os.Stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -283,6 +285,9 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, " (twice that for %v)", c.overload)
 	}
 	fmt.Fprintf(w, ", %d SIGKILL(s) of all-in-one", c.kills)
+	if len(c.extra) > 0 {
+		fmt.Fprintf(w, " (flags %s)", strings.Join(c.extra, " "))
+	}
 	if c.heavy {
 		fmt.Fprint(w, ", heavy 7-day log searches alongside")
 	}
