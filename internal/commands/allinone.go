@@ -37,6 +37,9 @@ type allInOneConfig struct {
 	shortenSpansTTL, shortenLogsTTL bool
 	// queueBudget is the disk the collector's sending queue may fill.
 	queueBudget int64
+	// queueFsync: every queue write reaches the disk before the sender's
+	// answer.
+	queueFsync bool
 	// memoryLimit is what the whole process may use (0: machineMemory
 	// share); engine carries the read limits.
 	memoryLimit int64
@@ -49,6 +52,7 @@ type allInOneConfig struct {
 // Variables of all-in-one's own budgets.
 const (
 	EnvQueueBudget = "TRACEHOUSE_QUEUE_BUDGET"
+	EnvQueueFsync  = "TRACEHOUSE_QUEUE_FSYNC"
 	EnvMemoryLimit = "TRACEHOUSE_MEMORY_LIMIT"
 )
 
@@ -88,6 +92,8 @@ func allInOneFlags(env cli.Env) (*cli.FlagSet, *allInOneConfig) {
 	fs.SetEnv("logs-ttl", EnvLogsTTL)
 	byteSizeVar(fs, &cfg.queueBudget, "queue-budget", DefaultQueueBudget, "disk `size` the collector's sending queue (DATA/queue) may fill while ClickHouse is behind; when full, new data is refused with 429 / RESOURCE_EXHAUSTED and senders retry, accepted data is never dropped")
 	fs.SetEnv("queue-budget", EnvQueueBudget)
+	fs.BoolVar(&cfg.queueFsync, "queue-fsync", true, "sync every queue write to disk before answering the sender, so a power loss loses nothing acknowledged either (false: faster with small requests; a crash or kill of the process still loses nothing)")
+	fs.SetEnv("queue-fsync", EnvQueueFsync)
 	byteSizeVar(fs, &cfg.memoryLimit, "memory-limit", 0, "memory `size` the whole process may use, e.g. 8GiB: the engine gets 60% of it (max_server_memory_usage) and new data is refused past 90% of it (0: 80% of the machine's or container's memory)")
 	fs.SetEnv("memory-limit", EnvMemoryLimit)
 	readLimitFlags(fs, &cfg.engine)
@@ -136,6 +142,7 @@ func (cfg *allInOneConfig) collectorOverrides(dsn, queue string) []string {
 		"yaml:extensions::file_storage/queue::directory: " + string(quoted),
 		"yaml:extensions::file_storage/queue::compaction::directory: " + string(quoted),
 		"yaml:exporters::tracehouse::sending_queue::queue_size: " + strconv.FormatInt(cfg.queueBudget, 10),
+		"yaml:extensions::file_storage/queue::fsync: " + strconv.FormatBool(cfg.queueFsync),
 	}
 	if cfg.memoryLimit > 0 {
 		overrides = append(overrides, "yaml:exporters::tracehouse::process_memory_limit_mib: "+

@@ -51,7 +51,10 @@ func TestAllInOneBudgets(t *testing.T) {
 	}
 
 	env := cli.Env{Lookup: lookup(map[string]string{EnvQueueBudget: "512MiB", EnvReadQueue: "3"})}
-	cfg, err = parseAllInOne([]string{"--memory-limit", "10GiB", "--read-timeout", "0", "--read-max-memory", "0", "--read-queue-wait", "2s"}, env)
+	if !cfg.queueFsync {
+		t.Error("the queue does not sync to disk by default")
+	}
+	cfg, err = parseAllInOne([]string{"--memory-limit", "10GiB", "--read-timeout", "0", "--read-max-memory", "0", "--read-queue-wait", "2s", "--queue-fsync=false"}, env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,6 +70,7 @@ func TestAllInOneBudgets(t *testing.T) {
 		"yaml:exporters::tracehouse::sending_queue::queue_size: 536870912",
 		"yaml:exporters::tracehouse::process_memory_limit_mib: 9216",
 		"yaml:exporters::tracehouse::create_schema: false",
+		"yaml:extensions::file_storage/queue::fsync: false",
 	} {
 		if !strings.Contains(overrides, want) {
 			t.Errorf("collector overrides lack %q:\n%s", want, overrides)
