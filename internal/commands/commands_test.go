@@ -32,7 +32,7 @@ var flagSets = map[string]func(cli.Env) *cli.FlagSet{
 func valueFor(t *testing.T, fs *cli.FlagSet, name string) string {
 	t.Helper()
 	f := fs.Lookup(name)
-	for _, v := range []string{"3d", "3s", "7", "true"} {
+	for _, v := range []string{"3d", "3s", "7", "true", "false"} {
 		if f.Value.Set(v) == nil && f.Value.String() != f.DefValue {
 			return v
 		}
