@@ -59,6 +59,13 @@ type SeedAsync struct {
 	ReceiveSpan  string   `json:"receiveSpan"`
 	Destination  string   `json:"destination"`
 	Instances    []string `json:"instances"` // order's: A's, then B's
+	// Poison is a third checkout (order-2) whose event fails on each of
+	// its three deliveries and goes to the dead-letter subject: fulfillment
+	// publishes it to DeadLetter under the last delivery.
+	Poison           string   `json:"poison"`
+	PoisonDeliveries []string `json:"poisonDeliveries"`
+	DeadLetter       string   `json:"deadLetter"`
+	DeadLetterSpan   string   `json:"deadLetterSpan"`
 }
 
 // SeedShop describes the shop's traffic.
@@ -421,8 +428,25 @@ func seedAsync(t *testing.T, w *writer.Writer, base time.Time) SeedAsync {
 		out.QueueDelayMs = append(out.QueueDelayMs, int((d.at-42*ms)/ms))
 	}
 	deliver(bb, pubB, recv1, 110*ms, 15*ms, 1, false)
+
+	// The poison message: three failed deliveries, then the dead letter.
+	c, pubC := checkout(3, 20*ms, "order-2")
+	out.Poison, out.DeadLetter = c.hexID(), "dlq.order.confirmed"
+	var last ptrace.Span
+	for i, at := range []time.Duration{130 * ms, 430 * ms, 1250 * ms} {
+		last = deliver(c, pubC, []ptrace.Span{recv1, recv2, recv3}[i], at, 9*ms, i+1, true)
+		out.PoisonDeliveries = append(out.PoisonDeliveries, last.SpanID().String())
+	}
+	dlq := c.span(last, "fulfillment", "publish "+out.DeadLetter, ptrace.SpanKindProducer, 1256*ms, 2*ms)
+	dlq.Attributes().PutStr("messaging.system", "nats")
+	dlq.Attributes().PutStr("messaging.destination.name", out.DeadLetter)
+	dlq.Attributes().PutStr("messaging.operation.type", "send")
+	dlq.Attributes().PutStr("messaging.operation.name", "publish")
+	dlq.Attributes().PutStr("messaging.message.id", "dlq:ord_3")
+	out.DeadLetterSpan = dlq.SpanID().String()
+
 	out.Spans = a.count
-	for _, b := range []*traceBuilder{r1, r2, r3, a, bb} {
+	for _, b := range []*traceBuilder{r1, r2, r3, a, bb, c} {
 		// Consumers first: the writer pairs them with their producers
 		// when those arrive.
 		for _, svc := range []string{"fulfillment", "order", "gateway"} {

@@ -725,6 +725,17 @@ describe('asynchronous request paths', () => {
       assert.match(await row.getAttribute('aria-label'), /\(consumer\).*queued/);
     }
     assert.match(await page.locator(`.wf-row[data-span-id="${a.deliveries[1]}"] .wf-queue-label`).innerText(), /^queued \d+(\.\d+)?ms$/);
+    // Each delivery says which one it was and whether it failed, beside
+    // its bar; the wait's label and the bar's do not cover each other.
+    assert.deepEqual(await Promise.all(a.deliveries.map((id) => page.locator(`.wf-row[data-span-id="${id}"] .wf-delivery`).innerText())),
+      [' · delivery #1 failed', ' · delivery #2 failed', ' · delivery #3']);
+    for (const id of a.deliveries) {
+      const row = page.locator(`.wf-row[data-span-id="${id}"]`);
+      if (!(await row.locator('.wf-queue-label').count())) continue;
+      const q = await row.locator('.wf-queue-label').boundingBox();
+      const lb = await row.locator('.wf-label').boundingBox();
+      assert.ok(q.x + q.width <= lb.x || lb.x + lb.width <= q.x, `${id}: the wait's label and the span's label overlap`);
+    }
     // The header tells the response from the request's end.
     assert.equal(await page.locator('#trace-response').innerText(), '60ms');
     assert.match(await page.locator('#trace-duration').innerText(), /^1\.2\ds$/);
@@ -742,7 +753,10 @@ describe('asynchronous request paths', () => {
     await page.click('#tab-critical');
     const waits = page.locator('#panel-body .logline[data-queue="true"]');
     assert.equal(await waits.count(), 3);
-    assert.match(await waits.first().innerText(), /waiting in order\.confirmed/);
+    assert.match(await waits.first().innerText(), /waiting in order\.confirmed before/);
+    // After a failed delivery the path waits for the redelivery.
+    assert.match(await waits.nth(1).innerText(), /waiting in order\.confirmed for redelivery #2/);
+    assert.match(await page.locator(`#panel-body .logline[data-queue="false"][data-span-id="${a.deliveries[0]}"]`).innerText(), /delivery #1, failed/);
     await shot('trace-async');
     noPageErrors();
   });
@@ -780,6 +794,22 @@ describe('asynchronous request paths', () => {
     noPageErrors();
   });
 
+  test('a poison message: every delivery failed, and the last one published it to the dead-letter subject', async () => {
+    await open(`/trace/${a.poison}`);
+    await page.locator(`.wf-row[data-span-id="${a.deadLetterSpan}"]`).waitFor();
+    assert.deepEqual(await Promise.all(a.poisonDeliveries.map((id) => page.locator(`.wf-row[data-span-id="${id}"] .wf-delivery.failed`).innerText())),
+      [' · delivery #1 failed', ' · delivery #2 failed', ' · delivery #3 failed']);
+    const dl = page.locator(`.wf-row[data-span-id="${a.deadLetterSpan}"]`);
+    assert.equal(await dl.locator('.wf-kind.producer').count(), 1, 'the dead letter is a publish');
+    assert.match(await dl.locator('.wf-op').innerText(), new RegExp(`publish ${a.deadLetter.replace(/\./g, '\\.')}`));
+    // It sits under the last delivery, one level deeper.
+    const level = (loc) => loc.getAttribute('aria-level').then(Number);
+    assert.equal(await level(dl), (await level(page.locator(`.wf-row[data-span-id="${a.poisonDeliveries[2]}"]`))) + 1);
+    assert.equal(await page.locator('.wf-row .wf-err-icon').count(), 3, 'three failed spans');
+    await shot('trace-dead-letter');
+    noPageErrors();
+  });
+
   test('the Jaeger API shows the links as FOLLOWS_FROM references', async () => {
     const r = await api(`api/traces/${a.trace}`);
     const spans = r.body.data[0].spans;
@@ -799,17 +829,28 @@ describe('asynchronous request paths', () => {
     await dest.waitFor();
     const m = (await api(`api/v1/servicemap?start=${iso(seed.fixturesStart)}&end=${iso(seed.fixturesEnd)}`)).body.data;
     const del = m.deliveries.find((d) => d.destination === a.destination);
-    assert.equal(del.calls, 4, 'three deliveries of A, one of B');
-    assert.equal(del.redeliveries, 2);
-    assert.equal(del.errors, 2);
+    assert.equal(del.calls, 7, 'three deliveries of A, one of B, three of the poison message');
+    assert.equal(del.redeliveries, 4);
+    assert.equal(del.errors, 5);
     assert.ok(del.queueDelay.p99Ns >= 1e9, `queue p99 ${del.queueDelay.p99Ns}`);
     const pub = page.locator(`.map-edge[data-kind="publish"][data-parent="order"][data-destination="${a.destination}"]`);
     const out = page.locator(`.map-edge[data-kind="delivery"][data-destination="${a.destination}"][data-child="fulfillment"]`);
     assert.equal(await pub.count(), 1);
     assert.equal(await out.count(), 1);
-    assert.match(await out.locator('text.rate').textContent(), /delivered · queued p50 /);
-    assert.match(await out.locator('text.second').textContent(), /queued p99 1\.\d+s · 50% failed/);
-    assert.match(await dest.textContent(), /2 redeliveries/);
+    assert.match(await out.locator('text.rate').textContent(), /^\S+ delivered · 71% failed$/);
+    assert.match(await out.locator('text.second').textContent(), /^queued p50 \d+ms · p99 1\.\d+s$/);
+    assert.match(await dest.textContent(), /4 redeliveries/);
+    // The dead letters: fulfillment publishes them, nobody consumes them.
+    const dlq = page.locator(`.map-node.map-dest[data-destination="${a.deadLetter}"]`);
+    assert.match(await dlq.textContent(), /no consumer in the traces/);
+    assert.equal(await page.locator(`.map-edge[data-kind="publish"][data-parent="fulfillment"][data-destination="${a.deadLetter}"]`).count(), 1);
+    assert.equal(await page.locator(`.map-edge[data-kind="delivery"][data-destination="${a.deadLetter}"]`).count(), 0);
+    // The whole path fits the pane: no node is cut off at its edge (a
+    // consumer out of sight would hide where the path ends).
+    const pane = await page.locator('#service-map').boundingBox();
+    for (const box of await page.locator('.map-node').evaluateAll((els) => els.map((e) => { const r = e.getBoundingClientRect(); return { x: r.x, y: r.y, r: r.right, b: r.bottom, name: e.dataset.service || e.dataset.destination }; }))) {
+      assert.ok(box.x >= pane.x - 1 && box.r <= pane.x + pane.width + 1, `${box.name} is outside the map's pane (${box.x}–${box.r} vs ${pane.x}–${pane.x + pane.width})`);
+    }
     assert.match(await page.locator('#map-legend-broker').innerText(), /redeliveries are counted/);
     // The hop is not a call: no order → fulfillment arrow.
     assert.equal(await page.locator('.map-edge[data-kind="call"][data-parent="order"][data-child="fulfillment"]').count(), 0);
@@ -834,7 +875,7 @@ describe('asynchronous request paths', () => {
     await shot('service-instances');
     await page.selectOption('#dash-instance', 'order-2');
     await page.waitForURL(/instance=order-2/);
-    await page.waitForFunction(() => /^1 calls/.test(document.getElementById('rate-summary')?.innerText || ''));
+    await page.waitForFunction(() => /^2 calls/.test(document.getElementById('rate-summary')?.innerText || ''));
     assert.equal(await page.locator('#instances tbody tr[aria-selected="true"]').getAttribute('data-instance'), 'order-2');
 
     await open(`/search?service=order&instance=order-1&${fixtures}`);

@@ -331,6 +331,18 @@ export function isAsync(sp) {
   return String(sp.kind).toLowerCase() === 'consumer';
 }
 
+// deliveryNumber is which delivery of its message a consumer span
+// processed (1 the first, 2 and on redeliveries), from the messaging
+// conventions' per-system attribute (messaging.nats.message.delivery_count,
+// messaging.rabbitmq.message.delivery_attempt, …); 0 when the span does not
+// say.
+export function deliveryNumber(sp) {
+  if (!isAsync(sp)) return 0;
+  const a = sp.attrs.find((x) => /^messaging\..+\.message\.delivery_(count|attempt)$/.test(x.key));
+  const n = a ? Number(a.value) : 0;
+  return Number.isInteger(n) && n > 0 ? n : 0;
+}
+
 function selfTime(sp) {
   const ivs = [];
   for (const c of sp.children) {

@@ -9,6 +9,7 @@
 // the trace is.
 import { h, clear, fmtDuration, serviceColor, niceTicks, severityClass, listStep } from './util.js';
 import { href } from './router.js';
+import { deliveryNumber } from './model.js';
 
 export const ROW_HEIGHT = 26;
 const OVERSCAN = 8;
@@ -183,7 +184,11 @@ export class Waterfall {
       const w = Math.max(0, Math.min(101, left) - a);
       const text = `queued ${fmtDuration(sp.queueDelay)}`;
       const wait = h('div', { class: 'wf-queue', style: { left: `${a}%`, width: `${w}%` }, title: `${text} in the broker: from the publish (${sp.parent.service}: ${sp.parent.name}) to this delivery's start` });
-      if (w > 9) wait.appendChild(h('span', { class: 'wf-queue-label' }, text));
+      // The span's own label goes left of its bar when the bar ends late
+      // (see below), over the wait's right part: then the wait's label
+      // keeps to the wait's start so that neither covers the other.
+      const spanLabelLeft = right > 72 && left >= 22;
+      if (w > 9) wait.appendChild(h('span', { class: 'wf-queue-label' + (spanLabelLeft ? ' at-start' : '') }, text));
       tl.appendChild(wait);
     }
     const vis = right >= -1 && left <= 101;
@@ -229,7 +234,12 @@ export class Waterfall {
         if (lx < 0 || lx > 100) continue;
         tl.appendChild(h('div', { class: `wf-mark log sev-bg-${severityClass(lg.severityText, lg.severityNumber)}`, style: { left: `${lx}%` }, title: `${lg.severityText || 'log'}: ${String(lg.body).slice(0, 120)}` }));
       }
+      // A delivery says which one it was and whether it failed, so that
+      // redeliveries of one message read as such without opening a span.
+      const nth = deliveryNumber(sp);
       const label = h('span', { class: 'wf-label' }, fmtDuration(sp.duration),
+        nth ? h('span', { class: 'wf-delivery' + (sp.error ? ' failed' : ''), dataset: { delivery: String(nth) } },
+          ` · delivery #${nth}${sp.error ? ' failed' : ''}`) : null,
         sp.children.length ? h('span', { class: 's' }, ` · self ${fmtDuration(sp.self)}`) : null);
       if (right <= 72) {
         label.style.left = `${Math.min(100, right) + 0.6}%`;
@@ -249,7 +259,7 @@ export class Waterfall {
       class: 'wf-row' + (sp.onCrit && this.showCritical ? ' on-crit' : '') + (this.matches && this.matches.has(sp.id) ? ' match' : ''),
       role: 'treeitem', 'aria-level': String(row.depth + 1), 'aria-setsize': String(this.rows.length),
       'aria-expanded': hasKids ? String(!collapsed) : null,
-      'aria-label': `${sp.service} ${sp.name}${kindText(sp)}, ${fmtDuration(sp.duration)}${queued ? `, queued ${fmtDuration(sp.queueDelay)}` : ''}${sp.error ? ', error' : ''}${sp.onCrit ? ', on the critical path' : ''}${sp.links.length ? `, ${sp.links.length} link${sp.links.length === 1 ? '' : 's'}` : ''}`,
+      'aria-label': `${sp.service} ${sp.name}${kindText(sp)}${deliveryNumber(sp) ? `, delivery #${deliveryNumber(sp)}` : ''}, ${fmtDuration(sp.duration)}${queued ? `, queued ${fmtDuration(sp.queueDelay)}` : ''}${sp.error ? ', error' : ''}${sp.onCrit ? ', on the critical path' : ''}${sp.links.length ? `, ${sp.links.length} link${sp.links.length === 1 ? '' : 's'}` : ''}`,
       dataset: { key: sp.id, kind: 'span', spanId: sp.id },
     }, name, tl);
     return el;

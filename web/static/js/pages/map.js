@@ -21,7 +21,7 @@ import { resolveRange, rangeParams, timePicker } from '../timerange.js';
 
 const NODE_W = 212;
 const NODE_H = 92;
-const GAP_X = 290;
+const GAP_X = 230;
 const GAP_Y = 44;
 const PAD = 48;
 // Every edge leaves its caller through its own port and runs straight for
@@ -32,6 +32,11 @@ const LABEL_RUN = 150;
 // labelWidth estimates a label's width at the map's 10.5px font.
 const labelWidth = (text) => text.length * 6.3;
 const PORT_GAP = 34;
+// A map wider than its pane is drawn smaller to fit, down to MIN_SCALE
+// (below that its text is too small to read; it scrolls instead): a
+// request path that crosses a broker has a column more, and a consumer off
+// the pane's edge would hide where the path ends.
+const MIN_SCALE = 0.68;
 
 const failing = (hl) => hl && (hl.state === 'failing' || hl.state === 'unreachable');
 
@@ -172,6 +177,38 @@ export function layout(names, edges) {
   return { layers: layers.map((l) => l || []), pos, back };
 }
 
+// placeSinks moves each broker destination that nothing consumes in the
+// traces (a dead-letter subject, say) and that one service publishes to
+// from its own column into that service's column, right under it, its
+// publish arrow pointing down: a column of its own would widen the map by
+// a node and a gap for a node with one arrow. It marks those arrows sink.
+export function placeSinks(layers, pos, items, links) {
+  const sinks = [];
+  for (const [id, it] of items) {
+    if (it.kind !== 'destination' || links.some((l) => l.parent === id)) continue;
+    const into = links.filter((l) => l.child === id);
+    const producers = new Set(into.map((l) => l.parent));
+    if (producers.size !== 1) continue;
+    const [producer] = producers;
+    if (items.get(producer).kind !== 'service' || pos.get(id).layer !== pos.get(producer).layer + 1) continue;
+    sinks.push({ id, producer, into });
+  }
+  sinks.sort((a, b) => items.get(a.id).name.localeCompare(items.get(b.id).name));
+  for (const { id, producer, into } of sinks) {
+    const from = layers[pos.get(id).layer];
+    from.splice(from.indexOf(id), 1);
+    const to = layers[pos.get(producer).layer];
+    // Under the producer and any sink already placed under it.
+    let at = to.indexOf(producer) + 1;
+    while (at < to.length && sinks.some((x) => x.id === to[at] && x.producer === producer)) at++;
+    to.splice(at, 0, id);
+    for (const l of into) l.sink = true;
+  }
+  // An emptied column goes; then every position again.
+  for (let i = layers.length - 1; i >= 0; i--) if (!layers[i].length && layers.length > 1) layers.splice(i, 1);
+  layers.forEach((l, li) => l.forEach((n, i) => pos.set(n, { layer: li, order: i })));
+}
+
 // asLink makes an SVG element (role=link, tabindex=0) open on click and on
 // Enter.
 function asLink(el, open) {
@@ -255,10 +292,13 @@ function edgeTexts(l, items, view) {
     return { rateText: `${fmtRate(num.rate)} published`, failedText,
       label: `${parentName} publishes to ${childName}: ${fmtRate(num.rate)} (${num.calls} messages)${failedText ? ', ' + failedText : ''}, p95 ${fmtDurationNs(num.p95Ns)}` };
   }
+  // Two short lines (a long one would widen the column): the deliveries
+  // and how many failed, then how long messages waited.
   const q = num.queue;
-  const parts = [{ text: `queued p99 ${fmtDurationNs(q.p99Ns)}`, cls: 'note' }];
-  if (num.failed) parts.push({ text: ` · ${fmtPct(num.failureRate)} failed`, cls: 'err' });
-  return { rateText: `${fmtRate(num.rate)} delivered · queued p50 ${fmtDurationNs(q.p50Ns)}`, failedText: parts.map((x) => x.text).join(''), parts,
+  const rateParts = [{ text: `${fmtRate(num.rate)} delivered`, cls: '' }];
+  if (num.failed) rateParts.push({ text: ` · ${fmtPct(num.failureRate)} failed`, cls: 'err' });
+  const parts = [{ text: `queued p50 ${fmtDurationNs(q.p50Ns)} · p99 ${fmtDurationNs(q.p99Ns)}`, cls: 'note' }];
+  return { rateText: rateParts.map((x) => x.text).join(''), rateParts, failedText: parts.map((x) => x.text).join(''), parts,
     label: `${parentName} delivered to ${childName}: ${fmtRate(num.rate)} (${num.calls} deliveries, redeliveries included${num.redeliveries ? `: ${num.redeliveries}` : ''})` +
       `${num.failed ? `, ${fmtPct(num.failureRate)} failed` : ''}; queued p50 ${fmtDurationNs(q.p50Ns)}, p99 ${fmtDurationNs(q.p99Ns)} (delivery start − publish); processing p95 ${fmtDurationNs(num.p95Ns)}` };
 }
@@ -267,11 +307,21 @@ function draw(wrap, m, view, range) {
   const { items, links } = mapGraph(m);
   const numbers = (l) => (l.kind === 'call' ? edgeNumbers(l.e, view) : brokerNumbers(l, view));
   const texts = new Map(links.map((l) => [l, edgeTexts(l, items, view)]));
-  // Columns are far enough apart for the longest label to sit on its
-  // arrow's straight run.
-  const gapX = Math.max(GAP_X, ...[...texts.values()].map((t) => Math.max(labelWidth(t.rateText), labelWidth(t.failedText)) + 100));
   const names = [...items.keys()].sort((a, b) => items.get(a).name.localeCompare(items.get(b).name) || a.localeCompare(b));
   const { layers, pos } = layout(names, links);
+  placeSinks(layers, pos, items, links);
+  // Each gap between two columns is wide enough for the longest label of
+  // the arrows leaving the left one to sit on its arrow's straight run (a
+  // map as narrow as its labels allow needs less shrinking to fit).
+  const gaps = layers.map(() => GAP_X);
+  for (const l of links) {
+    if (l.sink || pos.get(l.child).layer < pos.get(l.parent).layer) continue;
+    const t = texts.get(l);
+    const li = pos.get(l.parent).layer;
+    gaps[li] = Math.max(gaps[li], Math.max(labelWidth(t.rateText), labelWidth(t.failedText)) + 100);
+  }
+  const colX = [PAD];
+  for (let i = 1; i < layers.length; i++) colX.push(colX[i - 1] + NODE_W + gaps[i - 1]);
   // Ports: each edge leaves its caller and enters its callee at its own
   // height, ordered by the other end's position so that lines do not cross
   // near the boxes.
@@ -287,13 +337,13 @@ function draw(wrap, m, view, range) {
   const maxPorts = Math.max(1, ...names.map((n) => Math.max(outOf.get(n).length, into.get(n).length)));
   const nodeH = Math.max(NODE_H, PORT_GAP * (maxPorts + 1));
   const maxRows = Math.max(...layers.map((l) => l.length));
-  const width = PAD * 2 + layers.length * NODE_W + (layers.length - 1) * gapX;
+  const width = PAD + colX[layers.length - 1] + NODE_W;
   const height = PAD * 2 + maxRows * nodeH + (maxRows - 1) * GAP_Y + 40;
   const xy = new Map();
   layers.forEach((l, li) => {
     const colH = l.length * nodeH + (l.length - 1) * GAP_Y;
     const y0 = PAD + (height - 40 - PAD * 2 - colH) / 2;
-    l.forEach((n, i) => xy.set(n, { x: PAD + li * (NODE_W + gapX), y: y0 + i * (nodeH + GAP_Y) }));
+    l.forEach((n, i) => xy.set(n, { x: colX[li], y: y0 + i * (nodeH + GAP_Y) }));
   });
   const port = new Map();
   for (const n of names) {
@@ -302,7 +352,13 @@ function draw(wrap, m, view, range) {
     const ins = into.get(n).sort((a, b) => rowOf(a.parent) - rowOf(b.parent) || a.parent.localeCompare(b.parent));
     ins.forEach((e, i) => port.set(`i${key(e)}`, xy.get(n).y + (nodeH * (i + 1)) / (ins.length + 1)));
   }
-  const svg = s('svg', { width: Math.max(width, wrap.clientWidth - 4), height: Math.max(height, wrap.clientHeight - 4), role: 'group', 'aria-label': 'Service map' });
+  const availW = wrap.clientWidth - 4;
+  const availH = wrap.clientHeight - 4;
+  const scale = availW > 0 && width > availW ? Math.max(MIN_SCALE, availW / width) : 1;
+  const viewW = Math.max(width, availW / scale);
+  const viewH = Math.max(height, availH / scale);
+  const svg = s('svg', { width: Math.floor(viewW * scale), height: Math.floor(viewH * scale), viewBox: `0 0 ${viewW} ${viewH}`, role: 'group', 'aria-label': 'Service map',
+    dataset: { scale: scale.toFixed(3) } });
   svg.appendChild(s('defs', null,
     s('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
       s('path', { d: 'M0,0 L10,5 L0,10 z', fill: 'var(--border-strong)' })),
@@ -310,8 +366,8 @@ function draw(wrap, m, view, range) {
       s('path', { d: 'M0,0 L10,5 L0,10 z', fill: 'var(--error)' })),
     s('marker', { id: 'arrow-queue', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
       s('path', { d: 'M0,0 L10,5 L0,10 z', fill: 'var(--queue)' }))));
-  const offsetX = Math.max(0, (svg.getAttribute('width') - width) / 2);
-  const offsetY = Math.max(0, (svg.getAttribute('height') - height) / 3);
+  const offsetX = Math.max(0, (viewW - width) / 2);
+  const offsetY = Math.max(0, (viewH - height) / 3);
   const g = s('g', { transform: `translate(${offsetX},${offsetY})` });
   svg.appendChild(g);
 
@@ -328,10 +384,16 @@ function draw(wrap, m, view, range) {
     let lx;
     let ly;
     let anchor = 'start';
-    const { rateText, failedText, label, parts } = texts.get(l);
+    const { rateText, rateParts, failedText, label, parts } = texts.get(l);
     const parentName = items.get(l.parent).name;
     const childName = items.get(l.child).name;
-    if (l.parent === l.child) {
+    if (l.sink) {
+      // Down from the producer to the destination under it.
+      const x = a.x + NODE_W / 2;
+      d = `M${x},${a.y + nodeH} V${b.y - 2}`;
+      lx = x + 8;
+      ly = (a.y + nodeH + b.y) / 2 - (failedText ? 2 : -4);
+    } else if (l.parent === l.child) {
       d = `M${a.x + NODE_W - 30},${a.y} C${a.x + NODE_W - 30},${a.y - 40} ${a.x + NODE_W + 30},${a.y - 40} ${a.x + NODE_W},${a.y + 14}`;
       lx = a.x + NODE_W + 8;
       ly = a.y - 30;
@@ -365,7 +427,7 @@ function draw(wrap, m, view, range) {
     const edge = s('g', { class: 'map-edge' + (broker ? ' broker' : '') + (bad ? ' bad' : '') + (bad && !shownBad ? ' earlier' : ''), tabindex: '0', role: 'link', 'aria-label': `${label}. Open traces`, dataset },
       s('path', { class: 'hit', d }),
       s('path', { class: 'line', d, 'marker-end': bad ? 'url(#arrow-bad)' : broker ? 'url(#arrow-queue)' : 'url(#arrow)', 'stroke-width': 1.2 + 2.5 * Math.sqrt((num.rate || 0) / maxRate) }),
-      s('text', { class: 'rate', x: lx, y: ly, 'text-anchor': anchor }, rateText),
+      s('text', { class: 'rate', x: lx, y: ly, 'text-anchor': anchor }, rateParts ? rateParts.map((x) => s('tspan', { class: x.cls || null }, x.text)) : rateText),
       parts ? s('text', { class: 'second', x: lx, y: ly + 12, 'text-anchor': anchor }, parts.map((x) => s('tspan', { class: x.cls }, x.text)))
         : failedText ? s('text', { class: 'err', x: lx, y: ly + 12, 'text-anchor': anchor }, failedText) : null,
       s('title', null, label));
@@ -440,7 +502,7 @@ function destinationNode(dst, { x, y }, nodeH, m, view, range) {
   const redelivered = dels.reduce((a, p) => a + (w(p).redeliveries || 0), 0);
   const worstP99 = Math.max(0, ...dels.map((p) => (w(p).queueDelay || {}).p99Ns || 0));
   const lines = [
-    s('text', { class: 'stat', x: 16, y: 42 }, pubs.length ? `${fmtRate(published)} in · ${fmtRate(delivered)} out` : `${fmtRate(delivered)} delivered`),
+    s('text', { class: 'stat', x: 16, y: 42 }, !dels.length ? `${fmtRate(published)} in` : pubs.length ? `${fmtRate(published)} in · ${fmtRate(delivered)} out` : `${fmtRate(delivered)} delivered`),
     s('text', { class: 'stat', x: 16, y: 59 }, dels.length ? `queued p99 ${fmtDurationNs(worstP99)}` : 'no consumer in the traces'),
   ];
   if (redelivered) lines.push(s('text', { class: 'stat', x: 16, y: 76 }, `${redelivered} redeliver${redelivered === 1 ? 'y' : 'ies'}`));

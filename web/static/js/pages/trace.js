@@ -5,7 +5,7 @@
 // request) and followed with the way back kept in the URL (from=,
 // fromSpan=).
 import * as api from '../api.js';
-import { fromRequestPath, fromJaeger } from '../model.js';
+import { fromRequestPath, fromJaeger, deliveryNumber } from '../model.js';
 import { h, clear, fmtDuration, fmtTime, svcLabel, copyText, debounce } from '../util.js';
 import { href, setParams } from '../router.js';
 import { Waterfall } from '../waterfall.js';
@@ -292,7 +292,8 @@ function traceView(page, trace, route) {
           trace.async ? ' The path runs on through the consumers of the messages the request published; the time a message waited in the broker is no span\u2019s own time, and is listed as a wait.' : ''),
         h('div', { class: 'loglist' }, lines.map(({ sp, dur, queue }) => h('div', { class: 'logline' + (queue ? ' queue-line' : ''), tabindex: '0', onclick: () => selectSpan(sp.id), dataset: { spanId: sp.id, queue: String(queue) } },
           h('span', { class: 't' }, fmtDuration(dur)),
-          queue ? h('span', { class: 'b' }, h('i', null, `waiting in ${dest(sp)}`), ` before ${sp.service}: ${sp.name}`) : h('span', { class: 'b' }, svcLabel(sp.service), ' ', sp.name),
+          queue ? h('span', { class: 'b' }, h('i', null, `waiting in ${dest(sp)}`, deliveryNumber(sp) > 1 ? ` for redelivery #${deliveryNumber(sp)}` : ''), ` before ${sp.service}: ${sp.name}`)
+            : h('span', { class: 'b' }, svcLabel(sp.service), ' ', sp.name, deliveryNumber(sp) ? h('span', { class: sp.error ? 'err-text' : 'faint' }, ` (delivery #${deliveryNumber(sp)}${sp.error ? ', failed' : ''})`) : null),
           h('span', { class: 'faint' }, `${Math.round((dur / total) * 100)}%`)))));
     }
     panel.append(
