@@ -559,7 +559,7 @@ func TestWholeStackAsSeparateProcesses(t *testing.T) {
 	// them: publish spans per service and destination, and deliveries
 	// (consumer spans under a publish) per destination and consumer, with
 	// the redeliveries among them.
-	publishes, deliveries, redeliveries := map[string]int{}, map[string]int{}, map[string]int{}
+	publishes, deliveries, redeliveries, failedDeliveries := map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
 	for _, summary := range found.Data {
 		var full struct{ Data []jaegerTrace }
 		if code := st.getJSON(t, "/api/traces/"+summary.TraceID, &full); code != 200 || len(full.Data) != 1 {
@@ -591,6 +591,9 @@ func TestWholeStackAsSeparateProcesses(t *testing.T) {
 			case "consumer":
 				if p, ok := spans[sp.parent]; ok && p.kind == "producer" {
 					deliveries[p.tags["messaging.destination.name"]+"→"+sp.service]++
+					if sp.isError {
+						failedDeliveries[p.tags["messaging.destination.name"]+"→"+sp.service]++
+					}
 					if n, _ := strconv.Atoi(sp.tags["messaging.nats.message.delivery_count"]); n > 1 {
 						redeliveries[p.tags["messaging.destination.name"]+"→"+sp.service]++
 					}
@@ -772,19 +775,22 @@ func TestWholeStackAsSeparateProcesses(t *testing.T) {
 	if want := []string{"nats:dlq.order.confirmed", "nats:order.cancelled", "nats:order.confirmed"}; fmt.Sprint(dests) != fmt.Sprint(want) {
 		t.Errorf("service map destinations %v, want %v", dests, want)
 	}
-	gotPub, gotDel, gotRedel := map[string]int{}, map[string]int{}, map[string]int{}
+	gotPub, gotDel, gotRedel, gotFailed := map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
 	for _, p := range sm.Data.Publishes {
 		gotPub[p.Service+"→"+p.Destination] = p.Calls
 	}
 	for _, d := range sm.Data.Deliveries {
 		k := d.Destination + "→" + d.Consumer
-		gotDel[k], gotRedel[k] = d.Calls, d.Redeliveries
+		gotDel[k], gotRedel[k], gotFailed[k] = d.Calls, d.Redeliveries, d.Errors
 		if d.QueueDelay.P50Ns <= 0 || d.QueueDelay.P99Ns < d.QueueDelay.P50Ns {
 			t.Errorf("%s: queue delay %+v", k, d.QueueDelay)
 		}
 	}
 	if fmt.Sprint(gotPub) != fmt.Sprint(publishes) || fmt.Sprint(gotDel) != fmt.Sprint(deliveries) || fmt.Sprint(gotRedel) != fmt.Sprint(fillZero(redeliveries, deliveries)) {
 		t.Errorf("service map broker hops: publishes %v, deliveries %v, redeliveries %v; the traces show %v, %v, %v", gotPub, gotDel, gotRedel, publishes, deliveries, redeliveries)
+	}
+	if fmt.Sprint(gotFailed) != fmt.Sprint(fillZero(failedDeliveries, deliveries)) {
+		t.Errorf("service map failed deliveries %v; the traces show %v", gotFailed, failedDeliveries)
 	}
 	if deliveries["order.confirmed→fulfillment"] < approved+underLoad+3 || redeliveries["order.confirmed→fulfillment"] < 2 || publishes["fulfillment→dlq.order.confirmed"] != 1 {
 		t.Errorf("the traces show %v publishes and %v deliveries (%v redeliveries): want every approved order's event, the poison message's 3 deliveries and 1 dead letter", publishes, deliveries, redeliveries)

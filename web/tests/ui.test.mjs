@@ -802,6 +802,9 @@ describe('asynchronous request paths', () => {
     const dl = page.locator(`.wf-row[data-span-id="${a.deadLetterSpan}"]`);
     assert.equal(await dl.locator('.wf-kind.producer').count(), 1, 'the dead letter is a publish');
     assert.match(await dl.locator('.wf-op').innerText(), new RegExp(`publish ${a.deadLetter.replace(/\./g, '\\.')}`));
+    // Where it went is said beside the bar, whatever the name column cuts.
+    assert.equal(await dl.locator('.wf-dest').innerText(), ` · → ${a.deadLetter}`);
+    assert.equal(await page.locator(`.wf-row[data-span-id] .wf-dest`).first().innerText(), ' · → order.confirmed');
     // It sits under the last delivery, one level deeper.
     const level = (loc) => loc.getAttribute('aria-level').then(Number);
     assert.equal(await level(dl), (await level(page.locator(`.wf-row[data-span-id="${a.poisonDeliveries[2]}"]`))) + 1);

@@ -236,10 +236,14 @@ export class Waterfall {
       }
       // A delivery says which one it was and whether it failed, so that
       // redeliveries of one message read as such without opening a span.
+      // A publish says where the message went (the name column may cut
+      // it off: a dead-letter subject must not hide there).
       const nth = deliveryNumber(sp);
+      const dest = String(sp.kind).toLowerCase() === 'producer' ? (sp.attrs.find((a) => a.key === 'messaging.destination.name') || {}).value : '';
       const label = h('span', { class: 'wf-label' }, fmtDuration(sp.duration),
         nth ? h('span', { class: 'wf-delivery' + (sp.error ? ' failed' : ''), dataset: { delivery: String(nth) } },
           ` · delivery #${nth}${sp.error ? ' failed' : ''}`) : null,
+        dest ? h('span', { class: 'wf-dest' }, ` · → ${dest}`) : null,
         sp.children.length ? h('span', { class: 's' }, ` · self ${fmtDuration(sp.self)}`) : null);
       if (right <= 72) {
         label.style.left = `${Math.min(100, right) + 0.6}%`;
