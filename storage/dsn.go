@@ -20,9 +20,9 @@ import (
 )
 
 // DefaultDSN points at the embedded engine started by `tracehouse clickhouse`
-// or `tracehouse all-in-one` with their default data folder (./data), whose
-// password the engine keeps in data/clickhouse.password.
-const DefaultDSN = "http://tracehouse@127.0.0.1:8123/default?password_file=data/clickhouse.password"
+// or `tracehouse all-in-one`. The engine requires its password: the DSN
+// `tracehouse clickhouse` prints adds the user and password_file.
+const DefaultDSN = "http://127.0.0.1:8123/default"
 
 // PasswordFileParam is the DSN parameter naming a file that holds the
 // password (its first line), so that the password itself need not appear in

@@ -84,6 +84,9 @@ func runAllInOne(ctx context.Context, args []string, env cli.Env) error {
 		srv.Shutdown(shutdownCtx)
 	}()
 
+	// In-process clients get the engine's password: the query service
+	// straight from the server, the collector through the password file,
+	// so that the password is in no configuration (DSN() is secret).
 	conn, err := storage.Open(ctx, srv.DSN())
 	if err != nil {
 		return err
@@ -102,7 +105,7 @@ func runAllInOne(ctx context.Context, args []string, env cli.Env) error {
 	pipeline, err := collector.StartPipeline(ctx, collector.PipelineSettings{
 		// The schema was applied above with this command's TTLs; the
 		// exporter must not apply it again with its defaults.
-		Overrides: []string{"yaml:exporters::tracehouse::endpoint: " + srv.DSN(), "yaml:exporters::tracehouse::create_schema: false"},
+		Overrides: []string{"yaml:exporters::tracehouse::endpoint: " + srv.ShareableDSN(), "yaml:exporters::tracehouse::create_schema: false"},
 		Logger:    log.With().Str("component", "collector").Logger(),
 	})
 	if err != nil {
@@ -130,10 +133,11 @@ func runAllInOne(ctx context.Context, args []string, env cli.Env) error {
 	fmt.Fprintf(env.Stdout, `Tracehouse is running.
   UI and query API      http://%s
   OTLP                  gRPC 127.0.0.1:4317, HTTP 127.0.0.1:4318; JSON-lines logs http://127.0.0.1:4319/v1/logs/jsonl
-  ClickHouse (embedded) http://%s   DSN %s
+  ClickHouse (embedded) http://%s   user %s, password in %s
+                        DSN %s
   data folder           %s
 Press Ctrl-C to stop.
-`, ln.Addr(), srv.Addr(), srv.DSN(), cfg.data)
+`, ln.Addr(), srv.Addr(), srv.User(), srv.PasswordFile(), srv.ShareableDSN(), cfg.data)
 
 	select {
 	case <-ctx.Done():

@@ -45,6 +45,11 @@ func (c Config) processes() []*process {
 	}
 }
 
+// clickHousePasswordFile is where the embedded ClickHouse keeps its
+// generated password in its data folder (embedded.PasswordFileName; the
+// demo does not link the engine to name it).
+const clickHousePasswordFile = "clickhouse.password"
+
 // otherPorts are the all-in-one's ports besides the UI's, checked up front
 // so a clash is reported before anything starts.
 var otherPorts = map[int]string{8123: "embedded ClickHouse", 4317: "OTLP gRPC", 4318: "OTLP HTTP", 4319: "JSON-lines logs"}
@@ -87,9 +92,9 @@ Tracehouse demo is running.
   gateway (shop API) http://127.0.0.1:8000  (POST /api/login, POST /api/checkout, GET /api/orders/:id)
   faults             PUT http://127.0.0.1:8003/admin/faults  {"error_rate":0.5}
   OTLP               gRPC 127.0.0.1:4317, HTTP 127.0.0.1:4318
-  ClickHouse         http://127.0.0.1:8123  (data in %s)
+  ClickHouse         http://127.0.0.1:8123  (user tracehouse, password in %s; data in %s)
 Press Ctrl-C to stop.
-`, cfg.Data)
+`, filepath.Join(cfg.Data, clickHousePasswordFile), cfg.Data)
 	for {
 		select {
 		case <-ctx.Done():

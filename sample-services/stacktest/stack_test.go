@@ -21,6 +21,7 @@ import (
 
 	"github.com/tracehouse/tracehouse/sample-services/internal/cards"
 	"github.com/tracehouse/tracehouse/sample-services/internal/testenv"
+	"github.com/tracehouse/tracehouse/storage/embedded"
 )
 
 const (
@@ -218,7 +219,8 @@ func TestWholeStackAsSeparateProcesses(t *testing.T) {
 	samples := build(t, bins, "sample-services", "./sample-services")
 	logs := t.TempDir()
 
-	start(t, logs, "tracehouse", tracehouse, "all-in-one", "--data", t.TempDir())
+	data := t.TempDir()
+	start(t, logs, "tracehouse", tracehouse, "all-in-one", "--data", data)
 	waitReady(t, queryURL+"/readyz")
 	services := []*proc{
 		start(t, logs, "payment", samples, "payment", "--latency-p50", "1ms", "--latency-p99", "5ms"),
@@ -279,8 +281,8 @@ func TestWholeStackAsSeparateProcesses(t *testing.T) {
 	if sentSpans == 0 || sentLogs == 0 {
 		t.Fatalf("services report %d spans and %d logs exported", sentSpans, sentLogs)
 	}
-	storedSpans, uniqueSpans := waitStored(t, "SELECT count(), uniqExact(TraceId, SpanId) FROM spans", sentSpans)
-	storedLogs, _ := waitStored(t, "SELECT count(), count() FROM logs", sentLogs)
+	storedSpans, uniqueSpans := waitStored(t, data, "SELECT count(), uniqExact(TraceId, SpanId) FROM spans", sentSpans)
+	storedLogs, _ := waitStored(t, data, "SELECT count(), count() FROM logs", sentLogs)
 	if uniqueSpans != sentSpans || storedLogs != sentLogs {
 		t.Errorf("sent %d spans and %d logs; stored %d distinct spans (%d rows) and %d logs", sentSpans, sentLogs, uniqueSpans, storedSpans, storedLogs)
 	}
@@ -436,11 +438,21 @@ func exportedCounts(t *testing.T, logPath string) (spans, logs int64) {
 
 // waitStored polls ClickHouse until the first number sql returns reaches
 // want (the collector's queue drains asynchronously) or a minute passes.
-func waitStored(t *testing.T, sql string, want int64) (first, second int64) {
+// It authenticates with the password the engine generated into data.
+func waitStored(t *testing.T, data, sql string, want int64) (first, second int64) {
 	t.Helper()
+	password, err := os.ReadFile(filepath.Join(data, embedded.PasswordFileName))
+	if err != nil {
+		t.Fatalf("the embedded ClickHouse's password: %v", err)
+	}
 	deadline := time.Now().Add(time.Minute)
 	for {
-		resp, err := http.Post("http://127.0.0.1:8123/", "text/plain", strings.NewReader(sql))
+		req, err := http.NewRequest(http.MethodPost, "http://127.0.0.1:8123/", strings.NewReader(sql))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.SetBasicAuth(embedded.DefaultUser, strings.TrimSpace(string(password)))
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
