@@ -227,6 +227,9 @@ func (w *walker) word(t token) error {
 		return nil
 	case upper == "DICTIONARY" && w.statement && w.ddl():
 		w.dictionary = true
+	case upper == "VALUES" && w.insertValuesKeyword():
+		w.defState = defNone
+		return nil
 	}
 	if w.statement && w.definitions(upper) {
 		return nil
@@ -235,6 +238,22 @@ func (w *walker) word(t token) error {
 		return accessDenied("dictionary source %s reaches another server, a file or a program; the embedded ClickHouse allows only its own tables: SOURCE(CLICKHOUSE(TABLE 'name')) or SOURCE(CLICKHOUSE(QUERY '…'))", t.text)
 	}
 	return w.name(t.text, false, t)
+}
+
+// insertValuesKeyword tells INSERT … VALUES (…) from the values() table
+// function, which comes where a table does: after FROM, JOIN, "," or "(".
+func (w *walker) insertValuesKeyword() bool {
+	if !w.statement || w.first != "INSERT" || len(w.frames) > 0 {
+		return false
+	}
+	switch w.prev.kind {
+	case tokWord:
+		prev := strings.ToUpper(w.prev.text)
+		return prev != "FROM" && prev != "JOIN"
+	case tokQuotedName, tokNumber, tokString:
+		return true
+	}
+	return w.prev.text == ")"
 }
 
 // definitions follows CREATE TABLE/VIEW/DICTIONARY and INSERT INTO up to
