@@ -34,8 +34,8 @@ func TestPasswordFileParameter(t *testing.T) {
 	}
 
 	for dsn, want := range map[string]string{
-		"http://u:inline@h:8123/db?password_file=" + file: "both a password and password_file",
-		"http://u@h:8123/db?password_file=":                "password_file is empty",
+		"http://u:inline@h:8123/db?password_file=" + file:                   "both a password and password_file",
+		"http://u@h:8123/db?password_file=":                                 "password_file is empty",
 		"http://u@h:8123/db?password_file=" + filepath.Join(dir, "missing"): "read the ClickHouse password from",
 	} {
 		if _, err := ParseDSN(dsn); err == nil || !strings.Contains(err.Error(), want) {
