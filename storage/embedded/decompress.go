@@ -166,14 +166,17 @@ func (f *frameReader) next() error {
 	case frameMethodNone:
 		f.data = append(f.data, payload...)
 	case frameMethodLZ4:
-		if cap(f.data) < int(dataSize) {
-			f.data = make([]byte, dataSize)
+		// One byte more than claimed: the decoder then reports a block
+		// that decodes to more, and never gets an empty buffer (it
+		// dereferences a nil one: found by FuzzFrameDecode).
+		if cap(f.data) < int(dataSize)+1 {
+			f.data = make([]byte, dataSize+1)
 		}
-		f.data = f.data[:dataSize]
-		n, err := lz4.UncompressBlock(payload, f.data)
+		n, err := lz4.UncompressBlock(payload, f.data[:dataSize+1])
 		if err != nil || int64(n) != dataSize {
 			return cannotDecompress("an LZ4 frame does not decode to the %d bytes its header claims", dataSize)
 		}
+		f.data = f.data[:dataSize]
 	case frameMethodZSTD:
 		if f.zstd == nil {
 			// Synchronous (no goroutines), and never more output than a

@@ -413,13 +413,13 @@ func (w *walker) punct(t token, pending *pendingName) error {
 		}
 	case ":":
 		if top.brace && w.prev2.text == "{" && (w.prev.kind == tokWord || w.prev.kind == tokQuotedName) {
-			// {name:Type}: a query parameter.
-			for _, f := range w.frames {
-				if f.sqlStrings {
-					return accessDenied("query parameters cannot supply the arguments of %s(), which the engine parses as SQL; write them into the statement", f.call)
-				}
-			}
+			// {name:Type}: a query parameter. Where the engine parses
+			// strings as SQL, a parameter could bring SQL the guard never
+			// sees.
 			w.frames[len(w.frames)-1].param = true
+			if w.stringsAreSQL() {
+				return accessDenied("query parameters cannot supply values the engine parses as SQL (arguments of format(), values(), input(), settings, dictionary sources); write them into the statement")
+			}
 		}
 	case "=":
 		if w.inSettings() && (w.prev.kind == tokWord || w.prev.kind == tokQuotedName) {

@@ -47,7 +47,9 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request) {
 	if req.queryID != "" {
 		w.Header().Set("X-ClickHouse-Query-Id", req.queryID)
 	}
-	if err := req.check(r.Method == http.MethodGet); err != nil {
+	// Only POST may change anything: GET is read-only in ClickHouse, and
+	// HEAD, PUT or any other method has no business writing either.
+	if err := req.check(r.Method != http.MethodPost); err != nil {
 		writeError(w, err)
 		return
 	}

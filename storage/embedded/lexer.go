@@ -113,7 +113,10 @@ func (l *lexer) scan() (kind tokenKind, skip bool) {
 		// access).
 		if i+1 < len(s) && isDigit(s[i+1]) && !(i > 0 && (l.prevKind == tokWord || l.prevKind == tokQuotedName ||
 			l.prevKind == tokNumber || l.prevText == ")" || l.prevText == "]")) {
-			return l.number(), false
+			l.pos++
+			l.digits(false)
+			l.exponent(false)
+			return tokNumber, false
 		}
 		l.pos++
 		return tokPunct, false
@@ -172,19 +175,15 @@ func (l *lexer) word() {
 	}
 }
 
-// number consumes a number as the engine does: 0x/0b prefixes, a decimal
-// point, an exponent. Letters right after the digits make the whole a bare
-// word (1abc is a name), but never a "$": the engine starts a new token
-// there, which may be a heredoc.
+// number consumes a number that starts with a digit, as the engine does:
+// 0x/0b prefixes, a decimal point, an exponent. Letters right after the
+// digits make the whole a bare word (1abc is a name), but never a "$": the
+// engine starts a new token there, which may be a heredoc.
 func (l *lexer) number() tokenKind {
 	s, start := l.s, l.pos
-	digits := func(hex bool) {
-		for l.pos < len(s) && (isDigit(s[l.pos]) || hex && isHexDigit(s[l.pos]) || s[l.pos] == '_') {
-			l.pos++
-		}
-	}
 	if l.prevText == "." {
-		digits(false) // x.1.1 is tuple access, not x . 1.1
+		l.pos++
+		l.digits(false) // x.1.1 is tuple access, not x . 1.1
 	} else {
 		hex := false
 		if s[l.pos] == '0' && l.pos+2 < len(s) && (s[l.pos+1] == 'x' || s[l.pos+1] == 'X') && isHexDigit(s[l.pos+2]) {
@@ -195,18 +194,12 @@ func (l *lexer) number() tokenKind {
 		} else {
 			l.pos++
 		}
-		digits(hex)
+		l.digits(hex)
 		if l.pos < len(s) && s[l.pos] == '.' {
 			l.pos++
-			digits(hex)
+			l.digits(hex)
 		}
-		if l.pos+1 < len(s) && (hex && (s[l.pos] == 'p' || s[l.pos] == 'P') || !hex && (s[l.pos] == 'e' || s[l.pos] == 'E')) {
-			l.pos++
-			if l.pos+1 < len(s) && (s[l.pos] == '-' || s[l.pos] == '+') {
-				l.pos++
-			}
-			digits(false)
-		}
+		l.exponent(hex)
 	}
 	if l.pos < len(s) && isWordByte(s[l.pos]) {
 		for l.pos < len(s) && isWordByte(s[l.pos]) {
@@ -218,6 +211,24 @@ func (l *lexer) number() tokenKind {
 		return tokWord
 	}
 	return tokNumber
+}
+
+func (l *lexer) digits(hex bool) {
+	for l.pos < len(l.s) && (isDigit(l.s[l.pos]) || hex && isHexDigit(l.s[l.pos]) || l.s[l.pos] == '_') {
+		l.pos++
+	}
+}
+
+// exponent consumes e±N (p±N after hex digits).
+func (l *lexer) exponent(hex bool) {
+	s := l.s
+	if l.pos+1 < len(s) && (hex && (s[l.pos] == 'p' || s[l.pos] == 'P') || !hex && (s[l.pos] == 'e' || s[l.pos] == 'E')) {
+		l.pos++
+		if l.pos+1 < len(s) && (s[l.pos] == '-' || s[l.pos] == '+') {
+			l.pos++
+		}
+		l.digits(false)
+	}
 }
 
 // quoted consumes a string or quoted name: a doubled quote stands for

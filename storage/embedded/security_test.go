@@ -189,6 +189,13 @@ func TestGetIsReadOnly(t *testing.T) {
 			t.Errorf("GET %q: %d %s", sql, resp.StatusCode, body)
 		}
 	}
+	// Other methods that carry the statement in the URL are read-only too.
+	for _, method := range []string{http.MethodHead, http.MethodPut, http.MethodDelete, http.MethodPatch} {
+		resp, body := curlish(t, method, "database="+db+"&query="+url.QueryEscape("DROP TABLE kv"), nil, nil)
+		if resp.StatusCode != http.StatusInternalServerError || resp.Header.Get("X-ClickHouse-Exception-Code") != "164" {
+			t.Errorf("%s with DROP TABLE: %d %s", method, resp.StatusCode, body)
+		}
+	}
 	// A second statement after a read is refused too (one statement per
 	// request, as in ClickHouse).
 	if resp, body := get("SELECT 1; DROP TABLE kv"); resp.StatusCode != http.StatusBadRequest || resp.Header.Get("X-ClickHouse-Exception-Code") != "62" {
