@@ -123,7 +123,8 @@ type walker struct {
 	first      string   // its first word at any depth (the statement kind)
 	prev       token
 	prev2      token
-	pending    *pendingName
+	pending    pendingName // valid when hasPending
+	hasPending bool
 	defState   int
 	engineNext bool // the next name is an engine: after ENGINE [=]
 	settingsAt int  // len(frames) where a SETTINGS clause began; -1 outside one
@@ -172,8 +173,11 @@ func (w *walker) token(t token) error {
 			msg: fmt.Sprintf("Syntax error (Multi-statements are not allowed): failed at position %d (%s): the embedded ClickHouse runs one statement per request, as ClickHouse's HTTP interface does. (SYNTAX_ERROR)",
 				t.start+1, truncate(t.text, 40))}
 	}
-	pending := w.pending
-	w.pending = nil
+	var pending *pendingName
+	if w.hasPending {
+		p := w.pending
+		pending, w.hasPending = &p, false
+	}
 	if pending != nil && t.text == "(" && t.kind == tokPunct {
 		if err := w.call(pending); err != nil {
 			return err
@@ -194,7 +198,11 @@ func (w *walker) token(t token) error {
 }
 
 func (w *walker) word(t token) error {
-	upper := strings.ToUpper(t.text)
+	text := t.text
+	var upper string // the word in upper case, for the statement's own words
+	if w.statement && (w.first == "" || len(w.frames) == 0) {
+		upper = strings.ToUpper(text)
+	}
 	if w.first == "" && w.statement {
 		w.first = upper
 		if w.readOnly && !readOnlyStatements[strings.ToLower(upper)] {
@@ -205,39 +213,36 @@ func (w *walker) word(t token) error {
 			return accessDenied("%s reads and writes files on the server; the embedded ClickHouse refuses it (to copy the data, stop Tracehouse and copy its data folder)", upper)
 		}
 	}
-	if len(w.frames) == 0 && len(w.words) < 8 {
+	if w.statement && len(w.frames) == 0 && len(w.words) < 16 {
 		w.words = append(w.words, upper)
 	}
-	prevWord := ""
-	if w.prev.kind == tokWord {
-		prevWord = strings.ToUpper(w.prev.text)
-	}
+	prevWord := func(word string) bool { return w.prev.kind == tokWord && strings.EqualFold(w.prev.text, word) }
 	switch {
-	case upper == "OUTFILE" && prevWord == "INTO":
+	case strings.EqualFold(text, "OUTFILE") && prevWord("INTO"):
 		return accessDenied("INTO OUTFILE writes a file on the server; the embedded ClickHouse refuses it (the result comes back in the response)")
-	case upper == "INFILE" && prevWord == "FROM":
+	case strings.EqualFold(text, "INFILE") && prevWord("FROM"):
 		return accessDenied("FROM INFILE reads a file on the server; the embedded ClickHouse refuses it (send the data in the request body)")
-	case upper == "SETTINGS":
+	case strings.EqualFold(text, "SETTINGS"):
 		w.settingsAt = len(w.frames)
 		return nil
-	case upper == "FORMAT" && w.settingsAt == len(w.frames):
+	case strings.EqualFold(text, "FORMAT") && w.settingsAt == len(w.frames):
 		w.settingsAt = -1
-	case upper == "ENGINE" && w.statement && w.ddl():
+	case strings.EqualFold(text, "ENGINE") && w.statement && w.ddl():
 		w.engineNext = true
 		return nil
-	case upper == "DICTIONARY" && w.statement && w.ddl():
+	case strings.EqualFold(text, "DICTIONARY") && w.statement && w.ddl():
 		w.dictionary = true
-	case upper == "VALUES" && w.insertValuesKeyword():
+	case strings.EqualFold(text, "VALUES") && w.insertValuesKeyword():
 		w.defState = defNone
 		return nil
 	}
-	if w.statement && w.definitions(upper) {
+	if w.statement && len(w.frames) == 0 && w.definitions(upper) {
 		return nil
 	}
-	if n := len(w.frames); n > 0 && w.frames[n-1].source && !dictionarySourceWords[strings.ToLower(t.text)] {
-		return accessDenied("dictionary source %s reaches another server, a file or a program; the embedded ClickHouse allows only its own tables: SOURCE(CLICKHOUSE(TABLE 'name')) or SOURCE(CLICKHOUSE(QUERY '…'))", t.text)
+	if n := len(w.frames); n > 0 && w.frames[n-1].source && !dictionarySourceWords[strings.ToLower(text)] {
+		return accessDenied("dictionary source %s reaches another server, a file or a program; the embedded ClickHouse allows only its own tables: SOURCE(CLICKHOUSE(TABLE 'name')) or SOURCE(CLICKHOUSE(QUERY '…'))", text)
 	}
-	return w.name(t.text, false, t)
+	return w.name(text, false, t)
 }
 
 // insertValuesKeyword tells INSERT … VALUES (…) from the values() table
@@ -248,8 +253,7 @@ func (w *walker) insertValuesKeyword() bool {
 	}
 	switch w.prev.kind {
 	case tokWord:
-		prev := strings.ToUpper(w.prev.text)
-		return prev != "FROM" && prev != "JOIN"
+		return !strings.EqualFold(w.prev.text, "FROM") && !strings.EqualFold(w.prev.text, "JOIN")
 	case tokQuotedName, tokNumber, tokString:
 		return true
 	}
@@ -261,9 +265,6 @@ func (w *walker) insertValuesKeyword() bool {
 // taken for a call (a table may be called url). It reports whether the
 // word is one of the keywords on the way.
 func (w *walker) definitions(upper string) bool {
-	if len(w.frames) > 0 {
-		return false
-	}
 	preambleOnly := true
 	for _, word := range w.words[:len(w.words)-1] {
 		preambleOnly = preambleOnly && definitionPreamble[strings.ToLower(word)]
@@ -321,15 +322,14 @@ func (w *walker) name(name string, escaped bool, t token) error {
 			return err
 		}
 	}
-	p := &pendingName{name: name, escaped: escaped}
+	w.pending, w.hasPending = pendingName{name: name, escaped: escaped}, true
 	switch w.defState {
 	case defExpect:
-		p.definition = true
+		w.pending.definition = true
 		w.defState = defAfterName
 	case defAfterName:
 		w.defState = defNone
 	}
-	w.pending = p
 	return nil
 }
 
@@ -409,7 +409,7 @@ func (w *walker) punct(t token, pending *pendingName) error {
 		}
 		if top.param {
 			// "{name:Type}(": the parameter would name a function.
-			w.pending = &pendingName{param: true}
+			w.pending, w.hasPending = pendingName{param: true}, true
 		}
 	case ":":
 		if top.brace && w.prev2.text == "{" && (w.prev.kind == tokWord || w.prev.kind == tokQuotedName) {

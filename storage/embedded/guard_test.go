@@ -130,3 +130,30 @@ func TestCapReaderStopsAtTheLimit(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCheckStatement: the guard's cost on a query the size of the
+// query service's trace search, and per MB of Values data.
+func BenchmarkCheckStatement(b *testing.B) {
+	query := "SELECT TraceId, min(Timestamp) AS start, max(Timestamp + toIntervalNanosecond(Duration)) AS end, " +
+		"groupArray(10)(tuple(ServiceName, SpanName, Duration)) AS spans FROM tracehouse.spans " +
+		"WHERE Timestamp >= {start:DateTime64(9)} AND Timestamp < {end:DateTime64(9)} AND ServiceName = {service:String} " +
+		"AND (AttrStr['http.route'] = {v0:String} OR hasToken(lower(SpanName), {t0:String})) /* search */ " +
+		"GROUP BY TraceId ORDER BY start DESC LIMIT {limit:UInt32} SETTINGS max_execution_time = 30, max_result_bytes = 104857600"
+	b.Run("query", func(b *testing.B) {
+		b.SetBytes(int64(len(query)))
+		for i := 0; i < b.N; i++ {
+			if err := checkStatement(query, false); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	values := strings.Repeat("(1, 'a string with file( inside', [1, 2, 3], now()), ", 20000)
+	b.Run("values", func(b *testing.B) {
+		b.SetBytes(int64(len(values)))
+		for i := 0; i < b.N; i++ {
+			if err := checkInsertData(values); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -161,9 +161,13 @@ func (l *lexer) scan() (kind tokenKind, skip bool) {
 }
 
 func punctLen(s string) int {
-	for _, op := range []string{"<=>", "::", "||", "<=", ">=", "<>", "!=", "==", "@@"} {
-		if strings.HasPrefix(s, op) {
-			return len(op)
+	if len(s) >= 3 && s[:3] == "<=>" {
+		return 3
+	}
+	if len(s) >= 2 {
+		switch s[:2] {
+		case "::", "||", "<=", ">=", "<>", "!=", "==", "@@":
+			return 2
 		}
 	}
 	return 1
