@@ -2,6 +2,7 @@ package collector
 
 import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/kafkaexporter"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/receiver/kafkareceiver"
@@ -21,6 +22,7 @@ import (
 	"go.opentelemetry.io/collector/service/telemetry/otelconftelemetry"
 
 	"github.com/tracehouse/tracehouse/ingest/jsonlreceiver"
+	"github.com/tracehouse/tracehouse/ingest/partialsuccessextension"
 	"github.com/tracehouse/tracehouse/ingest/tracehouseexporter"
 )
 
@@ -85,6 +87,8 @@ func Components() (otelcol.Factories, error) {
 	f.Extensions, err = otelcol.MakeFactoryMap[extension.Factory](
 		healthcheckextension.NewFactory(),
 		filestorage.NewFactory(),
+		bearertokenauthextension.NewFactory(),
+		partialsuccessextension.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -92,6 +96,10 @@ func Components() (otelcol.Factories, error) {
 	f.ExtensionModules = map[component.Type]string{
 		healthcheckextension.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension" + contribModules,
 		filestorage.NewFactory().Type():          "github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage" + contribModules,
+		// Bearer tokens on the receivers (auth: authenticator: …) and on
+		// the otlp exporters of agents that forward to a gateway.
+		bearertokenauthextension.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension" + contribModules,
+		partialsuccessextension.NewFactory().Type():  thisModule,
 	}
 
 	f.Connectors, err = otelcol.MakeFactoryMap[connector.Factory]()

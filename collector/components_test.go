@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/mod/modfile"
 
+	"github.com/tracehouse/tracehouse/ingest/partialsuccessextension"
 	"github.com/tracehouse/tracehouse/ingest/tracehouseexporter"
 	"github.com/tracehouse/tracehouse/storage/chtest"
 )
@@ -46,7 +47,7 @@ func TestComponents(t *testing.T) {
 		"receivers":  {typeNames(f.Receivers), []string{"jsonl", "kafka", "otlp"}},
 		"processors": {typeNames(f.Processors), []string{"batch", "memory_limiter"}},
 		"exporters":  {typeNames(f.Exporters), []string{"debug", "kafka", "otlp", "otlp_grpc", "otlp_http", "otlphttp", "tracehouse"}},
-		"extensions": {typeNames(f.Extensions), []string{"file_storage", "health_check"}},
+		"extensions": {typeNames(f.Extensions), []string{"bearertokenauth", "file_storage", "health_check", "partialsuccess"}},
 	} {
 		if !slices.Equal(c.got, c.want) {
 			t.Errorf("%s: %v, want %v", kind, c.got, c.want)
@@ -139,7 +140,7 @@ func TestBuilderManifestMatchesComponents(t *testing.T) {
 	checkTypes("extension", canonical(f.Extensions), f.ExtensionModules)
 
 	// Our own components are imported from the packages the manifest names.
-	for _, e := range append(m.Receivers, m.Exporters...) {
+	for _, e := range slices.Concat(m.Receivers, m.Exporters, m.Extensions) {
 		if e.Import == "" {
 			continue
 		}
@@ -147,6 +148,7 @@ func TestBuilderManifestMatchesComponents(t *testing.T) {
 		for _, cfg := range []component.Config{
 			f.Receivers[component.MustNewType("jsonl")].CreateDefaultConfig(),
 			f.Exporters[component.MustNewType(tracehouseexporter.TypeStr)].CreateDefaultConfig(),
+			f.Extensions[component.MustNewType(partialsuccessextension.TypeStr)].CreateDefaultConfig(),
 		} {
 			if reflect.TypeOf(cfg).Elem().PkgPath() == e.Import {
 				found = true

@@ -89,9 +89,10 @@ func configEnv(paths ...string) (map[string]bool, error) {
 // runs it: its --config files (paths on this machine) and the environment
 // the deployment gives it. Every variable set is one the configs read (a
 // misspelt or leftover name fails), every variable they read without a
-// default is set, and the configs load and validate with the
-// distribution's factories under exactly that environment. The loaded
-// config is nil when it does not.
+// default is set, the configs load and validate with the distribution's
+// factories under exactly that environment, and every receiver beyond
+// loopback requires a token (checkReceiversRequireAuth). The loaded config
+// is nil when it does not load.
 func checkCollectorRun(t *testing.T, id string, configs []string, env map[string]string) *otelcol.Config {
 	t.Helper()
 	reads, err := configEnv(configs...)
@@ -124,6 +125,7 @@ func checkCollectorRun(t *testing.T, id string, configs []string, env map[string
 		t.Errorf("%s: %v", id, err)
 		return nil
 	}
+	checkReceiversRequireAuth(t, id, cfg)
 	return cfg
 }
 
@@ -188,6 +190,7 @@ func TestK8sCollectorConfigsAreTheShippedOnes(t *testing.T) {
 
 func TestDeployCollectorConfigsValidate(t *testing.T) {
 	t.Setenv("TRACEHOUSE_CLICKHOUSE", "clickhouse://default:pw@clickhouse:9000/default")
+	t.Setenv("TRACEHOUSE_INGEST_TOKEN", "test-token")
 	k8s := filepath.Join(deployDir(t), "k8s", "base", "collector")
 	t.Run("k8s agent with listen override", func(t *testing.T) {
 		cfg := loadCollectorConfig(t, distribution(t), filepath.Join(k8s, "agent.yaml"), filepath.Join(k8s, "agent-listen.yaml"))

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -33,16 +35,34 @@ import (
 //	          (Content-Encoding gzip, zstd, deflate, snappy); blank lines
 //	          are skipped; ?service=NAME names the service of lines that
 //	          do not
+//	type      Content-Type application/x-ndjson, application/jsonl or
+//	          application/json (415 otherwise, and without one)
 //	200       every line stored            {"accepted":N,"rejected":0}
 //	207       some lines bad, the good     {"accepted":N,"rejected":M,
 //	          ones stored                   "errors":[{"line":3,"reason":"…"}]}
 //	400       no good line, or the pipeline rejected the records for good
+//	401       auth: is configured and the request's credentials are missing
+//	          or wrong (confighttp answers it before the handler runs)
+//	403       a web page of an origin that cors.allowed_origins does not
+//	          list sent the request (its Origin header says so)
 //	413       body larger than max_request_body_size: nothing stored
+//	415       another Content-Type: nothing stored
 //	429       the pipeline is full (queue full, memory limit): nothing
 //	          stored; retry the whole request after Retry-After seconds
 //
 // Every answer is JSON. Line numbers count every line from 1, blank ones
 // included.
+
+// AcceptedContentTypes are the media types of a JSON-lines body.
+//
+// A browser posts text/plain, application/x-www-form-urlencoded and
+// multipart/form-data bodies (and bodies without a Content-Type: a Blob,
+// sendBeacon) from any page to any address without asking the server
+// first (no CORS preflight). Accepting only JSON media types, which a page
+// can send elsewhere only after a preflight that this receiver answers
+// only for cors.allowed_origins, keeps every web page the operator opens
+// from posting log lines to a collector on their machine or network.
+var AcceptedContentTypes = []string{"application/x-ndjson", "application/jsonl", "application/json"}
 
 // response is the JSON answer.
 type response struct {
@@ -62,13 +82,16 @@ type lineError struct {
 const ScopeName = "github.com/tracehouse/tracehouse/ingest/jsonlreceiver"
 
 type jsonlReceiver struct {
-	cfg      *Config
-	set      receiver.Settings
-	next     consumer.Logs
-	obs      *receiverhelper.ObsReport
-	badLines metric.Int64Counter
-	server   *http.Server
-	addr     string // the listener's address, once started
+	cfg *Config
+	// allowedOrigins are cors.allowed_origins, lower case; nil when CORS
+	// is not configured (no web page may post).
+	allowedOrigins []string
+	set            receiver.Settings
+	next           consumer.Logs
+	obs            *receiverhelper.ObsReport
+	badLines       metric.Int64Counter
+	server         *http.Server
+	addr           string // the listener's address, once started
 }
 
 func newReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*jsonlReceiver, error) {
@@ -86,7 +109,13 @@ func newReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*jsonl
 	if err != nil {
 		return nil, err
 	}
-	return &jsonlReceiver{cfg: cfg, set: set, next: next, obs: obs, badLines: badLines}, nil
+	r := &jsonlReceiver{cfg: cfg, set: set, next: next, obs: obs, badLines: badLines}
+	if cors := cfg.ServerConfig.CORS.Get(); cors != nil {
+		for _, o := range cors.AllowedOrigins {
+			r.allowedOrigins = append(r.allowedOrigins, strings.ToLower(o))
+		}
+	}
+	return r, nil
 }
 
 func (r *jsonlReceiver) Start(ctx context.Context, host component.Host) error {
@@ -127,6 +156,19 @@ func (r *jsonlReceiver) handle(w http.ResponseWriter, req *http.Request) {
 	if req.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		writeResponse(w, http.StatusMethodNotAllowed, response{Error: "POST newline-delimited JSON to " + r.cfg.Path})
+		return
+	}
+	// Browsers name the page that sent a request in Origin; other clients
+	// send none. confighttp's CORS handler answers preflights but lets a
+	// request from any origin through, so the origin is checked here.
+	if origin := req.Header.Get("Origin"); origin != "" && !originAllowed(r.allowedOrigins, origin) {
+		writeResponse(w, http.StatusForbidden, response{Error: fmt.Sprintf(
+			"requests from web pages of origin %q are refused; list the origin in cors.allowed_origins to accept them", origin)})
+		return
+	}
+	if ct := req.Header.Get("Content-Type"); !acceptedContentType(ct) {
+		writeResponse(w, http.StatusUnsupportedMediaType, response{Error: fmt.Sprintf(
+			"Content-Type %q is not accepted: send newline-delimited JSON as %s", ct, strings.Join(AcceptedContentTypes, ", "))})
 		return
 	}
 	defaultService := req.URL.Query().Get("service")
@@ -205,6 +247,38 @@ func (r *jsonlReceiver) handle(w http.ResponseWriter, req *http.Request) {
 	}
 }
 
+// acceptedContentType: the media type (parameters such as charset aside)
+// is one of AcceptedContentTypes.
+func acceptedContentType(contentType string) bool {
+	mediaType, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	for _, t := range AcceptedContentTypes {
+		if mediaType == t {
+			return true
+		}
+	}
+	return false
+}
+
+// originAllowed matches origin as confighttp's CORS handler does: an
+// entry is an origin, "*" (any), or a pattern with one "*"
+// ("https://*.example.com"); case does not matter.
+func originAllowed(allowed []string, origin string) bool {
+	origin = strings.ToLower(origin)
+	for _, a := range allowed {
+		if a == "*" || a == origin {
+			return true
+		}
+		if prefix, suffix, ok := strings.Cut(a, "*"); ok && len(origin) >= len(prefix)+len(suffix) &&
+			strings.HasPrefix(origin, prefix) && strings.HasSuffix(origin, suffix) {
+			return true
+		}
+	}
+	return false
+}
+
 func (r *jsonlReceiver) bad(resp *response, line int, reason string) {
 	resp.Rejected++
 	if len(resp.Errors) < r.cfg.MaxReportedErrors {
@@ -231,8 +305,14 @@ func retryDelay(err error, def time.Duration) int {
 func readLine(r *bufio.Reader, max int) (line []byte, tooLong bool, err error) {
 	for {
 		chunk, err := r.ReadSlice('\n')
+		// The newline does not count, and the last line of a body has none
+		// (counting it as if it had let that line run one byte over max).
+		content := len(chunk)
+		if content > 0 && chunk[content-1] == '\n' {
+			content--
+		}
 		if !tooLong {
-			if len(line)+len(chunk) > max+1 { // +1: the newline
+			if len(line)+content > max {
 				tooLong, line = true, nil
 			} else {
 				line = append(line, chunk...)

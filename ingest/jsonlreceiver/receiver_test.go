@@ -75,6 +75,7 @@ func post(t *testing.T, url string, body []byte, header map[string]string) (int,
 	if err != nil {
 		t.Fatal(err)
 	}
+	req.Header.Set("Content-Type", "application/x-ndjson")
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}

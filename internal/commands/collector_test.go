@@ -42,7 +42,7 @@ func TestCollector(t *testing.T) {
 	if err := runCollectorCmd(&out, nil, "components"); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"name: tracehouse", "name: jsonl", "name: kafka", "name: file_storage", "version: dev"} {
+	for _, want := range []string{"name: tracehouse", "name: jsonl", "name: kafka", "name: file_storage", "name: bearertokenauth", "version: dev"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("collector components output lacks %q:\n%s", want, out.String())
 		}

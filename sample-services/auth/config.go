@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -83,12 +82,4 @@ func ParseFlags(args []string, env cli.Env) (Config, error) {
 }
 
 // Command is `sample-services auth`: the auth service until SIGINT/SIGTERM.
-var Command = cli.Command{Name: Name, Summary: "token issue and validation on :8001", Run: runCommand}
-
-func runCommand(ctx context.Context, args []string, env cli.Env) error {
-	cfg, err := ParseFlags(args, env)
-	if err != nil {
-		return err
-	}
-	return Run(ctx, cfg)
-}
+var Command = service.Command(Name, "token issue and validation on :8001", ParseFlags, Run)

@@ -1,7 +1,6 @@
 package payment
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -88,12 +87,4 @@ func ParseFlags(args []string, env cli.Env) (Config, error) {
 }
 
 // Command is `sample-services payment`: the payment service until SIGINT/SIGTERM.
-var Command = cli.Command{Name: Name, Summary: "card charges on :8003", Run: runCommand}
-
-func runCommand(ctx context.Context, args []string, env cli.Env) error {
-	cfg, err := ParseFlags(args, env)
-	if err != nil {
-		return err
-	}
-	return Run(ctx, cfg)
-}
+var Command = service.Command(Name, "card charges on :8003", ParseFlags, Run)
