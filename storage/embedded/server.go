@@ -36,6 +36,10 @@ type Server struct {
 
 	// sched decides which request runs next on the engine.
 	sched *scheduler
+	// unguarded switches the statement guard off. Only the package's
+	// tests set it (export_test.go), for the scheduler tests that stall
+	// the engine on url() reads of a test server.
+	unguarded atomic.Bool
 	// session guards the engine's process-wide state (current database and
 	// settings) across the statements of one request.
 	session  sync.Mutex
