@@ -111,7 +111,7 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	fmt.Fprintf(stdout, `
 Tracehouse demo is running.
   UI and query API   http://127.0.0.1:8080
-  logs over HTTP     http://127.0.0.1:8080/api/v1/logs?q=level:error
+  logs over HTTP     http://127.0.0.1:8080/api/v1/logs?q=service:order  (level:error finds rows once a fault below is injected)
   gateway (shop API) http://127.0.0.1:8000  (POST /api/login, POST /api/checkout, GET /api/orders/:id)
   replicas           order :8002 and :8012, payment :8003 and :8013 (X-Served-By names who answered)
   broker             nats://127.0.0.1:4222 (JetStream in %s), fulfillment worker :8004
