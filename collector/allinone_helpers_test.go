@@ -231,3 +231,10 @@ func portOf(t *testing.T, addr string) int {
 }
 
 var _ = fmt.Sprintf
+
+func decodeJSON(t *testing.T, body []byte, out any) {
+	t.Helper()
+	if err := json.Unmarshal(body, out); err != nil {
+		t.Fatalf("%v: %s", err, body)
+	}
+}
