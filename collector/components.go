@@ -54,7 +54,7 @@ func Components() (otelcol.Factories, error) {
 		zipkinreceiver.NewFactory(),
 		jaegerreceiver.NewFactory(),
 		syslogreceiver.NewFactory(),
-		fluentforwardreceiver.NewFactory(),
+		fluentForwardFactory(),
 		filelogreceiver.NewFactory(),
 	)
 	if err != nil {

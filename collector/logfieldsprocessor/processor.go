@@ -46,6 +46,79 @@ type logFields struct {
 	lastReport   time.Time
 	sinceUnparse int64
 	sinceBinary  int64
+	// binaryFiles remembers files judged binary, until when: a binary
+	// file's content comes in several batches.
+	binaryFiles map[string]time.Time
+}
+
+// Judging a file binary: most of its records in a batch are binary; a
+// file judged so stays binary for rememberBinary after its last binary
+// batch, unless a batch brings at least textBatch records of it, all text
+// (the file was replaced). Records are judged one by one too: a corrupt
+// line in a text file (NUL padding after a crash) is dropped alone.
+const (
+	rememberBinary = time.Minute
+	textBatch      = 8
+	maxBinaryFiles = 1024
+	filePathAttr   = "log.file.path"
+)
+
+type fileShare struct{ total, binary int }
+
+// binaryFilesIn judges the files of ld (by log.file.path).
+func (p *logFields) binaryFilesIn(ld plog.Logs) map[string]bool {
+	shares := map[string]*fileShare{}
+	rls := ld.ResourceLogs()
+	for i := 0; i < rls.Len(); i++ {
+		sls := rls.At(i).ScopeLogs()
+		for j := 0; j < sls.Len(); j++ {
+			recs := sls.At(j).LogRecords()
+			for k := 0; k < recs.Len(); k++ {
+				path, ok := recs.At(k).Attributes().Get(filePathAttr)
+				if !ok {
+					continue
+				}
+				sh := shares[path.AsString()]
+				if sh == nil {
+					sh = &fileShare{}
+					shares[path.AsString()] = sh
+				}
+				sh.total++
+				if isBinary(recs.At(k).Body()) {
+					sh.binary++
+				}
+			}
+		}
+	}
+	if len(shares) == 0 {
+		return nil
+	}
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.binaryFiles == nil {
+		p.binaryFiles = map[string]time.Time{}
+	}
+	out := map[string]bool{}
+	for path, sh := range shares {
+		until, remembered := p.binaryFiles[path]
+		remembered = remembered && now.Before(until)
+		binary := sh.binary*2 > sh.total || (remembered && (sh.binary > 0 || sh.total < textBatch))
+		if binary {
+			out[path] = true
+			if len(p.binaryFiles) >= maxBinaryFiles {
+				for k, u := range p.binaryFiles {
+					if now.After(u) || len(p.binaryFiles) >= maxBinaryFiles {
+						delete(p.binaryFiles, k)
+					}
+				}
+			}
+			p.binaryFiles[path] = now.Add(rememberBinary)
+		} else if remembered {
+			delete(p.binaryFiles, path)
+		}
+	}
+	return out
 }
 
 func newProcessor(cfg *Config, set processor.Settings) (*logFields, error) {
@@ -75,13 +148,17 @@ func (p *logFields) process(ctx context.Context, ld plog.Logs) (plog.Logs, error
 	var unparsed, binary int64
 	var unparsedExample, binaryExample string
 	regroup := false
+	var binaryFiles map[string]bool
+	if p.cfg.DropBinary {
+		binaryFiles = p.binaryFilesIn(ld)
+	}
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
 		res := rls.At(i).Resource().Attributes()
 		sls := rls.At(i).ScopeLogs()
 		for j := 0; j < sls.Len(); j++ {
 			sls.At(j).LogRecords().RemoveIf(func(rec plog.LogRecord) bool {
-				if p.cfg.DropBinary && isBinary(rec.Body()) {
+				if p.cfg.DropBinary && (isBinary(rec.Body()) || inBinaryFile(rec, binaryFiles)) {
 					binary++
 					if binaryExample == "" {
 						binaryExample = describe(rec)
@@ -250,6 +327,14 @@ func (p *logFields) count(ctx context.Context, unparsed, binary int64, unparsedE
 		p.logger.Warn("binary log records were dropped: is a binary file matched by the tailed glob?",
 			zap.Int64("records", b), zap.String("example", binaryExample), zap.String("source", p.cfg.Source))
 	}
+}
+
+func inBinaryFile(rec plog.LogRecord, files map[string]bool) bool {
+	if len(files) == 0 {
+		return false
+	}
+	path, ok := rec.Attributes().Get(filePathAttr)
+	return ok && files[path.AsString()]
 }
 
 func describe(rec plog.LogRecord) string {
