@@ -34,7 +34,7 @@ type process struct {
 func (c Config) processes() []*process {
 	rps := fmt.Sprint(c.RPS)
 	return []*process{
-		{name: "tracehouse", bin: c.Tracehouse, args: []string{"all-in-one", "--data", c.Data}, port: 8080,
+		{name: "tracehouse", bin: c.Tracehouse, args: []string{"all-in-one", "--data", c.Data, "--tail-logs", c.tailedLogs()}, port: 8080,
 			ready: "http://127.0.0.1:8080/readyz", purpose: "query API + UI"},
 		{name: "payment", bin: c.Self, args: []string{"payment"}, port: 8003, ready: "http://127.0.0.1:8003/readyz", purpose: "payment service"},
 		{name: "auth", bin: c.Self, args: []string{"auth"}, port: 8001, ready: "http://127.0.0.1:8001/readyz", purpose: "auth service"},
@@ -43,6 +43,18 @@ func (c Config) processes() []*process {
 		{name: "loadgen", bin: c.Self, args: []string{"loadgen", "--target", "http://127.0.0.1:8000", "--rps", rps,
 			"--concurrency", "2", "--duration", "24h"}},
 	}
+}
+
+// tailedLogs is the glob of the log files the all-in-one tails as a
+// demonstration of file ingestion: the sample services' own logs (the
+// JSON copy of what they also send over OTLP, plus whatever only reaches
+// the file, such as a crash) and the load generator's progress lines.
+// Not tracehouse.log: Tracehouse reading its own log would feed on itself.
+// The records carry log.source=file and no trace ids, so the trace view
+// and request path list each log line once; `-attr.log.source:file`
+// leaves them out of a logs search, `attr.log.source:file` shows only them.
+func (c Config) tailedLogs() string {
+	return filepath.Join(c.Data, "logs", "{gateway,auth,order,payment,loadgen}.log")
 }
 
 // otherPorts are the all-in-one's ports besides the UI's, checked up front
@@ -84,12 +96,13 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 Tracehouse demo is running.
   UI and query API   http://127.0.0.1:8080
   logs over HTTP     http://127.0.0.1:8080/api/v1/logs?q=level:error
+  tailed log files   %s (attr.log.source:file in a logs search)
   gateway (shop API) http://127.0.0.1:8000  (POST /api/login, POST /api/checkout, GET /api/orders/:id)
   faults             PUT http://127.0.0.1:8003/admin/faults  {"error_rate":0.5}
   OTLP               gRPC 127.0.0.1:4317, HTTP 127.0.0.1:4318
   ClickHouse         http://127.0.0.1:8123  (data in %s)
 Press Ctrl-C to stop.
-`, cfg.Data)
+`, cfg.tailedLogs(), cfg.Data)
 	for {
 		select {
 		case <-ctx.Done():
