@@ -49,6 +49,7 @@ func TestSyslogBadInput(t *testing.T) {
 			t.Errorf("a bad line is not marked with log.parse_error: %+v", r)
 		}
 	}
+	a.waitLogs(`attr.log.parse_error:* run`+run, 3)
 	// A frame cut off is still a syslog line: stored with what it had.
 	a.waitLogs(`service:app "truncated fra"`, 1)
 

@@ -62,6 +62,7 @@ func TestSyslogFromLogger(t *testing.T) {
 		t.Errorf("body %q severity %q, want the message and err", rec.Body, rec.SeverityText)
 	}
 
+	a.waitLogs(`attr.structured_data.order@32473.id:A-17 attr.msg_id:CHARGE run`+run, 1)
 	a.waitLogs(`service:billing level:warn "retrying charge" run`+run, 1)
 	cron := a.waitLogs(`service:cron level:info "nightly job" run`+run, 1)[0]
 	if cron.Attributes["proc_id"] != "77" || cron.Attributes["facility_text"] != "cron" || cron.Attributes["version"] != nil {
