@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin/tracehouse
 
-.PHONY: deps build run run-tracehouse test bench fmt clean
+.PHONY: deps build run run-tracehouse test bench soak fmt clean
 
 # Installs the embedded ClickHouse engine (libchdb.so) into .deps/chdb.
 deps:
@@ -38,6 +38,14 @@ bench: deps build
 	$(GO) run ./internal/bench $(BENCH_FLAGS)
 	$(GO) run ./internal/bench/query --spans $(BENCH_QUERY_SIZES) --runs 50
 	cd bench/ingest && $(GO) run . -tracehouse ../../$(BIN)
+
+# all-in-one as a real process under five exactly-counting senders, with
+# SIGKILLs, a minute at twice the rate and heavy 7-day log searches; prints
+# sent / acknowledged / stored / lost / duplicates per signal, peak RSS and
+# ack-to-visible latency (10 minutes; SOAK_FLAGS='--duration 1h' for longer,
+# internal/soak/README.md). A 30-second version runs in `make test`.
+soak: deps build
+	$(GO) run ./internal/soak --tracehouse $(BIN) $(SOAK_FLAGS)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

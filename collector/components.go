@@ -28,6 +28,7 @@ import (
 
 	"github.com/tracehouse/tracehouse/collector/logfieldsprocessor"
 	"github.com/tracehouse/tracehouse/ingest/jsonlreceiver"
+	"github.com/tracehouse/tracehouse/ingest/partialsuccessextension"
 	"github.com/tracehouse/tracehouse/ingest/tracehouseexporter"
 )
 
@@ -107,6 +108,7 @@ func Components() (otelcol.Factories, error) {
 		healthcheckextension.NewFactory(),
 		filestorage.NewFactory(),
 		bearertokenauthextension.NewFactory(),
+		partialsuccessextension.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -117,6 +119,7 @@ func Components() (otelcol.Factories, error) {
 		// Bearer tokens on the receivers (auth: authenticator: …) and on
 		// the otlp exporters of agents that forward to a gateway.
 		bearertokenauthextension.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension" + contribModules,
+		partialsuccessextension.NewFactory().Type():  thisModule,
 	}
 
 	f.Connectors, err = otelcol.MakeFactoryMap[connector.Factory]()

@@ -32,11 +32,14 @@ import (
 const composeTestToken = "compose-test-token"
 
 // composeEnvironment is the environment compose files are loaded with:
-// this process's, plus the ingest token when it has none.
+// this process's, plus the ingest and query tokens when it has none.
 func composeEnvironment() types.Mapping {
 	env := types.NewMapping(os.Environ())
 	if _, ok := env["TRACEHOUSE_INGEST_TOKEN"]; !ok {
 		env["TRACEHOUSE_INGEST_TOKEN"] = composeTestToken
+	}
+	if _, ok := env["TRACEHOUSE_QUERY_TOKEN"]; !ok {
+		env["TRACEHOUSE_QUERY_TOKEN"] = composeTestToken + "-query"
 	}
 	return env
 }
@@ -319,6 +322,45 @@ func TestComposeRequiresIngestToken(t *testing.T) {
 		})
 		if err == nil || !strings.Contains(err.Error(), "TRACEHOUSE_INGEST_TOKEN") {
 			t.Errorf("%v without TRACEHOUSE_INGEST_TOKEN: %v, want an error naming it", files, err)
+		}
+	}
+}
+
+// TestQueryAPIRequiresToken: the query API listens beyond loopback in every
+// deployment, so it takes its token from the operator (compose refuses to
+// load without TRACEHOUSE_QUERY_TOKEN) or from a Secret (k8s).
+func TestQueryAPIRequiresToken(t *testing.T) {
+	env := composeEnvironment()
+	delete(env, "TRACEHOUSE_QUERY_TOKEN")
+	for _, files := range composeProjects {
+		details := types.ConfigDetails{WorkingDir: filepath.Join(deployDir(t), "compose"), Environment: env}
+		for _, f := range files {
+			details.ConfigFiles = append(details.ConfigFiles, types.ConfigFile{Filename: filepath.Join(details.WorkingDir, f)})
+		}
+		_, err := loader.LoadWithContext(context.Background(), details, func(o *loader.Options) {
+			o.SetProjectName("query-token-check", false)
+		})
+		if err == nil || !strings.Contains(err.Error(), "TRACEHOUSE_QUERY_TOKEN") {
+			t.Errorf("%v without TRACEHOUSE_QUERY_TOKEN: %v, want an error naming it", files, err)
+		}
+	}
+	for _, dir := range kustomizationDirs(t) {
+		b := kustomize(t, dir)
+		for _, w := range b.workloads() {
+			for _, c := range w.pod.Spec.Containers {
+				if len(c.Args) == 0 || c.Args[0] != "query" {
+					continue
+				}
+				found := false
+				for _, e := range c.Env {
+					if e.Name == "TRACEHOUSE_QUERY_AUTH_TOKEN" && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+						found = true
+					}
+				}
+				if !found {
+					t.Errorf("%s: %s %s runs the query API without TRACEHOUSE_QUERY_AUTH_TOKEN from a Secret", dir, w.kind, w.name)
+				}
+			}
 		}
 	}
 }

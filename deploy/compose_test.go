@@ -19,6 +19,8 @@ import (
 	"github.com/tracehouse/tracehouse/internal/cli"
 	"github.com/tracehouse/tracehouse/internal/commands"
 	"github.com/tracehouse/tracehouse/sample-services/auth"
+	"github.com/tracehouse/tracehouse/sample-services/broker"
+	"github.com/tracehouse/tracehouse/sample-services/fulfillment"
 	"github.com/tracehouse/tracehouse/sample-services/gateway"
 	"github.com/tracehouse/tracehouse/sample-services/loadgen"
 	"github.com/tracehouse/tracehouse/sample-services/order"
@@ -47,6 +49,10 @@ func parseShopFlags(command string, args []string, env types.MappingWithEquals) 
 		_, err = order.ParseFlags(args, cli.Env{Lookup: lookup})
 	case payment.Name:
 		_, err = payment.ParseFlags(args, cli.Env{Lookup: lookup})
+	case fulfillment.Name:
+		_, err = fulfillment.ParseFlags(args, cli.Env{Lookup: lookup})
+	case broker.Name:
+		_, err = broker.ParseFlags(args, cli.Env{Lookup: lookup})
 	case "loadgen":
 		_, err = loadgen.ParseFlags(args, cli.Env{Lookup: lookup})
 	}
@@ -89,6 +95,7 @@ func loadCompose(t *testing.T, files ...string) *types.Project {
 var knownPorts = map[string][]int{
 	"clickhouse/clickhouse-server": {8123, 9000, 9009},
 	"clickhouse/clickhouse-keeper": {9181, 9234},
+	"nats":                         {4222},
 }
 
 // listenPorts are the container ports a service listens on: published
@@ -115,6 +122,12 @@ func listenPorts(s types.ServiceConfig) []int {
 	if name == "apache/kafka" {
 		for _, l := range kafkaListeners(envValue(s, "KAFKA_LISTENERS")) {
 			ports = append(ports, l.port)
+		}
+	}
+	if name == "nats" {
+		if i := slices.Index(s.Command, "--http_port"); i >= 0 && i+1 < len(s.Command) {
+			n, _ := strconv.Atoi(s.Command[i+1])
+			ports = append(ports, n)
 		}
 	}
 	return ports
@@ -230,8 +243,14 @@ func TestComposeFiles(t *testing.T) {
 					t.Errorf("%s: %s %q: %s does not listen on %d (listens on %v)", svc, what, hostport, host, n, listenPorts(target))
 				}
 			}
-			checkValue := func(svc, what, v string) {
+			var checkValue func(svc, what, v string)
+			checkValue = func(svc, what, v string) {
 				switch {
+				case strings.HasPrefix(v, "http://") && strings.Contains(v, ","):
+					// A list of replicas (--order-url a,b): each one.
+					for _, one := range strings.Split(v, ",") {
+						checkValue(svc, what, one)
+					}
 				case strings.HasPrefix(v, "clickhouse://"):
 					opts, err := storage.ParseDSN(v)
 					if err != nil {
@@ -240,6 +259,21 @@ func TestComposeFiles(t *testing.T) {
 					}
 					for _, addr := range opts.Addr {
 						checkTarget(svc, what, addr)
+					}
+				case strings.HasPrefix(v, "nats://"):
+					// nats://user:password@host:port: a NATS server of
+					// this project, with the credentials it requires.
+					u, err := url.Parse(v)
+					if err != nil {
+						t.Errorf("%s: %s %q: %v", svc, what, v, err)
+						return
+					}
+					checkTarget(svc, what, u.Host)
+					if target, ok := p.Services[u.Hostname()]; ok {
+						want := natsCredentials(target)
+						if pw, _ := u.User.Password(); want != [2]string{u.User.Username(), pw} {
+							t.Errorf("%s: %s %q: %s requires user %q with its password", svc, what, v, u.Hostname(), want[0])
+						}
 					}
 				case strings.HasPrefix(v, "http://"):
 					u, err := url.Parse(v)
@@ -321,6 +355,8 @@ func TestComposeFiles(t *testing.T) {
 					if len(s.Command) == 0 { // the image's own command runs the broker; others run its tools
 						checkKafkaBroker(t, name, s)
 					}
+				case "nats":
+					checkNATS(t, name, s)
 				case "clickhouse/clickhouse-server", "clickhouse/clickhouse-keeper":
 				default:
 					t.Errorf("%s: unexpected image %q", name, s.Image)
@@ -389,12 +425,88 @@ func TestComposeFiles(t *testing.T) {
 					t.Errorf("%s: no health check", name)
 				}
 			}
-			for _, want := range []string{"migrate", "collector", "query", "gateway", "auth", "order", "payment", "loadgen"} {
+			for _, want := range []string{"migrate", "collector", "query", "gateway", "auth", "order-1", "order-2", "payment-1", "payment-2", "nats", "fulfillment", "loadgen"} {
 				if _, ok := p.Services[want]; !ok {
 					t.Errorf("no %s service", want)
 				}
 			}
 		})
+	}
+}
+
+// natsCredentials are the --user and --pass a NATS service requires.
+func natsCredentials(s types.ServiceConfig) [2]string {
+	var cred [2]string
+	for i, a := range s.Command {
+		if i+1 < len(s.Command) {
+			switch a {
+			case "--user":
+				cred[0] = s.Command[i+1]
+			case "--pass":
+				cred[1] = s.Command[i+1]
+			}
+		}
+	}
+	return cred
+}
+
+// checkNATS: the broker runs JetStream with its store on a named volume
+// (a recreated container keeps the streams) and requires credentials,
+// since its port is open to the compose network.
+func checkNATS(t *testing.T, name string, s types.ServiceConfig) {
+	if len(s.Command) == 0 || s.Command[0] != "nats-server" || !slices.Contains(s.Command, "--jetstream") {
+		t.Errorf("%s: command %q does not run nats-server with --jetstream", name, s.Command)
+	}
+	storeDir := ""
+	if i := slices.Index(s.Command, "--store_dir"); i >= 0 && i+1 < len(s.Command) {
+		storeDir = s.Command[i+1]
+	}
+	var onVolume bool
+	for _, v := range s.Volumes {
+		onVolume = onVolume || (v.Type == types.VolumeTypeVolume && v.Target == storeDir)
+	}
+	if storeDir == "" || !onVolume {
+		t.Errorf("%s: the JetStream store (--store_dir %q) is not a named volume: streams would go with the container", name, storeDir)
+	}
+	if cred := natsCredentials(s); cred[0] == "" || cred[1] == "" {
+		t.Errorf("%s: no --user and --pass: the broker is reachable beyond loopback, so it must require credentials", name)
+	}
+}
+
+// The shop in compose: order and payment as two replicas each, every shop
+// process with its own instance id, the gateway and order listing every
+// replica of their peer, and the events on the broker.
+func TestComposeShopReplicas(t *testing.T) {
+	p := loadCompose(t, "docker-compose.yml")
+	instances := map[string]string{}
+	flag := func(s types.ServiceConfig, name string) string {
+		if i := slices.Index(s.Command, name); i >= 0 && i+1 < len(s.Command) {
+			return s.Command[i+1]
+		}
+		return ""
+	}
+	for name, s := range p.Services {
+		if !strings.HasPrefix(s.Image, "tracehouse/sample-services:") || s.Command[0] == "loadgen" {
+			continue
+		}
+		id := flag(s, "--instance-id")
+		if id == "" {
+			t.Errorf("%s: no --instance-id", name)
+		} else if other, dup := instances[id]; dup {
+			t.Errorf("%s and %s share --instance-id %s", name, other, id)
+		}
+		instances[id] = name
+	}
+	if got := flag(p.Services["gateway"], "--order-url"); got != "http://order-1:8002,http://order-2:8002" {
+		t.Errorf("gateway --order-url %q, want both order replicas", got)
+	}
+	for _, o := range []string{"order-1", "order-2"} {
+		if got := flag(p.Services[o], "--payment-url"); got != "http://payment-1:8003,http://payment-2:8003" {
+			t.Errorf("%s --payment-url %q, want both payment replicas", o, got)
+		}
+	}
+	if flag(p.Services["order-1"], "--nats-url") == "" || flag(p.Services["order-1"], "--nats-url") != flag(p.Services["fulfillment"], "--nats-url") {
+		t.Error("order and fulfillment do not name the same broker")
 	}
 }
 

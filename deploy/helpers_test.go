@@ -12,6 +12,8 @@ import (
 
 	"github.com/tracehouse/tracehouse/internal/commands"
 	"github.com/tracehouse/tracehouse/sample-services/auth"
+	"github.com/tracehouse/tracehouse/sample-services/broker"
+	"github.com/tracehouse/tracehouse/sample-services/fulfillment"
 	"github.com/tracehouse/tracehouse/sample-services/gateway"
 	"github.com/tracehouse/tracehouse/sample-services/order"
 	"github.com/tracehouse/tracehouse/sample-services/payment"
@@ -49,5 +51,5 @@ func tracehouseCommands(t *testing.T) []string {
 // shopCommands are the subcommands of the sample-services binary.
 func shopCommands(t *testing.T) []string {
 	// The map's keys are package constants (gateway.Name, …) and literals.
-	return []string{auth.Name, "demo", gateway.Name, "loadgen", order.Name, payment.Name}
+	return []string{auth.Name, broker.Name, "demo", fulfillment.Name, gateway.Name, "loadgen", order.Name, payment.Name}
 }

@@ -8,12 +8,17 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/compose-spec/compose-go/v2/types"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -356,6 +361,9 @@ func checkWorkloads(t *testing.T, b *built, commands []string) {
 					}
 				}
 			}
+			if strings.HasPrefix(c.Image, "tracehouse/sample-services:") {
+				checkShopContainer(t, b, id, c, env)
+			}
 			if strings.HasPrefix(c.Image, "tracehouse/tracehouse:") {
 				args := c.Args
 				if len(args) == 0 || !slices.Contains(commands, args[0]) {
@@ -401,6 +409,99 @@ func checkWorkloads(t *testing.T, b *built, commands []string) {
 			}
 		}
 	}
+}
+
+// k8sVarRef is a $(VAR) reference, which Kubernetes expands in args and
+// env values from the container's environment.
+var k8sVarRef = regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
+
+// checkShopContainer: a sample-services container runs a real subcommand
+// whose flags and environment parse as the binary parses them, sets no
+// variable it does not read (except those its args and env refer to), and
+// every peer URL names a Service of the build, or a StatefulSet replica
+// by its stable name (<pod>.<headless service>), on the right port.
+func checkShopContainer(t *testing.T, b *built, id string, c corev1.Container, env map[string]string) {
+	if len(c.Args) == 0 || !slices.Contains(shopCommands(t), c.Args[0]) {
+		t.Errorf("%s: args %q do not start with a sample-services subcommand %v", id, c.Args, shopCommands(t))
+		return
+	}
+	referenced := map[string]bool{}
+	expand := func(s string) string {
+		return k8sVarRef.ReplaceAllStringFunc(s, func(ref string) string {
+			name := k8sVarRef.FindStringSubmatch(ref)[1]
+			referenced[name] = true
+			v, ok := env[name]
+			if !ok {
+				t.Errorf("%s: %s refers to $(%s), which the container does not define", id, s, name)
+			}
+			// What the downward API gives at run time, in its shape.
+			switch v {
+			case "fieldRef:status.hostIP", "fieldRef:status.podIP":
+				return "10.0.0.1"
+			case "fieldRef:metadata.name":
+				return "pod-0"
+			}
+			return v
+		})
+	}
+	mapping := types.MappingWithEquals{}
+	for k, v := range env {
+		v := expand(v)
+		mapping[k] = &v
+	}
+	args := make([]string, len(c.Args))
+	for i, a := range c.Args {
+		args[i] = expand(a)
+	}
+	consulted, err := parseShopFlags(args[0], args[1:], mapping)
+	if err != nil {
+		t.Errorf("%s: %q: %v", id, c.Args, err)
+	}
+	for k := range env {
+		if !consulted[k] && !referenced[k] {
+			t.Errorf("%s: sets %s, which %s neither reads nor refers to", id, k, args[0])
+		}
+	}
+	for _, a := range args {
+		for _, raw := range strings.Split(a, ",") {
+			u, err := url.Parse(raw)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "nats") || u.Host == "" || u.Hostname() == "localhost" {
+				continue
+			}
+			checkPeer(t, b, id, u.Hostname(), u.Port())
+		}
+	}
+}
+
+// checkPeer: host:port is a Service with that port, or "<sts>-<i>.<svc>",
+// replica i of a StatefulSet whose governing Service svc is headless and
+// has that port.
+func checkPeer(t *testing.T, b *built, id, host, port string) {
+	pod, svc, ok := strings.Cut(host, ".")
+	if !ok {
+		checkServicePort(t, b, id, host, port)
+		return
+	}
+	for _, sts := range b.statefulSets {
+		if sts.Spec.ServiceName != svc || !strings.HasPrefix(pod, sts.Name+"-") {
+			continue
+		}
+		replicas := int32(1) // the API's default
+		if sts.Spec.Replicas != nil {
+			replicas = *sts.Spec.Replicas
+		}
+		if i, err := strconv.Atoi(strings.TrimPrefix(pod, sts.Name+"-")); err != nil || i < 0 || int32(i) >= replicas {
+			t.Errorf("%s: %s names no replica of StatefulSet %s (%d replicas)", id, host, sts.Name, replicas)
+		}
+		for _, s := range b.services {
+			if s.Name == svc && s.Spec.ClusterIP != corev1.ClusterIPNone {
+				t.Errorf("%s: %s: Service %s is not headless, so %s has no DNS name", id, host, svc, pod)
+			}
+		}
+		checkServicePort(t, b, id, svc, port)
+		return
+	}
+	t.Errorf("%s: %s is no StatefulSet replica (<name>-<i>.<service>)", id, host)
 }
 
 // mountedFiles are the ConfigMap files a container sees: path in the

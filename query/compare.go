@@ -15,7 +15,9 @@ import (
 // and the paths of A and B are matched.
 type TraceDiff struct {
 	A, B TraceSummary
-	// Paths has every path of either trace, sorted.
+	// Paths has every path of either trace in execution order: depth
+	// first, a path's children by when they first started (in A or B,
+	// from their trace's start).
 	Paths []PathDiff
 	// Added are the paths only B has, Missing the ones only A has.
 	Added, Missing []string
@@ -64,6 +66,7 @@ type pathStats struct {
 	segments       []string
 	count, errors  int
 	duration, self time.Duration
+	first          time.Duration // the earliest start of a span on the path, from the trace's start
 }
 
 func tracePaths(td ptrace.Traces) (TraceSummary, map[string]*pathStats) {
@@ -79,9 +82,10 @@ func tracePaths(td ptrace.Traces) (TraceSummary, map[string]*pathStats) {
 		key := strings.Join(segs, "/")
 		ps := paths[key]
 		if ps == nil {
-			ps = &pathStats{segments: segs}
+			ps = &pathStats{segments: segs, first: n.Offset}
 			paths[key] = ps
 		}
+		ps.first = min(ps.first, n.Offset)
 		ps.count++
 		ps.duration += n.Duration
 		ps.self += n.SelfTime
@@ -110,12 +114,7 @@ func DiffTraces(a, b ptrace.Traces) *TraceDiff {
 	for k := range pb {
 		keys[k] = true
 	}
-	sorted := make([]string, 0, len(keys))
-	for k := range keys {
-		sorted = append(sorted, k)
-	}
-	sort.Strings(sorted)
-	for _, k := range sorted {
+	for _, k := range executionOrder(keys, pa, pb) {
 		x, y := pa[k], pb[k]
 		pd := PathDiff{Path: k}
 		if x != nil {
@@ -140,4 +139,53 @@ func DiffTraces(a, b ptrace.Traces) *TraceDiff {
 		d.Paths = append(d.Paths, pd)
 	}
 	return d
+}
+
+// executionOrder lists the paths depth first, each path's children by the
+// earliest start of a span on them in either trace (then by name), so the
+// comparison reads in the order the request ran.
+func executionOrder(keys map[string]bool, pa, pb map[string]*pathStats) []string {
+	first := func(k string) time.Duration {
+		x, y := pa[k], pb[k]
+		switch {
+		case x == nil:
+			return y.first
+		case y == nil:
+			return x.first
+		}
+		return min(x.first, y.first)
+	}
+	segments := func(k string) []string {
+		if x := pa[k]; x != nil {
+			return x.segments
+		}
+		return pb[k].segments
+	}
+	children := map[string][]string{}
+	for k := range keys {
+		segs := segments(k)
+		parent := strings.Join(segs[:len(segs)-1], "/")
+		if !keys[parent] {
+			parent = ""
+		}
+		children[parent] = append(children[parent], k)
+	}
+	for _, kids := range children {
+		sort.Slice(kids, func(i, j int) bool {
+			if fi, fj := first(kids[i]), first(kids[j]); fi != fj {
+				return fi < fj
+			}
+			return kids[i] < kids[j]
+		})
+	}
+	out := make([]string, 0, len(keys))
+	var walk func(parent string)
+	walk = func(parent string) {
+		for _, k := range children[parent] {
+			out = append(out, k)
+			walk(k)
+		}
+	}
+	walk("")
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"math"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -82,16 +83,17 @@ func (s *Service) logSearch(q LogQuery) (reader.LogSearch, error) {
 	return search, nil
 }
 
-// LogStream reads a page of log entries as the store returns them.
-type LogStream struct {
-	rows    *reader.LogRows
-	release func()
-	cur     LogEntry
-	err     error
+// LogPage is a page of a search.
+type LogPage struct {
+	Entries    []LogEntry
+	NextCursor string
 }
 
-// SearchLogs starts a search; read it with Next/Entry and Close it.
-func (s *Service) SearchLogs(ctx context.Context, q LogQuery) (*LogStream, error) {
+// SearchLogsPage reads a whole page, newest first. The page is read into
+// memory (Limits.MaxLogs bounds it) and the query slot is free before it
+// returns: a caller that writes the page to a slow client holds no slot
+// while it does.
+func (s *Service) SearchLogsPage(ctx context.Context, q LogQuery) (*LogPage, error) {
 	search, err := s.logSearch(q)
 	if err != nil {
 		return nil, err
@@ -100,72 +102,22 @@ func (s *Service) SearchLogs(ctx context.Context, q LogQuery) (*LogStream, error
 	if err != nil {
 		return nil, err
 	}
+	defer release()
 	rows, err := s.store.SearchLogs(ctx, search)
 	if err != nil {
-		release()
 		return nil, classify(err, nil)
 	}
-	return &LogStream{rows: rows, release: release}, nil
-}
-
-// Next advances to the next entry.
-func (st *LogStream) Next() bool {
-	if st.err != nil || st.rows == nil {
-		return false
+	defer rows.Close()
+	page := &LogPage{Entries: make([]LogEntry, 0, search.Limit)}
+	for rows.Next() {
+		page.Entries = append(page.Entries, entryOf(rows.Entry()))
 	}
-	if !st.rows.Next() {
-		st.err = classify(st.rows.Err(), nil)
-		return false
+	if err := rows.Err(); err != nil {
+		return nil, classify(err, nil)
 	}
-	st.cur = entryOf(st.rows.Entry())
-	return true
-}
-
-// Entry is the current entry.
-func (st *LogStream) Entry() LogEntry { return st.cur }
-
-// Err is the error that stopped Next, if any.
-func (st *LogStream) Err() error { return st.err }
-
-// NextCursor continues the search after this page; empty when this page is
-// the last. Valid once Next has returned false.
-func (st *LogStream) NextCursor() string {
-	if !st.rows.More() {
-		return ""
+	if rows.More() && len(page.Entries) > 0 {
+		page.NextCursor = page.Entries[len(page.Entries)-1].Cursor
 	}
-	return st.cur.Cursor
-}
-
-// Close frees the query; safe to call twice.
-func (st *LogStream) Close() {
-	if st.release != nil {
-		st.rows.Close()
-		st.release()
-		st.release = nil
-	}
-}
-
-// LogPage is a page of a search.
-type LogPage struct {
-	Entries    []LogEntry
-	NextCursor string
-}
-
-// SearchLogsPage reads a whole page.
-func (s *Service) SearchLogsPage(ctx context.Context, q LogQuery) (*LogPage, error) {
-	st, err := s.SearchLogs(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	defer st.Close()
-	page := &LogPage{Entries: []LogEntry{}}
-	for st.Next() {
-		page.Entries = append(page.Entries, st.Entry())
-	}
-	if err := st.Err(); err != nil {
-		return nil, err
-	}
-	page.NextCursor = st.NextCursor()
 	return page, nil
 }
 
@@ -198,11 +150,20 @@ func (s *Service) TraceLogs(ctx context.Context, id pcommon.TraceID, r TimeRange
 type Histogram struct {
 	Step    time.Duration
 	Buckets []HistogramBucket
+	// Total is every matching record of the range: the buckets' sum.
+	Total uint64
 }
 
 // HistogramBucket is one bucket; Errors counts records of level error and
-// above.
-type HistogramBucket = reader.HistogramBucket
+// above. A Partial bucket is cut by the range's start or end, or ends less
+// than ArrivalWindow ago (records may still arrive): its count is not
+// comparable with its neighbours'.
+type HistogramBucket struct {
+	Start   time.Time
+	Count   uint64
+	Errors  uint64
+	Partial bool
+}
 
 // histogramSteps are the bucket widths a histogram picks from.
 var histogramSteps = []time.Duration{
@@ -253,23 +214,45 @@ func (s *Service) LogHistogram(ctx context.Context, q LogQuery) (*Histogram, err
 	if err != nil {
 		return nil, classify(err, nil)
 	}
-	counts := make(map[int64]HistogramBucket, len(rows))
+	counts := make(map[int64]reader.HistogramBucket, len(rows))
 	for _, b := range rows {
 		counts[b.Start.Unix()] = b
 	}
 	h := &Histogram{Step: step, Buckets: []HistogramBucket{}}
+	settled := s.now().Add(-ArrivalWindow)
 	for t := alignDown(q.Range.Start, step); t.Before(q.Range.End); t = t.Add(step) {
-		b := counts[t.Unix()]
-		b.Start = t
-		h.Buckets = append(h.Buckets, b)
+		c := counts[t.Unix()]
+		end := t.Add(step)
+		h.Buckets = append(h.Buckets, HistogramBucket{Start: t, Count: c.Count, Errors: c.Errors,
+			Partial: t.Before(q.Range.Start) || end.After(q.Range.End) || end.After(settled)})
+		h.Total += c.Count
 	}
 	return h, nil
+}
+
+// CountLogs counts the records a query matches over its range (the cursor
+// and limit are ignored).
+func (s *Service) CountLogs(ctx context.Context, q LogQuery) (uint64, error) {
+	if err := checkRange(q.Range, s.limits.MaxTimeRange); err != nil {
+		return 0, err
+	}
+	if err := s.ValidateLogQuery(q.Query); err != nil {
+		return 0, err
+	}
+	release, err := s.limiter.Acquire(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer release()
+	n, err := s.store.CountLogs(ctx, q.Query, q.Range.Start, q.Range.End)
+	return n, classify(err, nil)
 }
 
 // TailQuery follows new log records.
 type TailQuery struct {
 	Query string
-	// Start is the earliest timestamp to show; zero means now.
+	// Start is the earliest timestamp to show; zero means now. It may be
+	// at most Limits.TailMaxLookback before now.
 	Start time.Time
 }
 
@@ -281,26 +264,62 @@ type TailBatch struct {
 	Skipped bool
 }
 
-// TailLogs polls for new records every Limits.TailPollInterval, oldest
-// first, and hands every poll's batch (empty ones too, so the caller can
-// tell a quiet tail from a vanished client) to emit, until ctx ends, emit
-// fails or Limits.TailMaxDuration has passed (then it returns nil).
-func (s *Service) TailLogs(ctx context.Context, q TailQuery, emit func(TailBatch) error) error {
+// Tail is a live tail admitted by OpenTail: it holds one of the
+// Limits.MaxTails places until Run returns (or Close, when it never runs).
+type Tail struct {
+	svc   *Service
+	q     TailQuery
+	start time.Time
+	once  sync.Once
+}
+
+// tailRetryAfter is the hint given with a refused tail: tails last minutes,
+// so a place rarely frees within a second.
+const tailRetryAfter = 15 * time.Second
+
+// OpenTail checks a tail (query, start) and takes a place for it among the
+// Limits.MaxTails running tails, without waiting: at the cap it fails with
+// BusyError (Tails). Run the tail with Run; Close it if it never runs.
+func (s *Service) OpenTail(q TailQuery) (*Tail, error) {
 	if err := s.ValidateLogQuery(q.Query); err != nil {
-		return err
+		return nil, err
 	}
+	now := s.now()
 	start := q.Start
 	if start.IsZero() {
-		start = s.now()
+		start = now
 	}
+	if oldest := now.Add(-s.limits.TailMaxLookback); start.Before(oldest) {
+		return nil, inputError("start", "a live tail starts at most %s back (start %s is before %s); search older records with /api/v1/logs",
+			s.limits.TailMaxLookback, start.UTC().Format(time.RFC3339Nano), oldest.UTC().Format(time.RFC3339))
+	}
+	select {
+	case s.tails <- struct{}{}:
+	default:
+		return nil, &BusyError{RetryAfter: tailRetryAfter, Limit: cap(s.tails), Tails: true}
+	}
+	return &Tail{svc: s, q: q, start: start}, nil
+}
+
+// Close frees the tail's place; Run calls it. Safe to call twice.
+func (t *Tail) Close() { t.once.Do(func() { <-t.svc.tails }) }
+
+// Run polls for new records every Limits.TailPollInterval, oldest first,
+// and hands every poll's batch (empty ones too, so the caller can tell a
+// quiet tail from a vanished client) to emit, until ctx ends, emit fails or
+// Limits.TailMaxDuration has passed (then it returns nil). No query slot is
+// held while emit runs, so a slow client delays only its own tail.
+func (t *Tail) Run(ctx context.Context, emit func(TailBatch) error) error {
+	defer t.Close()
+	s := t.svc
 	// The position is the last record shown, in ascending order.
-	pos := reader.LogPos{UnixNano: start.UnixNano() - 1, Tiebreak: math.MaxUint64}
+	pos := reader.LogPos{UnixNano: t.start.UnixNano() - 1, Tiebreak: math.MaxUint64}
 	ctx, cancel := context.WithTimeout(ctx, s.limits.TailMaxDuration)
 	defer cancel()
 	ticker := time.NewTicker(s.limits.TailPollInterval)
 	defer ticker.Stop()
 	for {
-		batch, next, err := s.tailPoll(ctx, q.Query, pos, s.now())
+		batch, next, err := s.tailPoll(ctx, t.q.Query, pos, s.now())
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -317,6 +336,15 @@ func (s *Service) TailLogs(ctx context.Context, q TailQuery, emit func(TailBatch
 		case <-ticker.C:
 		}
 	}
+}
+
+// TailLogs is OpenTail followed by Run.
+func (s *Service) TailLogs(ctx context.Context, q TailQuery, emit func(TailBatch) error) error {
+	t, err := s.OpenTail(q)
+	if err != nil {
+		return err
+	}
+	return t.Run(ctx, emit)
 }
 
 func (s *Service) tailPoll(ctx context.Context, query string, pos reader.LogPos, until time.Time) (TailBatch, reader.LogPos, error) {

@@ -3,7 +3,6 @@ package query
 import (
 	"context"
 	"math"
-	"sort"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -46,8 +45,8 @@ type REDQuery struct {
 	Step time.Duration
 }
 
-// REDPoint is one step of a series. Rate is calls per second; ErrorRate
-// is errors/calls.
+// REDPoint is one step of a series. Rate is calls per second of the part
+// of the step that data covers (Covered); ErrorRate is errors/calls.
 type REDPoint struct {
 	Time      time.Time
 	Calls     uint64
@@ -56,6 +55,12 @@ type REDPoint struct {
 	ErrorRate float64
 	AvgNs     float64
 	Latency
+	// Covered is how much of the step the stored data covers: the whole
+	// step, less at the first and last steps with data (Partial), and 0 for
+	// a step before the first or after the last span of the range, which
+	// has no data rather than no traffic.
+	Covered time.Duration
+	Partial bool
 }
 
 // REDSeries is a series of points, one per step from the range's start
@@ -66,6 +71,9 @@ type REDSeries struct {
 	Kind      *ptrace.SpanKind // nil: every kind
 	Step      time.Duration
 	Points    []REDPoint
+	// Coverage is the part of the steps' time that data covers; a rate
+	// over the whole series is its calls per second of Coverage.
+	Coverage Coverage
 }
 
 // RED reads rate/error/duration series, merging the per-minute aggregates
@@ -105,6 +113,12 @@ func (s *Service) RED(ctx context.Context, q REDQuery) (*REDSeries, error) {
 	if err != nil {
 		return nil, classify(err, nil)
 	}
+	// The steps' time, whole: the last step may end after the range.
+	end := start.Add((q.Range.End.Sub(start) + q.Step - 1) / q.Step * q.Step)
+	cov, err := s.coverage(ctx, start, end)
+	if err != nil {
+		return nil, err
+	}
 	points := make(map[int64]REDPoint, len(rows))
 	for _, row := range rows {
 		pt := REDPoint{Time: row.Time, Calls: row.Calls, Errors: row.Errors}
@@ -112,92 +126,17 @@ func (s *Service) RED(ctx context.Context, q REDQuery) (*REDSeries, error) {
 			pt.AvgNs = math.Round(float64(row.DurationSum) / float64(pt.Calls))
 			pt.ErrorRate = float64(pt.Errors) / float64(pt.Calls)
 		}
-		pt.Rate = float64(pt.Calls) / q.Step.Seconds()
 		pt.Latency = latencyOf(row.Quantiles, pt.Calls)
 		points[pt.Time.Unix()] = pt
 	}
-	out := &REDSeries{Service: q.Service, Operation: q.Operation, Kind: kind, Step: q.Step, Points: []REDPoint{}}
+	out := &REDSeries{Service: q.Service, Operation: q.Operation, Kind: kind, Step: q.Step, Points: []REDPoint{}, Coverage: cov}
 	for t := start; t.Before(q.Range.End); t = t.Add(q.Step) {
 		pt := points[t.Unix()]
 		pt.Time = t
+		pt.Covered = cov.Within(t, t.Add(q.Step))
+		pt.Partial = pt.Covered > 0 && pt.Covered < q.Step
+		pt.Rate = rate(pt.Calls, pt.Covered)
 		out.Points = append(out.Points, pt)
 	}
 	return out, nil
-}
-
-// Stats are a node's or an edge's totals over the map's range.
-type Stats struct {
-	Calls     uint64
-	Errors    uint64
-	Rate      float64 // calls per second
-	ErrorRate float64 // errors/calls
-	Latency
-}
-
-func statsOf(calls, errors uint64, q []float64, r TimeRange) Stats {
-	st := Stats{Calls: calls, Errors: errors, Latency: latencyOf(q, calls)}
-	if secs := r.End.Sub(r.Start).Seconds(); secs > 0 {
-		st.Rate = float64(calls) / secs
-	}
-	if calls > 0 {
-		st.ErrorRate = float64(errors) / float64(calls)
-	}
-	return st
-}
-
-// ServiceNode is a service; its stats count the requests it served (server
-// and consumer spans).
-type ServiceNode struct {
-	Service string
-	Stats
-}
-
-// ServiceEdge is calls from Parent to Child; latency is the child side's.
-type ServiceEdge struct {
-	Parent, Child string
-	Stats
-}
-
-// ServiceMap is the services and their calls in a time range.
-type ServiceMap struct {
-	Range TimeRange
-	Nodes []ServiceNode
-	Edges []ServiceEdge
-}
-
-// ServiceMap reads the services and their calls in a range. Minutes are
-// whole: the range's start is rounded down to the minute.
-func (s *Service) ServiceMap(ctx context.Context, r TimeRange) (*ServiceMap, error) {
-	r.Start = r.Start.Truncate(time.Minute)
-	if err := checkRange(r, s.limits.MaxAggregateRange); err != nil {
-		return nil, err
-	}
-	release, err := s.limiter.Acquire(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	nodes, edges, err := s.store.ServiceGraph(ctx, r.Start, r.End)
-	if err != nil {
-		return nil, classify(err, nil)
-	}
-	m := &ServiceMap{Range: r, Nodes: []ServiceNode{}, Edges: []ServiceEdge{}}
-	seen := map[string]bool{}
-	for _, n := range nodes {
-		seen[n.Service] = true
-		m.Nodes = append(m.Nodes, ServiceNode{Service: n.Service, Stats: statsOf(n.Calls, n.Errors, n.Quantiles, r)})
-	}
-	for _, e := range edges {
-		m.Edges = append(m.Edges, ServiceEdge{Parent: e.Parent, Child: e.Child, Stats: statsOf(e.Calls, e.Errors, e.Quantiles, r)})
-		// A service seen only as an edge's end (its spans outside the
-		// range) still gets a node.
-		for _, name := range []string{e.Parent, e.Child} {
-			if !seen[name] {
-				seen[name] = true
-				m.Nodes = append(m.Nodes, ServiceNode{Service: name})
-			}
-		}
-	}
-	sort.Slice(m.Nodes, func(i, j int) bool { return m.Nodes[i].Service < m.Nodes[j].Service })
-	return m, nil
 }

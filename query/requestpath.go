@@ -32,6 +32,9 @@ type RequestPath struct {
 	Errors []PathError
 	// Logs are the trace's log records that name no span of the trace.
 	Logs []LogEntry
+	// Completeness says whether spans may be missing (RequestPath sets it
+	// at the time of the read; BuildRequestPath leaves it zero).
+	Completeness Completeness
 }
 
 // PathSpan is one span in the tree.
@@ -73,7 +76,9 @@ func (s *Service) RequestPath(ctx context.Context, id pcommon.TraceID) (*Request
 	if err != nil {
 		return nil, err
 	}
-	return BuildRequestPath(td, logs), nil
+	rp := BuildRequestPath(td, logs)
+	rp.Completeness = s.Completeness(td)
+	return rp, nil
 }
 
 // traceLogSlack widens a trace's time range when looking for its logs:

@@ -24,6 +24,7 @@ type TraceReader interface {
 type LogReader interface {
 	SearchLogs(ctx context.Context, s reader.LogSearch) (*reader.LogRows, error)
 	LogHistogram(ctx context.Context, query string, start, end time.Time, step time.Duration) ([]reader.HistogramBucket, error)
+	CountLogs(ctx context.Context, query string, start, end time.Time) (uint64, error)
 	TailLogs(ctx context.Context, query string, after reader.LogPos, until time.Time, limit int) ([]reader.LogEntry, bool, error)
 	GetLogs(ctx context.Context, f reader.LogFilter) (plog.Logs, error)
 }
@@ -31,7 +32,8 @@ type LogReader interface {
 // MetricsReader reads the per-minute aggregates kept at ingest.
 type MetricsReader interface {
 	RED(ctx context.Context, f reader.REDFilter) ([]reader.REDRow, error)
-	ServiceGraph(ctx context.Context, start, end time.Time) ([]reader.ServiceStats, []reader.EdgeStats, error)
+	ServiceGraph(ctx context.Context, start, end time.Time) (*reader.ServiceGraph, error)
+	DataSpan(ctx context.Context, start, end time.Time) (reader.DataSpan, bool, error)
 	Dependencies(ctx context.Context, start, end time.Time) ([]reader.Dependency, error)
 }
 
@@ -54,6 +56,10 @@ type Limits struct {
 	MaxAggregateRange time.Duration
 	// MaxTraces caps the traces one search returns.
 	MaxTraces int
+	// MaxTraceIDs caps the distinct traces one request may ask for by id
+	// (GetTraces); all of them together are bounded by the store's span
+	// limit (reader.Limits.MaxTraceSpans).
+	MaxTraceIDs int
 	// MaxLogs caps the log records of one page.
 	MaxLogs int
 	// MaxSeriesPoints caps the points of a histogram or metrics series.
@@ -67,6 +73,14 @@ type Limits struct {
 	TailPollInterval time.Duration
 	TailMaxDuration  time.Duration
 	TailMaxRecords   int
+	// MaxTails caps the live tails running at once in the process: each
+	// polls ClickHouse every TailPollInterval for as long as it runs, so
+	// tails beyond it are refused (BusyError) rather than queued.
+	MaxTails int
+	// TailMaxLookback is how far back a tail may start: a tail's first poll
+	// reads everything since its start, and an old start makes every tail
+	// a scan of history (search older records with SearchLogsPage).
+	TailMaxLookback time.Duration
 }
 
 // DefaultLimits suit one machine running the embedded ClickHouse.
@@ -75,6 +89,7 @@ func DefaultLimits() Limits {
 		MaxTimeRange:         7 * 24 * time.Hour,
 		MaxAggregateRange:    31 * 24 * time.Hour,
 		MaxTraces:            1500,
+		MaxTraceIDs:          100,
 		MaxLogs:              1000,
 		MaxSeriesPoints:      1500,
 		MaxConcurrentQueries: 8,
@@ -82,6 +97,8 @@ func DefaultLimits() Limits {
 		TailPollInterval:     time.Second,
 		TailMaxDuration:      30 * time.Minute,
 		TailMaxRecords:       500,
+		MaxTails:             16,
+		TailMaxLookback:      time.Hour,
 	}
 }
 
@@ -90,6 +107,7 @@ func (l Limits) withDefaults() Limits {
 	orDefault(&l.MaxTimeRange, d.MaxTimeRange)
 	orDefault(&l.MaxAggregateRange, d.MaxAggregateRange)
 	orDefault(&l.MaxTraces, d.MaxTraces)
+	orDefault(&l.MaxTraceIDs, d.MaxTraceIDs)
 	orDefault(&l.MaxLogs, d.MaxLogs)
 	orDefault(&l.MaxSeriesPoints, d.MaxSeriesPoints)
 	orDefault(&l.MaxConcurrentQueries, d.MaxConcurrentQueries)
@@ -97,6 +115,8 @@ func (l Limits) withDefaults() Limits {
 	orDefault(&l.TailPollInterval, d.TailPollInterval)
 	orDefault(&l.TailMaxDuration, d.TailMaxDuration)
 	orDefault(&l.TailMaxRecords, d.TailMaxRecords)
+	orDefault(&l.MaxTails, d.MaxTails)
+	orDefault(&l.TailMaxLookback, d.TailMaxLookback)
 	return l
 }
 
@@ -123,12 +143,14 @@ type Service struct {
 	limits  Limits
 	limiter *Limiter
 	now     func() time.Time
+	// tails holds a token per running live tail (Limits.MaxTails).
+	tails chan struct{}
 }
 
 // New returns a Service reading from store.
 func New(store Store, opts Options) *Service {
 	limits := opts.Limits.withDefaults()
-	s := &Service{store: store, limits: limits, limiter: opts.Limiter, now: opts.Now}
+	s := &Service{store: store, limits: limits, limiter: opts.Limiter, now: opts.Now, tails: make(chan struct{}, limits.MaxTails)}
 	if s.limiter == nil {
 		s.limiter = NewLimiter(limits.MaxConcurrentQueries, limits.QueueTimeout)
 	}
@@ -143,6 +165,9 @@ func (s *Service) Limits() Limits { return s.limits }
 
 // Limiter is the service's request limiter (for metrics).
 func (s *Service) Limiter() *Limiter { return s.limiter }
+
+// Tails is how many live tails run now (for metrics).
+func (s *Service) Tails() int { return len(s.tails) }
 
 // Now is the service's clock.
 func (s *Service) Now() time.Time { return s.now() }

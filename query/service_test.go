@@ -290,7 +290,7 @@ func TestService(t *testing.T) {
 	})
 
 	t.Run("Metrics", func(t *testing.T) {
-		m, err := svc.ServiceMap(ctx, wholeRange)
+		m, err := svc.ServiceMap(ctx, ServiceMapQuery{Range: wholeRange})
 		if err != nil {
 			t.Fatal(err)
 		}

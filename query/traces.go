@@ -33,6 +33,54 @@ func (s *Service) GetTrace(ctx context.Context, id pcommon.TraceID) (ptrace.Trac
 	})
 }
 
+// TracesByID are the traces GetTraces found, in the order asked for, and
+// the ids it did not find.
+type TracesByID struct {
+	Traces  []ptrace.Traces
+	Missing []pcommon.TraceID
+}
+
+// GetTraces reads several traces at once: at most Limits.MaxTraceIDs
+// distinct ids (repeats are read once), and all of them together at most
+// the store's span limit, so one request cannot ask for the same large
+// trace over and over.
+func (s *Service) GetTraces(ctx context.Context, ids []pcommon.TraceID) (*TracesByID, error) {
+	distinct := make([]pcommon.TraceID, 0, len(ids))
+	seen := make(map[pcommon.TraceID]bool, len(ids))
+	for _, id := range ids {
+		if id.IsEmpty() {
+			return nil, inputError("traceID", "a trace id is all zeroes")
+		}
+		if !seen[id] {
+			seen[id] = true
+			distinct = append(distinct, id)
+		}
+	}
+	if len(distinct) > s.limits.MaxTraceIDs {
+		return nil, inputError("traceID", "%d trace ids asked for; the limit is %d per request", len(distinct), s.limits.MaxTraceIDs)
+	}
+	release, err := s.limiter.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	found, err := s.store.GetTraces(ctx, distinct)
+	if err != nil {
+		return nil, classify(err, func(e *reader.TooLargeError) error {
+			return inputError("traceID", "the %d traces asked for hold more than %d spans, the limit of one response; ask for fewer traces at a time", len(distinct), e.MaxRows)
+		})
+	}
+	out := &TracesByID{Traces: make([]ptrace.Traces, 0, len(found))}
+	for _, id := range distinct {
+		if td, ok := found[id]; ok {
+			out.Traces = append(out.Traces, td)
+		} else {
+			out.Missing = append(out.Missing, id)
+		}
+	}
+	return out, nil
+}
+
 // TraceQuery finds traces that hold at least one span matching every
 // condition (Jaeger's search semantics).
 type TraceQuery struct {

@@ -1,7 +1,7 @@
 // Command sample-services runs one of the demo shop's services, or the load
 // generator that exercises them:
 //
-//	go run ./sample-services gateway|auth|order|payment [flags]
+//	go run ./sample-services gateway|auth|order|payment|broker|fulfillment [flags]
 //	go run ./sample-services loadgen --target http://localhost:8000 --rps 50 --duration 2m
 //
 // Each service is its own process and port and sends traces and logs to an
@@ -16,7 +16,9 @@ import (
 
 	"github.com/tracehouse/tracehouse/internal/cli"
 	"github.com/tracehouse/tracehouse/sample-services/auth"
+	"github.com/tracehouse/tracehouse/sample-services/broker"
 	"github.com/tracehouse/tracehouse/sample-services/demo"
+	"github.com/tracehouse/tracehouse/sample-services/fulfillment"
 	"github.com/tracehouse/tracehouse/sample-services/gateway"
 	"github.com/tracehouse/tracehouse/sample-services/loadgen"
 	"github.com/tracehouse/tracehouse/sample-services/order"
@@ -27,7 +29,7 @@ import (
 // services log through their own telemetry, so no logger is given.
 var program = cli.Program{
 	Name:     "sample-services",
-	Commands: []cli.Command{gateway.Command, auth.Command, order.Command, payment.Command, loadgen.Command, demo.Command},
+	Commands: []cli.Command{gateway.Command, auth.Command, order.Command, payment.Command, broker.Command, fulfillment.Command, loadgen.Command, demo.Command},
 }
 
 func main() { os.Exit(cli.Main(program, zerolog.Nop())) }

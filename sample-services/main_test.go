@@ -64,6 +64,13 @@ func TestUsageErrors(t *testing.T) {
 		{args: []string{"order", "--payment-attempts", "0"}, code: exitUsage, says: "payment_attempts"},
 		{args: []string{"payment", "--error-rate", "1.5"}, code: exitUsage, says: "error_rate"},
 		{args: []string{"auth", "-h"}, code: exitOK, says: "AUTH_TOKEN_TTL"},
+		{args: []string{"broker", "--nats-listen", "0.0.0.0:4222"}, code: exitUsage, says: "set -user and -password"},
+		{args: []string{"broker", "-h"}, code: exitOK, says: "BROKER_NATS_LISTEN"},
+		{args: []string{"fulfillment", "--max-deliveries", "0"}, code: exitUsage, says: "-max-deliveries"},
+		{args: []string{"fulfillment", "--nats-url", "http://x:1"}, code: exitUsage, says: "-nats-url"},
+		{args: []string{"order", "--payment-url", ""}, code: exitUsage, says: "-payment-url is empty"},
+		{args: []string{"gateway", "--order-url", "http://a:1,http://a:1"}, code: exitUsage, says: "twice"},
+		{args: []string{"order", "--instance-id", "a b"}, code: exitUsage, says: "-instance-id"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(context.Background(), tc.args, &stdout, &stderr, noEnv)

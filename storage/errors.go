@@ -24,6 +24,7 @@ var permanentCodes = map[int32]string{
 	70:  "CANNOT_CONVERT_TYPE",
 	117: "INCORRECT_DATA",
 	131: "TOO_LARGE_STRING_SIZE",
+	469: "VIOLATED_CONSTRAINT", // a CHECK constraint refused a row
 }
 
 // IsPermanent reports whether a write that failed with err can never

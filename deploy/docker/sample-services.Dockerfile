@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1.7
-# The demo shop: gateway, auth, order, payment and the load generator.
+# The demo shop: gateway, auth, order, payment, the broker, the fulfillment
+# worker and the load generator.
 #
 #   docker build -f deploy/docker/sample-services.Dockerfile -t tracehouse/sample-services:dev .
 #   docker run tracehouse/sample-services:dev gateway --listen :8000 --otlp-endpoint collector:4317
@@ -23,6 +24,6 @@ RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache
 FROM gcr.io/distroless/static-debian13:nonroot
 COPY --from=build /out/sample-services /out/healthcheck /usr/local/bin/
 USER 65532:65532
-EXPOSE 8000 8001 8002 8003
+EXPOSE 8000 8001 8002 8003 8004 8005 4222
 ENTRYPOINT ["/usr/local/bin/sample-services"]
 CMD ["--help"]

@@ -4,14 +4,17 @@
 package ingesttest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,6 +34,12 @@ const (
 	// Refuse drops the connection without an answer: a ClickHouse that is
 	// down or restarting.
 	Refuse
+	// LoseAnswer forwards INSERTs into the table named by SetLoseAnswer
+	// to ClickHouse, lets them finish (commit) even when the client has
+	// given up, and never answers the client: the insert whose answer
+	// the network lost, which the client must retry without storing it
+	// twice. Other requests pass.
+	LoseAnswer
 )
 
 func (m Mode) String() string {
@@ -41,6 +50,8 @@ func (m Mode) String() string {
 		return "stall"
 	case Refuse:
 		return "refuse"
+	case LoseAnswer:
+		return "lose-answer"
 	}
 	return "unknown"
 }
@@ -53,15 +64,18 @@ type FaultProxy struct {
 	srv *http.Server
 	rp  *httputil.ReverseProxy
 
-	mu      sync.Mutex
-	mode    Mode
-	changed chan struct{} // closed on every mode change
-	closed  bool
+	mu        sync.Mutex
+	mode      Mode
+	loseTable string         // LoseAnswer's table
+	byTable   map[string]int // INSERTs forwarded, by table
+	changed   chan struct{}  // closed on every mode change
+	closed    bool
 
 	stalled  atomic.Int64
 	inserts  atomic.Int64
 	refused  atomic.Int64
 	requests atomic.Int64
+	lost     atomic.Int64
 }
 
 // StartFaultProxy proxies to target (host:port of a ClickHouse HTTP
@@ -73,7 +87,7 @@ func StartFaultProxy(t testing.TB, target string) *FaultProxy {
 		t.Fatal(err)
 	}
 	u := &url.URL{Scheme: "http", Host: target}
-	p := &FaultProxy{ln: ln, changed: make(chan struct{})}
+	p := &FaultProxy{ln: ln, changed: make(chan struct{}), byTable: map[string]int{}}
 	p.rp = httputil.NewSingleHostReverseProxy(u)
 	p.rp.ErrorLog = log.New(io.Discard, "", 0)
 	p.srv = &http.Server{Handler: http.HandlerFunc(p.serve), ReadHeaderTimeout: 10 * time.Second}
@@ -96,6 +110,38 @@ func (p *FaultProxy) SetMode(m Mode) {
 	p.mode = m
 	close(p.changed)
 	p.changed = make(chan struct{})
+}
+
+// SetLoseAnswer makes the proxy lose the answers to INSERTs into table
+// (unqualified, e.g. "spans") from now on (mode LoseAnswer).
+func (p *FaultProxy) SetLoseAnswer(table string) {
+	p.mu.Lock()
+	p.loseTable = table
+	p.mu.Unlock()
+	p.SetMode(LoseAnswer)
+}
+
+// Lost is the number of INSERTs committed whose answer was withheld.
+func (p *FaultProxy) Lost() int64 { return p.lost.Load() }
+
+// InsertsInto is the number of INSERTs into table (unqualified) forwarded
+// to ClickHouse, lost answers included.
+func (p *FaultProxy) InsertsInto(table string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.byTable[table]
+}
+
+// WaitLost waits until at least n answers were lost (or the timeout).
+func (p *FaultProxy) WaitLost(n int64, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if p.Lost() >= n {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
 }
 
 // Stalled is the number of requests held right now.
@@ -149,9 +195,18 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 			mode = Refuse
 		}
 		switch mode {
-		case Pass:
-			if strings.HasPrefix(strings.ToUpper(strings.TrimSpace(r.URL.Query().Get("query"))), "INSERT") {
+		case Pass, LoseAnswer:
+			table := p.insertTable(r)
+			if table != "" {
 				p.inserts.Add(1)
+				p.mu.Lock()
+				p.byTable[table]++
+				lose := mode == LoseAnswer && table == p.loseTable
+				p.mu.Unlock()
+				if lose {
+					p.loseAnswer(r)
+					return
+				}
 			}
 			p.rp.ServeHTTP(w, r)
 			return
@@ -180,3 +235,36 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 }
+
+// loseAnswer runs r on ClickHouse to the end, whatever the client does,
+// then holds the client until it gives up.
+func (p *FaultProxy) loseAnswer(r *http.Request) {
+	p.rp.ServeHTTP(httptest.NewRecorder(), r.WithContext(context.WithoutCancel(r.Context())))
+	p.lost.Add(1)
+	<-r.Context().Done()
+}
+
+// insertTable is the table r INSERTs into (unqualified), or "". The
+// statement is in the query parameter or at the head of the body (how
+// storage/writer sends its blocks); the body is read and put back.
+func (p *FaultProxy) insertTable(r *http.Request) string {
+	stmt := strings.TrimSpace(r.URL.Query().Get("query"))
+	if stmt == "" && r.Body != nil {
+		body, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		if err != nil {
+			return ""
+		}
+		stmt = string(body[:min(len(body), 512)])
+	}
+	m := insertRE.FindStringSubmatch(stmt)
+	if m == nil {
+		return ""
+	}
+	return strings.Trim(m[1], "`")
+}
+
+// insertRE takes the table out of "INSERT INTO [db.]table …".
+var insertRE = regexp.MustCompile("(?is)^\\s*INSERT\\s+INTO\\s+(?:[`\\w]+\\.)?([`\\w]+)")

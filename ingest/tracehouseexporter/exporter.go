@@ -172,9 +172,23 @@ func (e *tracehouseExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	return e.outcome(err, ld.LogRecordCount(), st)
 }
 
-// outcome logs (once per batch) and classifies a write error: errors that
-// cannot succeed on retry become consumererror.Permanent, so exporterhelper
-// drops the batch instead of retrying it for ever.
+// outcome logs (once per batch) and classifies a write's result for
+// exporterhelper, which counts a batch as sent when push returns nil and as
+// failed (every item) otherwise, retrying it unless the error is
+// consumererror.Permanent:
+//   - rejected or dropped items (the writer stored the rest): nil, since
+//     retrying cannot store them; they are counted in rejected_items and
+//     dropped_items. exporterhelper counts them as sent: it cannot count
+//     part of a batch. (Items that can be seen to be unstorable before
+//     queueing never reach it: admission.go.)
+//   - edges not stored but kept by the writer: the error, so the batch is
+//     retried; the writer then sends only the edges. (Should exporterhelper
+//     give up retrying, it counts the batch failed though its spans are
+//     stored.)
+//   - edges refused for good: nil (the spans are stored), counted.
+//   - an error that cannot succeed on retry: consumererror.Permanent,
+//     so exporterhelper drops the batch instead of retrying it for ever.
+//   - anything else: the error, retried (and logged) by exporterhelper.
 func (e *tracehouseExporter) outcome(err error, items int, st writer.WriteStats) error {
 	if st.Sanitized > 0 || st.Truncated > 0 || st.Clamped > 0 {
 		e.log.Debug("stored with changes", zap.String("signal", string(e.signal)),
@@ -190,14 +204,19 @@ func (e *tracehouseExporter) outcome(err error, items int, st writer.WriteStats)
 	var rejected *writer.RejectedError
 	switch {
 	case errors.As(err, &rejected):
-		e.log.Error("dropped data that can never be stored; the rest of the batch was stored",
-			zap.String("signal", string(e.signal)), zap.Int("dropped", rejected.Count), zap.Int("stored", st.Rows),
-			zap.String("reason", rejected.Reason))
-		return consumererror.NewPermanent(err)
+		fields := []zap.Field{zap.String("signal", string(e.signal)), zap.Int("stored", st.Rows)}
+		if rejected.Count > 0 {
+			fields = append(fields, zap.Int("rejected", rejected.Count), zap.String("reason", rejected.Reason))
+		}
+		if rejected.Dropped > 0 {
+			fields = append(fields, zap.Int("dropped", rejected.Dropped), zap.String("drop_reason", rejected.DropReason))
+		}
+		e.log.Error("ClickHouse refused part of a batch; the rest was stored", fields...)
+		return nil
+	case errors.As(err, &edges) && edges.Kept:
+		return err // retried; the writer sends only the edges
 	case errors.As(err, &edges):
-		// The spans are stored, so the export succeeded: retrying would
-		// store them twice for the sake of a few service-map counts.
-		e.log.Error("spans stored but their service-graph edges were lost", zap.Int("spans", st.Rows),
+		e.log.Error("spans stored but ClickHouse refused their service-graph edges", zap.Int("spans", st.Rows),
 			zap.Int("edges", edges.Edges), zap.Error(edges.Err))
 		return nil
 	case storage.IsPermanent(err):

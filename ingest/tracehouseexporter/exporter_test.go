@@ -3,7 +3,6 @@ package tracehouseexporter
 import (
 	"context"
 	"errors"
-	"math"
 	"testing"
 	"time"
 
@@ -14,7 +13,6 @@ import (
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/exporter/exportertest"
-	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"google.golang.org/grpc/codes"
@@ -194,33 +192,6 @@ func TestExportTracesAndLogs(t *testing.T) {
 	}
 	if n := sumMetric(t, tel, metricFailures); n != 0 {
 		t.Errorf("%d failures, want 0", n)
-	}
-}
-
-// A batch with a span that can never be stored: the span is dropped
-// (permanent error, counted, logged once), its neighbours are stored.
-func TestPermanentErrorKeepsNeighbours(t *testing.T) {
-	db := chtest.NewDatabase(t)
-	conn := chtest.ConnTo(t, db)
-	tel := componenttest.NewTelemetry()
-	t.Cleanup(func() { tel.Shutdown(context.Background()) })
-	traces := startTraces(t, synchronous(testConfig(chtest.DSN(t, "default"), db)), tel)
-
-	td := ingesttest.NumberedTraces(0, 4, services, time.Now())
-	bad := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
-	bad.SetStartTimestamp(pcommon.Timestamp(math.MaxUint64))
-	err := traces.ConsumeTraces(context.Background(), td)
-	if err == nil || !consumererror.IsPermanent(err) {
-		t.Fatalf("ConsumeTraces: %v, want a permanent error", err)
-	}
-	if n := ingesttest.Count(t, conn, "SELECT count() FROM "+db+".spans"); n != 3 {
-		t.Errorf("%d spans stored, want the 3 storable neighbours", n)
-	}
-	if n := sumMetric(t, tel, metricRejected, attribute.String("signal", "traces")); n != 1 {
-		t.Errorf("rejected_items = %d, want 1", n)
-	}
-	if n := sumMetric(t, tel, metricFailures, attribute.String("kind", "permanent")); n != 1 {
-		t.Errorf("permanent failures = %d, want 1", n)
 	}
 }
 

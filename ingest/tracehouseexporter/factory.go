@@ -1,9 +1,12 @@
 // Package tracehouseexporter is the Tracehouse ClickHouse exporter: an
 // OpenTelemetry Collector exporter (type "tracehouse") that writes traces and
 // logs through storage/writer. Queueing, batching, retries and timeouts are
-// exporterhelper's; the exporter itself only hands a batch to the writer and
-// says which failures are worth retrying (storage.IsPermanent). It imports no
-// ClickHouse driver: connections, SQL and error codes are storage's.
+// exporterhelper's; the exporter itself takes out of each request what can
+// never be stored before it is queued (admission.go), hands batches to the
+// writer, and says which failures are worth retrying (exporter.go's
+// outcome). Retries store nothing twice: the writer's INSERTs carry
+// deduplication tokens. It imports no ClickHouse driver: connections, SQL
+// and error codes are storage's.
 //
 // The JSON-lines log receiver is in ingest/jsonlreceiver.
 package tracehouseexporter
@@ -108,7 +111,11 @@ func createTraces(ctx context.Context, set exporter.Settings, cfg component.Conf
 	if err != nil {
 		return nil, err
 	}
-	return backpressureTraces{Traces: exp, retryAfter: c.QueueFullRetryAfter}, nil
+	adm, err := newAdmission(c, set, signalTraces)
+	if err != nil {
+		return nil, err
+	}
+	return frontTraces{Traces: exp, e: e, adm: adm}, nil
 }
 
 func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Logs, error) {
@@ -121,7 +128,11 @@ func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config
 	if err != nil {
 		return nil, err
 	}
-	return backpressureLogs{Logs: exp, retryAfter: c.QueueFullRetryAfter}, nil
+	adm, err := newAdmission(c, set, signalLogs)
+	if err != nil {
+		return nil, err
+	}
+	return frontLogs{Logs: exp, e: e, adm: adm}, nil
 }
 
 // helperOptions are the exporterhelper settings every signal gets: timeout,

@@ -24,8 +24,10 @@ const (
 	metricBytes          = "tracehouse.exporter.bytes"
 	metricFailures       = "tracehouse.exporter.failures"
 	metricRejected       = "tracehouse.exporter.rejected_items"
+	metricDropped        = "tracehouse.exporter.dropped_items"
 	metricChanged        = "tracehouse.exporter.changed_values"
 	metricInsertDuration = "tracehouse.exporter.insert_duration"
+	metricRefused        = "tracehouse.exporter.refused_items"
 )
 
 type failureKind string
@@ -42,12 +44,14 @@ type exporterMetrics struct {
 	bytes     metric.Int64Counter
 	failures  metric.Int64Counter
 	rejected  metric.Int64Counter
+	dropped   metric.Int64Counter
 	changed   metric.Int64Counter
 	durations metric.Float64Histogram
 
 	spansTable, logsTable, edgesTable metric.MeasurementOption
 	ok                                metric.MeasurementOption
 	retryable, permanent              metric.MeasurementOption
+	admitted, inserted                metric.MeasurementOption // rejected_items stages
 }
 
 func newExporterMetrics(set component.TelemetrySettings, sig signal) (*exporterMetrics, error) {
@@ -68,9 +72,12 @@ func newExporterMetrics(set component.TelemetrySettings, sig signal) (*exporterM
 	m.bytes = counter(metricBytes, "By",
 		"Bytes of the INSERTs sent to ClickHouse (over the native protocol, where the driver does not say: the OTLP protobuf size of the data written).")
 	m.failures = counter(metricFailures, "{batch}",
-		"Failed exports, by signal and kind (retryable: retried by the queue; permanent: dropped; edges_lost: rows stored, service-graph edges not).")
+		"Failed exports, by signal and kind (retryable: retried by the queue, a batch whose edges failed too; permanent: dropped; edges_lost: rows stored, service-graph edges refused for good).")
 	m.rejected = counter(metricRejected, "{item}",
-		"Spans or log records that can never be stored and were dropped (their batch neighbours were stored).")
+		"Spans or log records that can never be stored, left out while their neighbours were stored, by signal and stage "+
+			"(admission: refused before queueing, e.g. a time after 2262; insert: ClickHouse refused the item itself).")
+	m.dropped = counter(metricDropped, "{item}",
+		"Spans or log records left out without being proven bad: a batch ClickHouse kept refusing after splitting it as far as allowed.")
 	m.changed = counter(metricChanged, "{value}",
 		"Values stored changed: invalid_utf8 (replaced by U+FFFD), truncated (nested too deep, kept as text), clamped (out of range).")
 	var err error
@@ -91,7 +98,14 @@ func newExporterMetrics(set component.TelemetrySettings, sig signal) (*exporterM
 	m.ok = outcome("ok")
 	m.retryable = metric.WithAttributes(m.signal, attribute.String("kind", string(failureRetryable)))
 	m.permanent = metric.WithAttributes(m.signal, attribute.String("kind", string(failurePermanent)))
+	m.admitted = metric.WithAttributes(m.signal, attribute.String("stage", "admission"))
+	m.inserted = metric.WithAttributes(m.signal, attribute.String("stage", "insert"))
 	return m, nil
+}
+
+// admissionRejected counts items left out before queueing (admission.go).
+func (m *exporterMetrics) admissionRejected(ctx context.Context, n int) {
+	m.rejected.Add(ctx, int64(n), m.admitted)
 }
 
 func (m *exporterMetrics) failure(ctx context.Context, kind failureKind) {
@@ -124,17 +138,24 @@ func (m *exporterMetrics) insert(ctx context.Context, st writer.WriteStats, err 
 		m.rows.Add(ctx, int64(st.Edges), m.edgesTable)
 	}
 	if st.Rejected > 0 {
-		m.rejected.Add(ctx, int64(st.Rejected), metric.WithAttributes(m.signal))
+		m.rejected.Add(ctx, int64(st.Rejected), m.inserted)
+	}
+	if st.Dropped > 0 {
+		m.dropped.Add(ctx, int64(st.Dropped), metric.WithAttributes(m.signal))
 	}
 	for kind, n := range map[string]int{"invalid_utf8": st.Sanitized, "truncated": st.Truncated, "clamped": st.Clamped} {
 		if n > 0 {
 			m.changed.Add(ctx, int64(n), metric.WithAttributes(m.signal, attribute.String("kind", kind)))
 		}
 	}
+	var edges *writer.EdgesError
 	switch {
-	case err == nil:
+	case err == nil, errors.As(err, new(*writer.RejectedError)):
+		// Stored what could be stored (rejected and dropped are above).
 		m.batches.Add(ctx, 1, m.ok)
-	case errors.As(err, new(*writer.EdgesError)):
+	case errors.As(err, &edges) && edges.Kept:
+		m.failure(ctx, failureRetryable) // retried: the writer sends the edges
+	case errors.As(err, &edges):
 		// The rows are stored; only the edges they completed are lost.
 		m.batches.Add(ctx, 1, m.ok)
 		m.failures.Add(ctx, 1, metric.WithAttributes(m.signal, attribute.String("kind", "edges_lost")))

@@ -32,7 +32,7 @@ var flagSets = map[string]func(cli.Env) *cli.FlagSet{
 func valueFor(t *testing.T, fs *cli.FlagSet, name string) string {
 	t.Helper()
 	f := fs.Lookup(name)
-	for _, v := range []string{"3d", "3s", "7", "true"} {
+	for _, v := range []string{"3d", "3s", "7", "true", "false"} {
 		if f.Value.Set(v) == nil && f.Value.String() != f.DefValue {
 			return v
 		}
@@ -180,12 +180,14 @@ func TestTTLSyntax(t *testing.T) {
 func TestVariableNames(t *testing.T) {
 	for cmd, flags := range map[string]map[string]string{
 		AllInOne.Name: {"data": "TRACEHOUSE_DATA", "clickhouse-listen": "TRACEHOUSE_CLICKHOUSE_LISTEN", "http": "TRACEHOUSE_QUERY_HTTP",
-			"spans-ttl": "TRACEHOUSE_SPANS_TTL", "logs-ttl": "TRACEHOUSE_LOGS_TTL"},
+			"spans-ttl": "TRACEHOUSE_SPANS_TTL", "logs-ttl": "TRACEHOUSE_LOGS_TTL",
+			"auth-token": "TRACEHOUSE_QUERY_AUTH_TOKEN", "allowed-hosts": "TRACEHOUSE_QUERY_ALLOWED_HOSTS"},
 		Query.Name: {"clickhouse": "TRACEHOUSE_CLICKHOUSE", "http": "TRACEHOUSE_QUERY_HTTP", "auth-token": "TRACEHOUSE_QUERY_AUTH_TOKEN",
 			"ui-dir": "TRACEHOUSE_QUERY_UI_DIR", "max-concurrent-queries": "TRACEHOUSE_QUERY_MAX_CONCURRENT",
 			"queue-timeout": "TRACEHOUSE_QUERY_QUEUE_TIMEOUT", "max-execution-time": "TRACEHOUSE_QUERY_MAX_EXECUTION_TIME",
 			"max-time-range": "TRACEHOUSE_QUERY_MAX_TIME_RANGE", "max-result-bytes": "TRACEHOUSE_QUERY_MAX_RESULT_BYTES",
-			"max-spans": "TRACEHOUSE_QUERY_MAX_SPANS"},
+			"max-spans": "TRACEHOUSE_QUERY_MAX_SPANS", "allowed-hosts": "TRACEHOUSE_QUERY_ALLOWED_HOSTS",
+			"max-memory-usage": "TRACEHOUSE_QUERY_MAX_MEMORY_USAGE", "max-tails": "TRACEHOUSE_QUERY_MAX_TAILS"},
 		ClickHouse.Name: {"data": "TRACEHOUSE_DATA", "listen": "TRACEHOUSE_CLICKHOUSE_LISTEN", "allow-remote": "TRACEHOUSE_CLICKHOUSE_ALLOW_REMOTE",
 			"user": "TRACEHOUSE_CLICKHOUSE_USER", "password": "TRACEHOUSE_CLICKHOUSE_PASSWORD",
 			"max-request-bytes": "TRACEHOUSE_CLICKHOUSE_MAX_REQUEST_BYTES", "lib": "CHDB_LIB_PATH"},

@@ -3,8 +3,10 @@ package commands
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
+	"strings"
 
 	"github.com/tracehouse/tracehouse/internal/cli"
 	"github.com/tracehouse/tracehouse/query"
@@ -22,10 +24,66 @@ var Query = cli.Command{
 	Run:     runQuery,
 }
 
+// Variables of the query API shared by query and all-in-one.
+const (
+	// EnvQueryAuthToken is the bearer token the query API requires.
+	EnvQueryAuthToken = "TRACEHOUSE_QUERY_AUTH_TOKEN"
+	// EnvQueryAllowedHosts are the host names the query API answers to.
+	EnvQueryAllowedHosts = "TRACEHOUSE_QUERY_ALLOWED_HOSTS"
+)
+
+// apiConfig is the query API's access control, the same in query and
+// all-in-one.
+type apiConfig struct {
+	authToken, allowedHosts string
+}
+
+// apiFlags defines --auth-token and --allowed-hosts.
+func apiFlags(fs *cli.FlagSet, cfg *apiConfig) {
+	fs.StringVar(&cfg.authToken, "auth-token", "", "bearer token required on /api (empty: no authentication; required in practice beyond loopback — prefer the variable, which ps does not show)")
+	fs.SetEnv("auth-token", EnvQueryAuthToken)
+	fs.StringVar(&cfg.allowedHosts, "allowed-hosts", "", "comma-separated host names the UI and API answer to besides IP addresses and localhost, e.g. the name of a reverse proxy or ingress (* any: turns off the DNS rebinding guard)")
+	fs.SetEnv("allowed-hosts", EnvQueryAllowedHosts)
+}
+
+// options are the api.Options of cfg.
+func (cfg *apiConfig) options(opts api.Options) api.Options {
+	opts.AuthToken = strings.TrimSpace(cfg.authToken)
+	for _, h := range strings.Split(cfg.allowedHosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			opts.AllowedHosts = append(opts.AllowedHosts, h)
+		}
+	}
+	return opts
+}
+
+// warnIfOpen says, in the log and on stderr, that the API listens beyond
+// loopback without a token: anyone who reaches the port reads everything.
+func (cfg *apiConfig) warnIfOpen(ln net.Listener, env cli.Env) {
+	if strings.TrimSpace(cfg.authToken) != "" {
+		return
+	}
+	if a, ok := ln.Addr().(*net.TCPAddr); ok && a.IP.IsLoopback() {
+		return
+	}
+	msg := fmt.Sprintf("the query API listens on %s, beyond this machine, WITHOUT A TOKEN: whoever reaches the port reads every trace and log. "+
+		"Set --auth-token (or %s), or listen on 127.0.0.1", ln.Addr(), EnvQueryAuthToken)
+	env.Logger.Warn().Str("addr", ln.Addr().String()).Msg(msg)
+	fmt.Fprintln(writerOr(env.Stderr), "WARNING: "+msg)
+}
+
+func writerOr(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}
+
 type queryConfig struct {
-	dsn, addr, authToken, uiDir string
-	limits                      query.Limits
-	readLimits                  reader.Limits
+	dsn, addr, uiDir string
+	api              apiConfig
+	limits           query.Limits
+	readLimits       reader.Limits
 }
 
 func queryFlags(env cli.Env) (*cli.FlagSet, *queryConfig) {
@@ -34,8 +92,8 @@ func queryFlags(env cli.Env) (*cli.FlagSet, *queryConfig) {
 	fs := cli.NewFlagSet("tracehouse query", "TRACEHOUSE_QUERY", env)
 	fs.StringVar(&cfg.dsn, "clickhouse", storage.DefaultDSN, "ClickHouse DSN, e.g. http://127.0.0.1:8123/default or clickhouse://user:pass@host:9000/db")
 	fs.SetEnv("clickhouse", EnvClickHouse)
-	fs.StringVar(&cfg.addr, "http", ":8080", "address of the HTTP API and UI")
-	fs.StringVar(&cfg.authToken, "auth-token", "", "bearer token required on /api (empty: no authentication)")
+	fs.StringVar(&cfg.addr, "http", "127.0.0.1:8080", "address of the HTTP API and UI (:8080 for every interface: then set --auth-token)")
+	apiFlags(fs, &cfg.api)
 	fs.StringVar(&cfg.uiDir, "ui-dir", "", "serve the web UI from this folder instead of the one built in (for UI work: web/static)")
 	fs.IntVar(&l.MaxConcurrentQueries, "max-concurrent-queries", l.MaxConcurrentQueries, "ClickHouse queries run at once; more wait")
 	fs.SetEnv("max-concurrent-queries", "TRACEHOUSE_QUERY_MAX_CONCURRENT")
@@ -44,6 +102,8 @@ func queryFlags(env cli.Env) (*cli.FlagSet, *queryConfig) {
 	fs.DurationVar(&l.MaxTimeRange, "max-time-range", l.MaxTimeRange, "widest time range of a trace or log search")
 	fs.Int64Var(&rl.MaxResultBytes, "max-result-bytes", rl.MaxResultBytes, "largest result of one ClickHouse query")
 	fs.IntVar(&rl.MaxTraceSpans, "max-spans", rl.MaxTraceSpans, "most spans in one response")
+	fs.Int64Var(&rl.MaxMemoryUsage, "max-memory-usage", rl.MaxMemoryUsage, "memory one ClickHouse query may use, in bytes (max_memory_usage)")
+	fs.IntVar(&l.MaxTails, "max-tails", l.MaxTails, "live tails running at once; more are answered 429")
 	return fs, cfg
 }
 
@@ -53,7 +113,7 @@ func runQuery(ctx context.Context, args []string, env cli.Env) error {
 		return err
 	}
 	log := env.Logger
-	opts := api.Options{Logger: log, AuthToken: cfg.authToken, Context: ctx, UI: web.FS}
+	opts := cfg.api.options(api.Options{Logger: log, Context: ctx, UI: web.FS})
 	if cfg.uiDir != "" {
 		if st, err := os.Stat(cfg.uiDir); err != nil || !st.IsDir() {
 			return cli.Usage(fmt.Errorf("--ui-dir %s is not a folder", cfg.uiDir))
@@ -77,13 +137,11 @@ func runQuery(ctx context.Context, args []string, env cli.Env) error {
 	if err := svc.Ping(ctx); err != nil {
 		log.Warn().Err(err).Msg("ClickHouse is not ready yet; /readyz says so until it is")
 	}
-	if cfg.authToken == "" {
-		log.Info().Msg("no --auth-token: /api is open to anyone who can reach " + cfg.addr)
-	}
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("query API: listen on %s: %w (is the port taken? choose another with --http)", cfg.addr, err)
 	}
+	cfg.api.warnIfOpen(ln, env)
 	fmt.Fprintf(env.Stdout, "Tracehouse query API on http://%s (Jaeger API /api, Tracehouse API /api/v1, metrics /metrics)\n", ln.Addr())
 	return api.ServeListener(ctx, api.NewApp(svc, opts), ln, log)
 }

@@ -61,13 +61,25 @@ func seeded(t testing.TB) *env {
 
 func (e *env) get(t testing.TB, target string, header ...string) (*http.Response, []byte) {
 	t.Helper()
-	req := httptest.NewRequest(http.MethodGet, target, nil)
+	return e.do(t, http.MethodGet, target, header...)
+}
+
+// do sends a request as a client of the service on this machine would
+// (Host 127.0.0.1:8080, unless a "Host" header says otherwise).
+func (e *env) do(t testing.TB, method, target string, header ...string) (*http.Response, []byte) {
+	t.Helper()
+	req := httptest.NewRequest(method, target, nil)
+	req.Host = "127.0.0.1:8080"
 	for i := 0; i+1 < len(header); i += 2 {
+		if header[i] == "Host" {
+			req.Host = header[i+1]
+			continue
+		}
 		req.Header.Set(header[i], header[i+1])
 	}
 	resp, err := e.app.Test(req, 30_000)
 	if err != nil {
-		t.Fatalf("GET %s: %v", target, err)
+		t.Fatalf("%s %s: %v", method, target, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)

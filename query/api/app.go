@@ -7,10 +7,13 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"io/fs"
+	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -34,8 +37,24 @@ type Options struct {
 	Logger zerolog.Logger
 	// AuthToken, when set, is required on every /api request as
 	// "Authorization: Bearer <token>" (or ?access_token=, for EventSource,
-	// which cannot send headers).
+	// which cannot send headers). It never reaches a log line.
 	AuthToken string
+	// AllowedHosts are the host names (Host header, port aside) the service
+	// answers to besides IP addresses and localhost, e.g. the name a
+	// reverse proxy or an ingress serves it under; "*" allows any name.
+	// Refusing other names stops DNS rebinding: a page whose own name
+	// resolves to this machine would otherwise read the API as its origin.
+	AllowedHosts []string
+	// ReadTimeout bounds reading a request, WriteTimeout writing a
+	// response, IdleTimeout a kept-alive connection between requests.
+	// StreamWriteTimeout bounds each write of a stream (the live tail)
+	// instead of the whole response, so a tail runs for as long as it may
+	// while a client that stops reading is let go. Zero takes the
+	// Default… value.
+	ReadTimeout        time.Duration
+	WriteTimeout       time.Duration
+	IdleTimeout        time.Duration
+	StreamWriteTimeout time.Duration
 	// UI is served at / when set (web.FS: the web UI's files, index.html
 	// at the root), with the headers the UI is written for (web.Headers).
 	UI fs.FS
@@ -47,12 +66,26 @@ type Options struct {
 	BodyLimit int
 }
 
+// Defaults of the Options timeouts. WriteTimeout leaves time for the
+// largest response (a trace of reader.Limits.MaxTraceSpans spans is tens
+// of MB) on a slow link.
+const (
+	DefaultReadTimeout        = 30 * time.Second
+	DefaultWriteTimeout       = 2 * time.Minute
+	DefaultIdleTimeout        = 2 * time.Minute
+	DefaultStreamWriteTimeout = 30 * time.Second
+)
+
 type server struct {
 	svc     *query.Service
 	opts    Options
 	log     zerolog.Logger
 	metrics *metrics
 	ctx     context.Context
+	// tokenSum is the SHA-256 of AuthToken: comparing digests takes the
+	// same time whatever the length of the token sent.
+	tokenSum     [sha256.Size]byte
+	allowedHosts map[string]bool
 }
 
 // NewApp builds the fiber app serving svc.
@@ -63,25 +96,51 @@ func NewApp(svc *query.Service, opts Options) *fiber.App {
 	if opts.BodyLimit <= 0 {
 		opts.BodyLimit = 64 << 10
 	}
-	s := &server{svc: svc, opts: opts, log: opts.Logger, metrics: newMetrics(svc), ctx: opts.Context}
+	// A token read from a file or a secret often ends in a newline, which
+	// no client sends (and the sent token is trimmed too).
+	opts.AuthToken = strings.TrimSpace(opts.AuthToken)
+	orDefault(&opts.ReadTimeout, DefaultReadTimeout)
+	orDefault(&opts.WriteTimeout, DefaultWriteTimeout)
+	orDefault(&opts.IdleTimeout, DefaultIdleTimeout)
+	orDefault(&opts.StreamWriteTimeout, DefaultStreamWriteTimeout)
+	s := &server{svc: svc, opts: opts, log: opts.Logger, metrics: newMetrics(svc), ctx: opts.Context,
+		tokenSum: sha256.Sum256([]byte(opts.AuthToken)), allowedHosts: map[string]bool{}}
+	for _, h := range opts.AllowedHosts {
+		if h = normalizeHost(h); h != "" {
+			s.allowedHosts[h] = true
+		}
+	}
 	app := fiber.New(fiber.Config{
 		AppName:               "tracehouse-query",
 		DisableStartupMessage: true,
 		Immutable:             true, // values outlive handlers in streams
 		ErrorHandler:          s.handleError,
 		BodyLimit:             opts.BodyLimit,
-		ReadTimeout:           30 * time.Second,
-		IdleTimeout:           2 * time.Minute,
+		// The request line and headers must fit: a log query of
+		// logquery.MaxLength bytes is up to three times as long
+		// percent-encoded (the default, 4 KiB, refused such queries).
+		ReadBufferSize: 16 << 10,
+		ReadTimeout:    opts.ReadTimeout,
+		WriteTimeout:   opts.WriteTimeout,
+		IdleTimeout:    opts.IdleTimeout,
 	})
 	app.Use(requestid.New())
 	app.Use(s.observe)
 	app.Use(recover.New())
 
+	// Probes and scrapers reach a service under names of their own (pod
+	// IPs, service names) and these routes hold no user data, so they are
+	// not bound to AllowedHosts.
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok\n") })
 	app.Get("/readyz", s.readyz)
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})))
+	app.Use(s.checkHost)
 
-	apiGroup := app.Group("/api", s.auth)
+	// Every /api route is a GET that changes nothing. A route that changes
+	// state (saved views, say) must be a POST that requires a JSON content
+	// type, which a page of another origin cannot send without a CORS
+	// preflight this service never grants.
+	apiGroup := app.Group("/api", s.readOnly, s.sameOrigin, s.auth)
 	// Jaeger's query API.
 	apiGroup.Get("/services", s.jaegerServices)
 	apiGroup.Get("/services/:service/operations", s.jaegerServiceOperations)
@@ -144,18 +203,124 @@ func (s *server) readyz(c *fiber.Ctx) error {
 	return c.SendString("ready\n")
 }
 
+func orDefault(d *time.Duration, def time.Duration) {
+	if *d <= 0 {
+		*d = def
+	}
+}
+
 var errUnauthorized = errors.New("unauthorized")
+
+// tokenParam is the query parameter that carries the token for
+// EventSource; logged query strings show it as redacted.
+const tokenParam = "access_token"
 
 func (s *server) auth(c *fiber.Ctx) error {
 	if s.opts.AuthToken == "" {
 		return c.Next()
 	}
-	token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
-	if !ok {
-		token = c.Query("access_token")
+	token := c.Query(tokenParam)
+	if h := c.Get(fiber.HeaderAuthorization); len(h) > len("Bearer ") && strings.EqualFold(h[:len("Bearer ")], "Bearer ") {
+		token = h[len("Bearer "):]
 	}
-	if subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), []byte(s.opts.AuthToken)) != 1 {
+	sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
+	if subtle.ConstantTimeCompare(sum[:], s.tokenSum[:]) != 1 {
 		return errUnauthorized
+	}
+	return c.Next()
+}
+
+// redactedQuery is the request's query string for a log line, with the
+// token's value replaced.
+func redactedQuery(c *fiber.Ctx) string {
+	v := url.Values{}
+	c.Context().QueryArgs().VisitAll(func(key, value []byte) {
+		if strings.EqualFold(string(key), tokenParam) {
+			v.Add(string(key), "REDACTED")
+			return
+		}
+		v.Add(string(key), string(value))
+	})
+	return v.Encode()
+}
+
+// normalizeHost is the host part of a Host header or an AllowedHosts
+// entry, lower case, without port, brackets or a trailing dot.
+func normalizeHost(hostport string) string {
+	h := strings.TrimSpace(hostport)
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		h = host
+	}
+	h = strings.TrimSuffix(strings.Trim(h, "[]"), ".")
+	return strings.ToLower(h)
+}
+
+// hostAllowed tells a Host header that cannot come from DNS rebinding: an
+// IP address (a rebinding page has a name of its own), localhost (browsers
+// resolve it to loopback themselves), or a name in AllowedHosts.
+func (s *server) hostAllowed(hostport string) bool {
+	h := normalizeHost(hostport)
+	switch {
+	case net.ParseIP(h) != nil, h == "localhost", strings.HasSuffix(h, ".localhost"):
+		return true
+	}
+	return s.allowedHosts[h] || s.allowedHosts["*"]
+}
+
+// checkHost refuses requests for a host name the service does not answer
+// to (DNS rebinding). A request without Host (HTTP/1.0) comes from no
+// browser.
+func (s *server) checkHost(c *fiber.Ctx) error {
+	host := string(c.Request().Header.Host())
+	if host == "" || s.hostAllowed(host) {
+		return c.Next()
+	}
+	return fiber.NewError(fiber.StatusForbidden, "this service does not answer to the host name "+strconv.Quote(host)+
+		" (a DNS rebinding guard); if that is its name, start it with --allowed-hosts "+strconv.Quote(normalizeHost(host)))
+}
+
+// sameOrigin refuses /api requests a page of another origin makes: with
+// an Origin that is not this service's, or with Sec-Fetch-Site saying
+// another site (or another port of this one) sent it. The UI is served
+// from the same origin; a link followed to an API URL (a navigation) is
+// let through, since its answer goes to the user's own tab.
+func (s *server) sameOrigin(c *fiber.Ctx) error {
+	if origin := c.Get(fiber.HeaderOrigin); origin != "" && !sameHost(origin, string(c.Request().Header.Host())) {
+		return fiber.NewError(fiber.StatusForbidden, "cross-origin request refused: Origin "+strconv.Quote(origin)+
+			" is not this service; the API answers its own UI and clients that send no Origin")
+	}
+	switch c.Get("Sec-Fetch-Site") {
+	case "cross-site", "same-site":
+		if c.Get("Sec-Fetch-Mode") != "navigate" {
+			return fiber.NewError(fiber.StatusForbidden, "cross-site request refused (Sec-Fetch-Site: "+c.Get("Sec-Fetch-Site")+"); the API answers its own UI")
+		}
+	}
+	return c.Next()
+}
+
+// sameHost tells whether an Origin ("http://host:port") names host, a Host
+// header, with default ports filled in.
+func sameHost(origin, host string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return false // also "null": a sandboxed or file page
+	}
+	defaultPort := map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	withPort := func(hp string) string {
+		if _, _, err := net.SplitHostPort(hp); err != nil {
+			hp = net.JoinHostPort(strings.Trim(hp, "[]"), defaultPort)
+		}
+		return strings.ToLower(hp)
+	}
+	return withPort(u.Host) == withPort(host)
+}
+
+// readOnly answers every /api method but GET (and HEAD) with 405: GET
+// changes nothing, so a request a browser can forge does nothing.
+func (s *server) readOnly(c *fiber.Ctx) error {
+	if m := c.Method(); m != fiber.MethodGet && m != fiber.MethodHead {
+		c.Set(fiber.HeaderAllow, "GET, HEAD")
+		return fiber.NewError(fiber.StatusMethodNotAllowed, "the API is read-only: "+m+" is not allowed, only GET")
 	}
 	return c.Next()
 }
@@ -206,7 +371,7 @@ func (s *server) handleError(c *fiber.Ctx, err error) error {
 		s.log.Warn().Str("path", c.Path()).Msg("query slots busy; answered 429")
 	case errors.As(err, &timeout):
 		status = fiber.StatusGatewayTimeout
-		s.log.Warn().Str("path", c.Path()).Str("query", c.Context().QueryArgs().String()).Msg("ClickHouse query stopped at max_execution_time")
+		s.log.Warn().Str("path", c.Path()).Str("query", redactedQuery(c)).Msg("ClickHouse query stopped at max_execution_time")
 	case errors.Is(err, errUnauthorized):
 		status = fiber.StatusUnauthorized
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="tracehouse"`)

@@ -8,6 +8,8 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/tracehouse/tracehouse/query"
 )
 
 // The JSON model of Jaeger's query API (jaeger's model/json package, as its
@@ -20,7 +22,19 @@ type jaegerTrace struct {
 	TraceID   string                   `json:"traceID"`
 	Spans     []jaegerSpan             `json:"spans"`
 	Processes map[string]jaegerProcess `json:"processes"`
-	Warnings  []string                 `json:"warnings"`
+	// Warnings are Jaeger's; Tracehouse puts there why spans of the trace
+	// may be missing, which the Jaeger UI shows, and the same as
+	// Incomplete (its addition, as in /api/v1/traces/:id).
+	Warnings   []string        `json:"warnings"`
+	Incomplete *incompleteJSON `json:"incomplete,omitempty"`
+}
+
+// withCompleteness marks a trace whose spans may be missing.
+func (t jaegerTrace) withCompleteness(c query.Completeness) jaegerTrace {
+	if t.Incomplete = renderIncomplete(c); t.Incomplete != nil {
+		t.Warnings = append(t.Warnings, t.Incomplete.Reasons...)
+	}
+	return t
 }
 
 type jaegerSpan struct {

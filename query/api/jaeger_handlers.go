@@ -1,8 +1,8 @@
 package api
 
 import (
+	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -161,29 +161,30 @@ func (s *server) jaegerSearch(c *fiber.Ctx) error {
 	}
 	data := make([]jaegerTrace, 0, len(traces))
 	for _, td := range traces {
-		data = append(data, toJaeger(td))
+		data = append(data, toJaeger(td).withCompleteness(s.svc.Completeness(td)))
 	}
 	return respond(c, data, 0)
 }
 
-func (s *server) jaegerTracesByID(c *fiber.Ctx, ids []string) error {
-	data := []jaegerTrace{}
+// jaegerTracesByID answers ?traceID=…&traceID=…: repeats once, at most
+// Limits.MaxTraceIDs distinct ids, all the traces together at most the
+// store's span limit.
+func (s *server) jaegerTracesByID(c *fiber.Ctx, raw []string) error {
+	ids, err := parseTraceIDs("traceID", raw, s.svc.Limits().MaxTraceIDs)
+	if err != nil {
+		return err
+	}
+	found, err := s.svc.GetTraces(c.UserContext(), ids)
+	if err != nil {
+		return err
+	}
+	data := make([]jaegerTrace, 0, len(found.Traces))
+	for _, td := range found.Traces {
+		data = append(data, toJaeger(td).withCompleteness(s.svc.Completeness(td)))
+	}
 	var missing []apiError
-	for _, raw := range ids {
-		id, err := parseTraceID("traceID", raw)
-		if err != nil {
-			return err
-		}
-		td, err := s.svc.GetTrace(c.UserContext(), id)
-		var nf *query.NotFoundError
-		if errors.As(err, &nf) {
-			missing = append(missing, apiError{Msg: nf.Error(), TraceID: jaegerTraceID(id)})
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		data = append(data, toJaeger(td))
+	for _, id := range found.Missing {
+		missing = append(missing, apiError{Msg: (&query.NotFoundError{What: "trace " + hex.EncodeToString(id[:])}).Error(), TraceID: jaegerTraceID(id)})
 	}
 	return c.JSON(envelope{Data: data, Errors: missing})
 }
@@ -197,7 +198,7 @@ func (s *server) jaegerTrace(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return respond(c, []jaegerTrace{toJaeger(td)}, 0)
+	return respond(c, []jaegerTrace{toJaeger(td).withCompleteness(s.svc.Completeness(td))}, 0)
 }
 
 func (s *server) jaegerDependencies(c *fiber.Ctx) error {

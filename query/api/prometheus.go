@@ -48,6 +48,10 @@ func newMetrics(svc *query.Service) *metrics {
 			Name: "tracehouse_query_clickhouse_queries_rejected_total",
 			Help: "Queries that gave up waiting for a slot (answered 429).",
 		}, func() float64 { return float64(lim.Rejected()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tracehouse_query_live_tails",
+			Help: "Live tails running now (at most the service's MaxTails; more are answered 429).",
+		}, func() float64 { return float64(svc.Tails()) }),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

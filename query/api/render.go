@@ -173,6 +173,25 @@ type pathJSON struct {
 	Resources    []resourceJSON  `json:"resources"`
 	Roots        []*pathSpanJSON `json:"roots"`
 	Logs         []logJSON       `json:"logs"`
+	// Incomplete is set when spans of the trace may be missing.
+	Incomplete *incompleteJSON `json:"incomplete,omitempty"`
+}
+
+// incompleteJSON says why a trace may be missing spans (query.Completeness).
+type incompleteJSON struct {
+	Reasons        []string `json:"reasons"`
+	Arriving       bool     `json:"arriving"`
+	RootMissing    bool     `json:"rootMissing"`
+	MissingParents int      `json:"missingParents"`
+	NewestEnd      string   `json:"newestEnd"`
+}
+
+func renderIncomplete(c query.Completeness) *incompleteJSON {
+	if c.Complete() {
+		return nil
+	}
+	return &incompleteJSON{Reasons: c.Reasons(), Arriving: c.Arriving, RootMissing: c.RootMissing,
+		MissingParents: c.MissingParents, NewestEnd: formatTime(c.NewestEnd)}
 }
 
 type resourceJSON struct {
@@ -231,6 +250,7 @@ type pathSpanJSON struct {
 
 func renderPath(rp *query.RequestPath) pathJSON {
 	out := pathJSON{
+		Incomplete:   renderIncomplete(rp.Completeness),
 		TraceID:      hexTraceID(rp.TraceID),
 		Start:        formatTime(rp.Start),
 		DurationNs:   rp.Duration.Nanoseconds(),
@@ -378,62 +398,143 @@ func renderDiff(d *query.TraceDiff) diffJSON {
 
 // Metrics.
 
+type latencyJSON struct {
+	P50Ns float64 `json:"p50Ns"`
+	P95Ns float64 `json:"p95Ns"`
+	P99Ns float64 `json:"p99Ns"`
+}
+
+func renderLatency(l query.Latency) latencyJSON {
+	return latencyJSON{P50Ns: l.P50, P95Ns: l.P95, P99Ns: l.P99}
+}
+
 type statsJSON struct {
 	Calls     uint64  `json:"calls"`
 	Errors    uint64  `json:"errors"`
 	Rate      float64 `json:"rate"`
 	ErrorRate float64 `json:"errorRate"`
-	P50Ns     float64 `json:"p50Ns"`
-	P95Ns     float64 `json:"p95Ns"`
-	P99Ns     float64 `json:"p99Ns"`
+	latencyJSON
 }
 
 func renderStats(s query.Stats) statsJSON {
-	return statsJSON{Calls: s.Calls, Errors: s.Errors, Rate: round(s.Rate), ErrorRate: round(s.ErrorRate), P50Ns: s.P50, P95Ns: s.P95, P99Ns: s.P99}
+	return statsJSON{Calls: s.Calls, Errors: s.Errors, Rate: round(s.Rate), ErrorRate: round(s.ErrorRate), latencyJSON: renderLatency(s.Latency)}
+}
+
+// callStatsJSON are calls as the callers saw them.
+type callStatsJSON struct {
+	Calls         uint64  `json:"calls"`
+	Errors        uint64  `json:"errors"`
+	ShortCircuits uint64  `json:"shortCircuits"`
+	Rate          float64 `json:"rate"`
+	FailureRate   float64 `json:"failureRate"`
+	latencyJSON
+}
+
+func renderCallStats(c query.CallStats) callStatsJSON {
+	return callStatsJSON{Calls: c.Calls, Errors: c.Errors, ShortCircuits: c.ShortCircuits, Rate: round(c.Rate),
+		FailureRate: round(c.FailureRate), latencyJSON: renderLatency(c.Latency)}
 }
 
 // round keeps 6 significant decimals so that JSON output is stable.
 func round(f float64) float64 { return math.Round(f*1e6) / 1e6 }
 
+type coverageJSON struct {
+	Start   string  `json:"start,omitempty"`
+	End     string  `json:"end,omitempty"`
+	Seconds float64 `json:"seconds"`
+}
+
+func renderCoverage(c query.Coverage) coverageJSON {
+	if c.Duration() == 0 {
+		return coverageJSON{}
+	}
+	return coverageJSON{Start: formatTime(c.Start), End: formatTime(c.End), Seconds: round(c.Duration().Seconds())}
+}
+
+type windowJSON struct {
+	Start    string       `json:"start"`
+	End      string       `json:"end"`
+	Coverage coverageJSON `json:"coverage"`
+}
+
+func renderWindow(w query.MapWindow) windowJSON {
+	return windowJSON{Start: formatTime(w.Range.Start), End: formatTime(w.Range.End), Coverage: renderCoverage(w.Coverage)}
+}
+
+type healthJSON struct {
+	State     string `json:"state"`
+	Now       bool   `json:"now"`
+	RootCause bool   `json:"rootCause"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+type nodeWindowJSON struct {
+	Served  statsJSON     `json:"served"`
+	Callers callStatsJSON `json:"callers"`
+}
+
 type nodeJSON struct {
 	Service string `json:"service"`
 	statsJSON
+	Callers callStatsJSON  `json:"callers"`
+	Recent  nodeWindowJSON `json:"recent"`
+	Health  healthJSON     `json:"health"`
+}
+
+type edgeWindowJSON struct {
+	statsJSON
+	Caller callStatsJSON `json:"caller"`
 }
 
 type edgeJSON struct {
 	Parent string `json:"parent"`
 	Child  string `json:"child"`
 	statsJSON
+	Caller     callStatsJSON  `json:"caller"`
+	Recent     edgeWindowJSON `json:"recent"`
+	Failing    bool           `json:"failing"`
+	FailingNow bool           `json:"failingNow"`
 }
 
 type serviceMapJSON struct {
-	Start string     `json:"start"`
-	End   string     `json:"end"`
-	Nodes []nodeJSON `json:"nodes"`
-	Edges []edgeJSON `json:"edges"`
+	Start         string       `json:"start"`
+	End           string       `json:"end"`
+	Coverage      coverageJSON `json:"coverage"`
+	Recent        windowJSON   `json:"recent"`
+	RecentMinutes int          `json:"recentMinutes"`
+	Nodes         []nodeJSON   `json:"nodes"`
+	Edges         []edgeJSON   `json:"edges"`
 }
 
 func renderServiceMap(m *query.ServiceMap) serviceMapJSON {
-	out := serviceMapJSON{Start: formatTime(m.Range.Start), End: formatTime(m.Range.End), Nodes: []nodeJSON{}, Edges: []edgeJSON{}}
+	out := serviceMapJSON{Start: formatTime(m.Range.Start), End: formatTime(m.Range.End), Coverage: renderCoverage(m.Coverage),
+		Recent: renderWindow(m.Recent), RecentMinutes: int(m.RecentWindow / time.Minute), Nodes: []nodeJSON{}, Edges: []edgeJSON{}}
 	for _, n := range m.Nodes {
-		out.Nodes = append(out.Nodes, nodeJSON{Service: n.Service, statsJSON: renderStats(n.Stats)})
+		out.Nodes = append(out.Nodes, nodeJSON{Service: n.Service, statsJSON: renderStats(n.Stats), Callers: renderCallStats(n.Callers),
+			Recent: nodeWindowJSON{Served: renderStats(n.Recent.Served), Callers: renderCallStats(n.Recent.Callers)},
+			Health: healthJSON{State: n.Health.State, Now: n.Health.Now, RootCause: n.Health.RootCause, Reason: n.Health.Reason}})
 	}
 	for _, e := range m.Edges {
-		out.Edges = append(out.Edges, edgeJSON{Parent: e.Parent, Child: e.Child, statsJSON: renderStats(e.Stats)})
+		out.Edges = append(out.Edges, edgeJSON{Parent: e.Parent, Child: e.Child, statsJSON: renderStats(e.Stats), Caller: renderCallStats(e.Caller),
+			Recent:  edgeWindowJSON{statsJSON: renderStats(e.Recent.Stats), Caller: renderCallStats(e.Recent.Caller)},
+			Failing: e.Failing, FailingNow: e.FailingNow})
 	}
 	return out
 }
 
+// redPointJSON is one step. Rate is null for a step the data does not
+// cover (no data, which is not the same as no calls); partial marks the
+// first and last steps with data, whose rate is over the covered part.
 type redPointJSON struct {
-	Time      string  `json:"time"`
-	Calls     uint64  `json:"calls"`
-	Errors    uint64  `json:"errors"`
-	Rate      float64 `json:"rate"`
-	ErrorRate float64 `json:"errorRate"`
-	AvgNs     float64 `json:"avgNs"`
-	P50Ns     float64 `json:"p50Ns"`
-	P95Ns     float64 `json:"p95Ns"`
-	P99Ns     float64 `json:"p99Ns"`
+	Time           string   `json:"time"`
+	Calls          uint64   `json:"calls"`
+	Errors         uint64   `json:"errors"`
+	Rate           *float64 `json:"rate"`
+	ErrorRate      float64  `json:"errorRate"`
+	AvgNs          float64  `json:"avgNs"`
+	CoveredSeconds float64  `json:"coveredSeconds"`
+	Partial        bool     `json:"partial,omitempty"`
+	latencyJSON
 }
 
 type redJSON struct {
@@ -441,17 +542,24 @@ type redJSON struct {
 	Operation   string         `json:"operation,omitempty"`
 	SpanKind    string         `json:"spanKind"`
 	StepSeconds int64          `json:"stepSeconds"`
+	Coverage    coverageJSON   `json:"coverage"`
 	Points      []redPointJSON `json:"points"`
 }
 
 func renderRED(s *query.REDSeries) redJSON {
-	out := redJSON{Service: s.Service, Operation: s.Operation, SpanKind: "all", StepSeconds: int64(s.Step / time.Second), Points: make([]redPointJSON, 0, len(s.Points))}
+	out := redJSON{Service: s.Service, Operation: s.Operation, SpanKind: "all", StepSeconds: int64(s.Step / time.Second),
+		Coverage: renderCoverage(s.Coverage), Points: make([]redPointJSON, 0, len(s.Points))}
 	if s.Kind != nil {
 		out.SpanKind = kindName(*s.Kind)
 	}
 	for _, p := range s.Points {
-		out.Points = append(out.Points, redPointJSON{Time: formatTime(p.Time), Calls: p.Calls, Errors: p.Errors, Rate: round(p.Rate),
-			ErrorRate: round(p.ErrorRate), AvgNs: p.AvgNs, P50Ns: p.P50, P95Ns: p.P95, P99Ns: p.P99})
+		pt := redPointJSON{Time: formatTime(p.Time), Calls: p.Calls, Errors: p.Errors,
+			ErrorRate: round(p.ErrorRate), AvgNs: p.AvgNs, CoveredSeconds: round(p.Covered.Seconds()), Partial: p.Partial, latencyJSON: renderLatency(p.Latency)}
+		if p.Covered > 0 {
+			r := round(p.Rate)
+			pt.Rate = &r
+		}
+		out.Points = append(out.Points, pt)
 	}
 	return out
 }
@@ -462,15 +570,16 @@ type histogramJSON struct {
 }
 
 type histBucketJSON struct {
-	Start  string `json:"start"`
-	Count  uint64 `json:"count"`
-	Errors uint64 `json:"errors"`
+	Start   string `json:"start"`
+	Count   uint64 `json:"count"`
+	Errors  uint64 `json:"errors"`
+	Partial bool   `json:"partial,omitempty"`
 }
 
 func renderHistogram(h *query.Histogram) *histogramJSON {
 	out := &histogramJSON{StepSeconds: int64(h.Step / time.Second), Buckets: make([]histBucketJSON, 0, len(h.Buckets))}
 	for _, b := range h.Buckets {
-		out.Buckets = append(out.Buckets, histBucketJSON{Start: formatTime(b.Start), Count: b.Count, Errors: b.Errors})
+		out.Buckets = append(out.Buckets, histBucketJSON{Start: formatTime(b.Start), Count: b.Count, Errors: b.Errors, Partial: b.Partial})
 	}
 	return out
 }

@@ -58,6 +58,10 @@ type logsJSON struct {
 	Histogram  *histogramJSON `json:"histogram,omitempty"`
 }
 
+// The envelope of GET /api/v1/logs: total is every record the query
+// matches in [start, end) (what the UI shows as "N records"), not the size
+// of this page (len(data.logs), at most limit).
+
 func (s *server) logQuery(c *fiber.Ctx) (query.LogQuery, error) {
 	r, err := parseRange(c.Query("start"), c.Query("end"), s.svc.Now(), defaultLogRange)
 	if err != nil {
@@ -75,68 +79,58 @@ func wantsNDJSON(c *fiber.Ctx) bool {
 }
 
 // searchLogs is GET /api/v1/logs: JSON by default, NDJSON (one record per
-// line, streamed as ClickHouse returns them) with Accept:
-// application/x-ndjson.
+// line, then a {"nextCursor": …} line when there is more) with Accept:
+// application/x-ndjson. Both read the page whole (Limits.MaxLogs bounds
+// it) and free the query slot before writing: a slow client holds no slot.
 func (s *server) searchLogs(c *fiber.Ctx) error {
 	q, err := s.logQuery(c)
 	if err != nil {
 		return err
 	}
-	if wantsNDJSON(c) {
-		return s.streamLogs(c, q)
-	}
 	page, err := s.svc.SearchLogsPage(c.UserContext(), q)
 	if err != nil {
 		return err
+	}
+	if wantsNDJSON(c) {
+		return writeNDJSON(c, page)
 	}
 	out := logsJSON{Logs: make([]logJSON, 0, len(page.Entries)), NextCursor: page.NextCursor}
 	for _, e := range page.Entries {
 		out.Logs = append(out.Logs, renderLog(e))
 	}
+	var total uint64
 	if on, _ := strconv.ParseBool(c.Query("histogram")); on {
 		h, err := s.svc.LogHistogram(c.UserContext(), q)
 		if err != nil {
 			return err
 		}
 		out.Histogram = renderHistogram(h)
-	}
-	return c.JSON(envelope{Data: out, Total: len(out.Logs), Limit: q.Limit})
-}
-
-// streamLogs writes NDJSON. The query starts before the status line, so
-// errors up to the first row are ordinary error responses; an error later
-// ends the stream with a {"error": …} line. A last {"nextCursor": …} line
-// says how to continue (every record carries its own cursor as well).
-func (s *server) streamLogs(c *fiber.Ctx, q query.LogQuery) error {
-	ctx, cancel := context.WithCancel(s.ctx)
-	st, err := s.svc.SearchLogs(ctx, q)
-	if err != nil {
-		cancel()
+		total = h.Total
+	} else if page.NextCursor == "" && q.Cursor == "" {
+		total = uint64(len(out.Logs)) // one page holds every match
+	} else if total, err = s.svc.CountLogs(c.UserContext(), q); err != nil {
 		return err
 	}
+	limit := q.Limit
+	if limit == 0 {
+		limit = query.DefaultLogLimit
+	}
+	return c.JSON(envelope{Data: out, Total: int(total), Limit: limit})
+}
+
+// writeNDJSON writes a page as NDJSON: a line per record (each carries its
+// own cursor), then a {"nextCursor": …} line when there is a next page.
+func writeNDJSON(c *fiber.Ctx, page *query.LogPage) error {
 	c.Set(fiber.HeaderContentType, "application/x-ndjson")
-	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
-		defer cancel()
-		defer st.Close()
-		enc := json.NewEncoder(w)
-		n := 0
-		for st.Next() {
-			if err := enc.Encode(renderLog(st.Entry())); err != nil {
-				return
-			}
-			if n++; n%64 == 0 {
-				if w.Flush() != nil {
-					return // the client went away
-				}
-			}
+	enc := json.NewEncoder(c.Response().BodyWriter())
+	for _, e := range page.Entries {
+		if err := enc.Encode(renderLog(e)); err != nil {
+			return err
 		}
-		if err := st.Err(); err != nil {
-			enc.Encode(map[string]any{"error": apiError{Msg: err.Error()}})
-		} else if cur := st.NextCursor(); cur != "" {
-			enc.Encode(map[string]string{"nextCursor": cur})
-		}
-		w.Flush()
-	})
+	}
+	if page.NextCursor != "" {
+		return enc.Encode(map[string]string{"nextCursor": page.NextCursor})
+	}
 	return nil
 }
 
@@ -144,12 +138,10 @@ func (s *server) streamLogs(c *fiber.Ctx, q query.LogQuery) error {
 // record (id: its cursor), a "skipped" event when records came faster than
 // a poll shows, an "error" event if a poll fails, and a comment line on
 // quiet polls so that a vanished client is noticed. limit=N ends the stream
-// after N records.
+// after N records. A tail over Limits.MaxTails is refused with 429, a start
+// over Limits.TailMaxLookback back with 400, both before the stream starts.
 func (s *server) tailLogs(c *fiber.Ctx) error {
 	q := query.TailQuery{Query: c.Query("q")}
-	if err := s.svc.ValidateLogQuery(q.Query); err != nil {
-		return err
-	}
 	if v := c.Query("start"); v != "" {
 		t, err := parseTime("start", v, s.svc.Now())
 		if err != nil {
@@ -161,25 +153,49 @@ func (s *server) tailLogs(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	tail, err := s.svc.OpenTail(q)
+	if err != nil {
+		return err
+	}
 	c.Set(fiber.HeaderContentType, "text/event-stream")
 	c.Set(fiber.HeaderCacheControl, "no-cache")
 	c.Set("X-Accel-Buffering", "no")
+	conn := c.Context().Conn()
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		defer tail.Close()
+		defer s.recoverStream(c.Path())
 		ctx, cancel := context.WithCancel(s.ctx)
 		defer cancel()
+		// Every write gives the client StreamWriteTimeout more to take
+		// what is sent (fasthttp's WriteTimeout would bound the whole
+		// stream instead): a client that stops reading blocks the
+		// connection's writes past the deadline, which ends the tail and
+		// frees its place; one that reads keeps it going for as long as
+		// the tail runs. The writer runs at most a few buffers ahead of
+		// the connection, so the deadline follows the client closely.
+		extend := func() {
+			if conn != nil {
+				conn.SetWriteDeadline(time.Now().Add(s.opts.StreamWriteTimeout))
+			}
+		}
+		flush := func() error {
+			extend()
+			return w.Flush()
+		}
 		sent := 0
 		errLimit := errors.New("limit reached")
-		err := s.svc.TailLogs(ctx, q, func(b query.TailBatch) error {
+		err := tail.Run(ctx, func(b query.TailBatch) error {
 			for _, e := range b.Entries {
 				data, err := json.Marshal(renderLog(e))
 				if err != nil {
 					return err
 				}
+				extend()
 				w.WriteString("event: log\nid: " + e.Cursor + "\ndata: ")
 				w.Write(data)
 				w.WriteString("\n\n")
 				if sent++; limit > 0 && sent >= limit {
-					w.Flush()
+					flush()
 					return errLimit
 				}
 			}
@@ -189,7 +205,7 @@ func (s *server) tailLogs(c *fiber.Ctx) error {
 			if len(b.Entries) == 0 && !b.Skipped {
 				w.WriteString(":\n\n")
 			}
-			return w.Flush()
+			return flush()
 		})
 		if err != nil && !errors.Is(err, errLimit) {
 			data, _ := json.Marshal(apiError{Msg: err.Error()})
@@ -198,9 +214,17 @@ func (s *server) tailLogs(c *fiber.Ctx) error {
 			w.WriteString("\n\n")
 		}
 		w.WriteString("event: end\ndata: {}\n\n")
-		w.Flush()
+		flush()
 	})
 	return nil
+}
+
+// recoverStream keeps a panic in a stream writer, which runs on a
+// goroutine of its own, from ending the process.
+func (s *server) recoverStream(path string) {
+	if r := recover(); r != nil {
+		s.log.Error().Interface("panic", r).Str("path", path).Msg("stream writer panicked; the stream was cut")
+	}
 }
 
 func (s *server) serviceMap(c *fiber.Ctx) error {
@@ -208,7 +232,13 @@ func (s *server) serviceMap(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	m, err := s.svc.ServiceMap(c.UserContext(), r)
+	mq := query.ServiceMapQuery{Range: r}
+	if v := c.Query("recent"); v != "" {
+		if mq.Recent, err = parseDuration("recent", v); err != nil {
+			return err
+		}
+	}
+	m, err := s.svc.ServiceMap(c.UserContext(), mq)
 	if err != nil {
 		return err
 	}

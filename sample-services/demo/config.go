@@ -39,7 +39,7 @@ func ParseFlags(args []string, env cli.Env) (Config, error) {
 // Command is `sample-services demo`: the whole stack until SIGINT/SIGTERM.
 var Command = cli.Command{
 	Name:    "demo",
-	Summary: "the whole stack: tracehouse all-in-one, the four services and a gentle load",
+	Summary: "the whole stack: tracehouse all-in-one, the broker, the services (order and payment twice), fulfillment and a gentle load",
 	Run:     runCommand,
 }
 

@@ -1,8 +1,9 @@
 // Package demo is the one-command demo behind `make run`: it starts the
 // Tracehouse all-in-one binary (embedded ClickHouse, collector, query API
-// and UI), the four sample services as their own processes, and a gentle
-// load generator; prints where everything is; and stops it all in order on
-// Ctrl-C.
+// and UI), the broker, the sample services as their own processes (order
+// and payment as two replicas each) with the fulfillment worker, and a
+// gentle load generator; prints where everything is; and stops it all in
+// order on Ctrl-C.
 package demo
 
 import (
@@ -15,6 +16,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -27,39 +30,67 @@ type process struct {
 	port    int    // checked free before start; 0 for none
 	ready   string // URL answering 200 once the process serves
 	purpose string
-	cmd     *exec.Cmd
-	exited  chan error
+	// replicaOf names the service when this is one of its replicas: the
+	// demo outlives a replica's exit while another one runs (the callers
+	// fail over), so a replica can be killed to watch that.
+	replicaOf string
+	cmd       *exec.Cmd
+	exited    chan error
 }
 
 func (c Config) processes() []*process {
 	rps := fmt.Sprint(c.RPS)
-	return []*process{
-		{name: "tracehouse", bin: c.Tracehouse, args: []string{"all-in-one", "--data", c.Data, "--tail-logs", c.tailedLogs()}, port: 8080,
+	const (
+		payments = "http://127.0.0.1:8003,http://127.0.0.1:8013"
+		orders   = "http://127.0.0.1:8002,http://127.0.0.1:8012"
+	)
+	svc := func(name string, port int, purpose string, args ...string) *process {
+		p := &process{name: name, bin: c.Self, args: args, port: port,
+			ready: fmt.Sprintf("http://127.0.0.1:%d/readyz", port), purpose: purpose}
+		if strings.Contains(purpose, "replica") {
+			p.replicaOf = args[0]
+		}
+		return p
+	}
+	procs := []*process{
+		{name: "tracehouse", bin: c.Tracehouse, args: []string{"all-in-one", "--data", c.Data}, port: 8080,
 			ready: "http://127.0.0.1:8080/readyz", purpose: "query API + UI"},
-		{name: "payment", bin: c.Self, args: []string{"payment"}, port: 8003, ready: "http://127.0.0.1:8003/readyz", purpose: "payment service"},
-		{name: "auth", bin: c.Self, args: []string{"auth"}, port: 8001, ready: "http://127.0.0.1:8001/readyz", purpose: "auth service"},
-		{name: "order", bin: c.Self, args: []string{"order"}, port: 8002, ready: "http://127.0.0.1:8002/readyz", purpose: "order service"},
-		{name: "gateway", bin: c.Self, args: []string{"gateway"}, port: 8000, ready: "http://127.0.0.1:8000/readyz", purpose: "gateway (public API)"},
+		svc("broker", 8005, "broker health (NATS on 4222)", "broker", "--data", filepath.Join(c.Data, "broker"), "--instance-id", "broker-1"),
+		svc("payment-1", 8003, "payment service, replica 1", "payment", "--instance-id", "payment-1"),
+		svc("payment-2", 8013, "payment service, replica 2", "payment", "--listen", "127.0.0.1:8013", "--instance-id", "payment-2"),
+		svc("auth", 8001, "auth service", "auth", "--instance-id", "auth-1"),
+		svc("order-1", 8002, "order service, replica 1", "order", "--instance-id", "order-1", "--payment-url", payments),
+		svc("order-2", 8012, "order service, replica 2", "order", "--listen", "127.0.0.1:8012", "--instance-id", "order-2", "--payment-url", payments),
+		svc("fulfillment", 8004, "fulfillment worker", "fulfillment", "--instance-id", "fulfillment-1"),
+		svc("gateway", 8000, "gateway (public API)", "gateway", "--instance-id", "gateway-1", "--order-url", orders),
 		{name: "loadgen", bin: c.Self, args: []string{"loadgen", "--target", "http://127.0.0.1:8000", "--rps", rps,
 			"--concurrency", "2", "--duration", "24h"}},
 	}
+	procs[0].args = append(procs[0].args, "--tail-logs", tailedLogs(c.Data, procs))
+	return procs
 }
 
 // tailedLogs is the glob of the log files the all-in-one tails as a
-// demonstration of file ingestion: the sample services' own logs (the
-// JSON copy of what they also send over OTLP, plus whatever only reaches
-// the file, such as a crash) and the load generator's progress lines.
+// demonstration of file ingestion: every other process's log (the sample
+// services' JSON copy of what they also send over OTLP, plus whatever only
+// reaches the file, such as a crash, and the load generator's progress).
 // Not tracehouse.log: Tracehouse reading its own log would feed on itself.
 // The records carry log.source=file and no trace ids, so the trace view
 // and request path list each log line once; `-attr.log.source:file`
 // leaves them out of a logs search, `attr.log.source:file` shows only them.
-func (c Config) tailedLogs() string {
-	return filepath.Join(c.Data, "logs", "{gateway,auth,order,payment,loadgen}.log")
+func tailedLogs(data string, procs []*process) string {
+	var names []string
+	for _, p := range procs {
+		if p.name != "tracehouse" {
+			names = append(names, p.name)
+		}
+	}
+	return filepath.Join(data, "logs", "{"+strings.Join(names, ",")+"}.log")
 }
 
-// otherPorts are the all-in-one's ports besides the UI's, checked up front
+// otherPorts are the ports checked up front besides the processes' own,
 // so a clash is reported before anything starts.
-var otherPorts = map[int]string{8123: "embedded ClickHouse", 4317: "OTLP gRPC", 4318: "OTLP HTTP", 4319: "JSON-lines logs"}
+var otherPorts = map[int]string{8123: "embedded ClickHouse", 4317: "OTLP gRPC", 4318: "OTLP HTTP", 4319: "JSON-lines logs", 4222: "NATS (broker)"}
 
 // Run starts the demo and blocks until ctx ends, then stops every process.
 func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
@@ -98,19 +129,33 @@ Tracehouse demo is running.
   logs over HTTP     http://127.0.0.1:8080/api/v1/logs?q=level:error
   tailed log files   %s (attr.log.source:file in a logs search)
   gateway (shop API) http://127.0.0.1:8000  (POST /api/login, POST /api/checkout, GET /api/orders/:id)
+  replicas           order :8002 and :8012, payment :8003 and :8013 (X-Served-By names who answered)
+  broker             nats://127.0.0.1:4222 (JetStream in %s), fulfillment worker :8004
   faults             PUT http://127.0.0.1:8003/admin/faults  {"error_rate":0.5}
+                     PUT http://127.0.0.1:8004/admin/faults  {"poison_sku":"sku-fig"}  (dead letters)
   OTLP               gRPC 127.0.0.1:4317, HTTP 127.0.0.1:4318
   ClickHouse         http://127.0.0.1:8123  (data in %s)
 Press Ctrl-C to stop.
-`, cfg.tailedLogs(), cfg.Data)
+`, tailedLogs(cfg.Data, procs), filepath.Join(cfg.Data, "broker"), cfg.Data)
+	running := slices.Clone(started)
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case err := <-anyExit(started):
-			return err
+		case ex := <-anyExit(running):
+			running = slices.DeleteFunc(running, func(p *process) bool { return p == ex.p })
+			if ex.p.replicaOf == "" || !slices.ContainsFunc(running, func(p *process) bool { return p.replicaOf == ex.p.replicaOf }) {
+				return ex.err
+			}
+			fmt.Fprintf(stdout, "%v; the other %s replica takes its requests (start it again: %s %s)\n",
+				ex.err, ex.p.replicaOf, ex.p.bin, strings.Join(ex.p.args, " "))
 		}
 	}
+}
+
+type exit struct {
+	p   *process
+	err error
 }
 
 func checkPorts(procs []*process) error {
@@ -181,14 +226,16 @@ func (p *process) waitReady(ctx context.Context, timeout time.Duration) error {
 	}
 }
 
-func anyExit(procs []*process) <-chan error {
-	out := make(chan error, 1)
+// anyExit reports the first of procs to exit. Each exit stays readable
+// from p.exited for the next caller.
+func anyExit(procs []*process) <-chan exit {
+	out := make(chan exit, 1)
 	for _, p := range procs {
 		go func() {
 			err := <-p.exited
 			p.exited <- err
 			select {
-			case out <- err:
+			case out <- exit{p, err}:
 			default:
 			}
 		}()

@@ -25,8 +25,9 @@ func (f Faults) Validate() error { return f.Latency.Validate("latency") }
 // Config is the gateway configuration.
 type Config struct {
 	service.Common
-	AuthURL  string
-	OrderURL string
+	// AuthURLs and OrderURLs are the replicas of auth and order.
+	AuthURLs  service.URLList
+	OrderURLs service.URLList
 	// RateLimit requests per RateWindow are allowed per client IP on /api.
 	RateLimit  int
 	RateWindow time.Duration
@@ -39,8 +40,8 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Common:          service.DefaultCommon("127.0.0.1:8000"),
-		AuthURL:         "http://127.0.0.1:8001",
-		OrderURL:        "http://127.0.0.1:8002",
+		AuthURLs:        service.URLList{"http://127.0.0.1:8001"},
+		OrderURLs:       service.URLList{"http://127.0.0.1:8002"},
 		RateLimit:       200,
 		RateWindow:      time.Second,
 		UpstreamTimeout: 10 * time.Second,
@@ -52,10 +53,11 @@ func (c Config) Validate() error {
 	if err := c.Common.Validate(); err != nil {
 		return err
 	}
-	for flagName, raw := range map[string]string{"auth-url": c.AuthURL, "order-url": c.OrderURL} {
-		if err := service.CheckBaseURL(flagName, raw, "http://127.0.0.1:8001"); err != nil {
-			return err
-		}
+	if err := service.CheckBaseURLs("auth-url", c.AuthURLs, "http://127.0.0.1:8001"); err != nil {
+		return err
+	}
+	if err := service.CheckBaseURLs("order-url", c.OrderURLs, "http://127.0.0.1:8002,http://127.0.0.1:8012"); err != nil {
+		return err
 	}
 	if c.RateLimit < 1 {
 		return errors.New("-rate-limit must be at least 1 request per window")
@@ -78,8 +80,8 @@ func (c Config) Validate() error {
 func ParseFlags(args []string, env cli.Env) (Config, error) {
 	cfg := DefaultConfig()
 	err := cfg.Common.ParseFlags(Name, "GATEWAY", args, env, func(fs *cli.FlagSet) {
-		fs.StringVar(&cfg.AuthURL, "auth-url", cfg.AuthURL, "base URL of the auth service")
-		fs.StringVar(&cfg.OrderURL, "order-url", cfg.OrderURL, "base URL of the order service")
+		fs.Var(&cfg.AuthURLs, "auth-url", "base URLs of the auth replicas, comma-separated")
+		fs.Var(&cfg.OrderURLs, "order-url", "base URLs of the order replicas, comma-separated")
 		fs.IntVar(&cfg.RateLimit, "rate-limit", cfg.RateLimit, "requests per -rate-window allowed per client IP on /api")
 		fs.DurationVar(&cfg.RateWindow, "rate-window", cfg.RateWindow, "rate limit window (whole seconds)")
 		fs.DurationVar(&cfg.UpstreamTimeout, "upstream-timeout", cfg.UpstreamTimeout, "timeout of each call to auth and order")

@@ -6,10 +6,13 @@ package gateway
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -69,19 +72,18 @@ func New(cfg Config, tel *telemetry.Telemetry) (*Service, error) {
 	}
 	// Without auth and order the gateway can only fail requests, so it
 	// should not get any.
+	auth := httpx.NewClient("auth", cfg.AuthURLs, tel, cfg.UpstreamTimeout)
+	orders := httpx.NewClient("order", cfg.OrderURLs, tel, cfg.UpstreamTimeout)
 	base, err := service.NewBase(Name, tel, cfg.Faults,
-		httpx.Check{Name: "auth", Probe: httpx.ProbeHealthz(cfg.AuthURL)},
-		httpx.Check{Name: "order", Probe: httpx.ProbeHealthz(cfg.OrderURL)},
+		httpx.Check{Name: "auth", Probe: auth.Ready},
+		httpx.Check{Name: "order", Probe: orders.Ready},
 	)
 	if err != nil {
+		auth.Close()
+		orders.Close()
 		return nil, err
 	}
-	s := &Service{
-		Base:   base,
-		tel:    tel,
-		auth:   httpx.NewClient("auth", cfg.AuthURL, tel, cfg.UpstreamTimeout),
-		orders: httpx.NewClient("order", cfg.OrderURL, tel, cfg.UpstreamTimeout),
-	}
+	s := &Service{Base: base, tel: tel, auth: auth, orders: orders}
 
 	api := s.App().Group("/api", rateLimiter(cfg), s.injectLatency)
 	api.Post("/login", s.login)
@@ -99,8 +101,8 @@ func Run(ctx context.Context, cfg Config) error {
 
 // Close drops kept-alive connections to peers, after the app has stopped.
 func (s *Service) Close() {
-	s.auth.CloseIdleConnections()
-	s.orders.CloseIdleConnections()
+	s.auth.Close()
+	s.orders.Close()
 }
 
 // rateLimiter allows cfg.RateLimit requests per window per client IP over a
@@ -170,10 +172,18 @@ func (s *Service) checkout(c *fiber.Ctx) error {
 			"the token belongs to %q but the checkout is for %q; log in as %q", user, req.User, req.User)
 	}
 
+	// The gateway names the order: the request to order is then
+	// idempotent (a replica that dies mid-request can be replaced by
+	// another with the same request), and the order id picks the order
+	// replica, for this request and for every lookup of the order.
+	orderID := newOrderID()
+	trace.SpanFromContext(ctx).SetAttributes(attribute.String("order.id", orderID))
 	var created json.RawMessage
 	err = s.orders.Do(ctx, httpx.Request{
 		Method: http.MethodPost, Route: "/v1/orders", Path: "/v1/orders",
-		Body: orderCreate{User: req.User, Items: items, Card: req.Card},
+		Header:   map[string]string{httpx.IdempotencyKeyHeader: orderID},
+		Body:     orderCreate{OrderID: orderID, User: req.User, Items: items, Card: req.Card},
+		Affinity: orderID,
 	}, &created)
 	if err != nil {
 		failure := s.upstreamFailure(ctx, err)
@@ -194,7 +204,7 @@ func (s *Service) getOrder(c *fiber.Ctx) error {
 		return httpx.FieldError("id", "order id must be 1 to 64 characters")
 	}
 	var raw json.RawMessage
-	err = s.orders.Do(ctx, httpx.Request{Method: http.MethodGet, Route: "/v1/orders/:id", Path: "/v1/orders/" + id}, &raw)
+	err = s.orders.Do(ctx, httpx.Request{Method: http.MethodGet, Route: "/v1/orders/:id", Path: "/v1/orders/" + url.PathEscape(id), Affinity: id}, &raw)
 	if err != nil {
 		return s.upstreamFailure(ctx, err)
 	}
@@ -272,15 +282,22 @@ func (s *Service) upstreamFailure(ctx context.Context, err error) error {
 
 // orderCreate is the order service's POST /v1/orders body.
 type orderCreate struct {
-	User  string      `json:"user"`
-	Items []orderItem `json:"items"`
-	Card  string      `json:"card"`
+	OrderID string      `json:"order_id"`
+	User    string      `json:"user"`
+	Items   []orderItem `json:"items"`
+	Card    string      `json:"card"`
 }
 
 type orderItem struct {
 	SKU        string `json:"sku"`
 	Qty        int    `json:"qty"`
 	PriceCents int64  `json:"price_cents"`
+}
+
+func newOrderID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return "ord_" + hex.EncodeToString(b[:])
 }
 
 func checkUser(user string) error {

@@ -147,7 +147,7 @@ func TestReadinessFollowsDependencies(t *testing.T) {
 	ln := testenv.Listen(t)
 	cfg := gateway.DefaultConfig()
 	cfg.Listen, cfg.OTLPEndpoint = ln.Addr().String(), ""
-	cfg.AuthURL, cfg.OrderURL = deadURL, st.OrderURL
+	cfg.AuthURLs, cfg.OrderURLs = []string{deadURL}, []string{st.OrderURL}
 	gw, err := gateway.New(cfg, testenv.NewTelemetry(t, cfg.TelemetryConfig(gateway.Name)))
 	if err != nil {
 		t.Fatal(err)

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/tracehouse/tracehouse/sample-services/internal/cards"
+	"github.com/tracehouse/tracehouse/sample-services/internal/httpx"
 )
 
 // ErrUnreachable is returned when the target does not answer at start.
@@ -74,7 +75,7 @@ func Run(ctx context.Context, cfg Config, out, progress io.Writer) (Report, erro
 				// so every dispatched request is counted with its outcome.
 				began := time.Now()
 				errKind := w.do(context.WithoutCancel(runCtx), kind)
-				rec.record(kind, time.Since(began), errKind)
+				rec.record(kind, time.Since(began), errKind, w.servedBy)
 			}
 		})
 	}
@@ -214,6 +215,9 @@ type worker struct {
 	orders []string
 	// relogin is set after a 401 (say, auth restarted with a new secret).
 	relogin bool
+	// servedBy is the X-Served-By entries of the last response: which
+	// instance of each service served it.
+	servedBy []string
 }
 
 const maxRememberedOrders = 64
@@ -290,11 +294,13 @@ func (w *worker) send(ctx context.Context, method, path string, payload any) (in
 	if w.token != "" {
 		req.Header.Set("Authorization", "Bearer "+w.token)
 	}
+	w.servedBy = nil
 	resp, err := w.client.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
 	defer resp.Body.Close()
+	w.servedBy = httpx.ParseServedBy(resp.Header.Get(httpx.ServedByHeader))
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	return resp.StatusCode, body, err
 }

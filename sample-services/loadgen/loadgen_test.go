@@ -179,3 +179,33 @@ func TestParseFlags(t *testing.T) {
 		}
 	}
 }
+
+// With two order and two payment replicas, the report says how many
+// requests each instance served (from X-Served-By), and that adds up.
+func TestReportCountsRequestsPerInstance(t *testing.T) {
+	st := testenv.StartStack(t, testenv.Options{Replicas: 2})
+	cfg := loadgen.DefaultConfig()
+	cfg.Target, cfg.RPS, cfg.Concurrency, cfg.Duration, cfg.Requests = st.GatewayURL, 0, 3, 0, 30
+	cfg.Mix = loadgen.Mix{loadgen.KindCheckout: 1}
+	var out, progress bytes.Buffer
+	rep, err := loadgen.Run(context.Background(), cfg, &out, &progress)
+	if err != nil || rep.OK != 30 {
+		t.Fatalf("run: %v; %d of 30 ok (%v)", err, rep.OK, rep.ErrorsByKind)
+	}
+	in := rep.ByInstance
+	if in["gateway/gateway-1"] != 30 {
+		t.Errorf("gateway served %d of 30: %v", in["gateway/gateway-1"], in)
+	}
+	for _, svc := range []string{"order", "payment"} {
+		one, two := in[svc+"/"+svc+"-1"], in[svc+"/"+svc+"-2"]
+		if one+two != 30 || one == 0 || two == 0 {
+			t.Errorf("%s replicas served %d and %d, want both some and 30 in all: %v", svc, one, two, in)
+		}
+	}
+	if charged := st.Payments[0].ChargesProcessed() + st.Payments[1].ChargesProcessed(); charged != 30 {
+		t.Errorf("payment replicas processed %d charges for 30 checkouts", charged)
+	}
+	if !strings.Contains(out.String(), "requests by instance") || !strings.Contains(out.String(), "order/order-2") {
+		t.Errorf("summary lacks the per-instance table:\n%s", out.String())
+	}
+}

@@ -91,7 +91,11 @@ type Report struct {
 	// (card_declined, rate_limited...), http_<status> when the body had
 	// none, or timeout / connection_refused / connection for no answer.
 	ErrorsByKind map[string]int
-	P50, P99     time.Duration
+	// ByInstance counts the responses each process took part in, keyed
+	// "service/instance" as the X-Served-By header names them: how the
+	// gateway and order spread the load over the replicas.
+	ByInstance map[string]int
+	P50, P99   time.Duration
 }
 
 // RPS is the achieved request rate.
@@ -110,6 +114,7 @@ type recorder struct {
 	all          *histogram
 	interval     *histogram // since the last progress line
 	errors       map[string]int
+	instances    map[string]int
 	requests     int
 	lastRequests int
 	lastTick     time.Time
@@ -122,12 +127,13 @@ type kindRecorder struct {
 
 func newRecorder(start time.Time) *recorder {
 	r := &recorder{
-		start:    start,
-		lastTick: start,
-		byKind:   map[string]*kindRecorder{},
-		all:      newHistogram(),
-		interval: newHistogram(),
-		errors:   map[string]int{},
+		start:     start,
+		lastTick:  start,
+		byKind:    map[string]*kindRecorder{},
+		all:       newHistogram(),
+		interval:  newHistogram(),
+		errors:    map[string]int{},
+		instances: map[string]int{},
 	}
 	for _, kind := range Kinds {
 		r.byKind[kind] = &kindRecorder{latency: newHistogram()}
@@ -135,10 +141,14 @@ func newRecorder(start time.Time) *recorder {
 	return r
 }
 
-// record adds one result; errKind is "" for a success.
-func (r *recorder) record(kind string, latency time.Duration, errKind string) {
+// record adds one result; errKind is "" for a success, servedBy the
+// X-Served-By entries of the response.
+func (r *recorder) record(kind string, latency time.Duration, errKind string, servedBy []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	for _, instance := range servedBy {
+		r.instances[instance]++
+	}
 	k := r.byKind[kind]
 	k.requests++
 	k.latency.record(latency)
@@ -180,6 +190,7 @@ func (r *recorder) report(now time.Time) Report {
 		Requests:     r.requests,
 		ByKind:       map[string]KindStats{},
 		ErrorsByKind: maps.Clone(r.errors),
+		ByInstance:   maps.Clone(r.instances),
 		P50:          r.all.quantile(0.50),
 		P99:          r.all.quantile(0.99),
 	}
@@ -214,6 +225,17 @@ func (r Report) WriteTable(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(w, "elapsed %s\n", r.Elapsed.Round(time.Millisecond))
+	if len(r.ByInstance) > 0 {
+		fmt.Fprintln(w, "requests by instance (X-Served-By):")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		names := slices.Sorted(maps.Keys(r.ByInstance))
+		for _, name := range names {
+			fmt.Fprintf(tw, "  %s\t%d\n", name, r.ByInstance[name])
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
 	if len(r.ErrorsByKind) == 0 {
 		_, err := fmt.Fprintln(w, "no errors")
 		return err

@@ -9,6 +9,7 @@ import (
 	"github.com/tracehouse/tracehouse/internal/cli"
 	"github.com/tracehouse/tracehouse/sample-services/internal/faults"
 	"github.com/tracehouse/tracehouse/sample-services/internal/httpx"
+	"github.com/tracehouse/tracehouse/sample-services/internal/messaging"
 	"github.com/tracehouse/tracehouse/sample-services/internal/service"
 )
 
@@ -68,7 +69,15 @@ func (f Faults) breakerSettingsEqual(other Faults) bool {
 // Config is the order service configuration.
 type Config struct {
 	service.Common
-	PaymentURL string
+	// PaymentURLs are the payment replicas, balanced by idempotency key.
+	PaymentURLs service.URLList
+	// NATSURL is the broker order events go to; empty publishes none.
+	NATSURL string
+	// PublishTimeout bounds one attempt to publish an event; after it the
+	// event waits in the outbox and the checkout goes on.
+	PublishTimeout time.Duration
+	// OutboxSize bounds the events kept while the broker is away.
+	OutboxSize int
 	Faults     Faults
 	// InitialStock is the stock every SKU starts with; SKUs are stocked on
 	// first sight, so any SKU a client sends exists.
@@ -80,11 +89,15 @@ type Config struct {
 	MaxSKUs int
 }
 
-// DefaultConfig is order on :8002 calling payment on :8003.
+// DefaultConfig is order on :8002 calling payment on :8003 and publishing
+// to the broker on :4222.
 func DefaultConfig() Config {
 	return Config{
-		Common:     service.DefaultCommon("127.0.0.1:8002"),
-		PaymentURL: "http://127.0.0.1:8003",
+		Common:         service.DefaultCommon("127.0.0.1:8002"),
+		PaymentURLs:    service.URLList{"http://127.0.0.1:8003"},
+		NATSURL:        messaging.DefaultURL,
+		PublishTimeout: 2 * time.Second,
+		OutboxSize:     10_000,
 		Faults: Faults{
 			BreakerFailureThreshold: 5,
 			BreakerOpenTimeout:      faults.Duration(10 * time.Second),
@@ -105,8 +118,19 @@ func (c Config) Validate() error {
 	if err := c.Common.Validate(); err != nil {
 		return err
 	}
-	if err := service.CheckBaseURL("payment-url", c.PaymentURL, "http://127.0.0.1:8003"); err != nil {
+	if err := service.CheckBaseURLs("payment-url", c.PaymentURLs, "http://127.0.0.1:8003"); err != nil {
 		return err
+	}
+	if c.NATSURL != "" {
+		if err := messaging.CheckURL("nats-url", c.NATSURL); err != nil {
+			return err
+		}
+	}
+	if c.PublishTimeout <= 0 {
+		return fmt.Errorf("-publish-timeout must be positive, got %s", c.PublishTimeout)
+	}
+	if c.OutboxSize < 1 {
+		return errors.New("-outbox-size must be at least 1")
 	}
 	if err := c.Faults.Validate(); err != nil {
 		return fmt.Errorf("faults: %w", err)
@@ -126,7 +150,10 @@ func ParseFlags(args []string, env cli.Env) (Config, error) {
 	cfg := DefaultConfig()
 	err := cfg.Common.ParseFlags(Name, "ORDER", args, env, func(fs *cli.FlagSet) {
 		f := &cfg.Faults
-		fs.StringVar(&cfg.PaymentURL, "payment-url", cfg.PaymentURL, "base URL of the payment service")
+		fs.Var(&cfg.PaymentURLs, "payment-url", "base URLs of the payment replicas, comma-separated")
+		fs.StringVar(&cfg.NATSURL, "nats-url", cfg.NATSURL, "broker that order events are published to, nats://[user:password@]host:port; empty publishes none")
+		fs.DurationVar(&cfg.PublishTimeout, "publish-timeout", cfg.PublishTimeout, "how long one publish may wait for the broker before the event waits in the outbox")
+		fs.IntVar(&cfg.OutboxSize, "outbox-size", cfg.OutboxSize, "events kept for retry while the broker is away")
 		fs.Func("breaker-failures", fmt.Sprintf("consecutive payment failures that open the circuit breaker (default %d)", f.BreakerFailureThreshold), uintSetter(&f.BreakerFailureThreshold))
 		fs.DurationVar(f.BreakerOpenTimeout.Ptr(), "breaker-open-timeout", f.BreakerOpenTimeout.D(), "how long the breaker stays open before trial calls")
 		fs.Func("breaker-half-open-requests", fmt.Sprintf("trial calls allowed while half-open (default %d)", f.BreakerHalfOpenRequests), uintSetter(&f.BreakerHalfOpenRequests))
@@ -145,7 +172,7 @@ func ParseFlags(args []string, env cli.Env) (Config, error) {
 }
 
 // Command is `sample-services order`: the order service until SIGINT/SIGTERM.
-var Command = service.Command(Name, "order saga on :8002", ParseFlags, Run)
+var Command = service.Command(Name, "order saga on :8002, publishing order events to the broker", ParseFlags, Run)
 
 func uintSetter(dst *uint32) func(string) error {
 	return func(s string) error {

@@ -2,16 +2,28 @@
 // stock, charge payment, confirm) and undoes the finished steps when a later
 // one fails, each undo step a span of its own so the trace tells the story.
 // Payment is called through a circuit breaker with per-call timeouts and
-// retries.
+// retries. A confirmed order is announced as an order.confirmed event, a
+// failed one as order.cancelled, on the broker; fulfillment takes it from
+// there.
+//
+// Orders live in the memory of the replica that created them. A client
+// that names the order (order_id in the request) can send the same
+// request again, to any replica: the replica that has it answers with it,
+// another one runs the saga under the same id, and payment's idempotency
+// key (the order id) and the event's message id keep the charge and the
+// event single.
 package order
 
 import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tracehouse/tracehouse/sample-services/internal/cards"
 	"github.com/tracehouse/tracehouse/sample-services/internal/httpx"
@@ -36,6 +48,13 @@ const (
 	defaultCurrency  = "USD"
 	codeOutOfStock   = "out_of_stock"
 	codePaymentError = "payment_unavailable"
+	codeInProgress   = "order_in_progress"
+	codeIDReused     = "order_id_reused"
+	codeOrderFailed  = "order_failed"
+	// ReplayedHeader is "true" on an answer with an order created earlier
+	// under the same order_id.
+	ReplayedHeader   = "Idempotent-Replayed"
+	maxOrderIDLength = 64
 )
 
 // Item is one line of an order; prices are in cents so sums are exact.
@@ -47,9 +66,12 @@ type Item struct {
 
 // CreateRequest is the body of POST /v1/orders.
 type CreateRequest struct {
-	User  string `json:"user"`
-	Items []Item `json:"items"`
-	Card  string `json:"card"`
+	// OrderID, when given, names the order and makes the request
+	// idempotent: a repeat gets the first answer instead of a second order.
+	OrderID string `json:"order_id,omitempty"`
+	User    string `json:"user"`
+	Items   []Item `json:"items"`
+	Card    string `json:"card"`
 }
 
 // Order is an order as stored and returned.
@@ -73,6 +95,7 @@ type Service struct {
 	payments  *payments
 	orders    *orderStore
 	inventory *inventory
+	events    *events // nil: events are off (-nats-url "")
 }
 
 // New builds the order service.
@@ -94,10 +117,15 @@ func New(cfg Config, tel *telemetry.Telemetry) (*Service, error) {
 	s := &Service{
 		Base:      base,
 		tel:       tel,
-		payments:  newPayments(tel, cfg.PaymentURL, base.Faults()),
 		orders:    orders,
 		inventory: newInventory(cfg.InitialStock, cfg.MaxSKUs),
 	}
+	if cfg.NATSURL != "" {
+		if s.events, err = newEvents(tel, cfg); err != nil {
+			return nil, err
+		}
+	}
+	s.payments = newPayments(tel, cfg.PaymentURLs, base.Faults())
 	s.App().Get("/admin/breaker", func(c *fiber.Ctx) error { return c.JSON(s.payments.state()) })
 	s.App().Post("/v1/orders", s.create)
 	s.App().Get("/v1/orders/:id", s.get)
@@ -111,9 +139,13 @@ func Run(ctx context.Context, cfg Config) error {
 	})
 }
 
-// Close drops kept-alive connections to peers, after the app has stopped.
+// Close drops kept-alive connections to peers and the broker, after the
+// app has stopped.
 func (s *Service) Close() {
-	s.payments.client.CloseIdleConnections()
+	s.payments.client.Close()
+	if s.events != nil {
+		s.events.close()
+	}
 }
 
 // Breaker is the payment circuit breaker's current state.
@@ -127,11 +159,48 @@ func (s *Service) create(c *fiber.Ctx) error {
 	if err := req.validate(); err != nil {
 		return err
 	}
+	if req.OrderID != "" {
+		if o, replayed, err := s.replay(c.UserContext(), req); replayed || err != nil {
+			if err != nil {
+				return err
+			}
+			c.Set(ReplayedHeader, "true")
+			return c.Status(http.StatusCreated).JSON(o)
+		}
+	}
 	o, err := s.checkout(c.UserContext(), req)
 	if err != nil {
 		return err
 	}
 	return c.Status(http.StatusCreated).JSON(o)
+}
+
+// replay answers a request whose order_id this replica already has: with
+// the order when it is the same order, an error when the id names another
+// order or the first request is still running or failed. Otherwise it
+// claims the id (replayed false) and the caller runs the saga.
+func (s *Service) replay(ctx context.Context, req CreateRequest) (Order, bool, error) {
+	now := time.Now().UTC()
+	pending := Order{ID: req.OrderID, User: req.User, Items: req.Items, Currency: defaultCurrency, Status: StatusPending, CreatedAt: now, UpdatedAt: now}
+	existing, found := s.orders.claim(pending)
+	if !found {
+		return Order{}, false, nil
+	}
+	trace.SpanFromContext(ctx).SetAttributes(attribute.String("order.id", existing.ID), attribute.Bool("order.replayed", true))
+	switch {
+	case existing.fingerprint() != pending.fingerprint():
+		return Order{}, true, httpx.NewError(http.StatusUnprocessableEntity, codeIDReused,
+			"order_id %q already names another order (user %s, %d lines); use a new id for a new order", existing.ID, existing.User, len(existing.Items))
+	case existing.Status == StatusPending:
+		return Order{}, true, &httpx.APIError{Status: http.StatusConflict, Code: codeInProgress, RetryAfter: time.Second,
+			Message: fmt.Sprintf("order %s is still being placed by an earlier request; retry shortly with the same order_id", existing.ID)}
+	case existing.Status == StatusFailed:
+		return Order{}, true, &httpx.APIError{Status: http.StatusConflict, Code: codeOrderFailed,
+			Message: fmt.Sprintf("order %s already failed: %s; place a new order with a new order_id", existing.ID, existing.FailureReason),
+			Details: map[string]string{"order_id": existing.ID, "order_status": existing.Status}}
+	}
+	s.tel.Log(ctx).Info().Str("order_id", existing.ID).Msg("order replayed")
+	return existing, true, nil
 }
 
 func (s *Service) get(c *fiber.Ctx) error {
@@ -144,6 +213,11 @@ func (s *Service) get(c *fiber.Ctx) error {
 }
 
 func (r CreateRequest) validate() error {
+	if len(r.OrderID) > maxOrderIDLength || strings.IndexFunc(r.OrderID, func(c rune) bool {
+		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-')
+	}) >= 0 {
+		return httpx.FieldError("order_id", "order_id must be at most %d letters, digits, '_' or '-'", maxOrderIDLength)
+	}
 	if r.User == "" {
 		return httpx.FieldError("user", "user is required")
 	}

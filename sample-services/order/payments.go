@@ -65,12 +65,12 @@ type payments struct {
 	breaker atomic.Pointer[gobreaker.CircuitBreaker[charge]]
 }
 
-func newPayments(tel *telemetry.Telemetry, baseURL string, store *faults.Store[Faults]) *payments {
+func newPayments(tel *telemetry.Telemetry, baseURLs []string, store *faults.Store[Faults]) *payments {
 	p := &payments{
 		tel: tel,
 		// Each attempt has its own deadline (payment_timeout); this one is
 		// only a backstop.
-		client: httpx.NewClient("payment", baseURL, tel, time.Minute),
+		client: httpx.NewClient("payment", baseURLs, tel, time.Minute),
 		faults: store,
 	}
 	p.breaker.Store(p.newBreaker(store.Load()))
@@ -148,6 +148,9 @@ func (p *payments) charge(ctx context.Context, o Order, card string) (charge, er
 		Path:   paymentChargesRoute,
 		Header: map[string]string{paymentIdempotencyKey: o.ID},
 		Body:   chargeRequest{OrderID: o.ID, AmountCents: o.AmountCents, Currency: o.Currency, Card: card},
+		// Payment replicas remember idempotency keys in memory: every
+		// attempt for this order goes to the replica that saw the first.
+		Affinity: o.ID,
 	}
 
 	for attempt := 1; ; attempt++ {

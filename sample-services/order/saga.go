@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tracehouse/tracehouse/sample-services/internal/httpx"
+	"github.com/tracehouse/tracehouse/sample-services/internal/messaging"
 )
 
 // checkout runs the order saga:
@@ -23,11 +24,18 @@ import (
 // and, when a step fails, the compensations of the steps that succeeded,
 // newest first: saga.compensate.release_stock, then
 // saga.compensate.mark_order_failed. Each step is an INTERNAL span under the
-// request's SERVER span.
+// request's SERVER span. confirm_order publishes order.confirmed and
+// mark_order_failed order.cancelled (PRODUCER spans under the step): the
+// saga itself stays synchronous, and fulfillment, which comes after it,
+// is driven by the event.
 func (s *Service) checkout(ctx context.Context, req CreateRequest) (Order, error) {
 	now := time.Now().UTC()
+	id := req.OrderID
+	if id == "" {
+		id = newOrderID()
+	}
 	o := Order{
-		ID:        newOrderID(),
+		ID:        id,
 		User:      req.User,
 		Items:     req.Items,
 		Currency:  defaultCurrency,
@@ -75,12 +83,15 @@ func (s *Service) checkout(ctx context.Context, req CreateRequest) (Order, error
 		return o, s.fail(ctx, o, paymentFailure(o, err))
 	}
 
-	err = s.step(ctx, "saga.confirm_order", o, func(context.Context) error {
+	err = s.step(ctx, "saga.confirm_order", o, func(ctx context.Context) error {
 		s.inventory.commit(o.ID)
 		o.Status = StatusConfirmed
 		o.ChargeID = paid.ID
 		o.UpdatedAt = time.Now().UTC()
 		s.orders.put(o)
+		// The hand-off to fulfillment: not a step that can fail the
+		// order (it is paid), so a broker outage only delays it.
+		s.announce(ctx, messaging.SubjectOrderConfirmed, o)
 		return nil
 	})
 	if err != nil { // confirm cannot fail today; kept so a future check can
@@ -128,6 +139,7 @@ func (s *Service) compensate(ctx context.Context, o Order, cause error, stockRes
 		o.FailureReason = cause.Error()
 		o.UpdatedAt = time.Now().UTC()
 		s.orders.put(o)
+		s.announce(ctx, messaging.SubjectOrderCancelled, o)
 		return nil
 	})
 	log.Warn().Str("order_id", o.ID).Str("reason", o.FailureReason).Msg("order failed, saga compensated")

@@ -2,6 +2,7 @@ package order
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -24,6 +25,24 @@ func newOrderStore(capacity int) (*orderStore, error) {
 
 func (s *orderStore) put(o Order)                 { s.orders.Add(o.ID, o) }
 func (s *orderStore) get(id string) (Order, bool) { return s.orders.Get(id) }
+
+// claim stores o unless an order with its id exists, which it returns.
+// Atomic, so two requests with one order_id cannot both run the saga.
+func (s *orderStore) claim(o Order) (existing Order, found bool) {
+	existing, found, _ = s.orders.PeekOrAdd(o.ID, o)
+	return existing, found
+}
+
+// fingerprint identifies what an order is for, to tell a repeated request
+// from a different order under a reused id.
+func (o Order) fingerprint() string {
+	var b strings.Builder
+	b.WriteString(o.User)
+	for _, it := range o.Items {
+		fmt.Fprintf(&b, "|%s*%d@%d", it.SKU, it.Qty, it.PriceCents)
+	}
+	return b.String()
+}
 
 // errOutOfStock is a reservation the inventory cannot satisfy.
 type errOutOfStock struct {

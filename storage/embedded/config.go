@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/rs/zerolog"
 )
@@ -34,12 +35,42 @@ type Config struct {
 	// folder (/dev/shm) by default.
 	SpoolDir string
 	Logger   zerolog.Logger
+
+	// The engine runs one statement at a time; writes go first and reads
+	// queue (scheduler.go).
+
+	// ReadQueue is how many reads may wait for the engine; more are refused
+	// with 503 and Retry-After.
+	ReadQueue int
+	// ReadQueueWait is how long a read may wait for the engine before it is
+	// refused with 503 and Retry-After.
+	ReadQueueWait time.Duration
+	// ReadTimeout is the max_execution_time of a read whose client sets
+	// none (0: DefaultReadTimeout; negative: no limit).
+	ReadTimeout time.Duration
+	// ReadMaxMemory is the max_memory_usage (bytes) of a read whose client
+	// sets none (0: DefaultReadMaxMemory, or half of MemoryLimit when that
+	// is less; negative: bounded by MemoryLimit alone).
+	ReadMaxMemory int64
+	// MemoryLimit caps the engine's memory (max_server_memory_usage, bytes):
+	// past it statements fail rather than grow the process. 0 is the
+	// engine's own default, 90% of the machine's memory.
+	MemoryLimit int64
 }
 
 // Defaults for Config fields left empty.
 const (
 	DefaultListen          = "127.0.0.1:8123"
 	DefaultMaxRequestBytes = 1 << 30
+	// DefaultReadQueue and DefaultReadQueueWait: a screenful of panels may
+	// wait behind a burst of inserts; a read that waited longer than a
+	// person would is refused.
+	DefaultReadQueue     = 64
+	DefaultReadQueueWait = 15 * time.Second
+	// DefaultReadTimeout and DefaultReadMaxMemory bound reads whose client
+	// sets no limit of its own (the query service sets 30s).
+	DefaultReadTimeout   = 60 * time.Second
+	DefaultReadMaxMemory = 2 << 30
 )
 
 func (c *Config) applyDefaults() {
@@ -48,6 +79,21 @@ func (c *Config) applyDefaults() {
 	}
 	if c.MaxRequestBytes <= 0 {
 		c.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if c.ReadQueue <= 0 {
+		c.ReadQueue = DefaultReadQueue
+	}
+	if c.ReadQueueWait <= 0 {
+		c.ReadQueueWait = DefaultReadQueueWait
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = DefaultReadTimeout
+	}
+	if c.ReadMaxMemory == 0 {
+		c.ReadMaxMemory = DefaultReadMaxMemory
+		if c.MemoryLimit > 0 && c.MemoryLimit/2 < c.ReadMaxMemory {
+			c.ReadMaxMemory = c.MemoryLimit / 2
+		}
 	}
 	if c.SpoolDir == "" {
 		c.SpoolDir = os.TempDir()
@@ -68,6 +114,12 @@ func (c *Config) Validate() error {
 	}
 	if !c.AllowRemote && !isLoopback(host) {
 		return fmt.Errorf("listen address %q is not a loopback address; the embedded engine only serves this machine unless --allow-remote is given (then set --user and --password too)", c.Listen)
+	}
+	if c.MemoryLimit < 0 {
+		return fmt.Errorf("memory limit %d is negative (0: the engine's default)", c.MemoryLimit)
+	}
+	if c.MemoryLimit > 0 && c.ReadMaxMemory > c.MemoryLimit {
+		return fmt.Errorf("read memory limit %d is above the engine's memory limit %d: lower --read-max-memory or raise --memory-limit", c.ReadMaxMemory, c.MemoryLimit)
 	}
 	if c.AllowRemote && c.User == "" {
 		return fmt.Errorf("--allow-remote needs --user and --password: an open ClickHouse on the network would accept any query")

@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"os"
@@ -48,14 +49,17 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request) {
 		s.answerHello(w, req)
 		return
 	}
-	if err := s.run(w, req); err != nil {
+	if err := s.run(r.Context(), w, req); err != nil {
+		setRetryAfter(w, err)
 		writeError(w, s.sizeAware(err))
 	}
 }
 
-// run executes a request with its database and settings applied, holding the
-// engine's session so that no other request sees them.
-func (s *Server) run(w http.ResponseWriter, req *request) error {
+// run executes a request with its database and settings applied, when the
+// scheduler gives it the engine, holding the engine's session so that no
+// other request sees them. ctx is the client's: a request whose client has
+// gone never starts, and a read stops when its client goes.
+func (s *Server) run(ctx context.Context, w http.ResponseWriter, req *request) error {
 	var spooled string
 	if req.insertTarget != "" {
 		// Spool before taking the session: reading the body may be slow.
@@ -67,6 +71,15 @@ func (s *Server) run(w http.ResponseWriter, req *request) error {
 		spooled = path
 	}
 
+	kind := classify(req)
+	if kind == classRead {
+		s.readLimits(req)
+	}
+	release, err := s.sched.acquire(ctx, kind)
+	if err != nil {
+		return err
+	}
+	defer release()
 	s.session.Lock()
 	defer s.session.Unlock()
 	if err := s.applySession(req); err != nil {
@@ -97,5 +110,5 @@ func (s *Server) run(w http.ResponseWriter, req *request) error {
 		}
 		return s.writeResult(w, req, out)
 	}
-	return s.stream(w, req)
+	return s.stream(ctx, w, req)
 }

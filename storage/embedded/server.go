@@ -28,6 +28,8 @@ type Server struct {
 	spoolSeq atomic.Uint64
 	served   chan error
 
+	// sched decides which request runs next on the engine.
+	sched *scheduler
 	// session guards the engine's process-wide state (current database and
 	// settings) across the statements of one request.
 	session  sync.Mutex
@@ -58,15 +60,17 @@ func Start(cfg Config) (*Server, error) {
 		os.RemoveAll(spoolDir)
 		return nil, fmt.Errorf("listen on %s: %w (is another ClickHouse or Tracehouse running? choose another port with --listen)", cfg.Listen, err)
 	}
-	engine, err := chdb.Open(cfg.LibPath, dataDir)
+	engine, err := chdb.OpenWith(cfg.LibPath, dataDir, chdb.Options{MaxServerMemoryUsage: cfg.MemoryLimit})
 	if err != nil {
 		ln.Close()
 		os.RemoveAll(spoolDir)
 		return nil, err
 	}
+	log := cfg.Logger.With().Str("component", "clickhouse").Logger()
 	s := &Server{
 		cfg:      cfg,
-		log:      cfg.Logger.With().Str("component", "clickhouse").Logger(),
+		log:      log,
+		sched:    newScheduler(cfg.ReadQueue, cfg.ReadQueueWait, log),
 		engine:   engine,
 		listener: ln,
 		spoolDir: spoolDir,
@@ -85,7 +89,9 @@ func Start(cfg Config) (*Server, error) {
 		IdleTimeout:       2 * time.Minute,
 	}
 	go func() { s.served <- s.http.Serve(ln) }()
-	s.log.Info().Str("listen", s.Addr()).Str("data", dataDir).Str("version", s.hello.version).Msg("embedded ClickHouse ready")
+	s.log.Info().Str("listen", s.Addr()).Str("data", dataDir).Str("version", s.hello.version).
+		Int64("memory_limit", cfg.MemoryLimit).Int("read_queue", cfg.ReadQueue).Dur("read_queue_wait", cfg.ReadQueueWait).
+		Dur("read_timeout", cfg.ReadTimeout).Int64("read_max_memory", cfg.ReadMaxMemory).Msg("embedded ClickHouse ready")
 	return s, nil
 }
 

@@ -3,6 +3,7 @@ package logquery
 import (
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -61,7 +62,7 @@ func (c *compiler) expr(e Expr) (string, error) {
 		}
 		return "NOT (" + inner + ")", nil
 	case *Text:
-		return c.text(e.Text, e.Quoted, e.At)
+		return c.text(e.Text, e.Quoted, e.At, false)
 	case *Compare:
 		return c.compare(e)
 	}
@@ -89,21 +90,101 @@ func Tokens(text string) []string {
 	})
 }
 
-// text searches the body. One token is hasToken, more are hasPhrase (the
-// tokens in that order, next to each other); both are answered by the text
-// index, which lower-cases, so the search ignores case.
-func (c *compiler) text(text string, quoted bool, at int) (string, error) {
+// ErrorAttributes are the string attributes whose values migration 0009
+// gathers into the logs table's ErrorText column (one per line, in this
+// order): where instrumentations put an error's reason. Full-text search
+// looks at them as well as at the body, through ErrorText's indexes.
+var ErrorAttributes = []string{"error", "error.message", "error.type", "exception.type", "exception.message", "reason"}
+
+// ErrorText is the column that holds the ErrorAttributes' values.
+const ErrorText = "ErrorText"
+
+// textColumns are what bare words and phrases search: the body and the
+// error reasons, each with a text index over its lower-cased words.
+var textColumns = []string{"Body", ErrorText}
+
+// text searches the body (and, unless bodyOnly, the error attributes). One
+// token is hasToken, more are hasPhrase (the tokens in that order, next to
+// each other); the text indexes answer both and lower-case, so the search
+// ignores case. A word with * is a pattern (textPattern).
+func (c *compiler) text(text string, quoted bool, at int, bodyOnly bool) (string, error) {
+	cols := textColumns
+	if bodyOnly {
+		cols = cols[:1]
+	}
 	if !quoted && strings.Contains(text, "*") {
-		return "", c.errAt(at, "wildcards work on field values (service:pay*), not on body text; search for whole words or a \"phrase\"")
+		return c.textPattern(text, at, cols)
 	}
 	tokens := Tokens(text)
+	fn, arg := "hasPhrase", text
 	switch len(tokens) {
 	case 0:
 		return "", c.errAt(at, "%q has no letters or digits to search for", text)
 	case 1:
-		return "hasToken(Body, " + c.params.Add("String", tokens[0]) + ")", nil
+		fn, arg = "hasToken", tokens[0]
 	}
-	return "hasPhrase(Body, " + c.params.Add("String", text) + ")", nil
+	param := c.params.Add("String", arg)
+	parts := make([]string, len(cols))
+	for i, col := range cols {
+		parts[i] = fn + "(" + col + ", " + param + ")"
+	}
+	return orOf(parts), nil
+}
+
+// textPattern is a word with * in the body or the error attributes: the
+// text matches when it contains something the pattern matches, * standing
+// for any characters, case ignored (*outage* and outage* alike). The
+// 3-gram indexes of 0009 serve lower(…) LIKE for a fragment of 3 or more
+// characters: on lower(ErrorText) a text index (only the rows holding
+// every 3-gram are read), on lower(Body) an ngram bloom filter (granules
+// lacking one of them are skipped).
+func (c *compiler) textPattern(text string, at int, cols []string) (string, error) {
+	if len(Tokens(text)) == 0 {
+		return "", c.errAt(at, "%q has no letters or digits to search for; put some next to the *", text)
+	}
+	pattern := c.params.Add("String", containsPattern(strings.ToLower(text)))
+	parts := make([]string, len(cols))
+	for i, col := range cols {
+		parts[i] = "lower(" + col + ") LIKE " + pattern
+	}
+	return orOf(parts), nil
+}
+
+// likePattern turns a pattern with * into LIKE's: * becomes %, and LIKE's
+// own %, _ and \ match themselves.
+func likePattern(p string) string {
+	var b strings.Builder
+	for _, r := range p {
+		switch r {
+		case '*':
+			b.WriteByte('%')
+		case '%', '_', '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// containsPattern is the LIKE pattern of text that contains a match of p.
+func containsPattern(p string) string {
+	return "%" + likePattern(strings.Trim(p, "*")) + "%"
+}
+
+func orOf(parts []string) string {
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return "(" + strings.Join(parts, " OR ") + ")"
+}
+
+// isWildcard says whether an unquoted value is a pattern with a * other
+// than one trailing * (which is a prefix: startsWith).
+func isWildcard(v string) bool {
+	i := strings.IndexByte(v, '*')
+	return i >= 0 && i != len(v)-1
 }
 
 var notForLogs = map[string]bool{
@@ -131,7 +212,7 @@ func (c *compiler) compare(e *Compare) (string, error) {
 		if op != chsql.Eq {
 			return "", c.errAt(e.At, "body can only be searched (body:word or body:\"a phrase\"), not compared with %s", e.Op)
 		}
-		return c.text(e.Value, e.Quoted, e.ValAt)
+		return c.text(e.Value, e.Quoted, e.ValAt, true)
 	case strings.HasPrefix(field, "attr.") || strings.HasPrefix(field, "attributes."):
 		return c.attr(e, schema.Attrs, field[strings.IndexByte(field, '.')+1:], op)
 	case strings.HasPrefix(field, "resource."):
@@ -149,10 +230,9 @@ func (c *compiler) stringColumn(e *Compare, column string, op chsql.Op) (string,
 		return "", c.errAt(e.At, "%s can only be matched with : or != (not %s)", e.Field, e.Op)
 	}
 	var cond string
-	if prefix, ok := strings.CutSuffix(e.Value, "*"); ok && !e.Quoted {
-		if strings.Contains(prefix, "*") {
-			return "", c.errAt(e.ValAt, "only a trailing * is supported (e.g. %s:pay*)", e.Field)
-		}
+	if !e.Quoted && isWildcard(e.Value) {
+		cond = column + " LIKE " + c.params.Add("String", likePattern(e.Value))
+	} else if prefix, ok := strings.CutSuffix(e.Value, "*"); ok && !e.Quoted {
 		cond = "startsWith(" + column + ", " + c.params.Add("String", prefix) + ")"
 	} else {
 		cond = column + " = " + c.params.Add("String", e.Value)
@@ -252,6 +332,16 @@ func (c *compiler) attr(e *Compare, cols schema.AttrColumns, key string, op chsq
 	return c.anyAttr(e, key, op, attrSet{
 		exists: func(k string) string { return chsql.AttrExists(c.params, cols, k) },
 		prefix: func(k, pre string) string { return chsql.AttrPrefix(c.params, cols, k, pre) },
+		like: func(k, value string) string {
+			kp := c.params.Add("String", k)
+			cond := fmt.Sprintf("(mapContains(%s, %s) AND %s[%s] LIKE %s)", cols.Str, kp, cols.Str, kp, c.params.Add("String", likePattern(value)))
+			if !slices.Contains(ErrorAttributes, k) {
+				return cond
+			}
+			// The value is a line of ErrorText: where it matches, ErrorText
+			// holds a match too, and that condition has an index (0009).
+			return "(lower(" + ErrorText + ") LIKE " + c.params.Add("String", containsPattern(strings.ToLower(value))) + " AND " + cond + ")"
+		},
 		cmp: func(k string, op chsql.Op, v chsql.Value) (string, error) {
 			return chsql.AttrPredicate(c.params, cols, k, op, v)
 		},
@@ -263,6 +353,10 @@ func (c *compiler) resourceAttr(e *Compare, key string, op chsql.Op) (string, er
 	return c.anyAttr(e, key, op, attrSet{
 		exists: func(k string) string { return chsql.JSONAttrExists(c.params, col, k) },
 		prefix: func(k, pre string) string { return chsql.JSONAttrPrefix(c.params, col, k, pre) },
+		like: func(k, value string) string {
+			kp := c.params.Add("String", k)
+			return fmt.Sprintf("(JSONHas(%s, %s, 'stringValue') AND JSONExtractString(%s, %s, 'stringValue') LIKE %s)", col, kp, col, kp, c.params.Add("String", likePattern(value)))
+		},
 		cmp: func(k string, op chsql.Op, v chsql.Value) (string, error) {
 			return chsql.JSONAttrPredicate(c.params, col, k, op, v)
 		},
@@ -273,6 +367,7 @@ func (c *compiler) resourceAttr(e *Compare, key string, op chsql.Op) (string, er
 type attrSet struct {
 	exists func(key string) string
 	prefix func(key, prefix string) string
+	like   func(key, value string) string // value: a pattern with *
 	cmp    func(key string, op chsql.Op, v chsql.Value) (string, error)
 }
 
@@ -289,11 +384,16 @@ func (c *compiler) anyAttr(e *Compare, key string, op chsql.Op, set attrSet) (st
 				return "NOT " + set.exists(key), nil
 			}
 		}
-		if prefix, ok := strings.CutSuffix(e.Value, "*"); ok {
-			if strings.Contains(prefix, "*") || op.Ordered() {
-				return "", c.errAt(e.ValAt, "only a trailing * is supported, with : or != (e.g. %s:abc*)", e.Field)
+		if strings.Contains(e.Value, "*") {
+			if op.Ordered() {
+				return "", c.errAt(e.ValAt, "a value with * matches with : or != only (e.g. %s:*timeout*)", e.Field)
 			}
-			cond := set.prefix(key, prefix)
+			var cond string
+			if isWildcard(e.Value) {
+				cond = set.like(key, e.Value)
+			} else {
+				cond = set.prefix(key, strings.TrimSuffix(e.Value, "*"))
+			}
 			if op == chsql.Ne {
 				return "NOT " + cond, nil
 			}

@@ -3,9 +3,11 @@
 //	service:payment level:error "card declined" trace_id:4bf92f3577b34da6a3ce929d0e0e4736
 //	attr.http.status_code>=500 -attr.user.id:42 (timeout OR deadline) NOT level:debug
 //
-// Bare words and "quoted phrases" search the body (full text, case
-// insensitive, through the logs table's text index). field:value compares a
-// field; field>=value, >, <, <=, = and != compare too. Terms side by side
+// Bare words and "quoted phrases" search the body and the error attributes
+// (full text, case insensitive, through the logs table's text indexes); a
+// word with * matches a fragment (*outage*). field:value compares a field;
+// field>=value, >, <, <=, = and != compare too; a * in a value is a
+// wildcard (service:pay*, attr.error:*timeout*). Terms side by side
 // must all match; OR, NOT (or a leading -) and parentheses combine them.
 // AND, OR and NOT are keywords only in capitals. Errors carry the position
 // (in characters from 0) where the query stops making sense.

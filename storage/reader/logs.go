@@ -185,6 +185,21 @@ func (r *Reader) LogHistogram(ctx context.Context, query string, start, end time
 	return out, err
 }
 
+// CountLogs counts the records query matches in [start, end).
+func (r *Reader) CountLogs(ctx context.Context, query string, start, end time.Time) (uint64, error) {
+	cond, qp, err := compileLogQuery(query)
+	if err != nil {
+		return 0, err
+	}
+	p := chsql.NewParams("p")
+	sql := "SELECT count() FROM " + r.t.logs +
+		"\nWHERE Timestamp >= " + p.Add("DateTime64(9)", start) + " AND Timestamp < " + p.Add("DateTime64(9)", end) +
+		"\n  AND (" + cond + ")"
+	var n uint64
+	err = r.query(ctx, nil, sql, append(p.Args(), qp.Args()...), func(rows driverRows) error { return rows.Scan(&n) })
+	return n, err
+}
+
 // TailLogs returns the records query matches after pos and up to until,
 // oldest first: at most limit of them, and more is true when there were
 // more than that.

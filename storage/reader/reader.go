@@ -5,9 +5,10 @@
 // (rows.go) and writes the SQL: every value that comes from a user reaches
 // ClickHouse as a query parameter ({name:Type}), never as SQL text.
 //
-// Every statement runs under Limits (max_execution_time, max_result_rows,
-// max_result_bytes); a statement over one fails with *TimeoutError or
-// *TooLargeError, never with a silently cut result. Admission (how many
+// Every statement runs under Limits (max_execution_time, max_memory_usage,
+// max_result_rows, max_result_bytes); a statement over one fails with
+// *TimeoutError, *MemoryLimitError or *TooLargeError, never with a silently
+// cut result. Admission (how many
 // reads run at once) is the caller's: the query service's Limiter.
 package reader
 
@@ -28,6 +29,10 @@ import (
 type Limits struct {
 	// MaxExecutionTime stops any one statement (max_execution_time).
 	MaxExecutionTime time.Duration
+	// MaxMemoryUsage stops any one statement that needs more memory than
+	// this many bytes on the server (max_memory_usage): a read must not take
+	// the memory the server needs for inserts.
+	MaxMemoryUsage int64
 	// MaxResultBytes and MaxResultRows cap what one statement may return.
 	MaxResultBytes int64
 	MaxResultRows  int64
@@ -40,6 +45,7 @@ type Limits struct {
 func DefaultLimits() Limits {
 	return Limits{
 		MaxExecutionTime: 30 * time.Second,
+		MaxMemoryUsage:   1 << 30,
 		MaxResultBytes:   256 << 20,
 		MaxResultRows:    1_000_000,
 		MaxTraceSpans:    100_000,
@@ -50,6 +56,9 @@ func (l Limits) withDefaults() Limits {
 	d := DefaultLimits()
 	if l.MaxExecutionTime <= 0 {
 		l.MaxExecutionTime = d.MaxExecutionTime
+	}
+	if l.MaxMemoryUsage <= 0 {
+		l.MaxMemoryUsage = d.MaxMemoryUsage
 	}
 	if l.MaxResultBytes <= 0 {
 		l.MaxResultBytes = d.MaxResultBytes
@@ -86,7 +95,7 @@ type Reader struct {
 
 // tables are the qualified table names.
 type tables struct {
-	spans, traceIndex, logs, red1m, edges1m string
+	spans, traceIndex, logs, red1m, edges1m, peerCalls1m string
 }
 
 // New returns a Reader of the tables in opts.Database through conn.
@@ -103,11 +112,12 @@ func New(conn driver.Conn, opts Options) (*Reader, error) {
 		db:     opts.Database,
 		limits: opts.Limits.withDefaults(),
 		t: tables{
-			spans:      q(schema.SpansTable),
-			traceIndex: q(schema.TraceIndexTable),
-			logs:       q(schema.LogsTable),
-			red1m:      q(schema.RED1mTable),
-			edges1m:    q(schema.ServiceEdges1mTable),
+			spans:       q(schema.SpansTable),
+			traceIndex:  q(schema.TraceIndexTable),
+			logs:        q(schema.LogsTable),
+			red1m:       q(schema.RED1mTable),
+			edges1m:     q(schema.ServiceEdges1mTable),
+			peerCalls1m: q(schema.PeerCalls1mTable),
 		},
 		spanCols: selectList(schema.SpansColumns()),
 		logCols:  selectList(schema.LogsColumns()),
@@ -125,13 +135,15 @@ func (r *Reader) Ping(ctx context.Context) error {
 		return fmt.Errorf("ClickHouse does not answer: %w", err)
 	}
 	var n uint64
-	err := r.conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = {db:String} AND name IN ('spans', 'trace_index', 'logs', 'red_1m', 'service_edges_1m')",
+	ctx, done := r.statement(ctx, nil)
+	defer done()
+	err := r.conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = {db:String} AND name IN ('spans', 'trace_index', 'logs', 'red_1m', 'service_edges_1m', 'peer_calls_1m')",
 		clickhouse.Named("db", r.db)).Scan(&n)
 	if err != nil {
 		return fmt.Errorf("ClickHouse schema check: %w", err)
 	}
-	if n < 5 {
-		return fmt.Errorf("the Tracehouse tables are missing in ClickHouse (found %d of 5); run `tracehouse migrate`", n)
+	if n < 6 {
+		return fmt.Errorf("the Tracehouse tables are missing in ClickHouse (found %d of 6); run `tracehouse migrate`", n)
 	}
 	return nil
 }
@@ -156,12 +168,47 @@ func (e *TooLargeError) Error() string {
 	return fmt.Sprintf("the result is larger than the limit of %d rows or %d MiB; narrow the time range, add filters or lower the limit", e.MaxRows, e.MaxBytes>>20)
 }
 
+// MemoryLimitError is a statement stopped because it needed more memory
+// than Limits.MaxMemoryUsage.
+type MemoryLimitError struct {
+	Limit int64
+}
+
+func (e *MemoryLimitError) Error() string {
+	return fmt.Sprintf("the query needed more than its memory limit of %s (max_memory_usage) and was stopped; narrow the time range or add filters", formatBytes(e.Limit))
+}
+
+// BusyError is a statement the server would not start now: too many run
+// or wait (ClickHouse's TOO_MANY_SIMULTANEOUS_QUERIES; the embedded
+// engine's read queue answers it when full or past its wait).
+type BusyError struct {
+	Msg string
+}
+
+func (e *BusyError) Error() string { return e.Msg }
+
+// formatBytes writes a size in the largest binary unit it is a whole
+// multiple of, so that a limit reads as it was set.
+func formatBytes(n int64) string {
+	for _, u := range []struct {
+		name  string
+		shift uint
+	}{{"GiB", 30}, {"MiB", 20}, {"KiB", 10}} {
+		if n >= 1<<u.shift && n%(1<<u.shift) == 0 {
+			return fmt.Sprintf("%d %s", n>>u.shift, u.name)
+		}
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
 // ClickHouse error codes of statements stopped at a limit.
 const (
-	codeTimeoutExceeded  = 159
-	codeTooManyRows      = 158
-	codeTooManyBytes     = 307
-	codeTooManyRowsBytes = 396
+	codeMemoryLimitExceeded = 241
+	codeTimeoutExceeded     = 159
+	codeTooManyRows         = 158
+	codeTooManyBytes        = 307
+	codeTooManyRowsBytes    = 396
+	codeTooManySimultaneous = 202
 )
 
 // settings are applied to every statement. Exceeding a limit throws
@@ -171,6 +218,7 @@ const (
 func (r *Reader) settings(extra clickhouse.Settings) clickhouse.Settings {
 	s := clickhouse.Settings{
 		"max_execution_time": r.limits.MaxExecutionTime.Seconds(),
+		"max_memory_usage":   r.limits.MaxMemoryUsage,
 		"max_result_bytes":   r.limits.MaxResultBytes,
 		"max_result_rows":    r.limits.MaxResultRows,
 	}
@@ -216,6 +264,10 @@ func (r *Reader) classify(ctx context.Context, extra clickhouse.Settings, err er
 		switch ex.Code {
 		case codeTimeoutExceeded:
 			return &TimeoutError{Limit: r.limits.MaxExecutionTime}
+		case codeMemoryLimitExceeded:
+			return &MemoryLimitError{Limit: r.limits.MaxMemoryUsage}
+		case codeTooManySimultaneous:
+			return &BusyError{Msg: ex.Message}
 		case codeTooManyRows, codeTooManyBytes, codeTooManyRowsBytes:
 			rows := r.limits.MaxResultRows
 			if max, ok := extra["max_result_rows"].(int); ok {

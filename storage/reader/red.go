@@ -71,50 +71,133 @@ type ServiceStats struct {
 	Quantiles     Quantiles
 }
 
-// EdgeStats are the calls from Parent to Child in a range; the quantiles
-// are the child side's durations.
+// EdgeStats are the calls from Parent to Child in a range as the child saw
+// them (service_edges_1m: one per child span whose parent is in Parent);
+// the quantiles are the child side's durations.
 type EdgeStats struct {
 	Parent, Child string
 	Calls, Errors uint64
 	Quantiles     Quantiles
 }
 
-// ServiceGraph reads the services from red_1m and their calls from
-// service_edges_1m, for the minutes in [start, end), sorted by name.
-func (r *Reader) ServiceGraph(ctx context.Context, start, end time.Time) ([]ServiceStats, []EdgeStats, error) {
+// PeerCallStats are the calls Caller made to Peer in a range as the caller
+// saw them (peer_calls_1m, migration 0009): Calls are attempts (client and
+// producer spans naming the peer), Errors the attempts that failed at the
+// caller, ShortCircuits the calls a circuit breaker answered without
+// making them; the quantiles are the caller side's durations of Calls.
+type PeerCallStats struct {
+	Caller, Peer                 string
+	Calls, Errors, ShortCircuits uint64
+	Quantiles                    Quantiles
+}
+
+// ServiceGraph is what the service map is drawn from.
+type ServiceGraph struct {
+	Services  []ServiceStats
+	Edges     []EdgeStats
+	PeerCalls []PeerCallStats
+}
+
+// ServiceGraph reads the services from red_1m, their calls as the callees
+// saw them from service_edges_1m and as the callers saw them from
+// peer_calls_1m, for the minutes in [start, end), sorted by name.
+func (r *Reader) ServiceGraph(ctx context.Context, start, end time.Time) (*ServiceGraph, error) {
+	g := &ServiceGraph{Services: []ServiceStats{}, Edges: []EdgeStats{}, PeerCalls: []PeerCallStats{}}
 	p := chsql.NewParams("p")
 	served := "CAST(SpanKind, 'Int8') IN (2, 5)" // Server, Consumer
 	sql := "SELECT ServiceName, sumIf(Calls, " + served + "), sumIf(Errors, " + served + ")," +
 		" quantilesTDigestMergeIf(0.5, 0.95, 0.99)(DurationQuantiles, " + served + ")\nFROM " + r.t.red1m +
-		"\nWHERE Timestamp >= " + p.Add("DateTime", start) + " AND Timestamp < " + p.Add("DateTime", ceilSecond(end)) +
+		"\nWHERE " + minutesIn(p, start, end) +
 		"\nGROUP BY ServiceName ORDER BY ServiceName"
-	nodes := []ServiceStats{}
 	err := r.query(ctx, nil, sql, p.Args(), func(rows driverRows) error {
 		var n ServiceStats
 		if err := rows.Scan(&n.Service, &n.Calls, &n.Errors, (*[]float64)(&n.Quantiles)); err != nil {
 			return err
 		}
-		nodes = append(nodes, n)
+		g.Services = append(g.Services, n)
 		return nil
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	p = chsql.NewParams("p")
 	sql = "SELECT ParentService, ChildService, sum(Calls), sum(Errors), quantilesTDigestMerge(0.5, 0.95, 0.99)(DurationQuantiles)\nFROM " + r.t.edges1m +
-		"\nWHERE Timestamp >= " + p.Add("DateTime", start) + " AND Timestamp < " + p.Add("DateTime", ceilSecond(end)) +
+		"\nWHERE " + minutesIn(p, start, end) +
 		"\nGROUP BY ParentService, ChildService ORDER BY ParentService, ChildService"
-	edges := []EdgeStats{}
 	err = r.query(ctx, nil, sql, p.Args(), func(rows driverRows) error {
 		var e EdgeStats
 		if err := rows.Scan(&e.Parent, &e.Child, &e.Calls, &e.Errors, (*[]float64)(&e.Quantiles)); err != nil {
 			return err
 		}
-		edges = append(edges, e)
+		g.Edges = append(g.Edges, e)
 		return nil
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return nodes, edges, nil
+	p = chsql.NewParams("p")
+	sql = "SELECT ServiceName, PeerService, sum(Calls), sum(Errors), sum(ShortCircuits), quantilesTDigestMerge(0.5, 0.95, 0.99)(DurationQuantiles)\nFROM " + r.t.peerCalls1m +
+		"\nWHERE " + minutesIn(p, start, end) +
+		"\nGROUP BY ServiceName, PeerService ORDER BY ServiceName, PeerService"
+	err = r.query(ctx, nil, sql, p.Args(), func(rows driverRows) error {
+		var c PeerCallStats
+		if err := rows.Scan(&c.Caller, &c.Peer, &c.Calls, &c.Errors, &c.ShortCircuits, (*[]float64)(&c.Quantiles)); err != nil {
+			return err
+		}
+		g.PeerCalls = append(g.PeerCalls, c)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// minutesIn is the condition on a per-minute table's Timestamp for the
+// minutes that start in [start, end).
+func minutesIn(p *chsql.Params, start, end time.Time) string {
+	return "Timestamp >= " + p.Add("DateTime", ceilSecond(start)) + " AND Timestamp < " + p.Add("DateTime", ceilSecond(end))
+}
+
+// DataSpan is when the spans stored for a range were sent: the start time
+// of the first and of the last span in the range's whole minutes.
+type DataSpan struct {
+	First, Last time.Time
+}
+
+// DataSpan reads the first and last span start in the minutes that start in
+// [start, end); ok is false when there is none. A rate is honest only over
+// the time that data exists for: a range that began before the first span
+// was sent, or ends at a minute whose spans are still arriving, would
+// otherwise read as a fall in traffic. The minutes come from red_1m; the
+// exact times from those two minutes of spans, which are each one range of
+// the spans' sort key (toStartOfMinute(Timestamp), …).
+func (r *Reader) DataSpan(ctx context.Context, start, end time.Time) (DataSpan, bool, error) {
+	p := chsql.NewParams("p")
+	sql := "SELECT count(), min(Timestamp), max(Timestamp) FROM " + r.t.red1m + " WHERE " + minutesIn(p, start, end)
+	var n uint64
+	var first, last time.Time
+	err := r.query(ctx, nil, sql, p.Args(), func(rows driverRows) error { return rows.Scan(&n, &first, &last) })
+	if err != nil || n == 0 {
+		return DataSpan{}, false, err
+	}
+	p = chsql.NewParams("p")
+	a, b := p.Add("DateTime", first), p.Add("DateTime", first.Add(time.Minute))
+	c, d := p.Add("DateTime", last), p.Add("DateTime", last.Add(time.Minute))
+	sql = "SELECT minIf(Timestamp, Timestamp < " + b + "), maxIf(Timestamp, Timestamp >= " + c + ") FROM " + r.t.spans +
+		"\nWHERE (Timestamp >= " + a + " AND Timestamp < " + b + ") OR (Timestamp >= " + c + " AND Timestamp < " + d + ")"
+	var out DataSpan
+	err = r.query(ctx, nil, sql, p.Args(), func(rows driverRows) error { return rows.Scan(&out.First, &out.Last) })
+	if err != nil {
+		return DataSpan{}, false, err
+	}
+	// Spans are kept for less time than the per-minute aggregates: where
+	// they are gone, the minutes themselves bound the data.
+	if out.First.Before(first) {
+		out.First = first
+	}
+	if out.Last.Before(last) {
+		out.Last = last.Add(time.Minute)
+	}
+	return out, true, nil
 }

@@ -57,7 +57,7 @@ func TestMigrateTwiceIsNoop(t *testing.T) {
 	}
 	// The migrations, then automatic statistics turned off on every
 	// MergeTree table (the test engine has them; see statistics.go).
-	want := append(allIDs(t), "statistics off logs", "statistics off red_1m", "statistics off schema_migrations",
+	want := append(allIDs(t), "statistics off logs", "statistics off peer_calls_1m", "statistics off red_1m", "statistics off schema_migrations",
 		"statistics off service_edges_1m", "statistics off spans", "statistics off trace_index")
 	if !reflect.DeepEqual(applied, want) {
 		t.Fatalf("first Migrate applied %q, want %q", applied, want)
@@ -76,7 +76,7 @@ func TestMigrateTwiceIsNoop(t *testing.T) {
 		tables = append(tables, name)
 	}
 	rows.Close()
-	want = []string{LogsTable, RED1mTable, "red_1m_mv", MigrationsTable, ServiceEdgeEventsTable, ServiceEdges1mTable, "service_edges_1m_mv", SpansTable, TraceIndexTable, "trace_index_mv"}
+	want = []string{LogsTable, PeerCalls1mTable, "peer_calls_1m_mv", RED1mTable, "red_1m_mv", MigrationsTable, ServiceEdgeEventsTable, ServiceEdges1mTable, "service_edges_1m_mv", SpansTable, TraceIndexTable, "trace_index_mv"}
 	sort.Strings(want)
 	if !reflect.DeepEqual(tables, want) {
 		t.Errorf("tables %q, want %q", tables, want)
@@ -201,7 +201,7 @@ func TestMigrateChangesTTL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"ttl spans 72h0m0s", "ttl trace_index 72h0m0s", "ttl red_1m 2160h0m0s", "ttl service_edges_1m 2160h0m0s"}
+	want := []string{"ttl spans 72h0m0s", "ttl trace_index 72h0m0s", "ttl red_1m 2160h0m0s", "ttl service_edges_1m 2160h0m0s", "ttl peer_calls_1m 2160h0m0s"}
 	if !reflect.DeepEqual(applied, want) {
 		t.Errorf("applied %q, want %q", applied, want)
 	}
@@ -352,7 +352,9 @@ func TestColumnListsMatchTables(t *testing.T) {
 		LogsTable:              LogsColumns(),
 		ServiceEdgeEventsTable: ServiceEdgeEventsColumns(),
 	} {
-		rows, err := conn.Query(ctx, "SELECT name FROM system.columns WHERE database = {db:String} AND table = {t:String} ORDER BY position",
+		// The lists are what writers insert: computed (MATERIALIZED)
+		// columns are the server's.
+		rows, err := conn.Query(ctx, "SELECT name FROM system.columns WHERE database = {db:String} AND table = {t:String} AND default_kind != 'MATERIALIZED' ORDER BY position",
 			chParams("db", opts.Database, "t", table)...)
 		if err != nil {
 			t.Fatal(err)
@@ -808,5 +810,38 @@ func TestMigrateAcceptsSupersededChecksum(t *testing.T) {
 		if _, err := Migrate(ctx, conn, opts); err != nil {
 			t.Fatalf("Migrate refused a database that applied earlier text %d of 0001: %v", i, err)
 		}
+	}
+}
+
+// Every table that stores rows remembers the tokens of its latest inserts
+// (0008), so a retried INSERT, and the blocks its materialized views make
+// from it, are stored once (storage/writer's TestRetriedBatchCountsOnce
+// checks the rows).
+func TestTablesDeduplicateInserts(t *testing.T) {
+	conn, opts := migrated(t, DefaultOptions())
+	rows, err := conn.Query(context.Background(),
+		"SELECT name, create_table_query FROM system.tables WHERE database = {db:String} AND engine LIKE '%MergeTree' AND name != {migrations:String}",
+		chParams("db", opts.Database, "migrations", MigrationsTable)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var seen []string
+	for rows.Next() {
+		var name, create string
+		if err := rows.Scan(&name, &create); err != nil {
+			t.Fatal(err)
+		}
+		seen = append(seen, name)
+		if !strings.Contains(create, "non_replicated_deduplication_window = 10000") {
+			t.Errorf("%s does not deduplicate inserts:\n%s", name, create)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(seen)
+	if want := []string{LogsTable, PeerCalls1mTable, RED1mTable, ServiceEdges1mTable, SpansTable, TraceIndexTable}; !reflect.DeepEqual(seen, want) {
+		t.Errorf("MergeTree tables %v, want %v", seen, want)
 	}
 }

@@ -106,7 +106,7 @@ func TestRenderVersionsInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantIDs := []string{"0001_spans", "0002_trace_index", "0003_logs", "0004_red_1m", "0005_service_edges", "0006_spans_trace_id_index", "0007_spans_compact_parts"}
+	wantIDs := []string{"0001_spans", "0002_trace_index", "0003_logs", "0004_red_1m", "0005_service_edges", "0006_spans_trace_id_index", "0007_spans_compact_parts", "0008_insert_deduplication", "0009_peer_calls_and_log_search"}
 	if len(migrations) != len(wantIDs) {
 		t.Fatalf("got %d migrations, want %d", len(migrations), len(wantIDs))
 	}
@@ -194,14 +194,26 @@ func TestRenderCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// CREATE OR REPLACE only for Distributed tables: they hold no data,
+	// so replacing one (0008) is as idempotent as IF NOT EXISTS.
 	createRE := regexp.MustCompile(`^CREATE (TABLE|MATERIALIZED VIEW|DATABASE) IF NOT EXISTS (\S+)( ON CLUSTER '([^']*)')?`)
+	replaceRE := regexp.MustCompile(`^CREATE OR REPLACE TABLE (\S+) ON CLUSTER 'prod_cluster' AS (\S+)\nENGINE = Distributed\('prod_cluster', 'th', '(\w+)', `)
 	// Indexes and settings change the local tables on every node; the
 	// Distributed table holds no data and needs neither.
 	alterLocalRE := regexp.MustCompile(`^ALTER TABLE (\S+_local) ON CLUSTER 'prod_cluster'\s+(ADD INDEX IF NOT EXISTS |MODIFY SETTING )`)
+	// A column goes to the local tables and to the Distributed one, which
+	// reads it from them.
+	addColumnRE := regexp.MustCompile(`^ALTER TABLE (\S+) ON CLUSTER 'prod_cluster'\s+ADD COLUMN IF NOT EXISTS `)
 	distributed := map[string]bool{}
 	for _, m := range migrations {
 		for _, stmt := range m.Statements {
-			if alterLocalRE.MatchString(stmt) {
+			if alterLocalRE.MatchString(stmt) || addColumnRE.MatchString(stmt) {
+				continue
+			}
+			if g := replaceRE.FindStringSubmatch(stmt); g != nil {
+				if g[2] != g[1]+"_local" || "th."+g[3] != g[2] {
+					t.Errorf("%s: replaced Distributed table %s does not point at its local table:\n%s", m.ID(), g[1], stmt)
+				}
 				continue
 			}
 			g := createRE.FindStringSubmatch(stmt)

@@ -20,6 +20,10 @@ const (
 	// ServiceEdges1mTable holds per-minute calls/errors/duration per
 	// parent → child service pair (0005).
 	ServiceEdges1mTable = "service_edges_1m"
+	// PeerCalls1mTable holds per-minute calls per caller → peer service as
+	// the caller saw them, breaker short-circuits included (0009). Filled
+	// by a materialized view on spans.
+	PeerCalls1mTable = "peer_calls_1m"
 	// MigrationsTable records applied migrations.
 	MigrationsTable = "schema_migrations"
 )

@@ -213,29 +213,6 @@ func TestDeepLogBodies(t *testing.T) {
 	}
 }
 
-// Duplicate spans (at-least-once redelivery) are stored twice; GetTrace
-// returns them once.
-func TestDuplicateSpans(t *testing.T) {
-	conn, db := newStore(t)
-	ctx := context.Background()
-	w := NewWriter(conn, Options{Database: db})
-	id := traceID(0x12)
-	td := richTraces(id)
-	for range 2 {
-		if err := w.WriteTraces(ctx, td); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if n := count(t, conn, "SELECT count() FROM "+db+".spans"); n != uint64(2*td.SpanCount()) {
-		t.Errorf("%d rows in spans, want %d (each span twice)", n, 2*td.SpanCount())
-	}
-	got, err := readerOf(t, conn, db).GetTrace(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	requireSameTraces(t, td, got)
-}
-
 // Spans that can never be stored are rejected; their neighbours are stored.
 // Out-of-range fields are clamped and counted.
 func TestUnstorableAndClampedSpans(t *testing.T) {

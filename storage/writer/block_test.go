@@ -85,7 +85,7 @@ func TestNativeEncodingMatchesDriver(t *testing.T) {
 				} else {
 					c := newLogColumns(anyvalue.DefaultMaxValueDepth)
 					var st WriteStats
-					c.add(logBatches[i], &st, baseTime)
+					c.add(logBatches[i], &st)
 					rows, cols = c.rows, c.columns
 				}
 				if native, all := nativeColumns(types, rows, cols()), len(types.cols); name == "wire" && native < all-12 {

@@ -1,6 +1,8 @@
 package writer
 
 import (
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/tracehouse/tracehouse/storage/nativeblock"
@@ -24,4 +26,53 @@ func edgeColumns(edges []servicegraph.Edge) []nativeblock.Column {
 		{Name: "Timestamp", Values: ts}, {Name: "ParentService", Values: parent}, {Name: "ChildService", Values: child},
 		{Name: "Duration", Values: duration}, {Name: "IsError", Values: isError},
 	}
+}
+
+// pendingEdges are the service-graph edges of batches whose spans were
+// stored but whose edges INSERT failed, by the batch's spans token. The
+// edges cannot be found again: the edge cache has seen the spans, and a
+// retry of the batch resolves none. So the writer keeps them, and when the
+// batch comes back (exporterhelper retries the same request, so the same
+// block and token) it sends only these edges, without the spans.
+//
+// A consumer retries its one batch until it gets through, so a few entries
+// suffice; maxPendingBatches bounds those of batches given up for good,
+// the oldest forgotten first (their edges are lost; EdgesError said so
+// when they failed). They live in memory only: after a restart a
+// replayed batch's spans are deduplicated by their token and its edges
+// found again as far as the fresh edge cache can pair them.
+type pendingEdges struct {
+	mu      sync.Mutex
+	byToken map[string][]servicegraph.Edge
+	order   []string // oldest first
+}
+
+const maxPendingBatches = 16
+
+func (p *pendingEdges) put(token string, edges []servicegraph.Edge) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.byToken == nil {
+		p.byToken = map[string][]servicegraph.Edge{}
+	}
+	if _, ok := p.byToken[token]; !ok {
+		p.order = append(p.order, token)
+	}
+	p.byToken[token] = edges
+	for len(p.order) > maxPendingBatches {
+		delete(p.byToken, p.order[0])
+		p.order = p.order[1:]
+	}
+}
+
+// take returns and forgets the edges kept for token.
+func (p *pendingEdges) take(token string) ([]servicegraph.Edge, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	edges, ok := p.byToken[token]
+	if ok {
+		delete(p.byToken, token)
+		p.order = slices.DeleteFunc(p.order, func(t string) bool { return t == token })
+	}
+	return edges, ok
 }

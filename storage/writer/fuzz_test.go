@@ -135,11 +135,12 @@ func FuzzTracesToColumns(f *testing.F) {
 		if err := req.UnmarshalProto(data); err != nil {
 			return // the receiver answers 400
 		}
-		td := req.Traces()
+		all := req.Traces()
+		td, rej := StorableTraces(all)
 		c.reset()
-		var st WriteStats
+		st := WriteStats{Rejected: rej.Count, RejectReason: rej.Reason}
 		c.add(td, &st, services)
-		checkStats(t, st, c.rows, td.SpanCount())
+		checkStats(t, st, c.rows, all.SpanCount())
 		if len(c.edges) != c.rows {
 			t.Fatalf("%d service-graph spans for %d rows", len(c.edges), c.rows)
 		}
@@ -163,11 +164,12 @@ func FuzzLogsToColumns(f *testing.F) {
 		if err := req.UnmarshalProto(data); err != nil {
 			return
 		}
-		ld := req.Logs()
+		all := req.Logs()
+		ld, rej := StorableLogs(all, baseTime)
 		c.reset()
-		var st WriteStats
-		c.add(ld, &st, baseTime)
-		checkStats(t, st, c.rows, ld.LogRecordCount())
+		st := WriteStats{Rejected: rej.Count, RejectReason: rej.Reason}
+		c.add(ld, &st)
+		checkStats(t, st, c.rows, all.LogRecordCount())
 		checkEncoding(t, types, encoders, c.rows, c.columns)
 	})
 }

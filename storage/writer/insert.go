@@ -22,8 +22,12 @@ type tableInsert struct {
 	database, name string // unquoted
 	table          string // quoted, qualified
 	query          string // INSERT INTO … (columns)
-	statement      string // the query as the body of a Native block
-	types          atomic.Pointer[insertTypes]
+	// statement is the query as the body of a Native block, with the
+	// deduplication settings; its token is a placeholder that prepare
+	// overwrites, at tokenAt, once the block is encoded.
+	statement string
+	tokenAt   int
+	types     atomic.Pointer[insertTypes]
 }
 
 // insertTypes are the column types a batch declares.
@@ -40,42 +44,84 @@ func newTableInsert(db, table string, columns []string) tableInsert {
 	}
 	qualified := storage.QuoteIdent(db) + "." + table
 	query := "INSERT INTO " + qualified + " (" + strings.Join(quoted, ", ") + ")"
+	statement, tokenAt := insertStatement(query)
 	return tableInsert{
 		database:  db,
 		name:      table,
 		table:     qualified,
 		query:     query,
-		statement: insertStatement(query),
+		statement: statement,
+		tokenAt:   tokenAt,
 	}
 }
 
-// insert writes one table's rows: every column appended whole, then sent as
-// one Native block (see nativeblock.Encoder for why the writer encodes it
-// itself over HTTP). enc is the reusable block of the caller's buffers.
-func (w *Writer) insert(ctx context.Context, t *tableInsert, rows int, cols []nativeblock.Column, enc *nativeblock.Encoder) (sent int, err error) {
-	if w.nativeProtocol {
-		return 0, w.insertBatch(ctx, t, rows, cols)
-	}
+// preparedInsert is one table's rows encoded as a Native block, with the
+// block's deduplication token (salted with salt: see putBlockToken).
+type preparedInsert struct {
+	t     *tableInsert
+	rows  int
+	cols  []nativeblock.Column
+	types *insertTypes
+	// body is the statement and the block (valid until the encoder's next
+	// Encode); token is in it, and in the settings of a native-protocol batch.
+	body  []byte
+	token string
+}
+
+// prepare encodes one table's rows (every column appended whole) into one
+// Native block and takes its token. Over HTTP the block is what send
+// sends (see nativeblock.Encoder for why the writer encodes it itself);
+// over the native protocol, where clickhouse-go's batch sends the rows, it
+// is encoded only for its token. enc is the reusable block of the caller's
+// buffers. An error wrapping ErrInvalidData means the rows cannot be
+// encoded as they are.
+func (w *Writer) prepare(ctx context.Context, t *tableInsert, rows int, cols []nativeblock.Column, enc *nativeblock.Encoder, salt string) (preparedInsert, error) {
+	p := preparedInsert{t: t, rows: rows, cols: cols}
 	types := t.types.Load()
 	if types == nil {
+		var err error
 		if types, err = w.describe(ctx, t, cols); err != nil {
-			return 0, err
+			return p, err
 		}
 		t.types.Store(types)
 	}
+	p.types = types
 	body, err := enc.Encode(t.statement, types.cols, rows, cols)
 	if errors.Is(err, ErrInvalidData) {
-		return 0, fmt.Errorf("%s: %w", t.table, err)
+		return p, fmt.Errorf("%s: %w", t.table, err)
 	}
 	if err != nil {
 		t.types.Store(nil)
-		return 0, fmt.Errorf("insert into %s: %w", t.table, err)
+		return p, fmt.Errorf("insert into %s: %w", t.table, err)
 	}
-	if err := sendBlock(ctx, w.conn, body); err != nil {
+	tok := body[t.tokenAt : t.tokenAt+tokenHexLen]
+	putBlockToken(tok, body[len(t.statement):], salt)
+	p.body, p.token = body, string(tok)
+	return p, nil
+}
+
+// send INSERTs a prepared block. sent is the size of the body over HTTP, 0
+// over the native protocol. After a failure the encoder forgets its
+// buffers: the HTTP client may still be reading the body.
+func (w *Writer) send(ctx context.Context, p preparedInsert, enc *nativeblock.Encoder) (sent int, err error) {
+	if w.nativeProtocol {
+		return 0, w.insertBatch(ctx, p)
+	}
+	if err := sendBlock(ctx, w.conn, p.body); err != nil {
 		enc.Forget()
-		return 0, w.sendFailed(t, types, rows, err)
+		return 0, w.sendFailed(p.t, p.types, p.rows, err)
 	}
-	return len(body), nil
+	return len(p.body), nil
+}
+
+// insert prepares and sends one table's rows; token is the block's.
+func (w *Writer) insert(ctx context.Context, t *tableInsert, rows int, cols []nativeblock.Column, enc *nativeblock.Encoder, salt string) (sent int, token string, err error) {
+	p, err := w.prepare(ctx, t, rows, cols, enc, salt)
+	if err != nil {
+		return 0, "", err
+	}
+	sent, err = w.send(ctx, p, enc)
+	return sent, p.token, err
 }
 
 // describe asks the server for the types of the INSERT's columns, as the
@@ -112,43 +158,44 @@ func (w *Writer) describe(ctx context.Context, t *tableInsert, cols []nativebloc
 	return types, nil
 }
 
-// insertBatch is insert through clickhouse-go's batch API, for the native
-// protocol.
-func (w *Writer) insertBatch(ctx context.Context, t *tableInsert, rows int, cols []nativeblock.Column) error {
-	known := t.types.Load()
-	prepCtx := ctx
-	if known != nil {
-		prepCtx = clickhouse.Context(ctx, clickhouse.WithColumnNamesAndTypes(known.cols))
-	}
-	batch, err := w.conn.PrepareBatch(prepCtx, t.query)
+// insertBatch sends a prepared insert through clickhouse-go's batch API,
+// for the native protocol, with the block's token in the query's settings.
+func (w *Writer) insertBatch(ctx context.Context, p preparedInsert) error {
+	t := p.t
+	batchCtx := clickhouse.Context(ctx,
+		clickhouse.WithColumnNamesAndTypes(p.types.cols),
+		clickhouse.WithSettings(dedupSettingsFor(p.token)))
+	batch, err := w.conn.PrepareBatch(batchCtx, t.query)
 	if err != nil {
 		t.types.Store(nil)
 		return fmt.Errorf("prepare insert into %s: %w", t.table, err)
 	}
 	defer batch.Close()
 	driverCols := batch.Columns()
-	if len(driverCols) != len(cols) {
+	if len(driverCols) != len(p.cols) {
 		_ = batch.Abort()
 		t.types.Store(nil)
-		return fmt.Errorf("insert into %s: the driver has %d columns for the %d of the INSERT", t.table, len(driverCols), len(cols))
+		return fmt.Errorf("insert into %s: the driver has %d columns for the %d of the INSERT", t.table, len(driverCols), len(p.cols))
 	}
-	if err := nativeblock.AppendColumns(driverCols, cols); err != nil {
+	if err := nativeblock.AppendColumns(driverCols, p.cols); err != nil {
 		_ = batch.Abort()
 		return fmt.Errorf("%w: %s: %v", ErrInvalidData, t.table, err)
 	}
-	if known == nil {
-		types := &insertTypes{cols: make([]clickhouse.ColumnNameAndType, 0, len(cols))}
-		for _, col := range driverCols {
-			typ := w.wireType(string(col.Type()))
-			types.converted = types.converted || typ != string(col.Type())
-			types.cols = append(types.cols, clickhouse.ColumnNameAndType{Name: col.Name(), Type: typ})
-		}
-		t.types.Store(types)
-	}
 	if err := batch.Send(); err != nil {
-		return w.sendFailed(t, known, rows, err)
+		// The native protocol sends the server's own types, converted
+		// or not: a refusal is never about conversion.
+		return w.sendFailed(t, nil, p.rows, err)
 	}
 	return nil
+}
+
+// dedupSettingsFor are dedupSettings and token as clickhouse-go settings.
+func dedupSettingsFor(token string) clickhouse.Settings {
+	return clickhouse.Settings{
+		"insert_deduplicate": 1,
+		"deduplicate_blocks_in_dependent_materialized_views": 1,
+		"insert_deduplication_token":                         token,
+	}
 }
 
 // sendFailed is the error of an INSERT the server did not take. The table
@@ -156,11 +203,15 @@ func (w *Writer) insertBatch(ctx context.Context, t *tableInsert, rows int, cols
 func (w *Writer) sendFailed(t *tableInsert, declared *insertTypes, rows int, err error) error {
 	t.types.Store(nil)
 	var ex *clickhouse.Exception
-	if declared != nil && declared.converted && errors.As(err, &ex) {
-		// The server refused a block declaring converted types: it may
-		// not convert (a profile can turn the setting off). Declare the
-		// table's own types from now on, and do not let the error look
-		// permanent: the retry sends the same rows without conversion.
+	if declared != nil && declared.converted && errors.As(err, &ex) && (ex.Code == codeTypeMismatch || ex.Code == codeCannotConvertType) {
+		// The server refused a block declaring converted types as a type
+		// error ("Cannot convert: Map(…, String) to Map(…,
+		// LowCardinality(String))"): it may not convert (a profile can
+		// turn input_format_native_allow_types_conversion off). Declare
+		// the table's own types from now on, and do not let the error
+		// look permanent: the retry sends the same rows without
+		// conversion. Other refusals are about the rows and keep their
+		// class (a constraint, say, is split out by bisect.go).
 		w.noConvert.Store(true)
 		return fmt.Errorf("insert %d rows into %s (declaring plain String attribute values, which is now turned off): %v", rows, t.table, err)
 	}
@@ -190,6 +241,12 @@ func (w *Writer) wireType(t string) string {
 	return plainValuesMap
 }
 
+// The errors a server that does not convert types answers with.
+const (
+	codeTypeMismatch      = 53
+	codeCannotConvertType = 70
+)
+
 const (
 	lcStringMap    = "Map(LowCardinality(String), LowCardinality(String))"
 	plainValuesMap = "Map(LowCardinality(String), String)"
@@ -207,5 +264,12 @@ func sendBlock(ctx context.Context, conn driver.Conn, body []byte) error {
 	return conn.Exec(ctx, unsafe.String(unsafe.SliceData(body), len(body)))
 }
 
-// insertStatement is what precedes the block in the body.
-func insertStatement(insert string) string { return insert + " FORMAT Native\n" }
+// insertStatement is what precedes the block in the body: the INSERT with
+// its deduplication settings, the token a placeholder at tokenAt. The
+// settings go in the statement, not in the URL, so they stay with the
+// INSERT wherever it is rewritten (the embedded server turns it into an
+// INSERT … SELECT FROM file() and keeps the SETTINGS clause).
+func insertStatement(insert string) (statement string, tokenAt int) {
+	head := insert + " SETTINGS " + dedupSettings + ", insert_deduplication_token = '"
+	return head + strings.Repeat("0", tokenHexLen) + "' FORMAT Native\n", len(head)
+}

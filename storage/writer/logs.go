@@ -3,7 +3,6 @@ package writer
 import (
 	"time"
 
-	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/tracehouse/tracehouse/storage/anyvalue"
@@ -96,11 +95,11 @@ func (c *logColumns) reserve(ld plog.Logs) {
 	c.attrs.str.Reserve(rows, attrs)
 }
 
-// add appends every storable record of ld. A record without a Timestamp
-// is stored at its ObservedTimestamp, or at now when it has neither, so that
-// time-range searches find it (the table is ordered and expired by
-// Timestamp).
-func (c *logColumns) add(ld plog.Logs, st *WriteStats, now time.Time) {
+// add appends every record of ld, which holds only storable ones, each
+// with a time (StorableLogs). A record without a Timestamp is stored at
+// its ObservedTimestamp, so that time-range searches find it (the table is
+// ordered and expired by Timestamp).
+func (c *logColumns) add(ld plog.Logs, st *WriteStats) {
 	c.reserve(ld)
 	enc := &c.enc
 	rls := ld.ResourceLogs()
@@ -118,15 +117,8 @@ func (c *logColumns) add(ld plog.Logs, st *WriteStats, now time.Time) {
 			for k := 0; k < records.Len(); k++ {
 				rec := records.At(k)
 				ts, observed := rec.Timestamp(), rec.ObservedTimestamp()
-				if ts > maxTimestamp || observed > maxTimestamp {
-					st.reject("log timestamp is after 2262-04-11, the last instant DateTime64(9) can hold")
-					continue
-				}
 				if ts == 0 {
 					ts = observed
-					if ts == 0 {
-						ts = pcommon.NewTimestampFromTime(now)
-					}
 				}
 				sev := rec.SeverityNumber()
 				if sev < 0 || sev > 255 {

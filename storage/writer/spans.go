@@ -150,8 +150,8 @@ func (c *spanColumns) reserve(td ptrace.Traces) {
 	c.attrs.str.Reserve(rows, attrs) // most attributes are strings
 }
 
-// add appends every storable span of td. Spans that can never be stored
-// are skipped and counted in st.
+// add appends every span of td, which holds only storable ones
+// (StorableTraces), and counts in st what it had to change.
 func (c *spanColumns) add(td ptrace.Traces, st *WriteStats, services *servicegraph.Interner) {
 	c.reserve(td)
 	enc := &c.enc
@@ -171,10 +171,6 @@ func (c *spanColumns) add(td ptrace.Traces, st *WriteStats, services *servicegra
 			for k := 0; k < spans.Len(); k++ {
 				span := spans.At(k)
 				start, end := span.StartTimestamp(), span.EndTimestamp()
-				if start > maxTimestamp {
-					st.reject("span start time is after 2262-04-11, the last instant DateTime64(9) can hold")
-					continue
-				}
 				var duration uint64
 				if end >= start {
 					duration = uint64(end - start)

@@ -6,6 +6,13 @@
 // goes through clickhouse-go's batches. The table layout is storage/schema's;
 // the exporter writes through this package and never sees the driver.
 //
+// Writes are idempotent: every INSERT carries a deduplication token, the
+// hash of its block, so writing the same batch again stores nothing twice,
+// in the tables or their materialized views (token.go). A batch ClickHouse
+// refuses because of some of its items is split until they are found;
+// the rest is stored (bisect.go). Service-graph edges whose INSERT failed
+// are kept and sent when the batch is written again (pendingEdges).
+//
 // What is stored exactly and what is normalised:
 //   - every OTLP field of spans and log records round-trips, with attribute
 //     value types (see schema.AttrColumns), except:
@@ -16,10 +23,12 @@
 //   - a span ending before it starts is stored with duration 0, span kinds,
 //     status codes and severity numbers outside their enums as 0
 //     (WriteStats.Clamped);
-//   - a log record without Timestamp gets its ObservedTimestamp (or the
-//     write time) as Timestamp;
+//   - a log record without Timestamp gets its ObservedTimestamp as
+//     Timestamp;
 //   - spans or records with a time after 2262-04-11 cannot be stored
-//     (DateTime64(9)) and are rejected (RejectedError);
+//     (DateTime64(9)) and are rejected (StorableTraces, RejectedError);
+//   - a log record with neither time gets its ObservedTimestamp at the
+//     write (StorableLogs);
 //   - a span's or record's own attributes are stored in five maps, one per
 //     value type, so they read back grouped by type and sorted by key
 //     within each; resource, scope, event and link attributes keep their
@@ -37,6 +46,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/tracehouse/tracehouse/storage"
 	"github.com/tracehouse/tracehouse/storage/anyvalue"
 	"github.com/tracehouse/tracehouse/storage/schema"
 	"github.com/tracehouse/tracehouse/storage/servicegraph"
@@ -74,7 +84,7 @@ const (
 
 // WriteStats says what one write stored and what it had to change.
 type WriteStats struct {
-	// Rows is the number of spans or log records written.
+	// Rows is the number of spans or log records this write stored.
 	Rows int
 	// Bytes is the size of the INSERT bodies sent over HTTP (statements and
 	// Native blocks, edges included). Over the native protocol it is 0:
@@ -82,10 +92,15 @@ type WriteStats struct {
 	Bytes int
 	// Edges is the number of service_edge_events rows written.
 	Edges int
-	// Rejected items can never be stored and were skipped; RejectReason is
-	// the first reason.
+	// Rejected items can never be stored and were left out: their time
+	// is out of range (StorableTraces), or ClickHouse refused each of them
+	// on its own (bisect.go). RejectReason is the first reason.
 	Rejected     int
 	RejectReason string
+	// Dropped items were left out without being proven bad: the batch kept
+	// failing permanently after maxFailedSplits parts. DropReason says why.
+	Dropped    int
+	DropReason string
 	// Sanitized counts strings stored with U+FFFD for invalid UTF-8.
 	Sanitized int
 	// Truncated counts values nested deeper than MaxValueDepth (the deep
@@ -96,11 +111,35 @@ type WriteStats struct {
 	Clamped int
 }
 
-func (s *WriteStats) reject(reason string) {
+func (s *WriteStats) reject(n int, reason string) {
 	if s.Rejected == 0 {
 		s.RejectReason = reason
 	}
-	s.Rejected++
+	s.Rejected += n
+}
+
+func (s *WriteStats) drop(n int, reason string) {
+	if s.Dropped == 0 {
+		s.DropReason = reason
+	}
+	s.Dropped += n
+}
+
+// addStored adds the stats of a block that was stored.
+func (s *WriteStats) addStored(b WriteStats) {
+	s.Rows += b.Rows
+	s.Sanitized += b.Sanitized
+	s.Truncated += b.Truncated
+	s.Clamped += b.Clamped
+}
+
+// outcome is the error of a write that stored what it could: a
+// *RejectedError when items were rejected or dropped, else nil.
+func (s *WriteStats) outcome(signal string) error {
+	if s.Rejected == 0 && s.Dropped == 0 {
+		return nil
+	}
+	return &RejectedError{Signal: signal, Count: s.Rejected, Reason: s.RejectReason, Dropped: s.Dropped, DropReason: s.DropReason}
 }
 
 // Writer writes pdata to ClickHouse. It is safe for concurrent use; each
@@ -125,6 +164,7 @@ type Writer struct {
 
 	edgeCache *servicegraph.Cache // nil when edges are off
 	services  *servicegraph.Interner
+	pending   pendingEdges
 }
 
 // NewWriter returns a Writer on conn. The tables must exist
@@ -169,45 +209,116 @@ func (w *Writer) WriteTraces(ctx context.Context, td ptrace.Traces) error {
 	return err
 }
 
-// WriteTracesStats stores every span of td in one INSERT, then the
-// service-graph edges the spans complete in a second one.
+// WriteTracesStats stores the spans of td in one INSERT, then the
+// service-graph edges they complete in a second one. Both carry a
+// deduplication token (token.go): writing the same td again, after an
+// error or not, stores nothing twice.
 //
-// Errors: a failed spans INSERT stores nothing (retry the whole write); a
-// *RejectedError means the other spans were stored; an *EdgesError means
-// all spans were stored but edges were lost. Errors wrapping ErrInvalidData
-// cannot succeed on retry.
+// Errors:
+//   - a *RejectedError: the spans that could be stored were stored, the
+//     others were rejected or dropped (counted in the stats; bisect.go);
+//     errors.Is(err, ErrInvalidData) holds;
+//   - an *EdgesError: the spans were stored but their edges were not; when
+//     it says Kept, writing the same td again sends only the edges;
+//   - any other error: nothing new is known to be stored; write the same td
+//     again (what was stored is not stored twice). Errors wrapping
+//     ErrInvalidData cannot succeed on retry.
 func (w *Writer) WriteTracesStats(ctx context.Context, td ptrace.Traces) (WriteStats, error) {
 	var st WriteStats
-	c := w.spanPool.get()
-	defer func() {
-		if c.retainedBytes() < maxPooledBytes {
-			w.spanPool.put(c)
-		}
-	}()
-	c.add(td, &st, w.services)
-	if c.rows > 0 {
-		sent, err := w.insert(ctx, &w.spans, c.rows, c.columns(), &c.block)
-		if err != nil {
-			st.Rows = 0
+	td, rej := StorableTraces(td)
+	st.reject(rej.Count, rej.Reason)
+	if td.SpanCount() > 0 {
+		if err := w.writeSpans(ctx, td, &st); err != nil {
 			return st, err
 		}
+	}
+	return st, st.outcome("spans")
+}
+
+func (w *Writer) writeSpans(ctx context.Context, td ptrace.Traces, st *WriteStats) error {
+	c := w.spanPool.get()
+	defer w.releaseSpans(c)
+	var block WriteStats
+	c.add(td, &block, w.services)
+	p, err := w.prepare(ctx, &w.spans, c.rows, c.columns(), &c.block, "")
+	key := p.token // the batch's identity, for its edges
+	if err == nil {
+		if edges, ok := w.pending.take(key); ok {
+			// An earlier attempt of this batch stored its spans: only its
+			// edges are missing.
+			return w.writeEdges(ctx, c, key, edges, st)
+		}
+		var sent int
+		sent, err = w.send(ctx, p, &c.block)
 		st.Bytes += sent
-		if w.edgeCache != nil {
-			rows := w.edgeCache.Resolve(c.edges, nil)
-			if len(rows) > 0 {
-				sent, err := w.insert(ctx, &w.edges, len(rows), edgeColumns(rows), &c.edgeBlock)
-				if err != nil {
-					return st, &EdgesError{Edges: len(rows), Err: err}
-				}
+	}
+	stored := c.edges // what the edge cache learns from: the spans stored
+	switch {
+	case err == nil:
+		st.addStored(block)
+	case storage.IsPermanent(err):
+		stored = nil
+		var parts []byte // the tokens of the parts stored, when the batch has none
+		err = bisect(td.SpanCount(), err, st, func(lo, hi int) error {
+			part := w.spanPool.get()
+			defer w.releaseSpans(part)
+			var b WriteStats
+			part.add(tracesRange(td, lo, hi), &b, w.services)
+			sent, token, err := w.insert(ctx, &w.spans, part.rows, part.columns(), &part.block, "")
+			if err == nil {
+				st.addStored(b)
 				st.Bytes += sent
-				st.Edges = len(rows)
+				stored = append(stored, part.edges...)
+				parts = append(parts, token...)
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if key == "" && len(parts) > 0 {
+			// The batch did not encode whole; the same batch splits the
+			// same way, so its parts name it.
+			key = blockToken(parts)
+			if edges, ok := w.pending.take(key); ok {
+				return w.writeEdges(ctx, c, key, edges, st)
 			}
 		}
+	default:
+		return err
 	}
-	if st.Rejected > 0 {
-		return st, &RejectedError{Signal: "spans", Count: st.Rejected, Reason: st.RejectReason}
+	if w.edgeCache == nil || len(stored) == 0 {
+		return nil
 	}
-	return st, nil
+	edges := w.edgeCache.Resolve(stored, nil)
+	if len(edges) == 0 {
+		return nil
+	}
+	return w.writeEdges(ctx, c, key, edges, st)
+}
+
+// writeEdges inserts the edges of the batch whose spans are named by key
+// (their token), which salts the edges' token. When the INSERT fails for a
+// reason worth retrying, the edges are kept for the batch's retry
+// (pendingEdges).
+func (w *Writer) writeEdges(ctx context.Context, c *spanColumns, key string, edges []servicegraph.Edge, st *WriteStats) error {
+	sent, _, err := w.insert(ctx, &w.edges, len(edges), edgeColumns(edges), &c.edgeBlock, key)
+	if err != nil {
+		kept := !storage.IsPermanent(err)
+		if kept {
+			w.pending.put(key, edges)
+		}
+		return &EdgesError{Edges: len(edges), Kept: kept, Err: err}
+	}
+	st.Bytes += sent
+	st.Edges += len(edges)
+	return nil
+}
+
+func (w *Writer) releaseSpans(c *spanColumns) {
+	if c.retainedBytes() < maxPooledBytes {
+		w.spanPool.put(c)
+	}
 }
 
 // WriteLogs stores every log record of ld. See WriteLogsStats.
@@ -216,27 +327,44 @@ func (w *Writer) WriteLogs(ctx context.Context, ld plog.Logs) error {
 	return err
 }
 
-// WriteLogsStats stores every log record of ld in one INSERT. Errors are as
-// for WriteTracesStats.
+// WriteLogsStats stores the log records of ld in one INSERT, with a
+// deduplication token. Errors are as for WriteTracesStats (without edges).
 func (w *Writer) WriteLogsStats(ctx context.Context, ld plog.Logs) (WriteStats, error) {
 	var st WriteStats
-	c := w.logPool.get()
-	defer func() {
-		if c.retainedBytes() < maxPooledBytes {
-			w.logPool.put(c)
-		}
-	}()
-	c.add(ld, &st, w.now())
-	if c.rows > 0 {
-		sent, err := w.insert(ctx, &w.logs, c.rows, c.columns(), &c.block)
-		if err != nil {
-			st.Rows = 0
+	ld, rej := StorableLogs(ld, w.now())
+	st.reject(rej.Count, rej.Reason)
+	if ld.LogRecordCount() > 0 {
+		if err := w.writeLogs(ctx, ld, &st); err != nil {
 			return st, err
 		}
-		st.Bytes += sent
 	}
-	if st.Rejected > 0 {
-		return st, &RejectedError{Signal: "log records", Count: st.Rejected, Reason: st.RejectReason}
+	return st, st.outcome("log records")
+}
+
+func (w *Writer) writeLogs(ctx context.Context, ld plog.Logs, st *WriteStats) error {
+	store := func(ld plog.Logs) error {
+		c := w.logPool.get()
+		defer w.releaseLogs(c)
+		var b WriteStats
+		c.add(ld, &b)
+		sent, _, err := w.insert(ctx, &w.logs, c.rows, c.columns(), &c.block, "")
+		if err == nil {
+			st.addStored(b)
+			st.Bytes += sent
+		}
+		return err
 	}
-	return st, nil
+	err := store(ld)
+	if err != nil && storage.IsPermanent(err) {
+		return bisect(ld.LogRecordCount(), err, st, func(lo, hi int) error {
+			return store(logsRange(ld, lo, hi))
+		})
+	}
+	return err
+}
+
+func (w *Writer) releaseLogs(c *logColumns) {
+	if c.retainedBytes() < maxPooledBytes {
+		w.logPool.put(c)
+	}
 }

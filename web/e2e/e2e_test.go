@@ -54,13 +54,17 @@ func TestBrowser(t *testing.T) {
 	if _, err := schema.Migrate(ctx, conn, opts); err != nil {
 		t.Fatal(err)
 	}
-	seed := seedData(t, writer.NewWriter(conn, writer.Options{Database: db}))
+	// The service's clock stays at the time of the seed, so what depends
+	// on it (a trace whose spans may still be arriving, a histogram bucket
+	// still filling) reads the same however long the tests run.
+	now := time.Now()
+	seed := seedData(t, writer.NewWriter(conn, writer.Options{Database: db}), now)
 
 	store, err := reader.New(conn, reader.Options{Database: db})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := query.New(store, query.Options{})
+	svc := query.New(store, query.Options{Now: func() time.Time { return now }})
 	var ui fs.FS = web.FS
 	if dir := os.Getenv("TRACEHOUSE_UI_DIR"); dir != "" {
 		ui = os.DirFS(dir) // edit the UI without rebuilding the test

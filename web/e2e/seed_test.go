@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/tracehouse/tracehouse/internal/seed"
 	"github.com/tracehouse/tracehouse/storage/writer"
 )
 
@@ -26,6 +27,38 @@ type Seed struct {
 	UntracedLogs  int         `json:"untracedLogs"`  // records without a trace id
 	BadQuery      string      `json:"badQuery"`      // a logs query the API rejects
 	SearchService string      `json:"searchService"` // service whose search finds every checkout trace
+	// Now (epoch ms) is the query service's clock: when the data was
+	// written.
+	Now int64 `json:"now"`
+	// FixturesStart and FixturesEnd (epoch ms) bound the traces above;
+	// the shop's traffic comes after them.
+	FixturesStart int64 `json:"fixturesStart"`
+	FixturesEnd   int64 `json:"fixturesEnd"`
+	// Shop is the sample shop's traffic over the last minutes: steady load,
+	// then payment in an outage behind order's breaker.
+	Shop SeedShop `json:"shop"`
+}
+
+// SeedShop describes the shop's traffic.
+type SeedShop struct {
+	Start         int64   `json:"start"` // epoch ms
+	OutageStart   int64   `json:"outageStart"`
+	End           int64   `json:"end"`
+	Rate          float64 `json:"rate"`
+	Checkouts     int     `json:"checkouts"`
+	Failed        int     `json:"failed"`
+	ShortCircuits int     `json:"shortCircuits"`
+	// Two checkouts, before and during the outage.
+	OKTrace     string `json:"okTrace"`
+	FailedTrace string `json:"failedTrace"`
+	// Arriving is the last checkout, whose spans ended less than the
+	// service's arrival window before its clock; NoRoot a trace whose
+	// root span never came.
+	Arriving string `json:"arriving"`
+	NoRoot   string `json:"noRoot"`
+	// OutageText is in the error attribute of the outage's error logs,
+	// never in their body.
+	OutageText string `json:"outageText"`
 }
 
 // SeedTrace is one seeded trace.
@@ -149,12 +182,15 @@ func (l *logBuilder) add(service string, at time.Time, sev plog.SeverityNumber, 
 // seedData writes the traces and logs the browser tests look for: checkout
 // requests across gateway → auth, gateway → order → payment (every third
 // declined by payment), health checks, logs under their spans, and one
-// 10,000-span batch trace. Times are relative to now so that the UI's
-// default "last hour" shows them.
-func seedData(t *testing.T, w *writer.Writer) Seed {
+// 10,000-span batch trace, from 50 to 13 minutes before now; then the sample
+// shop's traffic over the last 10 minutes (internal/seed.Shop): 5
+// checkouts/s, payment in an outage behind order's breaker for the last 6,
+// and a trace whose root never came. Times are relative to now (the query
+// service's clock in these tests) so that the UI's default "last hour"
+// shows them.
+func seedData(t *testing.T, w *writer.Writer, now time.Time) Seed {
 	t.Helper()
 	ctx := context.Background()
-	now := time.Now()
 	seed := Seed{
 		Services:      []string{"auth", "gateway", "order", "payment"},
 		Edges:         [][2]string{{"gateway", "auth"}, {"gateway", "order"}, {"order", "payment"}},
@@ -245,7 +281,7 @@ func seedData(t *testing.T, w *writer.Writer) Seed {
 
 	// The 10,000-span trace: a batch request fanning out to 99 order calls,
 	// each charging 100 items.
-	big := newTrace(7777, 0xb1, now.Add(-5*time.Minute))
+	big := newTrace(7777, 0xb1, now.Add(-13*time.Minute))
 	root := big.span(ptrace.Span{}, "gateway", "POST /batch", ptrace.SpanKindServer, 0, 5200*ms)
 	for i := 0; i < 99; i++ {
 		off := time.Duration(i) * 52 * ms
@@ -269,5 +305,60 @@ func seedData(t *testing.T, w *writer.Writer) Seed {
 	if err := w.WriteLogs(ctx, logs.ld); err != nil {
 		t.Fatalf("seed logs: %v", err)
 	}
+	seed.Now = now.UnixMilli()
+	seed.FixturesStart = now.Add(-55 * time.Minute).UnixMilli()
+	seed.FixturesEnd = now.Add(-11 * time.Minute).UnixMilli()
+	seed.Shop = seedShop(t, w, now)
 	return seed
+}
+
+// seedShop writes the shop's traffic so that its last checkout ends just
+// before now, and a trace without its root.
+func seedShop(t *testing.T, w *writer.Writer, now time.Time) SeedShop {
+	t.Helper()
+	ctx := context.Background()
+	const rate = 5
+	steady, outage := 4*time.Minute, 6*time.Minute
+	shop := seed.Shop{Start: now.Add(-steady - outage), Rate: rate, Steady: steady, Outage: outage, Prefix: 0x5a}
+	c, err := shop.Write(ctx, w)
+	if err != nil {
+		t.Fatalf("seed the shop: %v", err)
+	}
+	out := SeedShop{Start: shop.Start.UnixMilli(), OutageStart: c.OutageStart.UnixMilli(), End: c.End.UnixMilli(), Rate: rate,
+		Checkouts: c.Checkouts, Failed: c.Failed, ShortCircuits: c.ShortCircuits,
+		OKTrace:     shopTraceID(shop.Prefix, 10),
+		FailedTrace: hex.EncodeToString(c.FailedTraces[len(c.FailedTraces)/2][:]),
+		Arriving:    hex.EncodeToString(c.FailedTraces[len(c.FailedTraces)-1][:]),
+		OutageText:  "simulated outage",
+	}
+	if age := now.Sub(c.End); age < 0 || age > 2*time.Second {
+		t.Fatalf("the shop's last checkout ended %s before now; the test wants it arriving", age)
+	}
+	// Order's and payment's spans of a checkout whose gateway span never
+	// came: every span has a parent, none of them the root.
+	b := newTrace(4242, 0x0b, now.Add(-3*time.Minute))
+	missing := b.span(ptrace.Span{}, "gateway", "POST /v1/orders", ptrace.SpanKindClient, 0, 30*time.Millisecond)
+	order := b.span(missing, "order", "POST /v1/orders", ptrace.SpanKindServer, time.Millisecond, 28*time.Millisecond)
+	b.span(order, "order", "saga.reserve_stock", ptrace.SpanKindInternal, 2*time.Millisecond, time.Millisecond)
+	orphans := ptrace.NewTraces()
+	for i := 0; i < b.td.ResourceSpans().Len(); i++ {
+		rs := b.td.ResourceSpans().At(i)
+		if v, _ := rs.Resource().Attributes().Get("service.name"); v.Str() == "gateway" {
+			continue // the root's service never sent it
+		}
+		rs.CopyTo(orphans.ResourceSpans().AppendEmpty())
+	}
+	if err := w.WriteTraces(ctx, orphans); err != nil {
+		t.Fatal(err)
+	}
+	out.NoRoot = b.hexID()
+	return out
+}
+
+// shopTraceID is the id seed.Shop gives checkout n (from 0).
+func shopTraceID(prefix byte, n int) string {
+	var id pcommon.TraceID
+	id[0], id[1] = prefix, 0x5b
+	binary.BigEndian.PutUint64(id[8:], uint64(n)+1)
+	return hex.EncodeToString(id[:])
 }

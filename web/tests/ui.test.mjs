@@ -84,6 +84,22 @@ async function api(path) {
   return { status: res.status, body: await res.json() };
 }
 
+// fixtures is the custom range holding the hand-made traces (the shop's
+// traffic comes after it).
+const fixtures = `range=custom&start=${seed.fixturesStart}&end=${seed.fixturesEnd}`;
+
+// lastHour is the hour before the data was written (the service's clock),
+// so what these tests see does not move while they run.
+const lastHour = `range=custom&start=${seed.now - 3600e3}&end=${seed.now}`;
+const iso = (ms) => new Date(ms).toISOString();
+
+// rateOf reads the first "N/s" (or N/min) in a text as requests per second.
+function rateOf(text) {
+  const m = /([\d.]+)\/(s|min)\b/.exec(text);
+  assert.ok(m, `no rate in ${JSON.stringify(text)}`);
+  return Number(m[1]) / (m[2] === 'min' ? 60 : 1);
+}
+
 function noPageErrors() {
   const errs = pageErrors.splice(0);
   assert.deepEqual(errs, [], 'the page logged errors');
@@ -91,7 +107,7 @@ function noPageErrors() {
 
 describe('search', () => {
   test('finds the seeded traces and plots them', async () => {
-    await open('/search');
+    await open(`/search?${fixtures}`);
     await page.locator('#f-service option[value="gateway"]').waitFor({ state: 'attached' });
     await page.selectOption('#f-service', 'gateway');
     await page.click('#f-submit');
@@ -110,14 +126,14 @@ describe('search', () => {
   });
 
   test('filters by errors and attributes, keeping them in the URL', async () => {
-    await open('/search?service=gateway&errors=1');
+    await open(`/search?service=gateway&errors=1&${fixtures}`);
     await page.locator('.trace-item').first().waitFor();
     const ids = await page.locator('.trace-item').evaluateAll((els) => els.map((e) => e.dataset.traceId));
     const failing = seed.checkout.filter((t) => t.errors > 0).map((t) => t.id).sort();
     assert.deepEqual(ids.sort(), failing);
     assert.equal(await page.isChecked('#f-errors'), true);
 
-    await open('/search?service=gateway&tags=user.id%3Du-41');
+    await open(`/search?service=gateway&tags=user.id%3Du-41&${fixtures}`);
     await page.locator('.trace-item').first().waitFor();
     const one = await page.locator('.trace-item').evaluateAll((els) => els.map((e) => e.dataset.traceId));
     assert.deepEqual(one, [seed.checkout[1].id]);
@@ -142,7 +158,7 @@ describe('search', () => {
   });
 
   test('clicking a dot opens its trace', async () => {
-    await open('/search?service=gateway');
+    await open(`/search?service=gateway&${fixtures}`);
     const dot = page.locator(`#scatter .dot[data-trace-id="${seed.checkout[2].id}"]`);
     await dot.waitFor();
     await dot.dispatchEvent('click');
@@ -325,7 +341,7 @@ describe('service map and dashboards', () => {
     // gateway serves the declined checkouts: its error rate is marked, and
     // so are the errors on its calls to order.
     assert.equal(await page.locator('.map-node[data-service="gateway"] .stat.bad').count(), 1, 'a failing service is marked');
-    assert.match(await page.locator('.map-edge[data-parent="gateway"][data-child="order"] text.err').textContent(), /errors/);
+    assert.match(await page.locator('.map-edge[data-parent="gateway"][data-child="order"] text.err').textContent(), /failed/);
     await shot('service-map');
     noPageErrors();
   });
@@ -365,7 +381,7 @@ describe('logs explorer', () => {
   test('a query returns the seeded records, with volume and a jump to the trace', async () => {
     await open('/logs');
     await page.locator('#logs-q').waitFor();
-    await page.fill('#logs-q', 'service:payment level:error');
+    await page.fill('#logs-q', 'service:payment level:error "card declined"');
     await page.press('#logs-q', 'Enter');
     await page.waitForURL(/q=service/);
     const rows = page.locator('#logs-table tbody tr[data-index]');
@@ -435,6 +451,241 @@ describe('compare', () => {
     assert.match(await added.first().innerText(), /ledger\.write/);
     assert.match(await page.locator('.cmp-summary').innerText(), new RegExp(`${a.spans}`));
     await shot('compare');
+    noPageErrors();
+  });
+});
+
+// Issue 21: the UI tells the truth at a glance, on the shop's traffic:
+// steady load, then payment in an outage behind order's breaker.
+describe('rates, root causes, error reasons, incomplete data', () => {
+  test('rates are over the data, the same on the map, the services list, the dashboard and its operations', async () => {
+    // Over the last hour the data covers the 50 minutes since the first
+    // hand-made trace: the map's rate is calls per second of those, said
+    // on the page, not of the hour.
+    await open(`/map?${lastHour}`);
+    let gwNode = page.locator('.map-node[data-service="gateway"]');
+    await gwNode.waitFor();
+    const m = (await api(`api/v1/servicemap?start=${iso(seed.now - 3600e3)}&end=${iso(seed.now)}`)).body.data;
+    const gw = m.nodes.find((n) => n.service === 'gateway');
+    assert.ok(Math.abs(gw.rate - gw.calls / m.coverage.seconds) < 1e-3 && m.coverage.seconds < 3300, JSON.stringify(m.coverage));
+    assert.ok(Math.abs(rateOf(await gwNode.locator('text.stat').first().textContent()) - gw.rate) < 0.01);
+    assert.match(await page.locator('#map-coverage').innerText(), /per second over the \d+ min( \d+ s)? the data covers/);
+
+    // Over a range that starts a minute before the shop's 10 minutes of
+    // traffic: 5/s, not 10/11 of it.
+    const shopRange = `range=custom&start=${seed.shop.start - 60e3}&end=${seed.now}`;
+    await open(`/map?${shopRange}`);
+    gwNode = page.locator('.map-node[data-service="gateway"]');
+    await gwNode.waitFor();
+    const mapRate = rateOf(await gwNode.locator('text.stat').first().textContent());
+    assert.ok(Math.abs(mapRate - seed.shop.rate) < 0.1, `gateway on the map: ${mapRate}/s, want about ${seed.shop.rate}/s`);
+
+    await open(`/services?${shopRange}`);
+    const card = page.locator('.svc-card[data-service="gateway"] .stats');
+    await card.waitFor();
+    assert.equal(rateOf(await card.innerText()), mapRate, 'the services list shows the map\u2019s rate');
+    assert.match(await page.locator('#svc-coverage').innerText(), /the data covers/);
+
+    await open(`/service/gateway?${shopRange}`);
+    await page.locator('#rate-summary').waitFor();
+    assert.equal(rateOf(await page.locator('#rate-summary').innerText()), mapRate, 'the dashboard shows the map\u2019s rate');
+    const row = page.locator('#operations tbody tr[data-operation="POST /api/checkout"]');
+    await row.waitFor();
+    const opRate = rateOf(await row.locator('td').nth(2).innerText());
+    assert.ok(Math.abs(opRate - mapRate) / mapRate < 0.02, `the checkout operation: ${opRate}/s beside the map's ${mapRate}/s`);
+    // The last 5 minutes of the operation failed, whatever the hour says.
+    assert.equal(await row.locator('td.recent').innerText(), '100%');
+    // The chart: no data before the first span, the last (filling) minute
+    // drawn as partial, not as a fall.
+    await page.locator('#chart-rate svg').waitFor();
+    assert.ok(await page.locator('#chart-rate circle.partial-point').count() >= 1, 'partial steps are marked');
+    await open(`/service/payment?${lastHour}`);
+    await page.locator('#chart-rate svg').waitFor();
+    assert.ok(await page.locator('#chart-rate rect.nodata').count() >= 1, 'the time before any data is shaded "no data"');
+    // Payment's own charts are mostly fine (the breaker spares it); the
+    // dashboard says what its callers saw.
+    await page.locator('#dash-health .health-box').waitFor();
+    assert.match(await page.locator('#dash-health').innerText(), /Unreachable, and the failure starts here: its callers could not reach it/);
+    assert.ok(await page.locator('#chart-rate circle.partial-point').count() >= 1, 'partial steps are marked');
+    const r = await api(`api/v1/metrics/red?service=gateway&start=${iso(seed.now - 3600e3)}&end=${iso(seed.now)}&step=60`);
+    const withData = r.body.data.points.filter((p) => p.rate !== null);
+    const last = withData[withData.length - 1];
+    assert.ok(last.partial && Math.abs(last.rate - seed.shop.rate) < 1, `the last minute: ${JSON.stringify(last)}`);
+    await open(`/service/order?${shopRange}`);
+    await page.locator('#operations tbody tr').first().waitFor();
+    await page.locator('#chart-latency svg').waitFor();
+    await shot('service-dashboard-outage');
+    noPageErrors();
+  });
+
+  test('the map shows where the failure starts, and labels never cross a line', async () => {
+    await open(`/map?${lastHour}`);
+    await page.locator('.map-node[data-service="payment"]').waitFor();
+    const health = async (svc) => page.locator(`.map-node[data-service="${svc}"]`).evaluate((e) => [e.dataset.health, e.dataset.rootCause]);
+    // The breaker spares payment, so its own errors are few; its callers'
+    // calls to it all fail: it is red, and the failure starts there.
+    assert.deepEqual(await health('payment'), ['unreachable', 'true']);
+    assert.deepEqual(await health('order'), ['failing', 'false']);
+    assert.deepEqual(await health('gateway'), ['failing', 'false']);
+    assert.deepEqual(await health('auth'), ['ok', 'false']);
+    assert.match(await page.locator('.map-node[data-service="payment"] .root-label').textContent(), /failure starts here/);
+    assert.match(await page.locator('.map-edge[data-parent="order"][data-child="payment"] text.err').textContent(), /\d+% failed \(\d+ short-circuited\)/);
+    await shot('service-map-outage');
+
+    // The recent view: the last 5 minutes, where the outage is everything.
+    await page.click('#map-view-recent');
+    await page.waitForURL(/view=recent/);
+    assert.match(page.url(), /range=custom/, 'the view keeps the range');
+    await page.locator('#map-view-recent.on').waitFor();
+    await page.locator('.map-node[data-service="payment"]').waitFor();
+    assert.match(await page.locator('#map-coverage').innerText(), /Last 5 minutes/);
+    assert.match(await page.locator('.map-node[data-service="payment"]').textContent(), /100% failed/);
+    assert.match(await page.locator('.map-edge[data-parent="order"][data-child="payment"] text.err').textContent(), /^100% failed \(\d+ short-circuited\)/);
+    await shot('service-map-outage-recent');
+
+    // Labels sit on straight runs of their own line: no line passes
+    // through any label's box.
+    const crossings = await page.evaluate(() => {
+      const out = [];
+      const labels = [...document.querySelectorAll('.map-edge text')].map((t) => ({ box: t.getBBox(), edge: t.parentNode.dataset }));
+      for (const path of document.querySelectorAll('.map-edge path.line')) {
+        const len = path.getTotalLength();
+        for (let d = 0; d <= len; d += 2) {
+          const p = path.getPointAtLength(d);
+          for (const l of labels) {
+            const b = l.box;
+            if (p.x > b.x + 1 && p.x < b.x + b.width - 1 && p.y > b.y + 1 && p.y < b.y + b.height - 1) {
+              out.push(`${path.parentNode.dataset.parent}→${path.parentNode.dataset.child} crosses the label of ${l.edge.parent}→${l.edge.child}`);
+            }
+          }
+        }
+      }
+      return [...new Set(out)];
+    });
+    assert.deepEqual(crossings, []);
+    noPageErrors();
+  });
+
+  test('the search plot is scaled to the results; incomplete traces are marked there and in the trace', async () => {
+    await open(`/search?service=gateway&${lastHour}`);
+    await page.locator('#scatter .dot').first().waitFor();
+    const spread = await page.evaluate(() => {
+      const xs = [...document.querySelectorAll('#scatter .dot')].map((d) => Number(d.getAttribute('cx')));
+      const w = document.querySelector('#scatter svg').getAttribute('width');
+      return (Math.max(...xs) - Math.min(...xs)) / w;
+    });
+    assert.ok(spread > 0.6, `the 20 most recent traces spread over ${Math.round(spread * 100)}% of the plot, not one column`);
+    const arriving = page.locator(`.trace-item[data-trace-id="${seed.shop.arriving}"]`);
+    await arriving.waitFor();
+    assert.match(await arriving.locator('.badge.incomplete').innerText(), /may still be arriving/);
+    assert.equal(await page.locator(`#scatter .dot.hollow[data-trace-id="${seed.shop.arriving}"]`).count(), 1);
+    await shot('search-outage');
+
+    await open(`/search?service=order&operation=POST%20%2Fv1%2Forders&limit=100&range=custom&start=${seed.now - 185e3}&end=${seed.now - 175e3}`);
+    const noRoot = page.locator(`.trace-item[data-trace-id="${seed.shop.noRoot}"]`);
+    await noRoot.waitFor();
+    assert.match(await noRoot.locator('.badge.incomplete').innerText(), /no root/);
+
+    await open(`/trace/${seed.shop.noRoot}`);
+    await page.locator('#trace-incomplete').waitFor();
+    assert.match(await page.locator('#trace-incomplete').innerText(), /root span is missing/);
+    await open(`/trace/${seed.shop.arriving}`);
+    await page.locator('#trace-incomplete').waitFor();
+    assert.match(await page.locator('#trace-incomplete').innerText(), /still be arriving/);
+    await shot('trace-incomplete');
+    await open(`/trace/${seed.shop.okTrace}`);
+    await page.locator('.wf-row').first().waitFor();
+    assert.equal(await page.locator('#trace-incomplete').count(), 0, 'a complete trace has no banner');
+    noPageErrors();
+  });
+
+  test('log rows show the reason; search finds it in the error attributes, with infix wildcards', async () => {
+    await open(`/logs?q=service%3Apayment%20level%3Aerror&${lastHour}`);
+    const rows = page.locator('#logs-table tbody tr[data-index]');
+    await rows.first().waitFor();
+    const first = rows.first();
+    assert.match(await first.locator('.msg').innerText(), /request served/);
+    assert.match(await first.locator('.hl[data-field="error"]').innerText(), new RegExp(seed.shop.outageText));
+    assert.match(await first.locator('.hl[data-field="http.response.status_code"]').innerText(), /503/);
+    // total means what the page says: every match in the range.
+    const r = await api(`api/v1/logs?q=${encodeURIComponent('service:payment level:error')}&limit=10&start=${iso(seed.now - 3600e3)}&end=${iso(seed.now)}`);
+    assert.ok(r.body.total > r.body.data.logs.length, `total ${r.body.total} counts more than the page of ${r.body.data.logs.length}`);
+    await page.waitForFunction(() => /\d+ records? match/.test(document.getElementById('logs-status').innerText));
+    const status = await page.locator('#logs-status').innerText();
+    const histTotal = Number((await page.locator('#logs-total').innerText()).match(/\d+/)[0]);
+    assert.equal(Number(status.match(/^(\d+) record/)[1]), histTotal, `status "${status}" and the histogram agree`);
+    assert.ok(await page.locator('#logs-histogram .bar.partial').count() >= 1, 'the filling bucket is drawn partial');
+    // The trace column is the last, at the right edge.
+    const [msgBox, traceBox, tableBox] = await Promise.all([first.locator('td.body').boundingBox(), first.locator('td.trace-col').boundingBox(), page.locator('#logs-table').boundingBox()]);
+    assert.ok(traceBox.x > msgBox.x + msgBox.width - 2 && traceBox.x + traceBox.width > tableBox.x + tableBox.width - 4, 'trace → sits at the right edge');
+    assert.match(await page.getAttribute('#logs-q', 'placeholder'), /^Search/, 'the placeholder reads as a hint, not as a query');
+    await shot('logs-errors');
+
+    for (const q of [`"${seed.shop.outageText}"`, 'attr.error:*outage*', '*outage*']) {
+      await open(`/logs?q=${encodeURIComponent(q)}&${lastHour}`);
+      await page.waitForFunction(() => /match|No records/.test(document.getElementById('logs-status').innerText));
+      assert.equal(await page.locator('#logs-q-error:not(.hidden)').count(), 0, `${q} is accepted`);
+      assert.ok(await rows.count() > 0, `${q} finds the outage's records (their body is "request served")`);
+    }
+    // The highlighted fields are the user's to choose.
+    await page.fill('#logs-fields', 'http.route');
+    await page.press('#logs-fields', 'Enter');
+    await page.waitForURL(/fields=http\.route/);
+    await page.locator('#logs-table tbody tr[data-index] .hl[data-field="http.route"]').first().waitFor();
+    assert.equal(await page.locator('#logs-table .hl[data-field="error"]').count(), 0);
+    await page.evaluate(() => localStorage.removeItem('tracehouse.logFields'));
+    noPageErrors();
+  });
+
+  test('smaller things: span panel log counts, key wrapping, last ruler tick, compare order', async () => {
+    // A checkout that failed while payment was down: order's span has logs
+    // of its own, the trace has more.
+    const rp = (await api(`api/v1/traces/${seed.shop.failedTrace}`)).body.data;
+    const find = (n, pred) => pred(n) ? n : n.children.map((c) => find(c, pred)).find(Boolean);
+    const orderSpan = find(rp.roots[0], (n) => n.service === 'order' && n.kind === 'server');
+    const gwClient = find(rp.roots[0], (n) => n.service === 'gateway' && n.kind === 'client' && n.name === 'POST /v1/orders');
+    const traceLogs = rp.logs.length + (function count(n) { return n.logs.length + n.children.reduce((a, c) => a + count(c), 0); })(rp.roots[0]);
+    await open(`/trace/${seed.shop.failedTrace}?span=${orderSpan.spanId}`);
+    await page.locator('#panel-body').waitFor();
+    assert.match(await page.locator('#panel-body').innerText(), new RegExp(`Logs of this span \\(${orderSpan.logs.length}\\)`, 'i'));
+    assert.equal(await page.locator('#tab-logs').innerText(), `Trace logs (${traceLogs})`);
+    assert.ok(orderSpan.logs.length < traceLogs);
+
+    // Attribute keys wrap after a dot, never inside a word.
+    await open(`/trace/${seed.shop.failedTrace}?span=${gwClient.spanId}`);
+    await page.locator('#panel-body .kv .k').first().waitFor();
+    await page.evaluate(() => { document.getElementById('side-panel').style.width = '320px'; });
+    const broken = await page.evaluate(() => {
+      const out = [];
+      for (const k of document.querySelectorAll('#panel-body .kv .k')) {
+        for (const node of k.childNodes) {
+          if (node.nodeType !== Node.TEXT_NODE) continue;
+          const range = document.createRange();
+          range.selectNodeContents(node);
+          const tops = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+          if (tops.size > 1) out.push(node.textContent);
+        }
+      }
+      return out;
+    });
+    assert.deepEqual(broken, [], 'no part of a key between dots is split over two lines');
+
+    // The ruler's last tick label is inside the ruler.
+    const clipped = await page.evaluate(() => {
+      const ruler = document.querySelector('.wf-ruler').getBoundingClientRect();
+      return [...document.querySelectorAll('.wf-ruler .tick')].filter((t) => t.getBoundingClientRect().right > ruler.right + 0.5).map((t) => t.innerText);
+    });
+    assert.deepEqual(clipped, []);
+
+    // Compare lists span paths in execution order: order reserves stock
+    // before it charges payment (alphabetically it would be the reverse).
+    await open(`/compare?a=${seed.shop.okTrace}&b=${seed.shop.failedTrace}`);
+    await page.locator('.cmp-table tbody tr').first().waitFor();
+    const paths = await page.locator('.cmp-table tbody tr').evaluateAll((els) => els.map((e) => e.title));
+    const at = (suffix) => paths.findIndex((p) => p.endsWith(suffix));
+    assert.ok(at('order:saga.reserve_stock') >= 0 && at('order:saga.reserve_stock') < at('order:saga.charge_payment'), paths.join('\n'));
+    assert.ok(at('gateway:POST /v1/tokens/validate') < at('gateway:POST /v1/orders'), paths.join('\n'));
+    await shot('compare-execution-order');
     noPageErrors();
   });
 });

@@ -22,22 +22,29 @@ import (
 // maxResponseBody caps what a peer's response may make us buffer.
 const maxResponseBody = 1 << 20
 
-// Client calls one other sample service with JSON bodies. Every call is a
-// CLIENT span (otelhttp) carrying W3C trace context to the peer, so the
-// peer's SERVER span becomes its child.
+// Client calls one other sample service, which may run as several replicas,
+// with JSON bodies. Every call is a CLIENT span (otelhttp) carrying W3C
+// trace context to the peer, so the peer's SERVER span becomes its child.
+//
+// With several replicas it balances between them (round robin, or by an
+// affinity key) and fails over: a replica that refuses the connection is
+// taken out of rotation and the request goes to the next one at once; a
+// replica that dies mid-request is retried elsewhere only for replayable
+// requests. Each attempt is its own CLIENT span, so a trace shows the
+// failed one and the one that answered.
 type Client struct {
-	peer    string
-	baseURL string
-	http    *http.Client
+	peer     string
+	replicas *replicas
+	http     *http.Client
 	// transport is kept apart because otelhttp's wrapper does not pass
 	// CloseIdleConnections through.
 	transport *http.Transport
 }
 
 // NewClient returns a client for the service named peer ("auth", "order")
-// at baseURL. timeout bounds each call end to end; callers can shorten it
-// per call with their context.
-func NewClient(peer, baseURL string, tel *telemetry.Telemetry, timeout time.Duration) *Client {
+// whose replicas answer at baseURLs. timeout bounds each call end to end;
+// callers can shorten it per call with their context. Close stops it.
+func NewClient(peer string, baseURLs []string, tel *telemetry.Telemetry, timeout time.Duration) *Client {
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	// The default of 2 idle connections per host makes a busy service open
 	// and close a connection per call to its peer.
@@ -48,18 +55,42 @@ func NewClient(peer, baseURL string, tel *telemetry.Telemetry, timeout time.Dura
 		otelhttp.WithPropagators(tel.Propagator),
 		otelhttp.WithSpanNameFormatter(clientSpanName),
 	)
+	urls := make([]string, len(baseURLs))
+	for i, u := range baseURLs {
+		urls[i] = strings.TrimRight(u, "/")
+	}
 	return &Client{
 		peer:      peer,
-		baseURL:   strings.TrimRight(baseURL, "/"),
+		replicas:  newReplicas(peer, urls, tel.Logger),
 		http:      &http.Client{Transport: transport, Timeout: timeout},
 		transport: base,
 	}
 }
 
-// CloseIdleConnections closes kept-alive connections to the peer. Called on
-// shutdown: a connection that was dialled but never used counts as busy on
-// the peer for its first seconds and would hold up the peer's own drain.
-func (c *Client) CloseIdleConnections() { c.transport.CloseIdleConnections() }
+// Close stops the replica probe and closes kept-alive connections. Called
+// on shutdown: a connection that was dialled but never used counts as busy
+// on the peer for its first seconds and would hold up the peer's own drain.
+func (c *Client) Close() {
+	c.replicas.close()
+	c.transport.CloseIdleConnections()
+}
+
+// Ready is a readiness check: nil while at least one replica answers
+// /healthz. It uses a plain client on purpose: readiness polling every few
+// seconds would otherwise fill the trace store with probe spans.
+func (c *Client) Ready(ctx context.Context) error {
+	var errs []error
+	for _, e := range c.replicas.endpoints {
+		err := probe(ctx, probeClient, e.url+"/healthz")
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, err)
+	}
+	return fmt.Errorf("no %s replica answers: %w", c.peer, errors.Join(errs...))
+}
+
+var probeClient = &http.Client{Timeout: 2 * time.Second}
 
 // Request is one call. Route is the path template ("/v1/orders/:id") used
 // for the span name, Path the concrete path.
@@ -69,21 +100,47 @@ type Request struct {
 	Path   string
 	Header map[string]string
 	Body   any
+	// Affinity, when set, sends every request with the same value to the
+	// same replica while it is up (the order id, say, whose state lives in
+	// one replica's memory).
+	Affinity string
 }
 
 // Do sends req and decodes a 2xx JSON response into out (nil to discard).
 // Anything else is an *UpstreamError.
 func (c *Client) Do(ctx context.Context, req Request, out any) error {
-	var body io.Reader
+	var body []byte
 	if req.Body != nil {
 		encoded, err := json.Marshal(req.Body)
 		if err != nil {
 			return fmt.Errorf("encode %s %s request for %s: %w", req.Method, req.Route, c.peer, err)
 		}
-		body = bytes.NewReader(encoded)
+		body = encoded
 	}
 	ctx = context.WithValue(ctx, routeKey{}, req.Route)
-	httpReq, err := http.NewRequestWithContext(ctx, req.Method, c.baseURL+req.Path, body)
+	canReplay := replayable(req.Method, req.Header)
+	var err error
+	for i, e := range c.replicas.order(req.Affinity) {
+		if i > 0 && ctx.Err() != nil {
+			break
+		}
+		err = c.once(ctx, e.url, req, body, out)
+		upErr, ok := AsUpstream(err)
+		if !ok || upErr.Status != 0 || !failoverSafe(upErr.Err, canReplay) {
+			return err
+		}
+		c.replicas.markDown(e, upErr.Err)
+	}
+	return err
+}
+
+// once is one attempt against the replica at baseURL.
+func (c *Client) once(ctx context.Context, baseURL string, req Request, body []byte, out any) error {
+	var reader io.Reader
+	if body != nil {
+		reader = bytes.NewReader(body)
+	}
+	httpReq, err := http.NewRequestWithContext(ctx, req.Method, baseURL+req.Path, reader)
 	if err != nil {
 		return fmt.Errorf("build %s %s request for %s: %w", req.Method, req.Route, c.peer, err)
 	}
@@ -97,12 +154,13 @@ func (c *Client) Do(ctx context.Context, req Request, out any) error {
 
 	resp, err := c.http.Do(httpReq)
 	if err != nil {
-		return &UpstreamError{Peer: c.peer, URL: c.baseURL, Method: req.Method, Route: req.Route, Err: err}
+		return &UpstreamError{Peer: c.peer, URL: baseURL, Method: req.Method, Route: req.Route, Err: err}
 	}
 	defer resp.Body.Close()
+	recordServedBy(ctx, resp.Header.Values(ServedByHeader))
 	payload, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
 	if err != nil {
-		return &UpstreamError{Peer: c.peer, URL: c.baseURL, Method: req.Method, Route: req.Route, Status: resp.StatusCode, Err: err}
+		return &UpstreamError{Peer: c.peer, URL: baseURL, Method: req.Method, Route: req.Route, Status: resp.StatusCode, Err: err}
 	}
 
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
@@ -110,13 +168,13 @@ func (c *Client) Do(ctx context.Context, req Request, out any) error {
 			return nil
 		}
 		if err := json.Unmarshal(payload, out); err != nil {
-			return &UpstreamError{Peer: c.peer, URL: c.baseURL, Method: req.Method, Route: req.Route, Status: resp.StatusCode,
+			return &UpstreamError{Peer: c.peer, URL: baseURL, Method: req.Method, Route: req.Route, Status: resp.StatusCode,
 				Err: fmt.Errorf("decode response: %w", err)}
 		}
 		return nil
 	}
 
-	upErr := &UpstreamError{Peer: c.peer, URL: c.baseURL, Method: req.Method, Route: req.Route, Status: resp.StatusCode}
+	upErr := &UpstreamError{Peer: c.peer, URL: baseURL, Method: req.Method, Route: req.Route, Status: resp.StatusCode}
 	var envelope ErrorEnvelope
 	if json.Unmarshal(payload, &envelope) == nil && envelope.Error != nil {
 		upErr.API = envelope.Error

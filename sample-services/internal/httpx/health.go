@@ -2,7 +2,6 @@ package httpx
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -63,26 +62,4 @@ func (h *Health) Mount(app fiber.Router) {
 		}
 		return c.JSON(fiber.Map{"status": "ready"})
 	})
-}
-
-// ProbeHealthz checks that the service at baseURL answers /healthz. It uses
-// a plain client on purpose: readiness polling every few seconds would
-// otherwise fill the trace store with probe spans.
-func ProbeHealthz(baseURL string) func(ctx context.Context) error {
-	client := &http.Client{Timeout: 2 * time.Second}
-	return func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/healthz", nil)
-		if err != nil {
-			return err
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return fmt.Errorf("%s unreachable: %w", baseURL, err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("%s/healthz answered %d", baseURL, resp.StatusCode)
-		}
-		return nil
-	}
 }

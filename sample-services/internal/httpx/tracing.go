@@ -19,7 +19,9 @@ import (
 // Tracing is the server half of trace propagation: it continues the W3C
 // trace context of the incoming request (or starts a trace), opens a SERVER
 // span named "METHOD /route", hands the span to handlers through
-// c.UserContext(), and writes one access log line bound to that span.
+// c.UserContext(), names the processes that served the request in the
+// X-Served-By response header, and writes one access log line bound to
+// that span.
 //
 // It is ours rather than gofiber/contrib/otelfiber because that module pins
 // semconv 1.12 attribute names (http.method, http.status_code) while the
@@ -40,6 +42,7 @@ func Tracing(tel *telemetry.Telemetry, skip func(c *fiber.Ctx) bool) fiber.Handl
 			trace.WithAttributes(requestAttributes(c)...),
 		)
 		defer span.End()
+		ctx, served := withServedBy(ctx)
 		c.SetUserContext(ctx)
 
 		handlerErr := c.Next()
@@ -51,6 +54,7 @@ func Tracing(tel *telemetry.Telemetry, skip func(c *fiber.Ctx) bool) fiber.Handl
 			}
 		}
 
+		c.Set(ServedByHeader, served.header(tel.ServedBy()))
 		status := c.Response().StatusCode()
 		route := matchedRoute(c)
 		if route != "" {

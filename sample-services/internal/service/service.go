@@ -10,6 +10,8 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -30,7 +32,11 @@ const DefaultOTLPEndpoint = "127.0.0.1:4317"
 
 // Common is the configuration every service has.
 type Common struct {
-	Listen          string
+	Listen string
+	// InstanceID is service.instance.id and what X-Served-By names; empty
+	// means "<host name>:<listen port>", distinct for replicas on one
+	// machine (different ports) and across machines (different hosts).
+	InstanceID      string
 	OTLPEndpoint    string
 	Environment     string
 	LogLevel        string
@@ -59,6 +65,7 @@ func DefaultCommon(listen string) Common {
 // RegisterFlags binds the common flags to c; c's values are the defaults.
 func (c *Common) RegisterFlags(fs *cli.FlagSet) {
 	fs.StringVar(&c.Listen, "listen", c.Listen, "address to listen on, host:port")
+	fs.StringVar(&c.InstanceID, "instance-id", c.InstanceID, "service.instance.id of this process, unique among the service's replicas (default: <host name>:<listen port>)")
 	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", c.OTLPEndpoint, "OTLP gRPC collector for traces and logs, host:port (insecure) or http(s)://host:port; empty disables export")
 	fs.StringVar(&c.Environment, "environment", c.Environment, "deployment.environment resource attribute")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "minimum log level: trace, debug, info, warn, error")
@@ -107,7 +114,24 @@ func (c Common) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("-shutdown-timeout must be positive, got %s", c.ShutdownTimeout)
 	}
+	if len(c.InstanceID) > 128 || strings.ContainsAny(c.InstanceID, ", \t\r\n") {
+		return fmt.Errorf("-instance-id %q: at most 128 characters, without commas or spaces (it is listed in the X-Served-By header)", c.InstanceID)
+	}
 	return nil
+}
+
+// Instance is the service.instance.id: InstanceID, or the host name and
+// listen port when none was given.
+func (c Common) Instance() string {
+	if c.InstanceID != "" {
+		return c.InstanceID
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	_, port, _ := net.SplitHostPort(c.Listen)
+	return host + ":" + port
 }
 
 // CheckBaseURL checks that the flag flagName holds an http(s) base URL of a
@@ -116,6 +140,44 @@ func CheckBaseURL(flagName, raw, example string) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("-%s %q: want a base URL such as %s", flagName, raw, example)
+	}
+	return nil
+}
+
+// URLList is a flag value holding the base URLs of a peer's replicas,
+// written comma-separated: "http://127.0.0.1:8002,http://127.0.0.1:8012".
+type URLList []string
+
+// String is the comma-separated list.
+func (l *URLList) String() string { return strings.Join(*l, ",") }
+
+// Set replaces the list with the comma-separated URLs in s.
+func (l *URLList) Set(s string) error {
+	var urls []string
+	for _, u := range strings.Split(s, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			urls = append(urls, u)
+		}
+	}
+	*l = urls
+	return nil
+}
+
+// CheckBaseURLs checks a list of replica base URLs: at least one, each an
+// http(s) base URL, none twice.
+func CheckBaseURLs(flagName string, urls []string, example string) error {
+	if len(urls) == 0 {
+		return fmt.Errorf("-%s is empty: give the base URL of at least one replica, such as %s", flagName, example)
+	}
+	seen := map[string]bool{}
+	for _, u := range urls {
+		if err := CheckBaseURL(flagName, u, example); err != nil {
+			return err
+		}
+		if seen[u] {
+			return fmt.Errorf("-%s lists %s twice; each replica once", flagName, u)
+		}
+		seen[u] = true
 	}
 	return nil
 }
@@ -129,6 +191,7 @@ func (c Common) TelemetryConfig(name string) telemetry.Config {
 	return telemetry.Config{
 		ServiceName:    name,
 		ServiceVersion: Version,
+		InstanceID:     c.Instance(),
 		Environment:    c.Environment,
 		OTLPEndpoint:   c.OTLPEndpoint,
 		LogLevel:       level,

@@ -36,7 +36,10 @@ const ScopePrefix = "github.com/tracehouse/tracehouse/sample-services/"
 type Config struct {
 	ServiceName    string
 	ServiceVersion string
-	Environment    string
+	// InstanceID is service.instance.id: which of the service's processes
+	// (replicas) this is. Required: two replicas must never share it.
+	InstanceID  string
+	Environment string
 	// OTLPEndpoint is host:port of an OTLP gRPC receiver, spoken to without
 	// TLS, or a URL (http:// insecure, https:// TLS). Empty turns export off:
 	// spans and log records are still created, so trace context still
@@ -50,9 +53,11 @@ type Config struct {
 
 // Telemetry is one service's tracing and logging.
 type Telemetry struct {
-	TracerProvider *sdktrace.TracerProvider
-	LoggerProvider *sdklog.LoggerProvider
-	Propagator     propagation.TextMapPropagator
+	// Service and Instance are service.name and service.instance.id.
+	Service, Instance string
+	TracerProvider    *sdktrace.TracerProvider
+	LoggerProvider    *sdklog.LoggerProvider
+	Propagator        propagation.TextMapPropagator
 	// Logger writes JSON to LogOutput and OTLP log records; bind it to a
 	// context with Log so events carry the active trace and span ids.
 	Logger zerolog.Logger
@@ -73,6 +78,9 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 	if cfg.ServiceName == "" {
 		return nil, errors.New("telemetry: service name is empty")
 	}
+	if cfg.InstanceID == "" {
+		return nil, fmt.Errorf("telemetry: %s has no instance id (service.instance.id)", cfg.ServiceName)
+	}
 	res, err := newResource(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -91,6 +99,8 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 	}
 
 	t := &Telemetry{
+		Service:        cfg.ServiceName,
+		Instance:       cfg.InstanceID,
 		TracerProvider: sdktrace.NewTracerProvider(traceOpts...),
 		LoggerProvider: sdklog.NewLoggerProvider(logOpts...),
 		Propagator:     propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
@@ -120,6 +130,10 @@ func (t *Telemetry) ReportSDKErrors() {
 		t.stderrOnly.Warn().Err(err).Msg("OpenTelemetry SDK error; is the collector at --otlp-endpoint up?")
 	}))
 }
+
+// ServedBy is how this process names itself to callers: "service/instance"
+// (the X-Served-By response header, see httpx).
+func (t *Telemetry) ServedBy() string { return t.Service + "/" + t.Instance }
 
 // Tracer is the tracer for spans the service creates itself (saga steps,
 // fallbacks); HTTP spans come from the server middleware and otelhttp.
@@ -153,6 +167,7 @@ func newResource(ctx context.Context, cfg Config) (*resource.Resource, error) {
 	attrs := []attribute.KeyValue{
 		semconv.ServiceName(cfg.ServiceName),
 		semconv.ServiceVersion(cfg.ServiceVersion),
+		semconv.ServiceInstanceID(cfg.InstanceID),
 	}
 	if cfg.Environment != "" {
 		attrs = append(attrs,

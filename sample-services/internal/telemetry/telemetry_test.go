@@ -17,6 +17,7 @@ func TestZerologEventsBecomeOTLPLogRecords(t *testing.T) {
 	collector := otlpsink.Start(t)
 	tel := testenv.NewTelemetry(t, telemetry.Config{
 		ServiceName:    "bridge-test",
+		InstanceID:     "bridge-test-1",
 		ServiceVersion: "1.2.3",
 		Environment:    "test",
 		OTLPEndpoint:   collector.Endpoint,

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	"github.com/tracehouse/tracehouse/sample-services/auth"
+	"github.com/tracehouse/tracehouse/sample-services/broker"
+	"github.com/tracehouse/tracehouse/sample-services/fulfillment"
 	"github.com/tracehouse/tracehouse/sample-services/gateway"
 	"github.com/tracehouse/tracehouse/sample-services/internal/cards"
 	"github.com/tracehouse/tracehouse/sample-services/internal/faults"
@@ -28,59 +31,124 @@ import (
 
 // Options adjust the stack before it starts. OTLPEndpoint empty means no
 // export. The Configure hooks see configs whose injected latency is
-// already zero, so tests are fast unless they ask otherwise.
+// already zero, so tests are fast unless they ask otherwise; with
+// replicas, ConfigureOrder and ConfigurePayment run once per replica.
 type Options struct {
-	OTLPEndpoint     string
-	ConfigureGateway func(*gateway.Config)
-	ConfigureAuth    func(*auth.Config)
-	ConfigureOrder   func(*order.Config)
-	ConfigurePayment func(*payment.Config)
+	OTLPEndpoint string
+	// Events starts the broker (NATS with JetStream, in-process) and the
+	// fulfillment worker, and has order publish its events; without it
+	// order publishes none.
+	Events bool
+	// Replicas is how many order and payment replicas run (default 1).
+	Replicas             int
+	ConfigureGateway     func(*gateway.Config)
+	ConfigureAuth        func(*auth.Config)
+	ConfigureOrder       func(*order.Config)
+	ConfigurePayment     func(*payment.Config)
+	ConfigureFulfillment func(*fulfillment.Config)
 }
 
-// Stack is the four services running.
+// Stack is the services running. Order and Payment are the first
+// replicas; Orders and Payments all of them.
 type Stack struct {
-	Gateway *gateway.Service
-	Auth    *auth.Service
-	Order   *order.Service
-	Payment *payment.Service
+	Gateway     *gateway.Service
+	Auth        *auth.Service
+	Order       *order.Service
+	Payment     *payment.Service
+	Orders      []*order.Service
+	Payments    []*payment.Service
+	Broker      *broker.Service
+	Fulfillment *fulfillment.Service
 
 	GatewayURL, AuthURL, OrderURL, PaymentURL string
+	OrderURLs, PaymentURLs                    []string
+	FulfillmentURL, BrokerURL, NATSURL        string
+	// StopOrder stops order replica i gracefully, as SIGTERM does.
+	StopOrder []func()
+
+	brokerCfg  broker.Config
+	stopBroker func()
 
 	telemetry []*telemetry.Telemetry
 }
 
-// StartStack starts payment, order, auth and gateway wired to each other.
-// Everything stops when the test ends.
+// StartStack starts payment, order, auth and gateway wired to each other
+// (and the broker and fulfillment with opts.Events). Everything stops when
+// the test ends.
 func StartStack(t testing.TB, opts Options) *Stack {
 	t.Helper()
-	gwLn, authLn, orderLn, payLn := Listen(t), Listen(t), Listen(t), Listen(t)
-	st := &Stack{
-		GatewayURL: baseURL(gwLn), AuthURL: baseURL(authLn),
-		OrderURL: baseURL(orderLn), PaymentURL: baseURL(payLn),
+	replicas := max(opts.Replicas, 1)
+	gwLn, authLn := Listen(t), Listen(t)
+	st := &Stack{GatewayURL: baseURL(gwLn), AuthURL: baseURL(authLn)}
+
+	natsURL := ""
+	if opts.Events {
+		brokerLn, natsLn := Listen(t), Listen(t)
+		natsAddr := natsLn.Addr().String()
+		natsLn.Close() // NATS binds it itself
+		cfg := broker.DefaultConfig()
+		cfg.Common = commonFor(brokerLn, opts.OTLPEndpoint, broker.Name, 0)
+		cfg.NATSListen = natsAddr
+		cfg.Data = t.TempDir()
+		st.brokerCfg = cfg
+		st.startBroker(t, brokerLn)
+		st.NATSURL = st.Broker.ClientURL()
+		natsURL = st.NATSURL
 	}
 
-	payCfg := payment.DefaultConfig()
-	payCfg.Common = commonFor(payLn, opts.OTLPEndpoint)
-	payCfg.Faults.Latency = faults.Latency{}
-	if opts.ConfigurePayment != nil {
-		opts.ConfigurePayment(&payCfg)
+	for i := range replicas {
+		ln := Listen(t)
+		cfg := payment.DefaultConfig()
+		cfg.Common = commonFor(ln, opts.OTLPEndpoint, payment.Name, i)
+		cfg.Faults.Latency = faults.Latency{}
+		if opts.ConfigurePayment != nil {
+			opts.ConfigurePayment(&cfg)
+		}
+		svc := must(t, func(tel *telemetry.Telemetry) (*payment.Service, error) { return payment.New(cfg, tel) },
+			st.newTelemetry(t, payment.Name, cfg.Common))
+		Serve(t, svc, ln)
+		st.Payments = append(st.Payments, svc)
+		st.PaymentURLs = append(st.PaymentURLs, baseURL(ln))
 	}
-	st.Payment = must(t, func(tel *telemetry.Telemetry) (*payment.Service, error) { return payment.New(payCfg, tel) },
-		st.newTelemetry(t, payment.Name, payCfg.Common))
-	Serve(t, st.Payment, payLn)
+	st.Payment, st.PaymentURL = st.Payments[0], st.PaymentURLs[0]
 
-	orderCfg := order.DefaultConfig()
-	orderCfg.Common = commonFor(orderLn, opts.OTLPEndpoint)
-	orderCfg.PaymentURL = st.PaymentURL
-	if opts.ConfigureOrder != nil {
-		opts.ConfigureOrder(&orderCfg)
+	for i := range replicas {
+		ln := Listen(t)
+		cfg := order.DefaultConfig()
+		cfg.Common = commonFor(ln, opts.OTLPEndpoint, order.Name, i)
+		cfg.PaymentURLs = st.PaymentURLs
+		cfg.NATSURL = natsURL
+		if opts.ConfigureOrder != nil {
+			opts.ConfigureOrder(&cfg)
+		}
+		svc := must(t, func(tel *telemetry.Telemetry) (*order.Service, error) { return order.New(cfg, tel) },
+			st.newTelemetry(t, order.Name, cfg.Common))
+		st.StopOrder = append(st.StopOrder, Serve(t, svc, ln))
+		st.Orders = append(st.Orders, svc)
+		st.OrderURLs = append(st.OrderURLs, baseURL(ln))
 	}
-	st.Order = must(t, func(tel *telemetry.Telemetry) (*order.Service, error) { return order.New(orderCfg, tel) },
-		st.newTelemetry(t, order.Name, orderCfg.Common))
-	Serve(t, st.Order, orderLn)
+	st.Order, st.OrderURL = st.Orders[0], st.OrderURLs[0]
+
+	if opts.Events {
+		ln := Listen(t)
+		cfg := fulfillment.DefaultConfig()
+		cfg.Common = commonFor(ln, opts.OTLPEndpoint, fulfillment.Name, 0)
+		cfg.NATSURL = natsURL
+		cfg.Faults.Latency = faults.Latency{}
+		cfg.RetryBaseDelay, cfg.RetryMaxDelay = 10*time.Millisecond, 50*time.Millisecond
+		cfg.FetchWait = 100 * time.Millisecond
+		if opts.ConfigureFulfillment != nil {
+			opts.ConfigureFulfillment(&cfg)
+		}
+		st.Fulfillment = must(t, func(tel *telemetry.Telemetry) (*fulfillment.Service, error) { return fulfillment.New(cfg, tel) },
+			st.newTelemetry(t, fulfillment.Name, cfg.Common))
+		Serve(t, st.Fulfillment, ln)
+		st.FulfillmentURL = baseURL(ln)
+		WaitReady(t, st.FulfillmentURL)
+	}
 
 	authCfg := auth.DefaultConfig()
-	authCfg.Common = commonFor(authLn, opts.OTLPEndpoint)
+	authCfg.Common = commonFor(authLn, opts.OTLPEndpoint, auth.Name, 0)
 	authCfg.Faults.Latency = faults.Latency{}
 	if opts.ConfigureAuth != nil {
 		opts.ConfigureAuth(&authCfg)
@@ -90,8 +158,8 @@ func StartStack(t testing.TB, opts Options) *Stack {
 	Serve(t, st.Auth, authLn)
 
 	gwCfg := gateway.DefaultConfig()
-	gwCfg.Common = commonFor(gwLn, opts.OTLPEndpoint)
-	gwCfg.AuthURL, gwCfg.OrderURL = st.AuthURL, st.OrderURL
+	gwCfg.Common = commonFor(gwLn, opts.OTLPEndpoint, gateway.Name, 0)
+	gwCfg.AuthURLs, gwCfg.OrderURLs = []string{st.AuthURL}, st.OrderURLs
 	if opts.ConfigureGateway != nil {
 		opts.ConfigureGateway(&gwCfg)
 	}
@@ -101,12 +169,53 @@ func StartStack(t testing.TB, opts Options) *Stack {
 	return st
 }
 
-func commonFor(ln net.Listener, otlpEndpoint string) service.Common {
+func (st *Stack) startBroker(t testing.TB, ln net.Listener) {
+	st.Broker = must(t, func(tel *telemetry.Telemetry) (*broker.Service, error) { return broker.New(st.brokerCfg, tel) },
+		st.newTelemetry(t, broker.Name, st.brokerCfg.Common))
+	st.stopBroker = Serve(t, st.Broker, ln)
+	st.BrokerURL = baseURL(ln)
+}
+
+// StopBroker stops the broker (the stack must have Events) and returns
+// the func that starts it again on the same address and data folder.
+func (st *Stack) StopBroker(t testing.TB) (restart func()) {
+	t.Helper()
+	st.stopBroker()
+	return func() {
+		t.Helper()
+		st.startBroker(t, Listen(t))
+		WaitReady(t, st.BrokerURL)
+	}
+}
+
+// commonFor is the common configuration of replica i of service name:
+// instance id "<name>-<i+1>".
+func commonFor(ln net.Listener, otlpEndpoint, name string, i int) service.Common {
 	c := service.DefaultCommon(ln.Addr().String())
 	c.OTLPEndpoint = otlpEndpoint
 	c.Environment = "test"
 	c.LogLevel = "debug"
+	c.InstanceID = fmt.Sprintf("%s-%d", name, i+1)
 	return c
+}
+
+// WaitReady polls baseURL/readyz until it answers 200, for up to 10s.
+func WaitReady(t testing.TB, baseURL string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(baseURL + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not ready within 10s (last: %v)", baseURL, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func (st *Stack) newTelemetry(t testing.TB, name string, c service.Common) *telemetry.Telemetry {
@@ -170,8 +279,9 @@ func Listen(t testing.TB) net.Listener {
 func baseURL(ln net.Listener) string { return "http://" + ln.Addr().String() }
 
 // Serve serves srv on ln until the test ends, then shuts it down
-// gracefully, the way SIGTERM does in a real process.
-func Serve(t testing.TB, srv service.Server, ln net.Listener) {
+// gracefully, the way SIGTERM does in a real process. The returned func
+// does the same earlier (a replica going away mid-test); it is idempotent.
+func Serve(t testing.TB, srv service.Server, ln net.Listener) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -181,13 +291,15 @@ func Serve(t testing.TB, srv service.Server, ln net.Listener) {
 		}
 		srv.Close()
 	})
-	t.Cleanup(func() {
+	stop = func() {
 		// Connections the test client dialled but never used would hold
-		// up the drain (see httpx.Client.CloseIdleConnections).
+		// up the drain (see httpx.Client.Close).
 		http.DefaultClient.CloseIdleConnections()
 		cancel()
 		wg.Wait()
-	})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 // Response is an HTTP response read whole.

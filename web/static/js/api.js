@@ -141,17 +141,21 @@ export async function compareTraces(a, b, opts) {
   return data(await getJSON('/api/v1/traces/compare', { a, b }, opts));
 }
 
-// logs answers {logs, nextCursor, histogram: {stepSeconds, buckets}}.
+// logs answers {logs, nextCursor, histogram: {stepSeconds, buckets}, total}:
+// total is every record the query matches in [start, end), not the page.
 export async function logs({ q, start, end, limit, cursor, histogram }, opts) {
-  return data(await getJSON('/api/v1/logs', {
+  const r = await getJSON('/api/v1/logs', {
     q, start: rfc3339(start), end: rfc3339(end), limit, cursor, histogram: histogram ? 1 : '',
-  }, opts));
+  }, opts);
+  return { ...data(r), total: r && typeof r.total === 'number' ? r.total : 0 };
 }
 
 export function tailURL(q, startMs) {
   return url('/api/v1/logs/tail', { q, start: startMs ? rfc3339(startMs) : '', access_token: authToken() });
 }
 
+// serviceMap answers {start, end, coverage, recent, recentMinutes, nodes,
+// edges}: see query/README.md.
 export async function serviceMap(start, end, opts) {
   return data(await getJSON('/api/v1/servicemap', { start: rfc3339(start), end: rfc3339(end) }, opts));
 }

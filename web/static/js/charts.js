@@ -72,38 +72,59 @@ function brushX(svg, brush, x, onBrush, { minPx, track } = {}) {
   });
 }
 
-// lineChart: series = [{name, color, points: [[tMs, value], …]}].
-export function lineChart(container, { series, height = 170, fmtY = String, domain, yMin = 0, label, onBrush }) {
+// lineChart: series = [{name, color, points: [[tMs, value, flags?], …]}].
+// A null value is a gap. flags.partial marks a point whose step the data
+// covers only in part: it is drawn hollow, joined by a dashed line, and
+// the tooltip says so. noData = [[fromMs, toMs], …] shades stretches no
+// data covers (which is not the same as no traffic).
+export function lineChart(container, { series, height = 170, fmtY = String, domain, yMin = 0, label, onBrush, noData = [] }) {
   container.classList.add('chart');
   const tip = h('div', { class: 'chart-tip hidden' });
   const draw = (width) => {
     clear(container);
     const all = series.flatMap((sr) => sr.points);
     const xd = domain || [Math.min(...all.map((p) => p[0])), Math.max(...all.map((p) => p[0]))];
-    let ymax = Math.max(yMin, ...all.map((p) => p[1]).filter((v) => v !== null && !Number.isNaN(v)));
+    let ymax = Math.max(yMin, ...all.map((p) => p[1]).filter((v) => v !== null && v !== undefined && !Number.isNaN(v)));
     if (!(ymax > 0)) ymax = 1;
     const yTicks = niceTicks(0, ymax * 1.08, 4);
     const ytop = Math.max(ymax, yTicks[yTicks.length - 1]);
     const x = scale(xd[0], xd[1], M.left, width - M.right);
     const y = scale(0, ytop, height - M.bottom, M.top);
     const svg = s('svg', { width, height, role: 'img', 'aria-label': label || 'chart' });
+    for (const [a, b] of noData) {
+      const x0 = Math.max(M.left, x(a));
+      const x1 = Math.min(width - M.right, x(b));
+      if (x1 - x0 < 1) continue;
+      svg.appendChild(s('rect', { class: 'nodata', x: x0, y: M.top, width: x1 - x0, height: height - M.top - M.bottom }));
+      if (x1 - x0 > 56) svg.appendChild(s('text', { class: 'nodata-label', x: (x0 + x1) / 2, y: M.top + 14, 'text-anchor': 'middle' }, 'no data'));
+    }
     axes(svg, x, y, width, height, xd, yTicks, fmtY);
+    const has = (p) => p && p[1] !== null && p[1] !== undefined && !Number.isNaN(p[1]);
+    const partial = (p) => !!(p && p[2] && p[2].partial);
+    const at = (p) => `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`;
     for (const sr of series) {
-      let d = '';
-      let pen = false;
-      for (const [t, v] of sr.points) {
-        if (v === null || Number.isNaN(v)) {
-          pen = false;
-          continue;
-        }
-        d += `${pen ? 'L' : 'M'}${x(t).toFixed(1)},${y(v).toFixed(1)}`;
-        pen = true;
-      }
-      svg.appendChild(s('path', { class: 'series', d, stroke: sr.color, 'stroke-dasharray': sr.dash || null }));
-      // A point without a neighbour draws no line: mark it.
-      const has = (p) => p && p[1] !== null && !Number.isNaN(p[1]);
+      let solid = '';
+      let dashed = '';
+      let penAt = null; // where the solid path's pen is
       sr.points.forEach((p, i) => {
-        if (has(p) && !has(sr.points[i - 1]) && !has(sr.points[i + 1])) {
+        const prev = sr.points[i - 1];
+        if (!has(p) || !has(prev)) return;
+        if (partial(p) || partial(prev)) {
+          dashed += `M${at(prev)}L${at(p)}`;
+          return;
+        }
+        if (penAt !== prev) solid += `M${at(prev)}`;
+        solid += `L${at(p)}`;
+        penAt = p;
+      });
+      svg.appendChild(s('path', { class: 'series', d: solid, stroke: sr.color, 'stroke-dasharray': sr.dash || null }));
+      if (dashed) svg.appendChild(s('path', { class: 'series partial', d: dashed, stroke: sr.color, 'stroke-dasharray': '3 3' }));
+      sr.points.forEach((p, i) => {
+        if (!has(p)) return;
+        if (partial(p)) {
+          svg.appendChild(s('circle', { class: 'partial-point', cx: x(p[0]), cy: y(p[1]), r: 3, stroke: sr.color }));
+        } else if (!has(sr.points[i - 1]) && !has(sr.points[i + 1])) {
+          // A point without a neighbour draws no line: mark it.
           svg.appendChild(s('circle', { cx: x(p[0]), cy: y(p[1]), r: 2.5, fill: sr.color }));
         }
       });
@@ -132,8 +153,11 @@ export function lineChart(container, { series, height = 170, fmtY = String, doma
       tip.appendChild(h('div', { class: 'k' }, fmtTime(nearest[0], { millis: false })));
       for (const sr of series) {
         const p = sr.points.find((q) => q[0] === nearest[0]);
-        tip.appendChild(h('div', null, h('span', { style: { color: sr.color } }, '● '), `${sr.name}: `, h('b', null, p && p[1] !== null ? fmtY(p[1]) : '–')));
+        tip.appendChild(h('div', null, h('span', { style: { color: sr.color } }, '● '), `${sr.name}: `, h('b', null, has(p) ? fmtY(p[1]) : '–')));
       }
+      const f = nearest[2];
+      if (f && f.partial) tip.appendChild(h('div', { class: 'k' }, `partial: ${Math.round(f.covered)} s of data in this step`));
+      else if (f && !f.covered && !has(nearest)) tip.appendChild(h('div', { class: 'k' }, 'no data'));
       tip.classList.remove('hidden');
       const tx = nx + 12 + 170 > width ? nx - 180 : nx + 12;
       tip.style.left = `${tx}px`;
@@ -150,8 +174,9 @@ export function lineChart(container, { series, height = 170, fmtY = String, doma
   return observeWidth(container, draw);
 }
 
-// scatterPlot: points = [{t (ms), v (µs), error, id, label}], log y axis
-// when the range is wide. onClick(point).
+// scatterPlot: points = [{t (ms), v (µs), error, hollow, id, label}], log
+// y axis when the range is wide; hollow dots are traces that may be
+// incomplete. onClick(point).
 export function scatterPlot(container, { points, height = 180, fmtY = String, domain, onClick, label, selectedId }) {
   container.classList.add('chart');
   const tip = h('div', { class: 'chart-tip hidden' });
@@ -189,9 +214,10 @@ export function scatterPlot(container, { points, height = 180, fmtY = String, do
     const maxSpans = Math.max(1, ...points.map((p) => p.size || 1));
     for (const p of points) {
       const r = 3.5 + 5 * Math.sqrt((p.size || 1) / maxSpans);
+      const color = p.error ? 'var(--error)' : 'var(--accent)';
       const dot = s('circle', {
-        class: 'dot' + (p.id === selectedId ? ' selected' : ''), cx: x(p.t), cy: y(p.v), r,
-        fill: p.error ? 'var(--error)' : 'var(--accent)', 'fill-opacity': 0.7, tabindex: -1,
+        class: 'dot' + (p.id === selectedId ? ' selected' : '') + (p.hollow ? ' hollow' : ''), cx: x(p.t), cy: y(p.v), r,
+        fill: color, 'fill-opacity': p.hollow ? 0.15 : 0.7, style: { '--dot-color': color }, tabindex: -1,
         'data-trace-id': p.id, 'aria-label': p.label,
       });
       dot.addEventListener('click', () => onClick && onClick(p));
@@ -213,8 +239,10 @@ export function scatterPlot(container, { points, height = 180, fmtY = String, do
   return observeWidth(container, draw);
 }
 
-// histogram: buckets = [{t (ms), counts: {series: n}}], stacked bars;
-// colors = {series: css colour}. onBrush(startMs, endMs) selects a range.
+// histogram: buckets = [{t (ms), counts: {series: n}, partial}], stacked
+// bars; colors = {series: css colour}. A partial bucket (cut by the range,
+// or still filling) is drawn faded with a dashed outline.
+// onBrush(startMs, endMs) selects a range.
 export function histogram(container, { buckets, step, height = 90, colors, domain, onBrush, label }) {
   container.classList.add('chart');
   const tip = h('div', { class: 'chart-tip hidden' });
@@ -233,17 +261,19 @@ export function histogram(container, { buckets, step, height = 90, colors, domai
     const bw = Math.max(1, x(domain[0] + step) - x(domain[0]) - 1);
     buckets.forEach((b, i) => {
       let acc = 0;
-      const g = s('g', { class: 'bar' });
+      const g = s('g', { class: 'bar' + (b.partial ? ' partial' : ''), dataset: { partial: String(!!b.partial) } });
       for (const k of keys) {
         const n = b.counts[k] || 0;
         if (!n) continue;
         g.appendChild(s('rect', { x: x(b.t), width: bw, y: y(acc + n), height: Math.max(0.5, y(acc) - y(acc + n)), fill: colors[k] }));
         acc += n;
       }
+      if (b.partial && acc) g.appendChild(s('rect', { class: 'partial-outline', x: x(b.t), width: bw, y: y(acc), height: Math.max(0.5, y(0) - y(acc)) }));
       g.addEventListener('mouseenter', () => {
         clear(tip);
         tip.appendChild(h('div', { class: 'k' }, fmtTime(b.t, { millis: false })));
         tip.appendChild(h('div', null, h('b', null, String(totals[i])), ' records'));
+        if (b.partial) tip.appendChild(h('div', { class: 'k' }, 'partial bucket: cut by the range, or records may still arrive'));
         for (const k of keys) if (b.counts[k]) tip.appendChild(h('div', null, h('span', { style: { color: colors[k] } }, '■ '), `${k}: ${b.counts[k]}`));
         tip.classList.remove('hidden');
         const px = x(b.t);
@@ -264,18 +294,31 @@ export function histogram(container, { buckets, step, height = 90, colors, domai
   return observeWidth(container, draw);
 }
 
-// sparkline: a tiny line without axes.
-export function sparkline(values, { width = 120, height = 28, color = 'var(--accent)' } = {}) {
+// sparkline: a tiny line without axes; null values are gaps (no data).
+export function sparkline(values, { width = 120, height = 28, color = 'var(--accent)', max: fixedMax } = {}) {
   const svg = s('svg', { class: 'spark', width, height, viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: 'none', 'aria-hidden': 'true' });
-  const vs = values.map((v) => (v === null || Number.isNaN(v) ? 0 : v));
-  const max = Math.max(1e-9, ...vs);
-  const n = vs.length;
+  const ok = (v) => v !== null && v !== undefined && !Number.isNaN(v);
+  const max = fixedMax || Math.max(1e-9, ...values.filter(ok));
+  const n = values.length;
   if (n < 2) return svg;
-  let d = '';
-  vs.forEach((v, i) => {
-    d += `${i ? 'L' : 'M'}${((i / (n - 1)) * (width - 2) + 1).toFixed(1)},${(height - 2 - (v / max) * (height - 4)).toFixed(1)}`;
+  const px = (i) => ((i / (n - 1)) * (width - 2) + 1).toFixed(1);
+  const py = (v) => (height - 2 - (v / max) * (height - 4)).toFixed(1);
+  let line = '';
+  let area = '';
+  let run = [];
+  const flush = () => {
+    if (run.length) {
+      line += run.map(([i, v], k) => `${k ? 'L' : 'M'}${px(i)},${py(v)}`).join('');
+      area += `M${px(run[0][0])},${height}` + run.map(([i, v]) => `L${px(i)},${py(v)}`).join('') + `L${px(run[run.length - 1][0])},${height}Z`;
+    }
+    run = [];
+  };
+  values.forEach((v, i) => {
+    if (ok(v)) run.push([i, v]);
+    else flush();
   });
-  svg.appendChild(s('path', { d: d + `L${width - 1},${height}L1,${height}Z`, fill: color, 'fill-opacity': 0.12, stroke: 'none' }));
-  svg.appendChild(s('path', { d, fill: 'none', stroke: color, 'stroke-width': 1.5, 'vector-effect': 'non-scaling-stroke' }));
+  flush();
+  svg.appendChild(s('path', { d: area, fill: color, 'fill-opacity': 0.12, stroke: 'none' }));
+  svg.appendChild(s('path', { d: line, fill: 'none', stroke: color, 'stroke-width': 1.5, 'vector-effect': 'non-scaling-stroke' }));
   return svg;
 }

@@ -161,7 +161,9 @@ export function fromJaeger(t, logs = []) {
       logs: [],
     };
   });
-  return buildTrace(t.traceID, spans, logs.map(normalizeLog).filter(Boolean), null);
+  const out = buildTrace(t.traceID, spans, logs.map(normalizeLog).filter(Boolean), null);
+  out.incomplete = t.incomplete || null;
+  return out;
 }
 
 // fromRequestPath builds the model from /api/v1/traces/:id: {traceId,
@@ -187,6 +189,7 @@ export function fromRequestPath(rp) {
   for (const l of rp.logs || []) logs.push(normalizeLog(l, t0));
   const t = buildTrace(rp.traceId || '', spans, logs, rp.criticalPath || null);
   t.apiErrors = rp.errors || [];
+  t.incomplete = rp.incomplete || null;
   return t;
 }
 
@@ -393,5 +396,8 @@ export function summarizeJaeger(t) {
     rootService: root ? root.svc : '',
     rootName: root ? root.sp.operationName : '(no spans)',
     rootMissing: root ? root.hasParent : true,
+    // incomplete is the API's word that spans may be missing: {reasons,
+    // arriving, rootMissing, missingParents} or null.
+    incomplete: t.incomplete || null,
   };
 }

@@ -3,11 +3,22 @@ import { h, fmtDuration, fmtTime, svcLabel, copyText, severityClass } from './ut
 import { fmtAttrValue } from './model.js';
 import { href } from './router.js';
 
+// keyParts lets an attribute key wrap only after its dots and slashes
+// (http.response.<wbr>status_code), never inside a word.
+function keyParts(key) {
+  const out = [];
+  for (const part of String(key).split(/(?<=[./])/)) {
+    if (out.length) out.push(h('wbr'));
+    out.push(part);
+  }
+  return out;
+}
+
 export function attrTable(list, { empty = 'none' } = {}) {
   if (!list || !list.length) return h('div', { class: 'faint' }, empty);
   const sorted = [...list].sort((a, b) => a.key.localeCompare(b.key));
   return h('div', { class: 'kv' }, sorted.flatMap((a) => [
-    h('div', { class: 'k', title: a.key }, a.key),
+    h('div', { class: 'k', title: a.key }, keyParts(a.key)),
     h('div', { class: `v t-${a.type}` }, h('span', { class: 'type' }, a.type), fmtAttrValue(a)),
   ]));
 }
@@ -33,7 +44,7 @@ export function spanDetail(trace, sp, { onSelectSpan, onSelectLog } = {}) {
       h('div', null, h('b', { class: ev.name === 'exception' ? 'err-text' : '' }, ev.name || '(unnamed)'), ' ',
         h('span', { class: 'when' }, `+${fmtDuration(ev.time - trace.start)} · ${fmtTime(ev.time / 1000)}`)),
       ev.attrs.length ? attrTable(ev.attrs) : null)) : h('div', { class: 'faint' }, 'none'),
-    h('h3', null, `Logs (${sp.logs.length})`),
+    h('h3', null, `Logs of this span (${sp.logs.length})`),
     sp.logs.length ? logList(trace, sp.logs, { onSelectLog, showSpan: false }) : h('div', { class: 'faint' }, 'none'),
     h('h3', null, `Links (${sp.links.length})`),
     sp.links.length ? h('div', { class: 'kv' }, sp.links.flatMap((l) => [

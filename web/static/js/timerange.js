@@ -1,8 +1,9 @@
-// Time ranges in the URL: range=15m|1h|6h|24h (relative to now), or
+// Time ranges in the URL: range=5m|15m|1h|6h|24h (relative to now), or
 // range=custom with start and end as epoch milliseconds.
 import { h, toLocalInput } from './util.js';
 
 export const PRESETS = [
+  { key: '5m', label: 'Last 5 minutes', ms: 5 * 60e3 },
   { key: '15m', label: 'Last 15 minutes', ms: 15 * 60e3 },
   { key: '1h', label: 'Last hour', ms: 3600e3 },
   { key: '6h', label: 'Last 6 hours', ms: 6 * 3600e3 },

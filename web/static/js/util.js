@@ -156,6 +156,17 @@ export function fmtRate(perSec) {
   return `${fmtNum(perSec)}/s`;
 }
 
+// fmtSpan writes a length of time given in seconds: "45 s", "14 min 8 s",
+// "3 h 20 min".
+export function fmtSpan(secs) {
+  if (!(secs > 0)) return '0 s';
+  const t = Math.round(secs);
+  if (t < 60) return `${t} s`;
+  if (t < 3600) return `${Math.floor(t / 60)} min${t % 60 ? ` ${t % 60} s` : ''}`;
+  const m = Math.round(t / 60);
+  return `${Math.floor(m / 60)} h${m % 60 ? ` ${m % 60} min` : ''}`;
+}
+
 export function fmtPct(ratio) {
   if (ratio === null || ratio === undefined || Number.isNaN(ratio)) return '–';
   const p = ratio * 100;

@@ -258,8 +258,11 @@ export class Waterfall {
     const ticks = niceTicks(this.view[0], this.view[1], Math.max(2, Math.floor(width / 110)));
     for (const t of ticks) {
       const x = this.x(t);
-      if (x < 0 || x > 99) continue;
-      this.ruler.appendChild(h('div', { class: 'tick', style: { left: `${x}%` } }, fmtDuration(t)));
+      if (x < 0 || x > 100) continue;
+      // A label near the right edge is drawn to the left of its tick, so
+      // the ruler does not cut it off.
+      const end = (x / 100) * width > width - 70;
+      this.ruler.appendChild(h('div', { class: 'tick' + (end ? ' end' : ''), style: { left: `${x}%` } }, fmtDuration(t)));
       this.gridlines.appendChild(h('div', { style: { left: `${x}%` } }));
     }
   }

@@ -1,8 +1,11 @@
 // Logs explorer: a query in the logs language, the volume histogram, the
 // matching records newest first (expandable, paged with the API's cursor),
 // live tail over SSE, and a jump to the trace of any record that has one.
+// Each row shows the message and, beside it, the highlighted fields the
+// record has (its error and status by default: the reason an access log
+// line "request served" failed is in its attributes, not in its body).
 import * as api from '../api.js';
-import { normalizeLog } from '../model.js';
+import { normalizeLog, attrValue } from '../model.js';
 import { h, clear, fmtTime, svcLabel, severityClass, listStep } from '../util.js';
 import { navigate, href } from '../router.js';
 import { resolveRange, rangeParams, timePicker } from '../timerange.js';
@@ -20,13 +23,67 @@ function plainMessage(e) {
 const PAGE = 100;
 const MAX_LIVE_ROWS = 2000;
 
+// DEFAULT_FIELDS are the attributes shown beside a record's message when
+// it has them: where instrumentations put an error's reason and a
+// request's status. The user's own list (the Fields box) is kept in the
+// URL (fields=) and in this browser.
+export const DEFAULT_FIELDS = ['http.response.status_code', 'http.status_code', 'rpc.grpc.status_code', 'status',
+  'error', 'error.message', 'exception.type', 'exception.message', 'reason'];
+const FIELDS_KEY = 'tracehouse.logFields';
+// FIELD_LABELS are short labels of long, well-known keys (the title of a
+// field shows its key).
+const FIELD_LABELS = { 'http.response.status_code': 'HTTP', 'http.status_code': 'HTTP', 'rpc.grpc.status_code': 'gRPC' };
+
+function parseFields(text) {
+  return String(text || '').split(/[\s,]+/).map((f) => f.trim()).filter(Boolean);
+}
+
+function savedFields() {
+  try {
+    const v = localStorage.getItem(FIELDS_KEY);
+    return v === null ? null : parseFields(v);
+  } catch {
+    return null;
+  }
+}
+
+function saveFields(list) {
+  try {
+    localStorage.setItem(FIELDS_KEY, list.join(', '));
+  } catch { /* storage disabled */ }
+}
+
+// highlights are the [key, value] pairs of fields a record has, in the
+// fields' order.
+export function highlights(l, fields) {
+  const out = [];
+  for (const f of fields) {
+    const v = attrValue(l.attrs, f);
+    if (v !== undefined && v !== null && v !== '') out.push([f, typeof v === 'object' ? JSON.stringify(v) : String(v)]);
+  }
+  return out;
+}
+
+// isErrorField: an error reason, or a status that says failure (HTTP 5xx,
+// a gRPC code other than OK).
+function isErrorField(key, value) {
+  if (/^(error|err|exception|reason)/.test(key)) return true;
+  const n = Number(value);
+  if (/http.*status/.test(key)) return n >= 500;
+  if (/grpc.*status/.test(key)) return n > 0;
+  return false;
+}
+
 export function mount(main, route) {
   const q = route.params.get('q') || '';
   const range = resolveRange(route.params, '1h');
+  const fieldsParam = route.params.get('fields');
+  const fields = fieldsParam !== null ? parseFields(fieldsParam) : (savedFields() || DEFAULT_FIELDS);
   const live = route.params.get('live') === '1';
   const ctl = new AbortController();
   document.title = q ? `Logs: ${q} · Tracehouse` : 'Logs · Tracehouse';
   let records = [];
+  let total = 0;
   let nextCursor = '';
   let selected = -1;
   const expanded = new Set();
@@ -34,28 +91,38 @@ export function mount(main, route) {
   let disposeHist = null;
 
   const input = h('input', { id: 'logs-q', type: 'text', value: q, 'aria-label': 'Logs query', 'data-search': '', spellcheck: 'false', autocomplete: 'off',
-    placeholder: 'service:payment level>=warn "card declined" attr.http.status_code>=500 -level:debug', 'aria-describedby': 'logs-q-help logs-q-error' });
+    placeholder: 'Search all logs — for example: service:payment level>=warn "card declined"', 'aria-describedby': 'logs-q-help logs-q-error' });
+  const fieldsIn = h('input', { id: 'logs-fields', type: 'text', value: fields.join(', '), 'aria-label': 'Fields shown beside the message', spellcheck: 'false', autocomplete: 'off',
+    title: 'Attributes shown beside each message when a record has them, comma-separated. Empty shows none.' });
   const errBox = h('div', { class: 'qerr hidden', id: 'logs-q-error', role: 'alert' });
   const liveBtn = h('button', { class: 'btn', type: 'button', id: 'live-toggle', 'aria-pressed': String(live), title: 'Stream new records as they arrive' },
     live ? h('span', { class: 'live-dot' }) : null, live ? 'Live' : 'Live tail');
+  const fieldsParams = () => {
+    const list = parseFields(fieldsIn.value);
+    saveFields(list);
+    const same = list.join(',') === DEFAULT_FIELDS.join(',');
+    return { fields: same ? null : list.join(',') };
+  };
   const form = h('form', { class: 'logs-query', role: 'search', 'aria-label': 'Search logs', onsubmit: (ev) => {
     ev.preventDefault();
-    navigate('/logs', { q: input.value.trim(), ...currentRangeParams(), live: live ? '1' : '' });
+    navigate('/logs', { q: input.value.trim(), ...currentRangeParams(), ...fieldsParams(), live: live ? '1' : '' });
   } },
   h('div', { class: 'qrow' },
     h('div', { class: 'qbox' }, input, errBox),
-    timePicker(range, (rp) => navigate('/logs', { q: input.value.trim(), ...rp }), { id: 'logs-range' }),
+    timePicker(range, (rp) => navigate('/logs', { q: input.value.trim(), ...rp, ...fieldsParams() }), { id: 'logs-range' }),
     h('button', { class: 'btn primary', type: 'submit' }, 'Search'),
     liveBtn),
   h('div', { class: 'qhelp', id: 'logs-q-help' },
-    'Words and "phrases" search the body; ', h('code', null, 'service:'), ' ', h('code', null, 'level>=warn'), ' ', h('code', null, 'trace_id:'), ' ',
-    h('code', null, 'attr.key:value'), ' ', h('code', null, 'resource.key:value'), ' compare fields; ', h('code', null, 'OR'), ', ', h('code', null, 'NOT'), ' / ', h('code', null, '-'), ', ( ) combine; ',
-    h('code', null, '*'), ' is a wildcard.'));
+    'Words and "phrases" search the message and the error fields (', h('code', null, 'error'), ', ', h('code', null, 'exception.message'), ', …); ',
+    h('code', null, '*outage*'), ' matches a fragment; ', h('code', null, 'service:'), ' ', h('code', null, 'level>=warn'), ' ', h('code', null, 'trace_id:'), ' ',
+    h('code', null, 'attr.key:value'), ' ', h('code', null, 'attr.error:*timeout*'), ' ', h('code', null, 'resource.key:value'), ' compare fields; ', h('code', null, 'OR'), ', ', h('code', null, 'NOT'), ' / ', h('code', null, '-'), ', ( ) combine.'),
+  h('div', { class: 'qfields' }, h('label', { for: 'logs-fields' }, 'Fields beside the message:'), fieldsIn));
   const histBox = h('div', { class: 'logs-hist', id: 'logs-histogram' });
   const status = h('div', { class: 'muted', id: 'logs-status', 'aria-live': 'polite', style: { padding: '4px 16px 0' } });
   const tbody = h('tbody');
   const table = h('table', { class: 'grid logs-table', id: 'logs-table', 'aria-label': 'Log records' },
-    h('thead', null, h('tr', null, h('th', null, 'Time'), h('th', null, 'Level'), h('th', null, 'Service'), h('th', null, 'Message'), h('th', null, h('span', { class: 'sr-only' }, 'Trace')))),
+    h('colgroup', null, h('col', { class: 'c-time' }), h('col', { class: 'c-level' }), h('col', { class: 'c-svc' }), h('col', { class: 'c-msg' }), h('col', { class: 'c-trace' })),
+    h('thead', null, h('tr', null, h('th', null, 'Time'), h('th', null, 'Level'), h('th', null, 'Service'), h('th', null, 'Message'), h('th', { class: 'trace-col' }, 'Trace'))),
     tbody);
   const more = h('button', { class: 'btn hidden', type: 'button', id: 'logs-more', onclick: () => loadPage(true) }, 'Load older records');
   const tableWrap = h('div', { class: 'logs-table-wrap card' }, table, h('div', { style: { padding: '8px', textAlign: 'center' } }, more));
@@ -71,8 +138,9 @@ export function mount(main, route) {
   });
 
   liveBtn.addEventListener('click', () => {
-    navigate('/logs', { q: input.value.trim(), ...currentRangeParams(), live: live ? '' : '1' });
+    navigate('/logs', { q: input.value.trim(), ...currentRangeParams(), ...fieldsParams(), live: live ? '' : '1' });
   });
+  fieldsIn.addEventListener('change', () => form.requestSubmit());
 
   function showQueryError(e) {
     input.classList.add('bad');
@@ -119,12 +187,13 @@ export function mount(main, route) {
       if (!older) {
         records = page;
         expanded.clear();
+        total = r.total;
         drawHistogram(r.histogram);
       } else records = records.concat(page);
       nextCursor = r.nextCursor || '';
       more.classList.toggle('hidden', !nextCursor);
       status.textContent = records.length
-        ? `${records.length}${nextCursor ? '+' : ''} record${records.length === 1 ? '' : 's'} · newest first`
+        ? `${total} record${total === 1 ? '' : 's'} match in ${range.label.toLowerCase()} · showing the newest ${records.length}`
         : 'No records match in this time range.';
       renderRows(older ? records.length - page.length : 0);
     } catch (e) {
@@ -136,17 +205,19 @@ export function mount(main, route) {
     if (disposeHist) disposeHist();
     clear(histBox);
     if (!hist || !hist.buckets || !hist.buckets.length) return;
-    const buckets = hist.buckets.map((b) => ({ t: Date.parse(b.start), counts: { errors: b.errors, other: b.count - b.errors } }));
+    const buckets = hist.buckets.map((b) => ({ t: Date.parse(b.start), partial: !!b.partial, counts: { errors: b.errors, other: b.count - b.errors } }));
     const step = hist.stepSeconds * 1000;
-    const total = hist.buckets.reduce((a, b) => a + b.count, 0);
+    const sum = hist.buckets.reduce((a, b) => a + b.count, 0);
     const errors = hist.buckets.reduce((a, b) => a + b.errors, 0);
     const chart = h('div');
     histBox.append(h('div', { class: 'legend', style: { justifyContent: 'flex-end' } },
-      h('span', null, `${total} records`), h('span', null, h('i', { style: { background: 'var(--error)' } }), `${errors} errors`), h('span', { class: 'faint' }, 'drag to zoom')), chart);
+      h('span', { id: 'logs-total' }, `${sum} records`), h('span', null, h('i', { style: { background: 'var(--error)' } }), `${errors} errors`),
+      buckets.some((b) => b.partial) ? h('span', { class: 'faint', title: 'Buckets cut by the range, or whose records may still arrive, are drawn faded with a dashed outline' }, 'faded: partial bucket') : null,
+      h('span', { class: 'faint' }, 'drag to zoom')), chart);
     disposeHist = histogram(chart, {
       buckets, step, domain: [range.start, range.end], label: 'Log volume over time',
       colors: { errors: 'var(--error)', other: 'var(--accent)' },
-      onBrush: (a, b) => navigate('/logs', { q, range: 'custom', start: Math.floor(a), end: Math.ceil(b) }),
+      onBrush: (a, b) => navigate('/logs', { q, range: 'custom', start: Math.floor(a), end: Math.ceil(b), fields: fieldsParam }),
     });
   }
 
@@ -157,8 +228,10 @@ export function mount(main, route) {
       h('td', { class: 't', title: fmtTime(l.time / 1000, { date: true }) }, fmtTime(l.time / 1000)),
       h('td', { class: 'lvl' }, h('span', { class: `sev ${sev}` }, l.severityText || l.level || sev)),
       h('td', { class: 'svc-cell' }, l.service ? svcLabel(l.service) : h('span', { class: 'faint' }, '–')),
-      h('td', { class: 'body' }, h('span', { class: 'one' }, l.body)),
-      h('td', { class: 'nowrap' }, l.traceID ? h('a', { href: href(`/trace/${l.traceID}`, { span: l.spanID }), class: 'trace-link', title: `Open trace ${l.traceID}`, onclick: (ev) => ev.stopPropagation() }, 'trace →') : null));
+      h('td', { class: 'body' }, h('span', { class: 'one' }, h('span', { class: 'msg' }, l.body),
+        highlights(l, fields).map(([k, v]) => h('span', { class: 'hl' + (isErrorField(k, v) ? ' bad' : ''), dataset: { field: k }, title: `${k}: ${v}` },
+          h('span', { class: 'hk' }, FIELD_LABELS[k] || k), ' ', v)))),
+      h('td', { class: 'trace-col' }, l.traceID ? h('a', { href: href(`/trace/${l.traceID}`, { span: l.spanID }), class: 'trace-link', title: `Open trace ${l.traceID}`, onclick: (ev) => ev.stopPropagation() }, 'trace →') : null));
     tr.addEventListener('click', () => toggle(i));
     return tr;
   }

@@ -1,31 +1,52 @@
 // Service map: services as boxes laid out in layers (callers left of the
-// services they call), calls as arrows, with request rate, error rate and
-// p95 latency for the chosen window. A node opens its dashboard, an edge the
-// traces through it.
+// services they call), calls as arrows. Rates are per second of the time
+// the data covers (said under the title). A service is red when its
+// requests fail or when its callers' calls to it fail (errors, timeouts,
+// circuit-breaker short-circuits: a service its callers cannot reach is
+// not healthy); the failing service none of whose callees fails is marked
+// as where the failure starts. The recent view (the last few minutes of the
+// range) shows what an outage looks like before the range averages it
+// away; red in either view shows in both. A node opens its dashboard, an
+// edge the traces through it.
 import * as api from '../api.js';
-import { h, s, clear, fmtRate, fmtPct, fmtDurationNs, serviceColor } from '../util.js';
+import { h, s, clear, fmtRate, fmtPct, fmtDurationNs, fmtTime, fmtSpan, serviceColor } from '../util.js';
 import { navigate } from '../router.js';
 import { resolveRange, rangeParams, timePicker } from '../timerange.js';
 
-const NODE_W = 196;
-const NODE_H = 70;
-const GAP_X = 150;
-const GAP_Y = 36;
-const PAD = 40;
-const BAD_ERROR_RATE = 0.05;
+const NODE_W = 212;
+const NODE_H = 92;
+const GAP_X = 290;
+const GAP_Y = 44;
+const PAD = 48;
+// Every edge leaves its caller through its own port and runs straight for
+// LABEL_RUN pixels before it curves: its label sits above that straight
+// run, where no other edge passes (ports are PORT_GAP apart), so labels
+// never cross a line.
+const LABEL_RUN = 150;
+// labelWidth estimates a label's width at the map's 10.5px font.
+const labelWidth = (text) => text.length * 6.3;
+const PORT_GAP = 34;
+
+const failing = (hl) => hl && (hl.state === 'failing' || hl.state === 'unreachable');
 
 export function mount(main, route) {
   const range = resolveRange(route.params, '1h');
+  const view = route.params.get('view') === 'recent' ? 'recent' : 'range';
   const ctl = new AbortController();
   document.title = 'Service map · Tracehouse';
-  const picker = timePicker(range, (rp) => navigate('/map', rp), { id: 'map-range' });
+  const picker = timePicker(range, (rp) => navigate('/map', { ...rp, view: view === 'recent' ? 'recent' : '' }), { id: 'map-range' });
+  const viewBtn = (v, label) => h('button', { type: 'button', class: 'seg' + (v === view ? ' on' : ''), 'aria-pressed': String(v === view), id: `map-view-${v}`,
+    onclick: () => navigate('/map', { ...rangeParams(range), view: v === 'recent' ? 'recent' : '' }) }, label);
+  const viewSel = h('span', { class: 'segmented', role: 'group', 'aria-label': 'Numbers shown' }, viewBtn('range', 'Whole range'), viewBtn('recent', 'Last 5 min'));
   const summary = h('span', { class: 'sub', id: 'map-summary' });
+  const coverage = h('div', { class: 'coverage-note', id: 'map-coverage' });
   const wrap = h('div', { class: 'map-wrap', id: 'service-map' });
+  const legend = h('div', { class: 'map-legend' });
   main.appendChild(h('div', { class: 'page' },
-    h('div', { class: 'page-head' }, h('h1', null, 'Service map'), picker, summary,
+    h('div', { class: 'page-head' }, h('h1', null, 'Service map'), picker, viewSel, summary,
       h('span', { class: 'grow' }),
       h('span', { class: 'faint' }, 'Click a service for its dashboard, an arrow for its traces')),
-    wrap));
+    coverage, wrap, legend));
   wrap.appendChild(h('div', { class: 'loading' }, h('span', { class: 'spinner' }), 'Loading the service map…'));
 
   api.serviceMap(range.start, range.end, { signal: ctl.signal }).then((m) => {
@@ -36,8 +57,15 @@ export function mount(main, route) {
       wrap.appendChild(h('div', { class: 'empty' }, h('strong', null, 'No services in this window'), 'Widen the time range, or send traces to the collector.'));
       return;
     }
-    summary.textContent = `${new Set([...nodes.map((n) => n.service), ...edges.flatMap((e) => [e.parent, e.child])]).size} services · ${edges.length} connections · ${range.label.toLowerCase()}`;
-    draw(wrap, nodes, edges, range);
+    const win = view === 'recent' ? m.recent : m;
+    const cov = win.coverage || {};
+    coverage.textContent = cov.seconds
+      ? `${view === 'recent' ? `Last ${m.recentMinutes} minutes` : range.label}: rates are per second over the ${fmtSpan(cov.seconds)} the data covers (${fmtTime(Date.parse(cov.start), { millis: false })} – ${fmtTime(Date.parse(cov.end), { millis: false })}).`
+      : 'No spans in this window.';
+    const bad = nodes.filter((n) => failing(n.health));
+    summary.textContent = `${nodes.length} services · ${edges.length} connections${bad.length ? ` · ${bad.length} failing` : ''}`;
+    draw(wrap, m, view, range);
+    legend.replaceChildren(...legendText(m));
   }).catch((e) => {
     if (e.name === 'AbortError') return;
     clear(wrap).appendChild(h('div', { class: 'page-scroll' }, h('div', { class: 'error-box', role: 'alert' }, h('b', null, 'Cannot load the service map: '), e.message)));
@@ -149,22 +177,60 @@ function asLink(el, open) {
   });
 }
 
-function draw(wrap, nodes, edges, range) {
-  const byName = new Map(nodes.map((n) => [n.service, n]));
-  for (const e of edges) {
-    for (const n of [e.parent, e.child]) if (!byName.has(n)) byName.set(n, { service: n, calls: 0, errors: 0, rate: 0, errorRate: 0, p95Ns: 0 });
+// edgeNumbers are what an edge's label says in a view: the callers' side
+// when the caller reports its calls (it sees failures the callee never
+// does), else the callee's.
+export function edgeNumbers(e, view) {
+  const w = view === 'recent' ? e.recent : e;
+  const c = w.caller || {};
+  const attempted = (c.calls || 0) + (c.shortCircuits || 0);
+  if (attempted > 0) {
+    return { rate: c.rate, failureRate: c.failureRate, failed: (c.errors || 0) + (c.shortCircuits || 0), shortCircuits: c.shortCircuits || 0,
+      p95Ns: c.p95Ns || w.p95Ns, calls: attempted, reached: w.calls };
   }
+  return { rate: w.rate, failureRate: w.errorRate, failed: w.errors, shortCircuits: 0, p95Ns: w.p95Ns, calls: w.calls, reached: w.calls };
+}
+
+function nodeNumbers(n, view) {
+  if (view === 'recent') return { served: n.recent.served, callers: n.recent.callers };
+  return { served: n, callers: n.callers };
+}
+
+function draw(wrap, m, view, range) {
+  const nodes = m.nodes || [];
+  const edges = m.edges || [];
+  const byName = new Map(nodes.map((n) => [n.service, n]));
   const names = [...byName.keys()].sort();
   const { layers, pos } = layout(names, edges);
+  // Ports: each edge leaves its caller and enters its callee at its own
+  // height, ordered by the other end's position so that lines do not cross
+  // near the boxes.
+  const outOf = new Map(names.map((n) => [n, []]));
+  const into = new Map(names.map((n) => [n, []]));
+  for (const e of edges) {
+    if (e.parent === e.child || pos.get(e.child).layer <= pos.get(e.parent).layer) continue;
+    outOf.get(e.parent).push(e);
+    into.get(e.child).push(e);
+  }
+  const rowOf = (n) => pos.get(n).order;
+  const maxPorts = Math.max(1, ...names.map((n) => Math.max(outOf.get(n).length, into.get(n).length)));
+  const nodeH = Math.max(NODE_H, PORT_GAP * (maxPorts + 1));
   const maxRows = Math.max(...layers.map((l) => l.length));
   const width = PAD * 2 + layers.length * NODE_W + (layers.length - 1) * GAP_X;
-  const height = PAD * 2 + maxRows * NODE_H + (maxRows - 1) * GAP_Y;
+  const height = PAD * 2 + maxRows * nodeH + (maxRows - 1) * GAP_Y + 40;
   const xy = new Map();
   layers.forEach((l, li) => {
-    const colH = l.length * NODE_H + (l.length - 1) * GAP_Y;
-    const y0 = PAD + (height - PAD * 2 - colH) / 2;
-    l.forEach((n, i) => xy.set(n, { x: PAD + li * (NODE_W + GAP_X), y: y0 + i * (NODE_H + GAP_Y) }));
+    const colH = l.length * nodeH + (l.length - 1) * GAP_Y;
+    const y0 = PAD + (height - 40 - PAD * 2 - colH) / 2;
+    l.forEach((n, i) => xy.set(n, { x: PAD + li * (NODE_W + GAP_X), y: y0 + i * (nodeH + GAP_Y) }));
   });
+  const port = new Map();
+  for (const n of names) {
+    const outs = outOf.get(n).sort((a, b) => rowOf(a.child) - rowOf(b.child) || a.child.localeCompare(b.child));
+    outs.forEach((e, i) => port.set(`o${e.parent}\u0000${e.child}`, xy.get(n).y + (nodeH * (i + 1)) / (outs.length + 1)));
+    const ins = into.get(n).sort((a, b) => rowOf(a.parent) - rowOf(b.parent) || a.parent.localeCompare(b.parent));
+    ins.forEach((e, i) => port.set(`i${e.parent}\u0000${e.child}`, xy.get(n).y + (nodeH * (i + 1)) / (ins.length + 1)));
+  }
   const svg = s('svg', { width: Math.max(width, wrap.clientWidth - 4), height: Math.max(height, wrap.clientHeight - 4), role: 'group', 'aria-label': 'Service map' });
   svg.appendChild(s('defs', null,
     s('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
@@ -177,44 +243,56 @@ function draw(wrap, nodes, edges, range) {
   svg.appendChild(g);
 
   // Edges first, under the nodes.
-  const maxRate = Math.max(1e-9, ...edges.map((e) => e.rate));
+  const maxRate = Math.max(1e-9, ...edges.map((e) => edgeNumbers(e, view).rate || 0));
   for (const e of edges) {
     const a = xy.get(e.parent);
     const b = xy.get(e.child);
-    const bad = e.errorRate >= BAD_ERROR_RATE;
+    const num = edgeNumbers(e, view);
+    const shownBad = view === 'recent' ? e.failingNow : e.failing;
+    const bad = e.failing || e.failingNow;
     let d;
     let lx;
     let ly;
+    let anchor = 'start';
+    const failedText = num.failed
+      ? `${fmtPct(num.failureRate)} failed${num.shortCircuits ? ` (${num.shortCircuits} short-circuited)` : ''}`
+      : '';
+    const rateText = `${fmtRate(num.rate)} · p95 ${fmtDurationNs(num.p95Ns)}`;
     if (e.parent === e.child) {
       d = `M${a.x + NODE_W - 30},${a.y} C${a.x + NODE_W - 30},${a.y - 40} ${a.x + NODE_W + 30},${a.y - 40} ${a.x + NODE_W},${a.y + 14}`;
-      lx = a.x + NODE_W;
-      ly = a.y - 34;
+      lx = a.x + NODE_W + 8;
+      ly = a.y - 30;
     } else if (pos.get(e.child).layer > pos.get(e.parent).layer) {
       const x1 = a.x + NODE_W;
-      const y1 = a.y + NODE_H / 2;
+      const y1 = port.get(`o${e.parent}\u0000${e.child}`);
       const x2 = b.x - 2;
-      const y2 = b.y + NODE_H / 2;
-      const mx = (x1 + x2) / 2;
-      d = `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}`;
-      lx = mx;
-      ly = (y1 + y2) / 2 - 6;
+      const y2 = port.get(`i${e.parent}\u0000${e.child}`);
+      const longest = Math.max(labelWidth(rateText), labelWidth(failedText));
+      const xs = Math.min(x2 - 60, x1 + Math.max(LABEL_RUN, longest + 20));
+      const mx = (xs + x2) / 2;
+      d = `M${x1},${y1} H${xs} C${mx},${y1} ${mx},${y2} ${x2},${y2}`;
+      lx = x1 + 8;
+      ly = y1 - 18;
     } else {
-      // Calls back to an earlier layer (or within one) arc below.
+      // Calls back to an earlier layer (or within one) arc below the
+      // boxes, their label under the arc's lowest point.
       const x1 = a.x + NODE_W / 2;
-      const y1 = a.y + NODE_H;
+      const y1 = a.y + nodeH;
       const x2 = b.x + NODE_W / 2;
-      const y2 = b.y + NODE_H + 2;
-      const dip = Math.max(y1, y2) + 46;
+      const y2 = b.y + nodeH + 2;
+      const dip = Math.max(y1, y2) + 40;
       d = `M${x1},${y1} C${x1},${dip} ${x2},${dip} ${x2},${y2}`;
       lx = (x1 + x2) / 2;
-      ly = dip - 14;
+      ly = dip - 2;
+      anchor = 'middle';
     }
-    const label = `${e.parent} → ${e.child}: ${fmtRate(e.rate)}, ${fmtPct(e.errorRate)} errors, p95 ${fmtDurationNs(e.p95Ns)}`;
-    const edge = s('g', { class: 'map-edge' + (bad ? ' bad' : ''), tabindex: '0', role: 'link', 'aria-label': `${label}. Open traces`, dataset: { parent: e.parent, child: e.child } },
+    const label = `${e.parent} → ${e.child}: ${fmtRate(num.rate)}${failedText ? ', ' + failedText : ''}, p95 ${fmtDurationNs(num.p95Ns)}` +
+      (num.reached !== num.calls ? `; ${num.reached} reached ${e.child}` : '');
+    const edge = s('g', { class: 'map-edge' + (bad ? ' bad' : '') + (bad && !shownBad ? ' earlier' : ''), tabindex: '0', role: 'link', 'aria-label': `${label}. Open traces`, dataset: { parent: e.parent, child: e.child } },
       s('path', { class: 'hit', d }),
-      s('path', { class: 'line', d, 'marker-end': bad ? 'url(#arrow-bad)' : 'url(#arrow)', 'stroke-width': 1.2 + 2.5 * Math.sqrt(e.rate / maxRate) }),
-      s('text', { x: lx, y: ly, 'text-anchor': 'middle' }, `${fmtRate(e.rate)} · p95 ${fmtDurationNs(e.p95Ns)}`),
-      e.errors ? s('text', { class: 'err', x: lx, y: ly + 13, 'text-anchor': 'middle' }, `${fmtPct(e.errorRate)} errors`) : null,
+      s('path', { class: 'line', d, 'marker-end': bad ? 'url(#arrow-bad)' : 'url(#arrow)', 'stroke-width': 1.2 + 2.5 * Math.sqrt((num.rate || 0) / maxRate) }),
+      s('text', { class: 'rate', x: lx, y: ly, 'text-anchor': anchor }, rateText),
+      failedText ? s('text', { class: 'err', x: lx, y: ly + 12, 'text-anchor': anchor }, failedText) : null,
       s('title', null, label));
     const open = () => navigate('/search', { service: e.child, ...rangeParams(range) });
     asLink(edge, open);
@@ -224,22 +302,44 @@ function draw(wrap, nodes, edges, range) {
   for (const name of names) {
     const n = byName.get(name);
     const { x, y } = xy.get(name);
-    const bad = n.errorRate >= BAD_ERROR_RATE;
-    const served = n.calls > 0;
-    const node = s('g', { class: 'map-node', transform: `translate(${x},${y})`, tabindex: '0', role: 'link', dataset: { service: name },
-      'aria-label': `${name}: ${served ? `${fmtRate(n.rate)}, ${fmtPct(n.errorRate)} errors, p95 ${fmtDurationNs(n.p95Ns)}` : 'no requests served'}. Open dashboard` },
-    s('rect', { class: bad ? 'box bad' : 'box', width: NODE_W, height: NODE_H, rx: 8 }),
-    s('rect', { x: 0, y: 0, width: 5, height: NODE_H, rx: 2, fill: serviceColor(name) }),
-    s('text', { class: 'name', x: 16, y: 22 }, name),
-    served
-      ? [s('text', { class: 'stat', x: 16, y: 41 }, `${fmtRate(n.rate)} · `, s('tspan', { class: bad ? 'stat bad' : 'stat' }, `${fmtPct(n.errorRate)} err`)),
-        s('text', { class: 'stat', x: 16, y: 58 }, `p50 ${fmtDurationNs(n.p50Ns)} · p95 ${fmtDurationNs(n.p95Ns)}`)]
-      : s('text', { class: 'stat', x: 16, y: 44 }, 'no requests served (caller only)'),
-    s('title', null, name));
+    const hl = n.health || { state: 'ok' };
+    const isBad = failing(hl);
+    const { served, callers } = nodeNumbers(n, view);
+    const attempted = (callers.calls || 0) + (callers.shortCircuits || 0);
+    const callersBad = attempted > 0 && callers.failureRate >= 0.05;
+    const lines = [];
+    if (served.calls) {
+      lines.push(s('text', { class: 'stat', x: 16, y: 42 }, `${fmtRate(served.rate)} · `,
+        s('tspan', { class: served.errorRate >= 0.05 ? 'stat bad' : 'stat' }, `${fmtPct(served.errorRate)} failed`)));
+      lines.push(s('text', { class: 'stat', x: 16, y: 59 }, `p50 ${fmtDurationNs(served.p50Ns)} · p95 ${fmtDurationNs(served.p95Ns)}`));
+    } else {
+      lines.push(s('text', { class: 'stat', x: 16, y: 42 }, attempted ? 'served no requests' : 'no requests served (caller only)'));
+    }
+    if (callersBad) {
+      lines.push(s('text', { class: 'stat bad callers', x: 16, y: 76 },
+        `callers: ${fmtPct(callers.failureRate)} of calls failed`));
+    }
+    const stateText = hl.state === 'unreachable' ? 'unreachable' : hl.state === 'failing' ? 'failing' : hl.state;
+    const node = s('g', { class: 'map-node' + (isBad ? ' bad' : '') + (hl.rootCause ? ' root-cause' : '') + (isBad && !hl.now ? ' earlier' : ''),
+      transform: `translate(${x},${y})`, tabindex: '0', role: 'link', dataset: { service: name, health: hl.state, rootCause: String(!!hl.rootCause) },
+      'aria-label': `${name}: ${stateText}${hl.rootCause ? ', failure starts here' : ''}${hl.reason ? ` (${hl.reason})` : ''}. ${served.calls ? `${fmtRate(served.rate)}, ${fmtPct(served.errorRate)} of requests failed` : 'no requests served'}. Open dashboard` },
+    hl.rootCause ? s('text', { class: 'root-label', x: 0, y: -8 }, hl.now ? '⚠ failure starts here' : '⚠ failure started here (earlier)') : null,
+    s('rect', { class: 'box' + (isBad ? ' bad' : ''), width: NODE_W, height: nodeH, rx: 8 }),
+    s('rect', { x: 0, y: 0, width: 5, height: nodeH, rx: 2, fill: serviceColor(name) }),
+    s('text', { class: 'name', x: 16, y: 22 }, name, isBad ? s('tspan', { class: 'state', dx: 8 }, stateText + (hl.now ? '' : ' earlier')) : null),
+    lines,
+    s('title', null, `${name}${hl.reason ? ': ' + hl.reason : ''}`));
     const open = () => navigate(`/service/${encodeURIComponent(name)}`, rangeParams(range));
     asLink(node, open);
     g.appendChild(node);
   }
   wrap.appendChild(svg);
-  wrap.appendChild(h('div', { class: 'map-legend' }, 'Rate = requests/s · error rate · latency percentiles of the served requests; arrows: calls (thicker = more), red ≥ 5% errors'));
+}
+
+function legendText(m) {
+  return [
+    'Node: requests it served per second · share that failed · latency. Arrow: calls per second as the caller saw them (retries and circuit-breaker short-circuits included). ',
+    h('span', { class: 'err-text' }, 'Red'), ': 5% or more failed, in the requests it served or in its callers\u2019 calls to it; ',
+    h('b', null, '⚠'), ' marks where a failure starts (failing, and nothing it calls is). Dashed: failed earlier in the range, not in the last ',
+    String(m.recentMinutes || 5), ' min.'];
 }

@@ -190,12 +190,19 @@ export function mount(main, route) {
     }
     const maxDur = Math.max(...items.map((i) => i.duration));
     const chart = h('div', { class: 'scatter', id: 'scatter' });
+    const domain = resultsDomain(items);
+    const incomplete = items.filter((it) => it.incomplete).length;
     results.appendChild(h('div', { class: 'card scatter-card' },
-      h('div', { class: 'card-head' }, h('h2', null, 'Duration over time'), h('span', { class: 'faint' }, 'click a dot to open its trace')),
+      h('div', { class: 'card-head' }, h('h2', null, 'Duration over time'),
+        h('span', { class: 'muted', id: 'scatter-span' }, `the ${items.length} traces found, ${fmtTime(domain.first, { millis: false })} – ${fmtTime(domain.last, { millis: false })}`),
+        h('span', { class: 'grow' }),
+        incomplete ? h('span', { class: 'faint' }, '◯ hollow: may be incomplete') : null,
+        h('span', { class: 'faint' }, 'click a dot to open its trace')),
       h('div', { class: 'card-body' }, chart)));
     disposeChart = scatterPlot(chart, {
-      points: items.map((it) => ({ t: it.start / 1000, v: it.duration, error: it.errors > 0, id: it.traceID, size: it.spans, label: `${it.rootService}: ${it.rootName} (${fmtDuration(it.duration)})` })),
-      domain: [state.range.start, state.range.end],
+      points: items.map((it) => ({ t: it.start / 1000, v: it.duration, error: it.errors > 0, id: it.traceID, size: it.spans, hollow: !!it.incomplete,
+        label: `${it.rootService}: ${it.rootName} (${fmtDuration(it.duration)})${it.incomplete ? ' · may be incomplete' : ''}` })),
+      domain: domain.range,
       fmtY: fmtDuration,
       label: 'Trace durations over time',
       onClick: (pt) => navigate(`/trace/${pt.id}`),
@@ -218,7 +225,9 @@ export function mount(main, route) {
       const svcs = it.services.map((sv) => h('span', { class: 'badge', title: `${sv.count} spans${sv.errors ? `, ${sv.errors} errors` : ''}` },
         h('span', { class: 'svc-dot', style: { background: serviceColor(sv.name) } }), `${sv.name} ${sv.count}`));
       const row = h('a', { class: 'trace-item', href: `#/trace/${it.traceID}`, role: 'option', 'aria-selected': String(i === selected), dataset: { traceId: it.traceID }, id: `trace-item-${i}` },
-        h('div', { class: 'title' }, svcLabel(it.rootService), ': ', it.rootName, it.rootMissing ? h('span', { class: 'badge warn', title: 'the root span is missing' }, 'no root') : null),
+        h('div', { class: 'title' }, svcLabel(it.rootService), ': ', it.rootName,
+          it.incomplete ? h('span', { class: 'badge incomplete ' + (it.incomplete.rootMissing || it.incomplete.missingParents ? 'warn' : 'arriving'), title: `Spans may be missing: ${it.incomplete.reasons.join('; ')}` }, incompleteLabel(it.incomplete))
+            : it.rootMissing ? h('span', { class: 'badge warn', title: 'the root span is missing' }, 'no root') : null),
         h('div', { class: 'meta' },
           h('span', { class: 'badge' }, `${it.spans} span${it.spans === 1 ? '' : 's'}`),
           it.errors ? h('span', { class: 'badge error' }, `${it.errors} error${it.errors === 1 ? '' : 's'}`) : null,
@@ -268,6 +277,25 @@ export function mount(main, route) {
       return false;
     },
   };
+}
+
+// resultsDomain is the scatter plot's time axis: the span of the traces
+// found (not of the query's range, where 20 recent traces of an hour sit
+// in one column at the right edge), padded so edge dots are not cut.
+export function resultsDomain(items) {
+  const ts = items.map((it) => it.start / 1000);
+  const first = Math.min(...ts);
+  const last = Math.max(...ts);
+  // A lone trace gets a minute around it; otherwise 3% of the span.
+  const pad = last > first ? Math.max(50, (last - first) * 0.03) : 30e3;
+  return { first, last, range: [first - pad, last + pad] };
+}
+
+// incompleteLabel is the badge of a trace whose spans may be missing.
+function incompleteLabel(inc) {
+  if (inc.rootMissing) return 'incomplete: no root';
+  if (inc.missingParents) return 'incomplete: missing parents';
+  return 'may still be arriving';
 }
 
 // parseTags reads `k=v k2="v with spaces"` (space, comma or newline

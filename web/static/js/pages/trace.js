@@ -104,7 +104,13 @@ function traceView(page, trace, route) {
       h('span', null, 'Spans ', h('b', { id: 'trace-span-count' }, String(trace.spans.length))),
       h('span', null, 'Depth ', h('b', null, String(maxDepth + 1))),
       h('span', null, 'Services ', h('b', null, String(trace.services.length))),
-      h('span', { class: 'svc-chips' }, trace.services.map((s) => h('span', { class: 'badge' }, svcLabel(s))))));
+      h('span', { class: 'svc-chips' }, trace.services.map((s) => h('span', { class: 'badge' }, svcLabel(s))))),
+    trace.incomplete ? h('div', { class: 'incomplete-banner', id: 'trace-incomplete', role: 'status' },
+      h('b', null, 'This trace may be incomplete: '), trace.incomplete.reasons.join('; '), '. ',
+      h('a', { href: '#', onclick: (ev) => {
+        ev.preventDefault();
+        location.reload();
+      } }, 'Reload')) : null);
   const toolbar = h('div', { class: 'trace-toolbar', role: 'toolbar', 'aria-label': 'Waterfall' },
     findIn, findCount, depthSel, critBtn, logsBtn,
     h('span', { class: 'grow' }),
@@ -166,7 +172,7 @@ function traceView(page, trace, route) {
     clear(panel);
     const tabs = [
       ['span', current && current.kind === 'log' ? 'Log' : 'Span'],
-      ['logs', `Logs (${trace.logs.length})`],
+      ['logs', `Trace logs (${trace.logs.length})`],
       ['errors', `Errors (${trace.errors.length})`],
       ['critical', `Critical path (${trace.critical.length})`],
     ];
