@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +14,13 @@ import (
 	"github.com/tracehouse/tracehouse/storage/chtest"
 )
 
-func TestMain(m *testing.M) { chtest.Main(m) }
+func TestMain(m *testing.M) {
+	// A child process the end-to-end tests started as `tracehouse`.
+	if code, ok := runAsTracehouse(); ok {
+		os.Exit(code)
+	}
+	chtest.Main(m)
+}
 
 func lookup(vars map[string]string) cli.Lookup {
 	return func(name string) (string, bool) { v, ok := vars[name]; return v, ok }
