@@ -82,7 +82,11 @@ func TestSyslogFromLogger(t *testing.T) {
 // over UDP in its default forwarding format (RSYSLOG_TraditionalForwardFormat,
 // RFC 3164).
 func TestSyslogFromRsyslog(t *testing.T) {
+	// rsyslogd is in /usr/sbin, which a non-root PATH may leave out.
 	rsyslogd, err := exec.LookPath("rsyslogd")
+	if err != nil {
+		rsyslogd, err = exec.LookPath("/usr/sbin/rsyslogd")
+	}
 	if err != nil {
 		t.Fatal("rsyslogd is not installed: apt-get install rsyslog (.ci/run installs it)")
 	}

@@ -43,7 +43,11 @@ import (
 // the receiver goes on. (collector/*_test.go check the mappings in more
 // detail on the same configuration.)
 func TestAllInOneReceiversEndToEnd(t *testing.T) {
+	// rsyslogd is in /usr/sbin, which a non-root PATH may leave out.
 	rsyslogd, err := exec.LookPath("rsyslogd")
+	if err != nil {
+		rsyslogd, err = exec.LookPath("/usr/sbin/rsyslogd")
+	}
 	if err != nil {
 		t.Fatal("rsyslogd is not installed: apt-get install rsyslog (.ci/run installs it)")
 	}
