@@ -212,6 +212,9 @@ func runAllInOne(ctx context.Context, args []string, env cli.Env) error {
 		srv.Shutdown(shutdownCtx)
 	}()
 
+	// In-process clients get the engine's password: the query service
+	// straight from the server, the collector through the password file,
+	// so that the password is in no configuration (DSN() is secret).
 	conn, err := storage.Open(ctx, srv.DSN())
 	if err != nil {
 		return err
@@ -248,7 +251,7 @@ func runAllInOne(ctx context.Context, args []string, env cli.Env) error {
 	}
 	auth = append(auth, more...)
 	pipeline, err := collector.StartPipeline(ctx, collector.PipelineSettings{
-		Overrides: append(cfg.collectorOverrides(srv.DSN(), queue), auth...),
+		Overrides: append(cfg.collectorOverrides(srv.ShareableDSN(), queue), auth...),
 		Logger:    log.With().Str("component", "collector").Logger(),
 	})
 	if err != nil {
@@ -276,11 +279,13 @@ func runAllInOne(ctx context.Context, args []string, env cli.Env) error {
 	fmt.Fprintf(env.Stdout, `Tracehouse is running.
   UI and query API      http://%s
   OTLP                  gRPC %s, HTTP %s; JSON-lines logs http://%s/v1/logs/jsonl
-  ClickHouse (embedded) http://%s   DSN %s
+  ClickHouse (embedded) http://%s   user %s, password in %s
+                        DSN %s
   data folder           %s (sending queue in %s, up to %s)
 %sPress Ctrl-C to stop.
 `, ln.Addr(), addressOr(cfg.otlpGRPC, "127.0.0.1:4317"), addressOr(cfg.otlpHTTP, "127.0.0.1:4318"), addressOr(cfg.jsonl, "127.0.0.1:4319"),
-		srv.Addr(), srv.DSN(), cfg.data, queue, formatByteSize(cfg.queueBudget), describeReceivers(cfg.receivers))
+		srv.Addr(), srv.User(), srv.PasswordFile(), srv.ShareableDSN(), cfg.data, queue, formatByteSize(cfg.queueBudget),
+		describeReceivers(cfg.receivers))
 
 	select {
 	case <-ctx.Done():

@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -26,6 +27,7 @@ import (
 	"time"
 
 	"github.com/tracehouse/tracehouse/storage"
+	"github.com/tracehouse/tracehouse/storage/embedded"
 )
 
 // config is one soak run.
@@ -253,7 +255,11 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	}
 
 	// Wait until the queue has drained, then count.
-	conn, err := storage.Open(ctx, "http://"+addrs.clickhouse+"/default")
+	// The engine's generated password, read from the data folder as any
+	// client on this machine does.
+	dsn := url.URL{Scheme: "http", User: url.User(embedded.DefaultUser), Host: addrs.clickhouse, Path: "/default",
+		RawQuery: "password_file=" + url.QueryEscape(filepath.Join(data, embedded.PasswordFileName))}
+	conn, err := storage.Open(ctx, dsn.String())
 	if err != nil {
 		return rep, err
 	}
