@@ -42,6 +42,10 @@ func startAllInOne(t *testing.T, r Receivers) *allInOne {
 	db := chtest.NewDatabase(t)
 	a := &allInOne{t: t, db: db, conn: chtest.ConnTo(t, db), rcv: r}
 	t.Setenv("TRACEHOUSE_CLICKHOUSE", chtest.DSN(t, db))
+	// The sending queue of this test alone, kept across a restart as
+	// all-in-one keeps DATA/queue (the shipped default, ./data/queue,
+	// would be shared by every test).
+	t.Setenv("TRACEHOUSE_QUEUE_DIR", t.TempDir())
 	a.start()
 	t.Cleanup(a.stop)
 
