@@ -18,6 +18,10 @@ func TestMain(m *testing.M) {
 	if code, ok := runChildCommand(); ok {
 		os.Exit(code)
 	}
+	// A child process the end-to-end tests started as `tracehouse`.
+	if code, ok := runAsTracehouse(); ok {
+		os.Exit(code)
+	}
 	chtest.Main(m)
 }
 
