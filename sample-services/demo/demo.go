@@ -68,6 +68,11 @@ func (c Config) processes() []*process {
 	}
 }
 
+// clickHousePasswordFile is where the embedded ClickHouse keeps its
+// generated password in its data folder (embedded.PasswordFileName; the
+// demo does not link the engine to name it).
+const clickHousePasswordFile = "clickhouse.password"
+
 // otherPorts are the ports checked up front besides the processes' own,
 // so a clash is reported before anything starts.
 var otherPorts = map[int]string{8123: "embedded ClickHouse", 4317: "OTLP gRPC", 4318: "OTLP HTTP", 4319: "JSON-lines logs", 4222: "NATS (broker)"}
@@ -106,16 +111,16 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	fmt.Fprintf(stdout, `
 Tracehouse demo is running.
   UI and query API   http://127.0.0.1:8080
-  logs over HTTP     http://127.0.0.1:8080/api/v1/logs?q=level:error
+  logs over HTTP     http://127.0.0.1:8080/api/v1/logs?q=service:order  (level:error finds rows once a fault below is injected)
   gateway (shop API) http://127.0.0.1:8000  (POST /api/login, POST /api/checkout, GET /api/orders/:id)
   replicas           order :8002 and :8012, payment :8003 and :8013 (X-Served-By names who answered)
   broker             nats://127.0.0.1:4222 (JetStream in %s), fulfillment worker :8004
   faults             PUT http://127.0.0.1:8003/admin/faults  {"error_rate":0.5}
                      PUT http://127.0.0.1:8004/admin/faults  {"poison_sku":"sku-fig"}  (dead letters)
   OTLP               gRPC 127.0.0.1:4317, HTTP 127.0.0.1:4318
-  ClickHouse         http://127.0.0.1:8123  (data in %s)
+  ClickHouse         http://127.0.0.1:8123  (user tracehouse, password in %s; data in %s)
 Press Ctrl-C to stop.
-`, filepath.Join(cfg.Data, "broker"), cfg.Data)
+`, filepath.Join(cfg.Data, "broker"), filepath.Join(cfg.Data, clickHousePasswordFile), cfg.Data)
 	running := slices.Clone(started)
 	for {
 		select {

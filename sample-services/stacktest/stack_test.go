@@ -36,6 +36,7 @@ import (
 	"github.com/tracehouse/tracehouse/sample-services/internal/messaging"
 	"github.com/tracehouse/tracehouse/sample-services/internal/testenv"
 	"github.com/tracehouse/tracehouse/sample-services/loadgen"
+	"github.com/tracehouse/tracehouse/storage/embedded"
 )
 
 // Ports of the stack (the defaults of `make run`), on the test's host.
@@ -183,6 +184,7 @@ func waitReady(t *testing.T, url string) {
 type stack struct {
 	host  string
 	logs  string
+	data  string  // all-in-one's data folder
 	procs []*proc // in start order
 }
 
@@ -214,7 +216,18 @@ func (s *stack) getJSON(t *testing.T, path string, v any) int {
 // numbers into dst.
 func (s *stack) sql(t *testing.T, query string, dst ...any) {
 	t.Helper()
-	resp, err := http.Post(s.url(portClickHouse)+"/", "text/plain", strings.NewReader(query))
+	// The engine's generated password, as any client on this machine
+	// reads it from the data folder.
+	password, err := os.ReadFile(filepath.Join(s.data, embedded.PasswordFileName))
+	if err != nil {
+		t.Fatalf("the embedded ClickHouse's password: %v", err)
+	}
+	req, err := http.NewRequest(http.MethodPost, s.url(portClickHouse)+"/", strings.NewReader(query))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth(embedded.DefaultUser, strings.TrimSpace(string(password)))
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +246,7 @@ func startStack(t *testing.T) *stack {
 	bins := t.TempDir()
 	tracehouse := build(t, bins, "tracehouse", ".")
 	samples := build(t, bins, "sample-services", "./sample-services")
-	st := &stack{host: host, logs: t.TempDir()}
+	st := &stack{host: host, logs: t.TempDir(), data: t.TempDir()}
 	t.Logf("stack on %s", host)
 
 	at := func(port int) string { return net.JoinHostPort(host, fmt.Sprint(port)) }
@@ -243,7 +256,7 @@ func startStack(t *testing.T) *stack {
 		waitReady(t, st.url(port)+"/readyz")
 	}
 	st.procs = append(st.procs, start(t, st.logs, []string{"TRACEHOUSE_LISTEN_HOST=" + host}, "tracehouse", tracehouse,
-		"all-in-one", "--data", t.TempDir(), "--http", at(portQuery), "--clickhouse-listen", at(portClickHouse)))
+		"all-in-one", "--data", st.data, "--http", at(portQuery), "--clickhouse-listen", at(portClickHouse)))
 	waitReady(t, st.url(portQuery)+"/readyz")
 
 	natsURL := "nats://" + at(portNATS)

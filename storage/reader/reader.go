@@ -178,6 +178,15 @@ func (e *MemoryLimitError) Error() string {
 	return fmt.Sprintf("the query needed more than its memory limit of %s (max_memory_usage) and was stopped; narrow the time range or add filters", formatBytes(e.Limit))
 }
 
+// BusyError is a statement the server would not start now: too many run
+// or wait (ClickHouse's TOO_MANY_SIMULTANEOUS_QUERIES; the embedded
+// engine's read queue answers it when full or past its wait).
+type BusyError struct {
+	Msg string
+}
+
+func (e *BusyError) Error() string { return e.Msg }
+
 // formatBytes writes a size in the largest binary unit it is a whole
 // multiple of, so that a limit reads as it was set.
 func formatBytes(n int64) string {
@@ -199,6 +208,7 @@ const (
 	codeTooManyRows         = 158
 	codeTooManyBytes        = 307
 	codeTooManyRowsBytes    = 396
+	codeTooManySimultaneous = 202
 )
 
 // settings are applied to every statement. Exceeding a limit throws
@@ -256,6 +266,8 @@ func (r *Reader) classify(ctx context.Context, extra clickhouse.Settings, err er
 			return &TimeoutError{Limit: r.limits.MaxExecutionTime}
 		case codeMemoryLimitExceeded:
 			return &MemoryLimitError{Limit: r.limits.MaxMemoryUsage}
+		case codeTooManySimultaneous:
+			return &BusyError{Msg: ex.Message}
 		case codeTooManyRows, codeTooManyBytes, codeTooManyRowsBytes:
 			rows := r.limits.MaxResultRows
 			if max, ok := extra["max_result_rows"].(int); ok {
