@@ -87,7 +87,7 @@ func TestAuthMatrix(t *testing.T) {
 			if tok := token(c, ingestToken); tok != "" {
 				ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
 			}
-			td, _ := frontendTrace(time.Now(), 2)
+			td, _ := frontendTrace(time.Now(), 1)
 			td.ResourceSpans().At(0).Resource().Attributes().PutStr("service.name", service)
 			_, err := ptraceotlp.NewGRPCClient(conn).Export(ctx, ptraceotlp.NewExportRequestFromTraces(td))
 			return status.Code(err).String()

@@ -119,43 +119,44 @@ func (a *allInOne) postJSONLines(t *testing.T, service string, at time.Time, n i
 	}
 }
 
-// frontendTrace is a trace of n spans: a frontend root calling a backend,
-// which does the rest of the work. It returns the trace and its hex id.
+// frontendTrace is a trace of n spans: a frontend root calling a backend
+// (a client span naming its peer), which does the rest of the work. It
+// returns the trace and its hex id.
 func frontendTrace(at time.Time, n int) (ptrace.Traces, string) {
 	var traceID pcommon.TraceID
 	rand.Read(traceID[:])
 	td := ptrace.NewTraces()
-	var root pcommon.SpanID
-	for i, service := range []string{"frontend", "backend"} {
+	span := func(spans ptrace.SpanSlice, name string, kind ptrace.SpanKind, parent pcommon.SpanID, start time.Time, d time.Duration) ptrace.Span {
+		sp := spans.AppendEmpty()
+		sp.SetTraceID(traceID)
+		var id pcommon.SpanID
+		rand.Read(id[:])
+		sp.SetSpanID(id)
+		sp.SetParentSpanID(parent)
+		sp.SetName(name)
+		sp.SetKind(kind)
+		sp.SetStartTimestamp(pcommon.NewTimestampFromTime(start))
+		sp.SetEndTimestamp(pcommon.NewTimestampFromTime(start.Add(d)))
+		return sp
+	}
+	resource := func(service string) ptrace.SpanSlice {
 		rs := td.ResourceSpans().AppendEmpty()
 		rs.Resource().Attributes().PutStr("service.name", service)
-		spans := rs.ScopeSpans().AppendEmpty().Spans()
-		count := 1
-		if i == 1 {
-			count = n - 1
-		}
-		for j := 0; j < count; j++ {
-			sp := spans.AppendEmpty()
-			sp.SetTraceID(traceID)
-			var id pcommon.SpanID
-			rand.Read(id[:])
-			sp.SetSpanID(id)
-			start := at.Add(time.Duration(j) * time.Millisecond)
-			sp.SetStartTimestamp(pcommon.NewTimestampFromTime(start))
-			sp.SetEndTimestamp(pcommon.NewTimestampFromTime(start.Add(5 * time.Millisecond)))
-			if i == 0 {
-				root = id
-				sp.SetName("GET /checkout")
-				sp.SetKind(ptrace.SpanKindServer)
-				sp.SetEndTimestamp(pcommon.NewTimestampFromTime(start.Add(time.Duration(n+5) * time.Millisecond)))
-				continue
-			}
-			sp.SetParentSpanID(root)
-			sp.SetName("charge")
-			sp.SetKind(ptrace.SpanKindServer)
-			if j%10 == 0 {
-				sp.Status().SetCode(ptrace.StatusCodeError)
-			}
+		return rs.ScopeSpans().AppendEmpty().Spans()
+	}
+	frontend := resource("frontend")
+	total := time.Duration(n+5) * time.Millisecond
+	root := span(frontend, "GET /checkout", ptrace.SpanKindServer, pcommon.SpanID{}, at, total)
+	if n == 1 {
+		return td, hex.EncodeToString(traceID[:])
+	}
+	call := span(frontend, "POST /charge", ptrace.SpanKindClient, root.SpanID(), at, total-time.Millisecond)
+	call.Attributes().PutStr("peer.service", "backend")
+	backend := resource("backend")
+	for j := 0; j < n-2; j++ {
+		sp := span(backend, "charge", ptrace.SpanKindServer, call.SpanID(), at.Add(time.Duration(j)*time.Millisecond), 5*time.Millisecond)
+		if j%10 == 0 {
+			sp.Status().SetCode(ptrace.StatusCodeError)
 		}
 	}
 	return td, hex.EncodeToString(traceID[:])
