@@ -25,7 +25,11 @@ func TestDoS(t *testing.T) {
 	qp := queryProc(t)
 	var summary strings.Builder
 	report := func(format string, args ...any) {
-		fmt.Fprintln(&summary, strings.Join(strings.Fields(fmt.Sprintf(format, args...)), " "))
+		line := strings.Join(strings.Fields(fmt.Sprintf(format, args...)), " ")
+		if len(line) > 220 {
+			line = line[:220] + "…"
+		}
+		fmt.Fprintln(&summary, line)
 	}
 	defer func() { t.Log("\nDoS cases:\n" + summary.String()) }()
 
@@ -80,7 +84,7 @@ func TestDoS(t *testing.T) {
 		if code != http.StatusBadRequest || !strings.Contains(string(body), "at most 100") {
 			t.Errorf("101 distinct trace ids: %d %.300s, want 400 naming the limit", code, body)
 		}
-		report("  101 distinct trace ids: %d %.120s", code, body)
+		report("  101 distinct trace ids: %d %s", code, msg(body))
 
 		// The spans of one response are capped: each trace alone fits
 		// tracehouse query's --max-spans, both together do not.
@@ -93,7 +97,7 @@ func TestDoS(t *testing.T) {
 		if code != http.StatusBadRequest || !strings.Contains(string(body), "spans, the limit of one response") {
 			t.Errorf("two traces of %d spans under --max-spans %d: %d %.300s, want 400", spansPerTrace, maxSpans, code, body)
 		}
-		report("  two traces of %d spans, --max-spans %d: %d %.120s", spansPerTrace, maxSpans, code, body)
+		report("  two traces of %d spans, --max-spans %d: %d %s", spansPerTrace, maxSpans, code, msg(body))
 		served(t, "after the trace id cases")
 	})
 
@@ -103,7 +107,7 @@ func TestDoS(t *testing.T) {
 			if code != http.StatusBadRequest || !strings.Contains(string(body), "at most 1h0m0s back") {
 				t.Errorf("tail start=%s: %d %.300s, want 400 naming the limit", start, code, body)
 			}
-			report("  live tail start=%s: %d %.100s", start, code, body)
+			report("  live tail start=%s: %d %s", start, code, msg(body))
 		}
 		served(t, "after the tail starts")
 	})
@@ -160,7 +164,7 @@ func TestDoS(t *testing.T) {
 		if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "too many live tails") {
 			t.Errorf("a third tail with --max-tails 2: %d Retry-After %q %.300s", res.StatusCode, res.Header.Get("Retry-After"), body)
 		}
-		report("  a third live tail with --max-tails 2: %d, Retry-After %s", res.StatusCode, res.Header.Get("Retry-After"))
+		report("  a third live tail with --max-tails 2: %d, Retry-After %s, %s", res.StatusCode, res.Header.Get("Retry-After"), msg(body))
 		served(t, "while two tails run")
 	})
 
@@ -190,7 +194,7 @@ func TestDoS(t *testing.T) {
 		if code < 400 || code >= 500 {
 			t.Errorf("an LZ4 frame claiming 2 GiB: %d %.300s, want a 4xx", code, body)
 		}
-		report("  ClickHouse LZ4 frame claiming 2 GiB: %d %.100s", code, body)
+		report("  ClickHouse LZ4 frame claiming 2 GiB: %d %s", code, msg(body))
 		served(t, "after the engine's bombs")
 	})
 
@@ -204,7 +208,7 @@ func TestDoS(t *testing.T) {
 			if code != http.StatusRequestEntityTooLarge && code != http.StatusBadRequest {
 				t.Errorf("%s: gzip bomb (64 MiB in %d KB): %d %.300s, want 413 or 400", c.name, len(bomb)>>10, code, body)
 			}
-			report("  %s: gzip bomb (%d KB -> 64 MiB): %d %.100s", c.name, len(bomb)>>10, code, body)
+			report("  %s: gzip bomb (%d KB -> 64 MiB): %d %s", c.name, len(bomb)>>10, code, msg(body))
 		}
 		served(t, "after the gzip bombs")
 	})
@@ -215,13 +219,13 @@ func TestDoS(t *testing.T) {
 		if code != http.StatusBadRequest || !strings.Contains(string(body), "max_line_size") {
 			t.Errorf("one 2 MiB line: %d %.300s, want 400 naming max_line_size", code, body)
 		}
-		report("  one 2 MiB JSON line: %d %.120s", code, body)
+		report("  one 2 MiB JSON line: %d %s", code, msg(body))
 		good := `{"service":"dos","msg":"fine"}` + "\n"
 		code, _, body = post(t, "http://"+a.jsonl+"/v1/logs/jsonl", []byte(good+long), a.ingestHeaders("Content-Type", "application/x-ndjson")...)
 		if code != http.StatusMultiStatus || !strings.Contains(string(body), `"accepted":1`) {
 			t.Errorf("a good line and a 2 MiB one: %d %.300s, want 207 with the good line accepted", code, body)
 		}
-		report("  a good line and a 2 MiB one: %d %.120s", code, body)
+		report("  a good line and a 2 MiB one: %d %s", code, body)
 		served(t, "after the long lines")
 	})
 
@@ -257,9 +261,27 @@ func TestDoS(t *testing.T) {
 			if got.code != http.StatusInternalServerError || got.header.Get("X-ClickHouse-Exception-Code") != c.code {
 				t.Errorf("%s: %d code %q %.300s, want ClickHouse code %s", c.name, got.code, got.header.Get("X-ClickHouse-Exception-Code"), got.body, c.code)
 			}
-			report("  %s: %d, %.110s", c.name, got.code, got.body)
+			report("  %s: %d %s", c.name, got.code, msg(got.body))
 		}
 	})
+}
+
+// msg is the message of an error answer: the query API's envelope, the
+// receivers' "error", or the text.
+func msg(body []byte) string {
+	var answer struct {
+		Errors []struct{ Msg string } `json:"errors"`
+		Error  string                 `json:"error"`
+	}
+	if json.Unmarshal(body, &answer) == nil {
+		if len(answer.Errors) > 0 {
+			return answer.Errors[0].Msg
+		}
+		if answer.Error != "" {
+			return answer.Error
+		}
+	}
+	return strings.TrimSpace(string(body))
 }
 
 func isTimeout(err error) bool {
