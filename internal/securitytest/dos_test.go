@@ -274,7 +274,7 @@ func msg(body []byte) string {
 		Error  string                 `json:"error"`
 	}
 	if json.Unmarshal(body, &answer) == nil {
-		if len(answer.Errors) > 0 {
+		if len(answer.Errors) > 0 && answer.Errors[0].Msg != "" {
 			return answer.Errors[0].Msg
 		}
 		if answer.Error != "" {
