@@ -21,6 +21,7 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/tracehouse/tracehouse/storage"
 	"github.com/tracehouse/tracehouse/storage/schema"
@@ -107,7 +108,8 @@ func createTraces(ctx context.Context, set exporter.Settings, cfg component.Conf
 	if err != nil {
 		return nil, err
 	}
-	exp, err := exporterhelper.NewTraces(ctx, set, cfg, e.pushTraces, helperOptions(c, e)...)
+	queue, grouped := queueOf(c)
+	exp, err := exporterhelper.NewTraces(ctx, set, cfg, e.pushTraces, helperOptions(c, e, queue, grouped)...)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +117,11 @@ func createTraces(ctx context.Context, set exporter.Settings, cfg component.Conf
 	if err != nil {
 		return nil, err
 	}
-	return frontTraces{Traces: exp, e: e, adm: adm}, nil
+	f := frontTraces{Traces: exp, e: e, adm: adm}
+	if grouped {
+		f.gc = groupCommitFor(*c.QueueConfig.Get(), newTracesBatch, moveTraces, exp.ConsumeTraces)
+	}
+	return f, nil
 }
 
 func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Logs, error) {
@@ -124,7 +130,8 @@ func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config
 	if err != nil {
 		return nil, err
 	}
-	exp, err := exporterhelper.NewLogs(ctx, set, cfg, e.pushLogs, helperOptions(c, e)...)
+	queue, grouped := queueOf(c)
+	exp, err := exporterhelper.NewLogs(ctx, set, cfg, e.pushLogs, helperOptions(c, e, queue, grouped)...)
 	if err != nil {
 		return nil, err
 	}
@@ -132,17 +139,38 @@ func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config
 	if err != nil {
 		return nil, err
 	}
-	return frontLogs{Logs: exp, e: e, adm: adm}, nil
+	f := frontLogs{Logs: exp, e: e, adm: adm}
+	if grouped {
+		f.gc = groupCommitFor(*c.QueueConfig.Get(), newLogsBatch, moveLogs, exp.ConsumeLogs)
+	}
+	return f, nil
+}
+
+// queueOf is the sending queue exporterhelper gets, and whether the
+// exporter batches in front of it instead (groupcommit.go: a persistent
+// queue with batching).
+func queueOf(c *Config) (configoptional.Optional[exporterhelper.QueueBatchConfig], bool) {
+	if !c.QueueConfig.HasValue() {
+		return c.QueueConfig, false
+	}
+	q := *c.QueueConfig.Get()
+	if groupCommitFor[ptrace.Traces](q, nil, nil, nil) == nil {
+		return c.QueueConfig, false
+	}
+	return configoptional.Some(withoutBatching(q)), true
 }
 
 // helperOptions are the exporterhelper settings every signal gets: timeout,
-// retries, the sending queue and the exporter's start and shutdown.
-func helperOptions(c *Config, e *tracehouseExporter) []exporterhelper.Option {
+// retries, the sending queue and the exporter's start and shutdown. With
+// the group commit in front (grouped), batches are built of the senders'
+// own data, moved out of their requests: the exporter mutates what it is
+// given.
+func helperOptions(c *Config, e *tracehouseExporter, queue configoptional.Optional[exporterhelper.QueueBatchConfig], grouped bool) []exporterhelper.Option {
 	return []exporterhelper.Option{
-		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
+		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: grouped}),
 		exporterhelper.WithTimeout(c.TimeoutConfig),
 		exporterhelper.WithRetry(c.RetryConfig),
-		exporterhelper.WithQueue(c.QueueConfig),
+		exporterhelper.WithQueue(queue),
 		exporterhelper.WithStart(e.start),
 		exporterhelper.WithShutdown(e.shutdown),
 	}

@@ -1,0 +1,193 @@
+package tracehouseexporter
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// Batches go into the persistent queue whole (group commit), so that a
+// batch replayed after a crash is the batch that was inserted before it,
+// with the same deduplication token.
+//
+// The writer's token is the hash of a batch's block (storage/writer,
+// token.go): ClickHouse skips a block whose token it has seen, so a batch
+// written twice is stored once, but only if it is the same batch. With
+// exporterhelper's own batching (sending_queue.batch) the persistent queue
+// holds the senders' requests and batches are merged after the queue, on
+// a timer: a batch that was inserted just before a SIGKILL, but not yet
+// marked done in the queue, comes back after the restart as its requests,
+// moved behind the backlog and merged with other requests into other
+// batches, with other tokens: every item of it is stored twice
+// (TestReplayAfterKillStoresOnce shows it).
+//
+// So with a persistent queue the exporter merges requests itself, in
+// front of the queue, and exporterhelper queues and sends each merged
+// batch as one request (its batching turned off). A sender's request
+// joins the open batch; the batch is closed when it holds min_size items,
+// when the next request would take it past max_size (a request larger
+// than max_size is a batch of its own), or flush_timeout after it was
+// opened; then it is written to the queue on disk once, and every sender
+// whose request is in it is answered with the result (OK, or the queue's
+// refusal when its budget is full). A replay, a retry and the split of a
+// batch around a bad item (writer/bisect.go) all see the same batch, so
+// their tokens are those of the first attempt.
+//
+// The cost: a sender waits for its acknowledgement up to flush_timeout
+// longer (the shipped configs use 100-200 ms), and an INSERT holds what
+// arrived within one flush_timeout, where exporterhelper's batching
+// could merge a backlog into one INSERT. A memory queue has nothing to
+// replay (a retry resends the same batch), so there exporterhelper keeps
+// batching after the queue and senders are answered at once.
+
+// groupCommit merges requests of type T into batches and hands each batch
+// to next, answering every request of a batch with next's result.
+type groupCommit[T any] struct {
+	minSize, maxSize int // items; maxSize 0: no limit
+	wait             time.Duration
+	newBatch         func() T
+	moveInto         func(dst, src T) // moves every item of src into dst
+	next             func(context.Context, T) error
+
+	mu     sync.Mutex
+	open   *openBatch[T]
+	closed bool
+	// flushes counts batches handed to next and not yet answered, so
+	// shutdown can wait for them.
+	flushes sync.WaitGroup
+}
+
+type openBatch[T any] struct {
+	data  T
+	items int
+	timer *time.Timer
+	done  chan struct{}
+	err   error
+}
+
+// groupCommitFor returns the group commit of queue's batch settings in
+// front of next, or nil when exporterhelper should batch (no persistent
+// queue, or no batching).
+func groupCommitFor[T any](queue exporterhelper.QueueBatchConfig, newBatch func() T, moveInto func(dst, src T), next func(context.Context, T) error) *groupCommit[T] {
+	if queue.StorageID == nil || !queue.Batch.HasValue() {
+		return nil
+	}
+	b := queue.Batch.Get()
+	return &groupCommit[T]{
+		minSize:  int(b.MinSize),
+		maxSize:  int(b.MaxSize),
+		wait:     b.FlushTimeout,
+		newBatch: newBatch,
+		moveInto: moveInto,
+		next:     next,
+	}
+}
+
+// withoutBatching is queue with exporterhelper's batching turned off: the
+// group commit batches instead.
+func withoutBatching(queue exporterhelper.QueueBatchConfig) exporterhelper.QueueBatchConfig {
+	queue.Batch = configoptional.None[exporterhelper.BatchConfig]()
+	return queue
+}
+
+// consume adds data (n items) to the open batch and returns once the batch
+// is in the queue (or was refused). It does not give up when ctx ends:
+// the data is in the batch by then and will be queued; the wait is
+// bounded by wait and one queue write.
+func (g *groupCommit[T]) consume(ctx context.Context, data T, n int) error {
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return g.next(ctx, data)
+	}
+	var full *openBatch[T]
+	if g.open != nil && g.maxSize > 0 && g.open.items+n > g.maxSize {
+		full = g.take()
+	}
+	if g.open == nil {
+		b := &openBatch[T]{data: g.newBatch(), done: make(chan struct{})}
+		if g.wait > 0 {
+			b.timer = time.AfterFunc(g.wait, func() { g.flushIfOpen(b) })
+		}
+		g.open = b
+		g.flushes.Add(1)
+	}
+	b := g.open
+	g.moveInto(b.data, data)
+	b.items += n
+	var now *openBatch[T]
+	if b.items >= g.minSize || g.wait <= 0 || (g.maxSize > 0 && b.items >= g.maxSize) {
+		now = g.take()
+	}
+	g.mu.Unlock()
+	if full != nil {
+		go g.flush(full)
+	}
+	if now != nil {
+		g.flush(now)
+	}
+	<-b.done
+	return b.err
+}
+
+// take closes the open batch; the caller flushes it. g.mu is held.
+func (g *groupCommit[T]) take() *openBatch[T] {
+	b := g.open
+	g.open = nil
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	return b
+}
+
+func (g *groupCommit[T]) flushIfOpen(b *openBatch[T]) {
+	g.mu.Lock()
+	if g.open != b {
+		g.mu.Unlock()
+		return
+	}
+	g.take()
+	g.mu.Unlock()
+	g.flush(b)
+}
+
+// flush writes a closed batch to the queue and answers its requests. The
+// batch belongs to no sender's context: it outlives any of them.
+func (g *groupCommit[T]) flush(b *openBatch[T]) {
+	defer g.flushes.Done()
+	b.err = g.next(context.Background(), b.data)
+	close(b.done)
+}
+
+// shutdown queues the open batch and waits for every batch being
+// queued; later requests go to next one by one.
+func (g *groupCommit[T]) shutdown() {
+	g.mu.Lock()
+	g.closed = true
+	var b *openBatch[T]
+	if g.open != nil {
+		b = g.take()
+	}
+	g.mu.Unlock()
+	if b != nil {
+		g.flush(b)
+	}
+	g.flushes.Wait()
+}
+
+func newTracesBatch() ptrace.Traces { return ptrace.NewTraces() }
+
+func moveTraces(dst, src ptrace.Traces) {
+	src.ResourceSpans().MoveAndAppendTo(dst.ResourceSpans())
+}
+
+func newLogsBatch() plog.Logs { return plog.NewLogs() }
+
+func moveLogs(dst, src plog.Logs) {
+	src.ResourceLogs().MoveAndAppendTo(dst.ResourceLogs())
+}
