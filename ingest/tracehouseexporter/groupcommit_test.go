@@ -72,9 +72,9 @@ func persistentConfig(dsn, db string) *Config {
 // replays it, while new data arrives. The replay must be the batch that
 // was inserted, with the same deduplication token, however the new data
 // is batched: every span is stored once. With exporterhelper batching
-// after the queue, the replayed requests were merged with the new one
-// into another batch with another token, and the first 40 spans were
-// stored twice (80 rows instead of 60).
+// after the queue, the replayed request was merged with the new one into
+// another batch with another token, and the first 20 spans were stored
+// twice (60 rows instead of 40).
 func TestReplayAfterKillStoresOnce(t *testing.T) {
 	db := chtest.NewDatabase(t)
 	conn := chtest.ConnTo(t, db)
@@ -98,20 +98,14 @@ func TestReplayAfterKillStoresOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxy.SetLoseAnswer("spans")
-	var senders sync.WaitGroup
-	for i := range uint64(2) {
-		senders.Go(func() {
-			if err := first.ConsumeTraces(ctx, ingesttest.NumberedTraces(20*i, 20, services, now)); err != nil {
-				t.Error(err)
-			}
-		})
+	if err := first.ConsumeTraces(ctx, ingesttest.NumberedTraces(0, 20, services, now)); err != nil {
+		t.Fatal(err)
 	}
-	senders.Wait()
 	if !proxy.WaitLost(1, time.Minute) {
 		t.Fatal("the batch's INSERT never committed")
 	}
-	if n := ingesttest.Count(t, conn, "SELECT count() FROM "+db+".spans"); n != 40 {
-		t.Fatalf("%d spans stored by the first INSERT, want the batch's 40", n)
+	if n := ingesttest.Count(t, conn, "SELECT count() FROM "+db+".spans"); n != 20 {
+		t.Fatalf("%d spans stored by the first INSERT, want the batch's 20", n)
 	}
 	if err := first.Shutdown(ctx); err != nil {
 		t.Fatal(err)
@@ -141,17 +135,17 @@ func TestReplayAfterKillStoresOnce(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	if err := second.ConsumeTraces(ctx, ingesttest.NumberedTraces(40, 20, services, now)); err != nil {
+	if err := second.ConsumeTraces(ctx, ingesttest.NumberedTraces(20, 20, services, now)); err != nil {
 		t.Fatal(err)
 	}
-	// Sent: the replayed 40 and the new 20 (exporterhelper counts a
+	// Sent: the replayed 20 and the new 20 (exporterhelper counts a
 	// deduplicated INSERT as sent).
-	waitMetric(t, tel, metricSentSpans, 60)
+	waitMetric(t, tel, metricSentSpans, 40)
 	for query, want := range map[string]uint64{
-		"SELECT count() FROM " + db + ".spans":               60,
-		"SELECT uniqExact(SpanId) FROM " + db + ".spans":     60,
-		"SELECT sum(Calls) FROM " + db + ".red_1m":           60,
-		"SELECT sum(Calls) FROM " + db + ".service_edges_1m": 45, // 3 cross-service calls per trace of 4
+		"SELECT count() FROM " + db + ".spans":               40,
+		"SELECT uniqExact(SpanId) FROM " + db + ".spans":     40,
+		"SELECT sum(Calls) FROM " + db + ".red_1m":           40,
+		"SELECT sum(Calls) FROM " + db + ".service_edges_1m": 30, // 3 cross-service calls per trace of 4
 	} {
 		if n := ingesttest.Count(t, conn, query); n != want {
 			t.Errorf("%s = %d, want %d", query, n, want)
@@ -161,7 +155,8 @@ func TestReplayAfterKillStoresOnce(t *testing.T) {
 
 // The group commit answers every request of a batch with the batch's
 // result, closes a batch at min_size or before max_size is passed, and
-// after shutdown hands requests on one by one.
+// after shutdown hands requests on one by one. A request that finds no
+// batch closed within the last flush_timeout is queued at once.
 func TestGroupCommitBatches(t *testing.T) {
 	var mu sync.Mutex
 	var batches []int
@@ -175,6 +170,8 @@ func TestGroupCommitBatches(t *testing.T) {
 			return nil
 		},
 	}
+	// A batch was just closed: the next waits for min_size (or an hour).
+	g.lastClose = time.Now()
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	send := func(first, n uint64) {
@@ -216,6 +213,29 @@ func TestGroupCommitBatches(t *testing.T) {
 	// The 20 and the 40 are flushed concurrently: either order.
 	if batches[1]+batches[2] != 60 || batches[1]*batches[2] != 800 {
 		t.Fatalf("batches %v, want %v", batches, want)
+	}
+}
+
+func TestGroupCommitQuietCollectorAnswersAtOnce(t *testing.T) {
+	var batches []int
+	g := &groupCommit[ptrace.Traces]{
+		minSize: 1000, maxSize: 5000, wait: time.Hour,
+		newBatch: newTracesBatch, moveInto: moveTraces,
+		next: func(_ context.Context, td ptrace.Traces) error {
+			batches = append(batches, td.SpanCount())
+			return nil
+		},
+	}
+	if err := g.consume(context.Background(), ingesttest.NumberedTraces(0, 7, services, time.Now()), 7); err != nil {
+		t.Fatal(err)
+	}
+	if len(batches) != 1 || batches[0] != 7 {
+		t.Fatalf("batches %v, want the request queued at once", batches)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.open != nil || time.Since(g.lastClose) > time.Minute {
+		t.Fatalf("open batch %v, last closed %v", g.open, g.lastClose)
 	}
 }
 
