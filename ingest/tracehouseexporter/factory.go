@@ -119,7 +119,8 @@ func createTraces(ctx context.Context, set exporter.Settings, cfg component.Conf
 	}
 	f := frontTraces{Traces: exp, e: e, adm: adm}
 	if grouped {
-		f.gc = groupCommitFor(*c.QueueConfig.Get(), newTracesBatch, moveTraces, exp.ConsumeTraces)
+		e.pipe = &pipe{}
+		f.gc = groupCommitFor(*c.QueueConfig.Get(), newTracesBatch, moveTraces, exp.ConsumeTraces, e.pipe)
 	}
 	return f, nil
 }
@@ -141,7 +142,8 @@ func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config
 	}
 	f := frontLogs{Logs: exp, e: e, adm: adm}
 	if grouped {
-		f.gc = groupCommitFor(*c.QueueConfig.Get(), newLogsBatch, moveLogs, exp.ConsumeLogs)
+		e.pipe = &pipe{}
+		f.gc = groupCommitFor(*c.QueueConfig.Get(), newLogsBatch, moveLogs, exp.ConsumeLogs, e.pipe)
 	}
 	return f, nil
 }
@@ -154,7 +156,7 @@ func queueOf(c *Config) (configoptional.Optional[exporterhelper.QueueBatchConfig
 		return c.QueueConfig, false
 	}
 	q := *c.QueueConfig.Get()
-	if groupCommitFor[ptrace.Traces](q, nil, nil, nil) == nil {
+	if groupCommitFor[ptrace.Traces](q, nil, nil, nil, nil) == nil {
 		return c.QueueConfig, false
 	}
 	return configoptional.Some(withoutBatching(q)), true

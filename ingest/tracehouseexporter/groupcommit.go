@@ -3,6 +3,7 @@ package tracehouseexporter
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/config/configoptional"
@@ -42,14 +43,20 @@ import (
 // signal), unless min_size closes one sooner: a request that finds no
 // batch closed within the last flush_timeout goes to the queue at once
 // (a sender on a quiet collector waits only for the disk), and under a
-// steady stream a batch is closed every flush_timeout. So the INSERT rate
-// stays what exporterhelper's batching gave (the embedded engine, which
-// runs one statement at a time and inserts first, keeps time for reads:
-// batches closed back to back whenever an INSERT finished starved them),
-// and a sender waits at most flush_timeout for its answer. An OTel SDK
-// sends one request at a time: with 512 spans a request and a
-// flush_timeout of 500 ms it can send about 1000 spans/s to a busy
-// collector.
+// steady stream a batch is closed every flush_timeout. When ClickHouse
+// falls behind (a batch this exporter queued is still waiting for an
+// INSERT: pipe), the open batch stays open and grows, up to max_size or
+// maxWaitFactor flush_timeouts, so a backlog is written in fewer,
+// larger INSERTs, as exporterhelper's batching after the queue did, and
+// senders are slowed down by their answers instead of filling the queue
+// with small batches. The embedded engine runs one statement at a time
+// and inserts first; closing batches faster than that (back to back, or
+// on a short timer) starved its reads and made backlogs drain slowly.
+//
+// A sender waits up to flush_timeout for its answer (maxWaitFactor
+// times that when ClickHouse is behind). An OTel SDK sends one request
+// at a time: with 512 spans a request and a flush_timeout of 500 ms it
+// can send about 1000 spans/s to a busy collector.
 //
 // A memory queue has nothing to replay (a retry resends the same batch),
 // so there exporterhelper keeps batching after the queue and senders are
@@ -64,6 +71,9 @@ type groupCommit[T any] struct {
 	moveInto         func(dst, src T) // moves every item of src into dst
 	next             func(context.Context, T) error
 	now              func() time.Time
+	// pipe counts the batches queued and not yet being inserted; nil:
+	// the timer closes batches whatever ClickHouse does.
+	pipe *pipe
 
 	mu        sync.Mutex
 	open      *openBatch[T]
@@ -75,17 +85,18 @@ type groupCommit[T any] struct {
 }
 
 type openBatch[T any] struct {
-	data  T
-	items int
-	timer *time.Timer
-	done  chan struct{}
-	err   error
+	data   T
+	items  int
+	opened time.Time
+	timer  *time.Timer
+	done   chan struct{}
+	err    error
 }
 
 // groupCommitFor returns the group commit of queue's batch settings in
 // front of next, or nil when exporterhelper should batch (no persistent
 // queue, or no batching).
-func groupCommitFor[T any](queue exporterhelper.QueueBatchConfig, newBatch func() T, moveInto func(dst, src T), next func(context.Context, T) error) *groupCommit[T] {
+func groupCommitFor[T any](queue exporterhelper.QueueBatchConfig, newBatch func() T, moveInto func(dst, src T), next func(context.Context, T) error, p *pipe) *groupCommit[T] {
 	if queue.StorageID == nil || !queue.Batch.HasValue() {
 		return nil
 	}
@@ -97,6 +108,7 @@ func groupCommitFor[T any](queue exporterhelper.QueueBatchConfig, newBatch func(
 		newBatch: newBatch,
 		moveInto: moveInto,
 		next:     next,
+		pipe:     p,
 	}
 }
 
@@ -123,7 +135,7 @@ func (g *groupCommit[T]) consume(ctx context.Context, data T, n int) error {
 	}
 	due := false // no batch closed within the last wait: close this one at once
 	if g.open == nil {
-		b := &openBatch[T]{data: g.newBatch(), done: make(chan struct{})}
+		b := &openBatch[T]{data: g.newBatch(), done: make(chan struct{}), opened: g.clock()}
 		delay := g.lastClose.Add(g.wait).Sub(g.clock())
 		if due = delay <= 0; !due {
 			b.timer = time.AfterFunc(delay, func() { g.flushIfOpen(b) })
@@ -167,9 +179,20 @@ func (g *groupCommit[T]) take() *openBatch[T] {
 	return b
 }
 
+// maxWaitFactor bounds, in flush_timeouts, how long a batch stays open
+// while ClickHouse is behind.
+const maxWaitFactor = 10
+
 func (g *groupCommit[T]) flushIfOpen(b *openBatch[T]) {
 	g.mu.Lock()
 	if g.open != b {
+		g.mu.Unlock()
+		return
+	}
+	if g.pipe.behind() && g.clock().Sub(b.opened) < maxWaitFactor*g.wait {
+		// ClickHouse has not started on the last batch yet: let this one
+		// grow, and look again in a little while.
+		b.timer.Reset(g.wait / 4)
 		g.mu.Unlock()
 		return
 	}
@@ -182,7 +205,11 @@ func (g *groupCommit[T]) flushIfOpen(b *openBatch[T]) {
 // batch belongs to no sender's context: it outlives any of them.
 func (g *groupCommit[T]) flush(b *openBatch[T]) {
 	defer g.flushes.Done()
+	g.pipe.queued(1)
 	b.err = g.next(context.Background(), b.data)
+	if b.err != nil {
+		g.pipe.queued(-1)
+	}
 	close(b.done)
 }
 
@@ -200,6 +227,36 @@ func (g *groupCommit[T]) shutdown() {
 		g.flush(b)
 	}
 	g.flushes.Wait()
+}
+
+// pipe counts the batches a group commit put in the queue that no push
+// has started on yet. Batches replayed after a restart and retries are
+// not told apart from them (the count never goes below 0): they only
+// make the count low for a moment.
+type pipe struct {
+	waiting atomic.Int64
+}
+
+// behind: a batch this process queued still waits for an INSERT.
+func (p *pipe) behind() bool { return p != nil && p.waiting.Load() > 0 }
+
+func (p *pipe) queued(n int64) {
+	if p != nil {
+		p.waiting.Add(n)
+	}
+}
+
+// started is called when a push begins.
+func (p *pipe) started() {
+	if p == nil {
+		return
+	}
+	for {
+		n := p.waiting.Load()
+		if n <= 0 || p.waiting.CompareAndSwap(n, n-1) {
+			return
+		}
+	}
 }
 
 func newTracesBatch() ptrace.Traces { return ptrace.NewTraces() }

@@ -239,6 +239,52 @@ func TestGroupCommitQuietCollectorAnswersAtOnce(t *testing.T) {
 	}
 }
 
+// While a batch it queued waits for an INSERT, the open batch stays open
+// (and grows); it closes once an INSERT starts on the waiting one.
+func TestGroupCommitWaitsWhileClickHouseIsBehind(t *testing.T) {
+	var mu sync.Mutex
+	var batches []int
+	p := &pipe{}
+	g := &groupCommit[ptrace.Traces]{
+		minSize: 1000, maxSize: 5000, wait: 20 * time.Millisecond,
+		newBatch: newTracesBatch, moveInto: moveTraces, pipe: p,
+		next: func(_ context.Context, td ptrace.Traces) error {
+			mu.Lock()
+			batches = append(batches, td.SpanCount())
+			mu.Unlock()
+			return nil
+		},
+	}
+	ctx := context.Background()
+	// The first goes at once and waits in the queue (no push started).
+	if err := g.consume(ctx, ingesttest.NumberedTraces(0, 5, services, time.Now()), 5); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range uint64(3) {
+		wg.Go(func() {
+			if err := g.consume(ctx, ingesttest.NumberedTraces(10+10*i, 10, services, time.Now()), 10); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	waitFor(t, func() bool { g.mu.Lock(); defer g.mu.Unlock(); return g.open != nil && g.open.items == 30 })
+	time.Sleep(5 * g.wait) // past the flush timeout: still open
+	g.mu.Lock()
+	stillOpen := g.open != nil
+	g.mu.Unlock()
+	if !stillOpen {
+		t.Fatal("the batch closed while ClickHouse had not started on the one before")
+	}
+	p.started()
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(batches) != 2 || batches[0] != 5 || batches[1] != 30 {
+		t.Fatalf("batches %v, want [5 30]", batches)
+	}
+}
+
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
