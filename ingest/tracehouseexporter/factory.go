@@ -5,7 +5,9 @@
 // never be stored before it is queued (admission.go), hands batches to the
 // writer, and says which failures are worth retrying (exporter.go's
 // outcome). Retries store nothing twice: the writer's INSERTs carry
-// deduplication tokens. It imports no ClickHouse driver: connections, SQL
+// deduplication tokens, and with a persistent queue the exporter batches
+// in front of it (groupcommit.go), so a batch replayed after a crash is
+// the batch that was inserted. It imports no ClickHouse driver: connections, SQL
 // and error codes are storage's.
 //
 // The JSON-lines log receiver is in ingest/jsonlreceiver.
