@@ -53,6 +53,8 @@ type config struct {
 	rate     int64         // items per second, per sender
 	batch    int           // items per request
 	inflight int           // requests in flight per sender
+	shopBin  string        // sample-services, for the shop as a sender ("": no shop)
+	shopRPS  float64       // the shop's load, requests/s
 	kills    int           // SIGKILLs of all-in-one (of the engine in gateway mode), spread over the run
 	overload time.Duration // a window at twice the rate (0: none)
 	heavy    bool          // heavy 7-day log searches alongside
@@ -72,6 +74,8 @@ func main() {
 	flag.Int64Var(&cfg.rate, "rate", 1000, "items (spans or log records) per second of each of the 5 senders")
 	flag.IntVar(&cfg.batch, "batch", 100, "items per request")
 	flag.IntVar(&cfg.inflight, "inflight", 4, "requests each sender has in flight at most")
+	flag.StringVar(&cfg.shopBin, "sample-services", "bin/sample-services", "the sample-services binary: the shop (auth, payment, order, gateway under its load generator) is a sixth sender; empty: no shop")
+	flag.Float64Var(&cfg.shopRPS, "shop-rps", 20, "requests/s of the shop's load generator")
 	flag.IntVar(&cfg.kills, "kills", 2, "SIGKILLs of all-in-one, or of the engine in gateway mode (each followed by a restart), spread over the run")
 	flag.DurationVar(&cfg.overload, "overload", time.Minute, "a window at twice the rate, from 45% of the run (0: none)")
 	flag.BoolVar(&cfg.heavy, "heavy-reads", true, "run heavy 7-day log searches through the query API all along")
@@ -114,10 +118,14 @@ type row struct {
 	counts counts
 }
 
+// duplicates are those of the harness's own senders: the shop's SDK
+// resends after a lost answer cannot be told apart (shop.go).
 func (r *report) duplicates() uint64 {
 	var n uint64
 	for _, row := range r.rows {
-		n += row.counts.duplicates
+		if !row.sender.sdk {
+			n += row.counts.duplicates
+		}
 	}
 	return n
 }
@@ -213,6 +221,16 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	otlpGRPCLogs(senders[2], grpcConn)
 	otlpHTTPLogs(senders[3], addrs.otlpHTTP)
 	jsonlLogs(senders[4], addrs.jsonl)
+
+	var theShop *shop
+	if cfg.shopBin != "" {
+		rep.logf("starting the sample shop (%s) at %v requests/s", cfg.shopBin, cfg.shopRPS)
+		var err error
+		if theShop, err = startShop(ctx, cfg.shopBin, run, addrs.otlpGRPC, token, cfg.shopRPS); err != nil {
+			return nil, err
+		}
+		defer theShop.stop() // after an error; a no-op once stopped
+	}
 
 	stopSending, stopNow := context.WithCancel(ctx)
 	giveUp, giveUpNow := context.WithCancel(ctx)
@@ -335,6 +353,14 @@ func run(ctx context.Context, cfg config) (*report, error) {
 		giveUpNow()
 		<-finished
 	}
+	var shopErr error
+	var shopSpans, shopLogs uint64
+	if theShop != nil {
+		// The services flush their telemetry and say what was acknowledged.
+		if shopErr = theShop.stop(); shopErr == nil {
+			shopSpans, shopLogs, shopErr = theShop.acknowledged()
+		}
+	}
 	if runErr != nil {
 		stopWatching()
 		watching.Wait()
@@ -351,6 +377,14 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	if err := waitStored(ctx, conn, senders, 5*time.Minute); err != nil {
 		return rep, err
 	}
+	if theShop != nil && shopErr == nil {
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(2 * time.Second) {
+			tr, lg, err := countShop(ctx, conn, shopSpans, shopLogs)
+			if err != nil || tr.lost+lg.lost == 0 {
+				break
+			}
+		}
+	}
 	stopWatching()
 	watching.Wait()
 	for _, s := range senders {
@@ -359,6 +393,16 @@ func run(ctx context.Context, cfg config) (*report, error) {
 			return rep, err
 		}
 		rep.rows = append(rep.rows, row{sender: s, counts: c})
+	}
+	if theShop != nil {
+		if shopErr != nil {
+			return rep, fmt.Errorf("the sample shop: %w", shopErr)
+		}
+		tr, lg, err := countShop(ctx, conn, shopSpans, shopLogs)
+		if err != nil {
+			return rep, err
+		}
+		rep.rows = append(rep.rows, row{sender: theShop.senders[0], counts: tr}, row{sender: theShop.senders[1], counts: lg})
 	}
 	conn.Close()
 	rep.heavy = heavy.summary()
@@ -396,7 +440,11 @@ func (r *report) print(w io.Writer) {
 	var signals []string
 	for _, row := range r.rows {
 		s, k := row.sender, row.counts
-		fmt.Fprintf(w, "| %s | %s | %d | %d | %d | %d | %d | %d | %d | %d |\n", s.signal, s.name, k.sent, k.acknowledged, k.stored, k.lost, k.duplicates, k.resentDuplicates, k.storedUnacked, k.rejected)
+		sent := fmt.Sprint(k.sent)
+		if s.sdk {
+			sent = "—" // the SDK's spans are not numbered (shop.go)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %d | %d | %d | %d | %d | %d | %d |\n", s.signal, s.name, sent, k.acknowledged, k.stored, k.lost, k.duplicates, k.resentDuplicates, k.storedUnacked, k.rejected)
 		t, ok := totals[s.signal]
 		if !ok {
 			t = &counts{}

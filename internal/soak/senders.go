@@ -78,6 +78,7 @@ type sender struct {
 	rate    *atomic.Int64 // items per second of every sender; doubled under overload
 	nonce   uint64        // high half of every TraceId: this run's
 	token   string        // bearer token of the receivers ("": none)
+	sdk     bool          // the shop's services: counted in shop.go, not by this type
 	post    func(ctx context.Context, k uint64) (attempt, time.Duration, error)
 
 	mu       sync.Mutex
