@@ -89,7 +89,7 @@ func startShop(ctx context.Context, bin, run, otlp, token string, rps float64) (
 		return nil, err
 	}
 	s.loadgen = exec.Command(bin, "loadgen", "--target", "http://"+ports["gateway"], "--rps", fmt.Sprint(rps),
-		"--concurrency", "4", "--duration", "0", "--requests", "0")
+		"--concurrency", "4", "--duration", "24h") // until stop
 	s.loadgen.Stdout, s.loadgen.Stderr = logFile, logFile
 	s.loadgen.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := s.loadgen.Start(); err != nil {
