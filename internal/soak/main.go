@@ -163,6 +163,9 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	if cfg.data != "" {
 		run = filepath.Join(data, "..")
 	}
+	if err := os.MkdirAll(run, 0o755); err != nil {
+		return nil, err
+	}
 	var token string
 	var target *process // what the faults hit
 	switch cfg.mode {
