@@ -32,8 +32,9 @@ import (
 // batch as one request (its batching turned off). A sender's request
 // joins the open batch; the batch is closed when it holds min_size items,
 // when the next request would take it past max_size (a request larger
-// than max_size is a batch of its own), or flush_timeout after it was
-// opened; then it is written to the queue on disk once, and every sender
+// than max_size is a batch of its own; sizes count items, so
+// batch::sizer must be items: Config.Validate), or on time (below); then
+// it is written to the queue on disk once, and every sender
 // whose request is in it is answered with the result (OK, or the queue's
 // refusal when its budget is full). A replay, a retry and the split of a
 // batch around a bad item (writer/bisect.go) all see the same batch, so
@@ -122,7 +123,7 @@ func withoutBatching(queue exporterhelper.QueueBatchConfig) exporterhelper.Queue
 // consume adds data (n items) to the open batch and returns once the batch
 // is in the queue (or was refused). It does not give up when ctx ends:
 // the data is in the batch by then and will be queued; the wait is
-// bounded by wait and one queue write.
+// bounded by maxWaitFactor·wait and one queue write.
 func (g *groupCommit[T]) consume(ctx context.Context, data T, n int) error {
 	g.mu.Lock()
 	if g.closed {
