@@ -42,6 +42,7 @@ func gatewayProcesses(cfg config, data, run string, a addrs) (engine, collector,
 		},
 		ready:   []string{"http://" + a.health + "/"},
 		logPath: filepath.Join(run, "soak-collector.log")}
+	collector.args = append(collector.args, cfg.colExtra...)
 	query = &process{name: "query", bin: cfg.bin,
 		args:    []string{"query", "--clickhouse", dsn, "--http", a.query},
 		ready:   []string{"http://" + a.query + "/readyz"},

@@ -59,6 +59,7 @@ type config struct {
 	overload time.Duration // a window at twice the rate (0: none)
 	heavy    bool          // heavy 7-day log searches alongside
 	extra    []string      // more all-in-one flags
+	colExtra []string      // more collector flags (modeGateway)
 	progress io.Writer     // what happens, as it happens
 }
 
@@ -80,8 +81,10 @@ func main() {
 	flag.DurationVar(&cfg.overload, "overload", time.Minute, "a window at twice the rate, from 45% of the run (0: none)")
 	flag.BoolVar(&cfg.heavy, "heavy-reads", true, "run heavy 7-day log searches through the query API all along")
 	extra := flag.String("all-in-one-flags", "", "more flags for all-in-one, space-separated, e.g. '--memory-limit 1GiB'")
+	colExtra := flag.String("collector-flags", "", "gateway mode: more flags for the collector, space-separated, e.g. '--config=yaml:exporters::tracehouse::timeout:5s'")
 	flag.Parse()
 	cfg.extra = strings.Fields(*extra)
+	cfg.colExtra = strings.Fields(*colExtra)
 	cfg.progress = os.Stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -36,7 +36,9 @@ func TestSoakShort(t *testing.T) {
 // TestSoakGatewayShort: `tracehouse clickhouse`, `tracehouse collector
 // --config ingest-gateway.yaml` (the shipped config) and `tracehouse
 // query`; the engine is SIGKILLed and restarted, then stopped (SIGSTOP)
-// for 15 s.
+// for 15 s. The exporter's timeout is 5 s here, so the stop makes INSERTs
+// time out that the engine still runs when it goes on: their retries
+// must store nothing twice.
 func TestSoakGatewayShort(t *testing.T) {
 	rep := soakShort(t, config{
 		mode:     modeGateway,
@@ -45,6 +47,7 @@ func TestSoakGatewayShort(t *testing.T) {
 		kills:    1,
 		stops:    1,
 		stopFor:  15 * time.Second,
+		colExtra: []string{"--config", "yaml:exporters::tracehouse::timeout: 5s"},
 	})
 	if len(rep.faults) != 2 || !strings.HasPrefix(rep.faults[0], "SIGKILL of clickhouse") || !strings.HasPrefix(rep.faults[1], "SIGSTOP of clickhouse") {
 		t.Fatalf("faults %q, want a SIGKILL and a SIGSTOP of clickhouse", rep.faults)
