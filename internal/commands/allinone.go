@@ -3,10 +3,12 @@ package commands
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tracehouse/tracehouse/collector"
@@ -36,7 +38,8 @@ type allInOneConfig struct {
 	// shortenSpansTTL and shortenLogsTTL: the TTL was given, so it may
 	// shorten the stored one.
 	shortenSpansTTL, shortenLogsTTL bool
-	ingestToken                     string // see ingestAuth
+	ingestToken                     string        // see ingestAuth
+	receivers                       receiverFlags // see receiverOverrides
 	// queueBudget is the disk the collector's sending queue may fill.
 	queueBudget int64
 	// queueFsync: every queue write reaches the disk before the sender's
@@ -107,6 +110,7 @@ func allInOneFlags(env cli.Env) (*cli.FlagSet, *allInOneConfig) {
 	fs.StringVar(&cfg.jsonl, "jsonl", "", "address of the JSON-lines log receiver (default 127.0.0.1:4319)")
 	fs.StringVar(&cfg.health, "collector-health", "", "address of the collector's health check (default 127.0.0.1:13133)")
 	fs.StringVar(&cfg.telemetry, "collector-metrics", "", "address of the collector's Prometheus metrics (default 127.0.0.1:8888)")
+	registerReceiverFlags(fs, &cfg.receivers)
 	return fs, cfg
 }
 
@@ -131,6 +135,10 @@ func parseAllInOne(args []string, env cli.Env) (*allInOneConfig, error) {
 		if _, port, err := net.SplitHostPort(addr); addr != "" && (err != nil || port == "") {
 			return nil, cli.Usage(fmt.Errorf("--%s %q: want host:port, e.g. 127.0.0.1:4317", flag, addr))
 		}
+	}
+	// Refuse bad receiver switches before the slow start of the engine.
+	if _, err := receiverOverrides(cfg.receivers, cfg.data, cfg.ingestToken != ""); err != nil {
+		return nil, err
 	}
 	return cfg, nil
 }
@@ -204,6 +212,9 @@ func runAllInOne(ctx context.Context, args []string, env cli.Env) error {
 		srv.Shutdown(shutdownCtx)
 	}()
 
+	// In-process clients get the engine's password: the query service
+	// straight from the server, the collector through the password file,
+	// so that the password is in no configuration (DSN() is secret).
 	conn, err := storage.Open(ctx, srv.DSN())
 	if err != nil {
 		return err
@@ -233,8 +244,14 @@ func runAllInOne(ctx context.Context, args []string, env cli.Env) error {
 	if err != nil {
 		return err
 	}
+	// After auth: both set the service's extensions (see AllInOneReceivers).
+	more, err := receiverOverrides(cfg.receivers, cfg.data, cfg.ingestToken != "")
+	if err != nil {
+		return err
+	}
+	auth = append(auth, more...)
 	pipeline, err := collector.StartPipeline(ctx, collector.PipelineSettings{
-		Overrides: append(cfg.collectorOverrides(srv.DSN(), queue), auth...),
+		Overrides: append(cfg.collectorOverrides(srv.ShareableDSN(), queue), auth...),
 		Logger:    log.With().Str("component", "collector").Logger(),
 	})
 	if err != nil {
@@ -262,11 +279,13 @@ func runAllInOne(ctx context.Context, args []string, env cli.Env) error {
 	fmt.Fprintf(env.Stdout, `Tracehouse is running.
   UI and query API      http://%s
   OTLP                  gRPC %s, HTTP %s; JSON-lines logs http://%s/v1/logs/jsonl
-  ClickHouse (embedded) http://%s   DSN %s
+  ClickHouse (embedded) http://%s   user %s, password in %s
+                        DSN %s
   data folder           %s (sending queue in %s, up to %s)
-Press Ctrl-C to stop.
+%sPress Ctrl-C to stop.
 `, ln.Addr(), addressOr(cfg.otlpGRPC, "127.0.0.1:4317"), addressOr(cfg.otlpHTTP, "127.0.0.1:4318"), addressOr(cfg.jsonl, "127.0.0.1:4319"),
-		srv.Addr(), srv.DSN(), cfg.data, queue, formatByteSize(cfg.queueBudget))
+		srv.Addr(), srv.User(), srv.PasswordFile(), srv.ShareableDSN(), cfg.data, queue, formatByteSize(cfg.queueBudget),
+		describeReceivers(cfg.receivers))
 
 	select {
 	case <-ctx.Done():
@@ -313,4 +332,173 @@ func ingestAuth(token string, env cli.Env) ([]string, error) {
 		return nil, cli.Usage(fmt.Errorf("--ingest-token (%s): %w", EnvIngestToken, err))
 	}
 	return overrides, nil
+}
+
+// --- Receivers beyond OTLP: --zipkin, --jaeger, --syslog, --fluent, --tail-logs ---
+//
+// Each is off unless given, and turns a receiver on in the collector
+// pipeline without a configuration file (collector.AllInOneReceivers'
+// overrides). A switch alone listens on loopback at the protocol's usual
+// port; --zipkin=ADDR picks the address.
+
+// receiverFlags are the switches' values.
+type receiverFlags struct {
+	zipkin, syslog, fluent listenSwitch
+	jaeger                 jaegerSwitch
+	tailLogs               globList
+}
+
+func registerReceiverFlags(fs *cli.FlagSet, r *receiverFlags) {
+	r.zipkin.def, r.syslog.def, r.fluent.def = collector.DefaultZipkin, collector.DefaultSyslog, collector.DefaultFluent
+	fs.Var(&r.zipkin, "zipkin", "receive Zipkin spans (v1/v2 JSON, v2 protobuf, Thrift) over HTTP on "+collector.DefaultZipkin+", or on --zipkin=ADDR (default: off)")
+	fs.Var(&r.jaeger, "jaeger", "receive Jaeger spans over gRPC on "+collector.DefaultJaegerGRPC+" and Thrift HTTP on "+collector.DefaultJaegerThriftHTTP+", or on --jaeger=GRPC_ADDR,THRIFT_HTTP_ADDR (either may be empty; default: off)")
+	fs.Var(&r.syslog, "syslog", "receive syslog (RFC 5424 and RFC 3164) over TCP and UDP on "+collector.DefaultSyslog+", or on --syslog=ADDR (loopback only: syslog has no credentials; default: off)")
+	fs.Var(&r.fluent, "fluent", "receive the Fluent forward protocol (Fluent Bit, Fluentd, Docker's fluentd driver) on "+collector.DefaultFluent+", or on --fluent=ADDR (loopback only; default: off)")
+	fs.Var(&r.tailLogs, "tail-logs", "tail log files matching a `GLOB` (** and {a,b} work; repeat the flag for more), from their end, resuming after a restart from checkpoints in DATA/"+collector.FileCheckpointDir+" (default: none)")
+}
+
+// receiverOverrides are the collector overrides for the switches given.
+func receiverOverrides(r receiverFlags, data string, ingestToken bool) ([]string, error) {
+	jaegerGRPC, jaegerThrift := r.jaeger.addrs()
+	overrides, err := collector.AllInOneReceivers(collector.Receivers{
+		Zipkin: r.zipkin.addr, JaegerGRPC: jaegerGRPC, JaegerThriftHTTP: jaegerThrift,
+		Syslog: r.syslog.addr, Fluent: r.fluent.addr,
+		TailLogs: r.tailLogs, DataDir: data, IngestAuth: ingestToken,
+	})
+	if err != nil {
+		return nil, cli.Usage(err)
+	}
+	return overrides, nil
+}
+
+// describeReceivers lists the switched-on receivers for the start banner.
+func describeReceivers(r receiverFlags) string {
+	var b strings.Builder
+	line := func(what, where string) { fmt.Fprintf(&b, "  %-21s %s\n", what, where) }
+	if r.zipkin.addr != "" {
+		line("Zipkin", "http://"+r.zipkin.addr+"/api/v2/spans")
+	}
+	if g, h := r.jaeger.addrs(); g != "" || h != "" {
+		line("Jaeger", strings.TrimSpace(fmt.Sprintf("%s %s", labelled("gRPC", g), labelled("Thrift HTTP", h))))
+	}
+	if r.syslog.addr != "" {
+		line("syslog", "TCP and UDP "+r.syslog.addr)
+	}
+	if r.fluent.addr != "" {
+		line("Fluent forward", r.fluent.addr)
+	}
+	for _, glob := range r.tailLogs {
+		line("tailing", glob)
+	}
+	return b.String()
+}
+
+func labelled(label, addr string) string {
+	if addr == "" {
+		return ""
+	}
+	return label + " " + addr
+}
+
+// listenSwitch is a flag that is off, on at def (--zipkin, =true), or on
+// at an address (--zipkin=127.0.0.1:19411). Its variable takes the same
+// values.
+type listenSwitch struct{ addr, def string }
+
+func (s *listenSwitch) String() string   { return s.addr }
+func (s *listenSwitch) IsBoolFlag() bool { return true }
+
+func (s *listenSwitch) Set(v string) error {
+	if on, ok := switchWord(v); ok {
+		s.addr = ""
+		if on {
+			s.addr = s.def
+		}
+		return nil
+	}
+	if err := checkAddr(v); err != nil {
+		return err
+	}
+	s.addr = v
+	return nil
+}
+
+// jaegerSwitch is --jaeger: off, on at the default ports, or
+// GRPC_ADDR,THRIFT_HTTP_ADDR.
+type jaegerSwitch struct {
+	on           bool
+	grpc, thrift string
+}
+
+func (s *jaegerSwitch) String() string {
+	if !s.on {
+		return ""
+	}
+	return s.grpc + "," + s.thrift
+}
+func (s *jaegerSwitch) IsBoolFlag() bool { return true }
+
+func (s *jaegerSwitch) Set(v string) error {
+	if on, ok := switchWord(v); ok {
+		*s = jaegerSwitch{}
+		if on {
+			*s = jaegerSwitch{on: true, grpc: collector.DefaultJaegerGRPC, thrift: collector.DefaultJaegerThriftHTTP}
+		}
+		return nil
+	}
+	grpc, thrift, ok := strings.Cut(v, ",")
+	if !ok {
+		return fmt.Errorf("want GRPC_ADDR,THRIFT_HTTP_ADDR such as %s,%s (either may be empty), or true", collector.DefaultJaegerGRPC, collector.DefaultJaegerThriftHTTP)
+	}
+	for _, a := range []string{grpc, thrift} {
+		if a == "" {
+			continue
+		}
+		if err := checkAddr(a); err != nil {
+			return err
+		}
+	}
+	if grpc == "" && thrift == "" {
+		return errors.New("both addresses are empty: use --jaeger=false to leave it off")
+	}
+	*s = jaegerSwitch{on: true, grpc: grpc, thrift: thrift}
+	return nil
+}
+
+func (s *jaegerSwitch) addrs() (grpc, thrift string) { return s.grpc, s.thrift }
+
+// switchWord reads the words a switch takes besides an address.
+func switchWord(v string) (on, ok bool) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "1", "on", "yes":
+		return true, true
+	case "false", "0", "off", "no", "":
+		return false, true
+	}
+	return false, false
+}
+
+func checkAddr(v string) error {
+	host, port, err := net.SplitHostPort(v)
+	if err != nil || port == "" {
+		return fmt.Errorf("%q: want true, false or host:port such as 127.0.0.1:5514", v)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("%q: port %q is not 1–65535", v, port)
+	}
+	_ = host
+	return nil
+}
+
+// globList is a repeatable flag; its variable holds one glob.
+type globList []string
+
+func (g *globList) String() string { return strings.Join(*g, " ") }
+
+func (g *globList) Set(v string) error {
+	if strings.TrimSpace(v) == "" {
+		return errors.New("the glob is empty")
+	}
+	*g = append(*g, v)
+	return nil
 }

@@ -103,7 +103,7 @@ func TestAllInOneBudgets(t *testing.T) {
 }
 
 func TestClickHouseEngineLimits(t *testing.T) {
-	fs, cfg := clickHouseFlags(cli.Env{})
+	fs, cfg, _ := clickHouseFlags(cli.Env{})
 	if err := fs.Parse([]string{"--memory-limit", "4GiB", "--read-queue", "5", "--read-max-memory", "1GiB"}); err != nil {
 		t.Fatal(err)
 	}

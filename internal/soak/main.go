@@ -16,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -27,6 +28,7 @@ import (
 	"time"
 
 	"github.com/tracehouse/tracehouse/storage"
+	"github.com/tracehouse/tracehouse/storage/embedded"
 )
 
 // The modes: what runs, and what the faults hit.
@@ -374,7 +376,11 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	}
 
 	// Wait until the queue has drained, then count.
-	conn, err := storage.Open(ctx, "http://"+addrs.clickhouse+"/default")
+	// The engine's generated password, read from the data folder as any
+	// client on this machine does.
+	dsn := url.URL{Scheme: "http", User: url.User(embedded.DefaultUser), Host: addrs.clickhouse, Path: "/default",
+		RawQuery: "password_file=" + url.QueryEscape(filepath.Join(data, embedded.PasswordFileName))}
+	conn, err := storage.Open(ctx, dsn.String())
 	if err != nil {
 		return rep, err
 	}

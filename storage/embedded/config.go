@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -24,9 +25,16 @@ type Config struct {
 	// AllowRemote permits a non-loopback Listen address. Off by default: the
 	// embedded engine is a single-machine store.
 	AllowRemote bool
-	// User and Password, when User is set, are required from every client
-	// (X-ClickHouse-User/Key headers, basic auth or user/password params).
+	// User and Password are required from every client (X-ClickHouse-User
+	// and X-ClickHouse-Key headers, basic auth or user and password URL
+	// parameters). User defaults to DefaultUser. An empty Password means
+	// the one in the data folder's PasswordFileName file, which the first
+	// start generates (random, mode 0600) and later starts reuse: the
+	// engine is never open to whoever can reach its port.
 	User, Password string
+	// AllowedHosts are host names, besides this machine's addresses and
+	// localhost, that a request's Host header may carry (crosssite.go).
+	AllowedHosts []string
 	// MaxRequestBytes caps a request body (query text or insert data).
 	MaxRequestBytes int64
 	// LibPath is libchdb.so; empty means chdb.FindLibrary.
@@ -62,6 +70,10 @@ type Config struct {
 const (
 	DefaultListen          = "127.0.0.1:8123"
 	DefaultMaxRequestBytes = 1 << 30
+	DefaultUser            = "tracehouse"
+	// PasswordFileName is the file in the data folder that holds the
+	// generated password.
+	PasswordFileName = "clickhouse.password"
 	// DefaultReadQueue and DefaultReadQueueWait: a screenful of panels may
 	// wait behind a burst of inserts; a read that waited longer than a
 	// person would is refused.
@@ -76,6 +88,9 @@ const (
 func (c *Config) applyDefaults() {
 	if c.Listen == "" {
 		c.Listen = DefaultListen
+	}
+	if c.User == "" {
+		c.User = DefaultUser
 	}
 	if c.MaxRequestBytes <= 0 {
 		c.MaxRequestBytes = DefaultMaxRequestBytes
@@ -113,7 +128,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("listen address %q: %w (want host:port, e.g. %s)", c.Listen, err, DefaultListen)
 	}
 	if !c.AllowRemote && !isLoopback(host) {
-		return fmt.Errorf("listen address %q is not a loopback address; the embedded engine only serves this machine unless --allow-remote is given (then set --user and --password too)", c.Listen)
+		return fmt.Errorf("listen address %q is not a loopback address; the embedded engine only serves this machine unless --allow-remote is given", c.Listen)
 	}
 	if c.MemoryLimit < 0 {
 		return fmt.Errorf("memory limit %d is negative (0: the engine's default)", c.MemoryLimit)
@@ -121,8 +136,8 @@ func (c *Config) Validate() error {
 	if c.MemoryLimit > 0 && c.ReadMaxMemory > c.MemoryLimit {
 		return fmt.Errorf("read memory limit %d is above the engine's memory limit %d: lower --read-max-memory or raise --memory-limit", c.ReadMaxMemory, c.MemoryLimit)
 	}
-	if c.AllowRemote && c.User == "" {
-		return fmt.Errorf("--allow-remote needs --user and --password: an open ClickHouse on the network would accept any query")
+	if strings.ContainsAny(c.User, ":@/?#") {
+		return fmt.Errorf("user %q: a user name may not contain : @ / ? or #", c.User)
 	}
 	return nil
 }

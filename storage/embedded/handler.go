@@ -7,19 +7,21 @@ import (
 	"os"
 )
 
-// The HTTP interface, file by file: auth.go checks credentials, request.go
-// parses a request, compression.go undoes and applies compression, insert.go
-// spools insert data, session.go applies per-request database and settings,
-// drop.go works around the DROP statements the engine hangs on, response.go
-// sends results and errors the way ClickHouse does, hello.go answers
-// clickhouse-go's handshake.
+// The HTTP interface, file by file: crosssite.go refuses what a browser
+// sends on behalf of another site, auth.go checks credentials, request.go
+// parses a request, compression.go and decompress.go undo compression
+// (capped) and apply it, guard.go (with lexer.go and deny.go) decides what
+// a client statement may do, insert.go spools insert data, session.go
+// applies per-request database and settings, drop.go works around the DROP
+// statements the engine hangs on, response.go sends results and errors the
+// way ClickHouse does, hello.go answers clickhouse-go's handshake.
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/ping", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "Ok.\n") })
 	mux.HandleFunc("/replicas_status", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "Ok.\n") })
 	mux.HandleFunc("/", s.serveQuery)
-	return mux
+	return s.refuseCrossSite(mux)
 }
 
 func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request) {
@@ -33,7 +35,7 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request) {
 	}
 	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestBytes)
 	defer body.Close()
-	req, err := parseRequest(r, body)
+	req, err := parseRequest(r, body, s.cfg.MaxRequestBytes)
 	if err != nil {
 		writeError(w, s.sizeAware(err))
 		return
@@ -42,8 +44,15 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "Ok.\n")
 		return
 	}
+	defer req.close()
 	if req.queryID != "" {
 		w.Header().Set("X-ClickHouse-Query-Id", req.queryID)
+	}
+	// Only POST may change anything: GET is read-only in ClickHouse, and
+	// HEAD, PUT or any other method has no business writing either.
+	if err := req.check(r.Method != http.MethodPost); err != nil && !s.unguarded.Load() {
+		writeError(w, err)
+		return
 	}
 	if isHello(req.sql) {
 		s.answerHello(w, req)

@@ -96,6 +96,7 @@ type Reader struct {
 // tables are the qualified table names.
 type tables struct {
 	spans, traceIndex, logs, red1m, edges1m, peerCalls1m string
+	brokerEdges1m, publishes1m, redInstance1m            string
 }
 
 // New returns a Reader of the tables in opts.Database through conn.
@@ -112,12 +113,15 @@ func New(conn driver.Conn, opts Options) (*Reader, error) {
 		db:     opts.Database,
 		limits: opts.Limits.withDefaults(),
 		t: tables{
-			spans:       q(schema.SpansTable),
-			traceIndex:  q(schema.TraceIndexTable),
-			logs:        q(schema.LogsTable),
-			red1m:       q(schema.RED1mTable),
-			edges1m:     q(schema.ServiceEdges1mTable),
-			peerCalls1m: q(schema.PeerCalls1mTable),
+			spans:         q(schema.SpansTable),
+			traceIndex:    q(schema.TraceIndexTable),
+			logs:          q(schema.LogsTable),
+			red1m:         q(schema.RED1mTable),
+			edges1m:       q(schema.ServiceEdges1mTable),
+			peerCalls1m:   q(schema.PeerCalls1mTable),
+			brokerEdges1m: q(schema.BrokerEdges1mTable),
+			publishes1m:   q(schema.Publishes1mTable),
+			redInstance1m: q(schema.REDInstance1mTable),
 		},
 		spanCols: selectList(schema.SpansColumns()),
 		logCols:  selectList(schema.LogsColumns()),
