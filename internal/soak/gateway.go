@@ -4,8 +4,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+
+	"github.com/tracehouse/tracehouse/storage/embedded"
 )
 
 // Gateway mode runs the production shape on one machine: the embedded
@@ -22,7 +25,7 @@ import (
 // gatewayProcesses are the engine, the collector and the query API of a
 // gateway run, in start order.
 func gatewayProcesses(cfg config, data, run string, a addrs) (engine, collector, query *process) {
-	dsn := "http://" + a.clickhouse + "/default"
+	dsn := engineDSN(data, a.clickhouse)
 	engine = &process{name: "clickhouse", bin: cfg.bin,
 		args:    []string{"clickhouse", "--data", data, "--listen", a.clickhouse},
 		ready:   []string{"http://" + a.clickhouse + "/ping"},
@@ -48,6 +51,15 @@ func gatewayProcesses(cfg config, data, run string, a addrs) (engine, collector,
 		ready:   []string{"http://" + a.query + "/readyz"},
 		logPath: filepath.Join(run, "soak-query.log")}
 	return engine, collector, query
+}
+
+// engineDSN is the DSN of the embedded engine on addr with its data in
+// data: its generated password is read from the data folder
+// (password_file), as any client on this machine does.
+func engineDSN(data, addr string) string {
+	dsn := url.URL{Scheme: "http", User: url.User(embedded.DefaultUser), Host: addr, Path: "/default",
+		RawQuery: "password_file=" + url.QueryEscape(filepath.Join(data, embedded.PasswordFileName))}
+	return dsn.String()
 }
 
 // writeToken writes a new random ingest token to path and returns it.

@@ -16,7 +16,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -28,7 +27,6 @@ import (
 	"time"
 
 	"github.com/tracehouse/tracehouse/storage"
-	"github.com/tracehouse/tracehouse/storage/embedded"
 )
 
 // The modes: what runs, and what the faults hit.
@@ -378,9 +376,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	// Wait until the queue has drained, then count.
 	// The engine's generated password, read from the data folder as any
 	// client on this machine does.
-	dsn := url.URL{Scheme: "http", User: url.User(embedded.DefaultUser), Host: addrs.clickhouse, Path: "/default",
-		RawQuery: "password_file=" + url.QueryEscape(filepath.Join(data, embedded.PasswordFileName))}
-	conn, err := storage.Open(ctx, dsn.String())
+	conn, err := storage.Open(ctx, engineDSN(data, addrs.clickhouse))
 	if err != nil {
 		return rep, err
 	}
