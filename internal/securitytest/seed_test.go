@@ -119,9 +119,10 @@ func (a *allInOne) postJSONLines(t *testing.T, service string, at time.Time, n i
 	}
 }
 
-// frontendTrace is a trace of n spans: a frontend root calling a backend
-// (a client span naming its peer), which does the rest of the work. It
-// returns the trace and its hex id.
+// frontendTrace is a trace of n spans (n is 1, or 5 and more): a frontend
+// root calling a backend (a client span naming its peer), which does the
+// rest of the work, and publishing an event a worker consumes. It returns
+// the trace and its hex id.
 func frontendTrace(at time.Time, n int) (ptrace.Traces, string) {
 	var traceID pcommon.TraceID
 	rand.Read(traceID[:])
@@ -152,8 +153,16 @@ func frontendTrace(at time.Time, n int) (ptrace.Traces, string) {
 	}
 	call := span(frontend, "POST /charge", ptrace.SpanKindClient, root.SpanID(), at, total-time.Millisecond)
 	call.Attributes().PutStr("peer.service", "backend")
+	// An order event through a broker, so that the broker tables
+	// (publishes_1m, broker_edges_1m) have rows to lose too.
+	publish := span(frontend, "publish orders", ptrace.SpanKindProducer, root.SpanID(), at, time.Millisecond)
+	publish.Attributes().PutStr("messaging.system", "nats")
+	publish.Attributes().PutStr("messaging.destination.name", "orders")
+	deliver := span(resource("worker"), "process orders", ptrace.SpanKindConsumer, publish.SpanID(), at.Add(2*time.Millisecond), time.Millisecond)
+	deliver.Attributes().PutStr("messaging.system", "nats")
+	deliver.Attributes().PutStr("messaging.destination.name", "orders")
 	backend := resource("backend")
-	for j := 0; j < n-2; j++ {
+	for j := 0; j < n-4; j++ {
 		sp := span(backend, "charge", ptrace.SpanKindServer, call.SpanID(), at.Add(time.Duration(j)*time.Millisecond), 5*time.Millisecond)
 		if j%10 == 0 {
 			sp.Status().SetCode(ptrace.StatusCodeError)
