@@ -57,8 +57,8 @@ func TestMigrateTwiceIsNoop(t *testing.T) {
 	}
 	// The migrations, then automatic statistics turned off on every
 	// MergeTree table (the test engine has them; see statistics.go).
-	want := append(allIDs(t), "statistics off logs", "statistics off peer_calls_1m", "statistics off red_1m", "statistics off schema_migrations",
-		"statistics off service_edges_1m", "statistics off spans", "statistics off trace_index")
+	want := append(allIDs(t), "statistics off attributes_1h", "statistics off logs", "statistics off peer_calls_1m", "statistics off red_1m",
+		"statistics off saved_views", "statistics off schema_migrations", "statistics off service_edges_1m", "statistics off spans", "statistics off trace_index")
 	if !reflect.DeepEqual(applied, want) {
 		t.Fatalf("first Migrate applied %q, want %q", applied, want)
 	}
@@ -76,7 +76,8 @@ func TestMigrateTwiceIsNoop(t *testing.T) {
 		tables = append(tables, name)
 	}
 	rows.Close()
-	want = []string{LogsTable, PeerCalls1mTable, "peer_calls_1m_mv", RED1mTable, "red_1m_mv", MigrationsTable, ServiceEdgeEventsTable, ServiceEdges1mTable, "service_edges_1m_mv", SpansTable, TraceIndexTable, "trace_index_mv"}
+	want = []string{Attributes1hTable, "attributes_1h_log_resources_mv", "attributes_1h_logs_mv", "attributes_1h_span_resources_mv", "attributes_1h_spans_mv",
+		SavedViewsTable, LogsTable, PeerCalls1mTable, "peer_calls_1m_mv", RED1mTable, "red_1m_mv", MigrationsTable, ServiceEdgeEventsTable, ServiceEdges1mTable, "service_edges_1m_mv", SpansTable, TraceIndexTable, "trace_index_mv"}
 	sort.Strings(want)
 	if !reflect.DeepEqual(tables, want) {
 		t.Errorf("tables %q, want %q", tables, want)
@@ -201,7 +202,7 @@ func TestMigrateChangesTTL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"ttl spans 72h0m0s", "ttl trace_index 72h0m0s", "ttl red_1m 2160h0m0s", "ttl service_edges_1m 2160h0m0s", "ttl peer_calls_1m 2160h0m0s"}
+	want := []string{"ttl spans 72h0m0s", "ttl trace_index 72h0m0s", "ttl red_1m 2160h0m0s", "ttl service_edges_1m 2160h0m0s", "ttl peer_calls_1m 2160h0m0s", "ttl attributes_1h 2160h0m0s"}
 	if !reflect.DeepEqual(applied, want) {
 		t.Errorf("applied %q, want %q", applied, want)
 	}
@@ -841,7 +842,7 @@ func TestTablesDeduplicateInserts(t *testing.T) {
 		t.Fatal(err)
 	}
 	sort.Strings(seen)
-	if want := []string{LogsTable, PeerCalls1mTable, RED1mTable, ServiceEdges1mTable, SpansTable, TraceIndexTable}; !reflect.DeepEqual(seen, want) {
+	if want := []string{Attributes1hTable, LogsTable, PeerCalls1mTable, RED1mTable, SavedViewsTable, ServiceEdges1mTable, SpansTable, TraceIndexTable}; !reflect.DeepEqual(seen, want) {
 		t.Errorf("MergeTree tables %v, want %v", seen, want)
 	}
 }

@@ -56,8 +56,8 @@ type Options struct {
 	SpansTTL time.Duration
 	// LogsTTL is how long log records are kept. 0 keeps them forever.
 	LogsTTL time.Duration
-	// MetricsTTL is how long the per-minute aggregates (red_1m,
-	// service_edges_1m, peer_calls_1m) are kept. 0 keeps them forever.
+	// MetricsTTL is how long the aggregates (red_1m, service_edges_1m,
+	// peer_calls_1m, attributes_1h) are kept. 0 keeps them forever.
 	MetricsTTL time.Duration
 
 	// ShortenSpansTTL, ShortenLogsTTL and ShortenMetricsTTL let Migrate
@@ -302,6 +302,7 @@ var ttlSpecs = []ttlSpec{
 	{RED1mTable, "Timestamp", metricsRetention},
 	{ServiceEdges1mTable, "Timestamp", metricsRetention},
 	{PeerCalls1mTable, "Timestamp", metricsRetention},
+	{Attributes1hTable, "Timestamp", metricsRetention},
 }
 
 func lookupTTL(table string) (ttlSpec, bool) {

@@ -18,15 +18,17 @@ import (
 // its line; no line ever changes. (Earlier texts of 0001, from before it
 // shipped, are accepted through supersededChecksums.)
 var shippedChecksums = map[string]string{
-	"0001_spans.sql":                "c668746d89ca3bf5b392632cf1c942962ea8c55c9d9f0e67bf3f2bb554b18108",
-	"0002_trace_index.sql":          "86f615f31290659d88f63d64cbe7b7f9f74747996dd4663412914390466e0875",
-	"0003_logs.sql":                 "10f47745645761f2ae5d63c02be5a4e457ee6878f95b38afeb07a3a7b83cf387",
-	"0004_red_1m.sql":               "8d19cc845304f2a5fd3e12e97acc5000b0e021e9f87b10efb568ef32103584a5",
-	"0005_service_edges.sql":        "cfe80456f50d1c8ddf3a6a9c9aaa81e3042c58e2db9a094832ae070985c537af",
-	"0006_spans_trace_id_index.sql": "a5187f35c0d2c2f3f6b26310e257602c08def911d9ba7445dfb00e0ea886f5a3",
-	"0007_spans_compact_parts.sql":  "b2578864ecb9108fae7af2df1073c33ae2f4ab824381cd61f681ec41a9873162",
-	"0008_insert_deduplication.sql": "e8912126cc473862094c5d61ce478c161592b182429087b187af835124b3a0f2",
+	"0001_spans.sql":                     "c668746d89ca3bf5b392632cf1c942962ea8c55c9d9f0e67bf3f2bb554b18108",
+	"0002_trace_index.sql":               "86f615f31290659d88f63d64cbe7b7f9f74747996dd4663412914390466e0875",
+	"0003_logs.sql":                      "10f47745645761f2ae5d63c02be5a4e457ee6878f95b38afeb07a3a7b83cf387",
+	"0004_red_1m.sql":                    "8d19cc845304f2a5fd3e12e97acc5000b0e021e9f87b10efb568ef32103584a5",
+	"0005_service_edges.sql":             "cfe80456f50d1c8ddf3a6a9c9aaa81e3042c58e2db9a094832ae070985c537af",
+	"0006_spans_trace_id_index.sql":      "a5187f35c0d2c2f3f6b26310e257602c08def911d9ba7445dfb00e0ea886f5a3",
+	"0007_spans_compact_parts.sql":       "b2578864ecb9108fae7af2df1073c33ae2f4ab824381cd61f681ec41a9873162",
+	"0008_insert_deduplication.sql":      "e8912126cc473862094c5d61ce478c161592b182429087b187af835124b3a0f2",
 	"0009_peer_calls_and_log_search.sql": "c3cd409e651cd69cac9a7c896bde0560116f80178a230569c24c3cdf9c6b4992",
+	"0010_attributes_1h.sql":             "f7e4685bbffb18fff756e23d262434a88567af112d7d6589b9144b1e13c79b43",
+	"0011_saved_views.sql":               "2dc21331f7b72cc1eb132039f27adbcad3fe4d250a5d5a2d86bacf16c9d77b58",
 }
 
 const shippedRule = "a shipped migration is never edited; add a new migration instead"

@@ -24,6 +24,13 @@ const (
 	// the caller saw them, breaker short-circuits included (0009). Filled
 	// by a materialized view on spans.
 	PeerCalls1mTable = "peer_calls_1m"
+	// Attributes1hTable holds, per hour, service, signal (span or log) and
+	// attribute key, how often the key occurs, a sketch of its number of
+	// distinct values and its most frequent values (0010). Filled by
+	// materialized views on spans and logs.
+	Attributes1hTable = "attributes_1h"
+	// SavedViewsTable holds the UI's named saved views (0011).
+	SavedViewsTable = "saved_views"
 	// MigrationsTable records applied migrations.
 	MigrationsTable = "schema_migrations"
 )
