@@ -42,6 +42,7 @@ type Store interface {
 	TraceReader
 	LogReader
 	MetricsReader
+	AttributeReader
 	// Ping tells whether the store answers and holds the schema.
 	Ping(ctx context.Context) error
 }

@@ -194,6 +194,14 @@ func TestEndpointSnapshots(t *testing.T) {
 		{"v1_red", "/api/v1/metrics/red?" + q("service", "payment", "start", rfc(seed.Base), "end", rfc(seed.Base.Add(3*time.Minute)), "step", "60"), nil},
 		{"v1_red_operation", "/api/v1/metrics/red?" + q("service", "order", "operation", "POST payment/charge", "start", rfc(seed.Base), "end", rfc(seed.Base.Add(2*time.Minute)), "step", "2m"), nil},
 		{"v1_red_bad_step", "/api/v1/metrics/red?" + q("service", "payment", "step", "90s"), nil},
+		{"v1_attributes", "/api/v1/attributes?" + q("start", rfc(start), "end", rfc(end), "limit", "8"), nil},
+		{"v1_attributes_log_prefix", "/api/v1/attributes?" + q("signal", "log", "service", "payment", "prefix", "http", "start", rfc(start), "end", rfc(end)), nil},
+		{"v1_attribute_values", "/api/v1/attributes/values?" + q("key", "http.response.status_code", "start", rfc(start), "end", rfc(end)), nil},
+		{"v1_attribute_values_field_prefix", "/api/v1/attributes/values?" + q("signal", "log", "scope", "field", "key", "level", "prefix", "w", "start", rfc(start), "end", rfc(end)), nil},
+		{"v1_attribute_values_no_key", "/api/v1/attributes/values?" + q("start", rfc(start), "end", rfc(end)), nil},
+		{"v1_attributes_bad_signal", "/api/v1/attributes?" + q("signal", "metric"), nil},
+		{"v1_attributes_bad_scope", "/api/v1/attributes?" + q("scope", "span"), nil},
+		{"v1_attributes_bad_limit", "/api/v1/attributes?" + q("limit", "100000"), nil},
 		{"unknown_api_route", "/api/nope", nil},
 	}
 	for _, c := range cases {

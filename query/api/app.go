@@ -156,6 +156,8 @@ func NewApp(svc *query.Service, opts Options) *fiber.App {
 	v1.Get("/logs/tail", s.tailLogs)
 	v1.Get("/servicemap", s.serviceMap)
 	v1.Get("/metrics/red", s.red)
+	v1.Get("/attributes", s.attributeKeys)
+	v1.Get("/attributes/values", s.attributeValues)
 	apiGroup.All("/*", func(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusNotFound, "no API endpoint "+c.Method()+" "+c.Path())
 	})

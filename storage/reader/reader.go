@@ -95,7 +95,7 @@ type Reader struct {
 
 // tables are the qualified table names.
 type tables struct {
-	spans, traceIndex, logs, red1m, edges1m, peerCalls1m string
+	spans, traceIndex, logs, red1m, edges1m, peerCalls1m, attributes1h, savedViews string
 }
 
 // New returns a Reader of the tables in opts.Database through conn.
@@ -112,12 +112,14 @@ func New(conn driver.Conn, opts Options) (*Reader, error) {
 		db:     opts.Database,
 		limits: opts.Limits.withDefaults(),
 		t: tables{
-			spans:       q(schema.SpansTable),
-			traceIndex:  q(schema.TraceIndexTable),
-			logs:        q(schema.LogsTable),
-			red1m:       q(schema.RED1mTable),
-			edges1m:     q(schema.ServiceEdges1mTable),
-			peerCalls1m: q(schema.PeerCalls1mTable),
+			spans:        q(schema.SpansTable),
+			traceIndex:   q(schema.TraceIndexTable),
+			logs:         q(schema.LogsTable),
+			red1m:        q(schema.RED1mTable),
+			edges1m:      q(schema.ServiceEdges1mTable),
+			peerCalls1m:  q(schema.PeerCalls1mTable),
+			attributes1h: q(schema.Attributes1hTable),
+			savedViews:   q(schema.SavedViewsTable),
 		},
 		spanCols: selectList(schema.SpansColumns()),
 		logCols:  selectList(schema.LogsColumns()),
