@@ -91,7 +91,7 @@ func (r *Reader) AttributeKeys(ctx context.Context, f AttributeKeysFilter) ([]At
 type AttributeValuesFilter struct {
 	Signal, Scope, Key string
 	// Service, when set, keeps the values of that service only.
-	Service string
+	Service    string
 	Start, End time.Time
 	// Prefix keeps the values that start with it, in any case.
 	Prefix string
