@@ -157,6 +157,51 @@ describe('search', () => {
     noPageErrors();
   });
 
+  test('the attributes box suggests keys and values with counts; Enter completes them', async () => {
+    await open(`/search?service=gateway&${fixtures}`);
+    await page.locator('.trace-item').first().waitFor();
+    const keys = await api(`api/v1/attributes?service=gateway&prefix=user.&start=${iso(seed.fixturesStart)}&end=${iso(seed.fixturesEnd)}`);
+    assert.equal(keys.status, 200);
+    const userID = keys.body.data.find((k) => k.key === 'user.id');
+    assert.ok(userID && userID.count >= seed.checkout.length, `user.id is among gateway's keys with its count: ${JSON.stringify(keys.body.data)}`);
+
+    await page.click('#f-tags');
+    await page.keyboard.type('user.');
+    const item = page.locator('.ac-list:not(.hidden) .ac-item', { hasText: 'user.id' });
+    await item.waitFor();
+    assert.equal(await page.getAttribute('#f-tags', 'aria-expanded'), 'true');
+    assert.equal(await item.locator('.ac-count').getAttribute('title'), `${userID.count} spans carry it; about ${userID.distinct} distinct values`);
+    assert.match(await page.locator('.ac-item[aria-selected="true"]').innerText(), /user\.id/, 'the first key is highlighted');
+    await shot('search-autocomplete-keys');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.inputValue('#f-tags'), 'user.id=');
+    // The key's values follow at once, with their counts.
+    const value = page.locator('.ac-list:not(.hidden) .ac-item', { hasText: 'u-41' });
+    await value.waitFor();
+    assert.match(await value.locator('.ac-count').innerText(), /^\d/);
+    await page.keyboard.type('u-41');
+    await page.locator('.ac-list:not(.hidden) .ac-item').first().waitFor();
+    await page.waitForFunction(() => [...document.querySelectorAll('.ac-list:not(.hidden) .ac-item .ac-label')].map((e) => e.textContent).join() === 'u-41');
+    await shot('search-autocomplete-values');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.inputValue('#f-tags'), 'user.id=u-41 ');
+    assert.equal(await page.getAttribute('#f-tags', 'aria-expanded'), 'false');
+    // Esc closes the list and leaves the text alone.
+    await page.keyboard.type('cache');
+    await page.locator('.ac-list:not(.hidden) .ac-item').first().waitFor();
+    await page.keyboard.press('Escape');
+    assert.equal(await page.isHidden('.ac-list'), true);
+    assert.equal(await page.inputValue('#f-tags'), 'user.id=u-41 cache');
+    await page.fill('#f-tags', 'user.id=u-41');
+    await page.click('#f-submit');
+    await page.waitForURL(/tags=user\.id%3Du-41/);
+    await page.waitForFunction((id) => {
+      const items = [...document.querySelectorAll('.trace-item')];
+      return items.length === 1 && items[0].dataset.traceId === id;
+    }, seed.checkout[1].id);
+    noPageErrors();
+  });
+
   test('clicking a dot opens its trace', async () => {
     await open(`/search?service=gateway&${fixtures}`);
     const dot = page.locator(`#scatter .dot[data-trace-id="${seed.checkout[2].id}"]`);
@@ -426,6 +471,66 @@ describe('logs explorer', () => {
     assert.equal(sel, [...seed.badQuery].slice(0, want.position).join('').length, 'the cursor is put at the error');
     await shot('logs-query-error');
     noPageErrors();
+  });
+
+  test('the query box suggests fields and values with counts; arrows and Enter complete them', async () => {
+    await open(`/logs?${lastHour}`);
+    await page.locator('#logs-table tbody tr').first().waitFor();
+    const levels = await api(`api/v1/attributes/values?signal=log&scope=field&key=level&start=${iso(seed.now - 3600e3)}&end=${iso(seed.now)}`);
+    assert.equal(levels.status, 200);
+    const errors = levels.body.data.values.find((v) => v.value === 'error');
+    assert.ok(errors && errors.count >= seed.declinedLogs, `level error is counted: ${JSON.stringify(levels.body.data)}`);
+
+    await page.click('#logs-q');
+    await page.keyboard.type('lev');
+    const field = page.locator('.ac-list:not(.hidden) .ac-item', { hasText: 'level:' });
+    await field.waitFor();
+    // A bare word may be a full-text search: nothing is highlighted until
+    // an arrow picks a suggestion.
+    assert.equal(await page.locator('.ac-item[aria-selected="true"]').count(), 0);
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.inputValue('#logs-q'), 'level:');
+    const value = page.locator('.ac-list:not(.hidden) .ac-item', { hasText: /^error/ });
+    await value.waitFor();
+    assert.equal(await value.locator('.ac-count').getAttribute('title'), `${errors.count} occurrences`);
+    await shot('logs-autocomplete');
+    await page.keyboard.type('er');
+    await page.waitForFunction(() => [...document.querySelectorAll('.ac-list:not(.hidden) .ac-item .ac-label')].map((e) => e.textContent).join() === 'error');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.inputValue('#logs-q'), 'level:error ');
+    // attr. keys, from the records' own attributes.
+    await page.keyboard.type('attr.payment');
+    await page.locator('.ac-list:not(.hidden) .ac-item', { hasText: 'attr.payment.provider:' }).waitFor();
+    await page.keyboard.press('Enter');
+    await page.locator('.ac-list:not(.hidden) .ac-item', { hasText: 'acme-pay' }).waitFor();
+    await page.keyboard.press('Enter');
+    assert.equal(await page.inputValue('#logs-q'), 'level:error attr.payment.provider:acme-pay ');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/q=level%3Aerror/);
+    await page.waitForFunction((n) => {
+      const trs = [...document.querySelectorAll('#logs-table tbody tr[data-index]')];
+      return trs.length === n && trs.every((tr) => /card declined/.test(tr.innerText));
+    }, seed.declinedLogs);
+    noPageErrors();
+  });
+
+  test('suggestions that fail say so and do not stop the search', async () => {
+    await open(`/logs?${lastHour}`);
+    await page.locator('#logs-table tbody tr').first().waitFor();
+    await page.route('**/api/v1/attributes**', (route) => route.fulfill({ status: 429, contentType: 'application/json', headers: { 'Retry-After': '1' },
+      body: JSON.stringify({ data: null, errors: [{ code: 429, msg: 'the query service is busy' }] }) }));
+    await page.click('#logs-q');
+    await page.keyboard.type('service:');
+    const err = page.locator('.ac-list:not(.hidden) .ac-error');
+    await err.waitFor();
+    assert.match(await err.innerText(), /Suggestions unavailable: the query service is busy/);
+    await shot('logs-autocomplete-error');
+    await page.keyboard.type('payment');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/q=service%3Apayment/);
+    await page.unroute('**/api/v1/attributes**');
+    pageErrors.splice(0); // the 429 is logged by the browser on purpose
   });
 
   test('live tail connects and shows its state', async () => {

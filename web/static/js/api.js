@@ -165,3 +165,17 @@ export async function serviceMap(start, end, opts) {
 export async function red({ service, operation, start, end, step, spanKind }, opts) {
   return data(await getJSON('/api/v1/metrics/red', { service, operation, start: rfc3339(start), end: rfc3339(end), step, spanKind }, opts));
 }
+
+// ---- Attribute discovery (from the hourly summary, not the raw rows) ----
+
+// attributeKeys answers [{scope, key, type, count, distinct}], the most
+// frequent first; signal is span or log.
+export async function attributeKeys({ signal, scope, service, prefix, start, end, limit }, opts) {
+  return data(await getJSON('/api/v1/attributes', { signal, scope, service, prefix, start: rfc3339(start), end: rfc3339(end), limit }, opts)) || [];
+}
+
+// attributeValues answers {count, distinct, types, capped, values: [{value,
+// count, error}]}.
+export async function attributeValues({ signal, scope, key, service, prefix, start, end, limit }, opts) {
+  return data(await getJSON('/api/v1/attributes/values', { signal, scope, key, service, prefix, start: rfc3339(start), end: rfc3339(end), limit }, opts));
+}

@@ -11,6 +11,8 @@ import { navigate, href } from '../router.js';
 import { resolveRange, rangeParams, timePicker } from '../timerange.js';
 import { histogram } from '../charts.js';
 import { attrTable } from '../spanpanel.js';
+import { autocomplete } from '../autocomplete.js';
+import { logSource } from '../suggest.js';
 
 // plainMessage drops what the UI shows on its own from the API's message:
 // the "q: " prefix and the "(at position N)" suffix.
@@ -127,6 +129,8 @@ export function mount(main, route) {
   const more = h('button', { class: 'btn hidden', type: 'button', id: 'logs-more', onclick: () => loadPage(true) }, 'Load older records');
   const tableWrap = h('div', { class: 'logs-table-wrap card' }, table, h('div', { style: { padding: '8px', textAlign: 'center' } }, more));
   main.appendChild(h('div', { class: 'page' }, form, histBox, status, tableWrap));
+  // Fields, attribute keys and their values as the user types.
+  const queryAC = autocomplete(input, logSource(() => ({ start: range.start, end: range.end })));
 
   function currentRangeParams() {
     return rangeParams(range);
@@ -323,6 +327,7 @@ export function mount(main, route) {
   return {
     destroy() {
       ctl.abort();
+      queryAC.destroy();
       if (source) source.close();
       if (disposeHist) disposeHist();
     },

@@ -6,6 +6,8 @@ import { h, clear, fmtDuration, fmtTime, fmtAgo, svcLabel, serviceColor, parseDu
 import { navigate, href } from '../router.js';
 import { resolveRange, rangeParams, timePicker } from '../timerange.js';
 import { scatterPlot } from '../charts.js';
+import { autocomplete } from '../autocomplete.js';
+import { tagSource } from '../suggest.js';
 
 const LIMITS = [20, 50, 100, 200];
 
@@ -49,7 +51,7 @@ export function mount(main, route) {
   h('div', { class: 'field' }, h('label', { for: 'f-service' }, 'Service'), serviceSel),
   h('div', { class: 'field' }, h('label', { for: 'f-operation' }, 'Operation'), opSel),
   h('div', { class: 'field' }, h('label', { for: 'f-tags' }, 'Attributes'), tagsIn,
-    h('div', { class: 'hint', id: 'f-tags-hint' }, 'key=value, separated by spaces or new lines; quote values with spaces: ', h('code', null, 'note="card declined"'), '. One span must match them all.')),
+    h('div', { class: 'hint', id: 'f-tags-hint' }, 'key=value, separated by spaces or new lines; quote values with spaces: ', h('code', null, 'note="card declined"'), '. One span must match them all. Type or press ↓ for keys and values seen in the range.')),
   h('div', { class: 'row2' },
     h('div', { class: 'field' }, h('label', { for: 'f-min' }, 'Min duration'), minIn),
     h('div', { class: 'field' }, h('label', { for: 'f-max' }, 'Max duration'), maxIn)),
@@ -61,6 +63,9 @@ export function mount(main, route) {
 
   const results = h('section', { class: 'results', 'aria-label': 'Search results' });
   main.appendChild(h('div', { class: 'page' }, h('div', { class: 'search-layout' }, form, results)));
+  // Keys and values as the user types, from the attribute summary of the
+  // chosen service over the page's range.
+  const tagsAC = autocomplete(tagsIn, tagSource(() => ({ service: serviceSel.value, start: state.range.start, end: state.range.end })));
 
   serviceSel.addEventListener('change', () => {
     state.service = serviceSel.value;
@@ -259,6 +264,7 @@ export function mount(main, route) {
   return {
     destroy() {
       ctl.abort();
+      tagsAC.destroy();
       if (disposeChart) disposeChart();
     },
     focusSearch() {

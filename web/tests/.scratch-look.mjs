@@ -1,0 +1,10 @@
+import { chromium } from 'playwright-core';
+const BASE = process.argv[2];
+const script = process.argv[3];
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+page.on('pageerror', (e) => console.log('PAGE ERROR', e.message));
+page.on('console', (m) => { if (m.type() === 'error') console.log('CONSOLE', m.text()); });
+const mod = await import(script);
+await mod.default(page, BASE);
+await browser.close();
