@@ -43,6 +43,7 @@ type Store interface {
 	LogReader
 	MetricsReader
 	AttributeReader
+	PatternReader
 	// Ping tells whether the store answers and holds the schema.
 	Ping(ctx context.Context) error
 }

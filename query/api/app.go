@@ -154,8 +154,10 @@ func NewApp(svc *query.Service, opts Options) *fiber.App {
 	v1.Get("/traces/:traceID", s.requestPath)
 	v1.Get("/logs", s.searchLogs)
 	v1.Get("/logs/tail", s.tailLogs)
+	v1.Get("/logs/patterns", s.logPatterns)
 	v1.Get("/servicemap", s.serviceMap)
 	v1.Get("/metrics/red", s.red)
+	v1.Get("/operations", s.operations)
 	v1.Get("/attributes", s.attributeKeys)
 	v1.Get("/attributes/values", s.attributeValues)
 	apiGroup.All("/*", func(c *fiber.Ctx) error {

@@ -235,3 +235,9 @@ func (t Template) Constants() []string {
 	}
 	return out
 }
+
+// Filter is the query text that selects the records of the template:
+// pattern:"…", quoted so that the parser reads the template back.
+func (t Template) Filter() string {
+	return `pattern:"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(t.String()) + `"`
+}
