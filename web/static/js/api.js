@@ -95,6 +95,15 @@ export async function services(opts) {
   return (r && r.data) || [];
 }
 
+// operationsByTraffic lists a service's operation names, the busiest
+// first (the calls of every kind of a name added up).
+export async function operationsByTraffic(service, opts) {
+  const r = await getJSON('/api/v1/operations', { service }, opts);
+  const calls = new Map();
+  for (const o of (r && r.data) || []) calls.set(o.name, (calls.get(o.name) || 0) + (o.calls || 0));
+  return [...calls.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([name, n]) => ({ name, calls: n }));
+}
+
 export async function operations(service, opts) {
   const r = await getJSON(`/api/services/${encodeURIComponent(service)}/operations`, null, opts);
   return ((r && r.data) || []).map((x) => (typeof x === 'string' ? x : x.name)).filter((v, i, a) => a.indexOf(v) === i);

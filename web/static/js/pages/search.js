@@ -128,9 +128,11 @@ export function mount(main, route) {
     clear(opSel).appendChild(h('option', { value: '' }, 'All operations'));
     if (!state.service) return;
     try {
-      const ops = await api.operations(state.service, { signal: ctl.signal });
-      for (const o of ops.sort()) opSel.appendChild(h('option', { value: o, selected: o === state.operation }, o));
-      if (state.operation && !ops.includes(state.operation)) opSel.appendChild(h('option', { value: state.operation, selected: true }, state.operation));
+      // The busiest operations first: the one a user looks for is usually
+      // among them.
+      const ops = await api.operationsByTraffic(state.service, { signal: ctl.signal });
+      for (const o of ops) opSel.appendChild(h('option', { value: o.name, selected: o.name === state.operation, title: `${o.calls} spans` }, o.name));
+      if (state.operation && !ops.some((o) => o.name === state.operation)) opSel.appendChild(h('option', { value: state.operation, selected: true }, state.operation));
     } catch (e) {
       if (e.name !== 'AbortError') formErr.textContent = `Operations: ${e.message}`;
     }
