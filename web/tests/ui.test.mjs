@@ -533,6 +533,37 @@ describe('logs explorer', () => {
     pageErrors.splice(0); // the 429 is logged by the browser on purpose
   });
 
+  test('the Patterns tab lists templates with counts; a click filters the logs to that pattern', async () => {
+    const want = 'order <*> created with <*> items';
+    await open(`/logs?q=service%3Aorder&view=patterns&${fixtures}`);
+    const row = page.locator('#patterns-table tr.pattern-row', { hasText: want });
+    await row.waitFor();
+    assert.equal(await page.getAttribute('#logs-tab-patterns', 'aria-selected'), 'true');
+    assert.equal(await page.isHidden('#logs-table'), true);
+    // Every record of the range is mined here: counts are exact.
+    assert.match(await page.locator('#patterns-note').innerText(), /patterns? in the \d+ records that match/);
+    assert.equal(await row.locator('.pcount').innerText(), String(seed.checkout.length));
+    assert.equal(await row.locator('.ph').count(), 2, 'the variable parts are marked');
+    assert.match(await row.locator('.pexample').innerText(), /order \d+ created with \d+ items/);
+    assert.equal(await row.locator('svg.spark').count(), 1);
+    await shot('logs-patterns');
+    await row.click();
+    await page.waitForURL((u) => /pattern/.test(decodeURIComponent(u.hash)) && !/view=patterns/.test(u.hash));
+    assert.equal(await page.inputValue('#logs-q'), `service:order pattern:"${want}"`);
+    await page.waitForFunction((n) => {
+      const trs = [...document.querySelectorAll('#logs-table tbody tr[data-index]')];
+      return trs.length === n && trs.every((tr) => /order \d+ created with \d+ items/.test(tr.innerText));
+    }, seed.checkout.length);
+    assert.equal(await page.getAttribute('#logs-tab-records', 'aria-selected'), 'true');
+    // The keyboard reaches a pattern too: Tab to a row, Enter opens it.
+    await open(`/logs?q=service%3Aorder&view=patterns&${fixtures}`);
+    await row.waitFor();
+    await row.focus();
+    await page.keyboard.press('Enter');
+    await page.waitForURL((u) => /pattern/.test(decodeURIComponent(u.hash)));
+    noPageErrors();
+  });
+
   test('live tail connects and shows its state', async () => {
     await open('/logs?q=service%3Apayment');
     await page.locator('#logs-table tbody tr').first().waitFor();

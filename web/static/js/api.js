@@ -188,3 +188,10 @@ export async function attributeKeys({ signal, scope, service, prefix, start, end
 export async function attributeValues({ signal, scope, key, service, prefix, start, end, limit }, opts) {
   return data(await getJSON('/api/v1/attributes/values', { signal, scope, key, service, prefix, start: rfc3339(start), end: rfc3339(end), limit }, opts));
 }
+
+// logPatterns answers {patterns: [{pattern, filter, count, sampled, errors,
+// errorRate, firstSeen, lastSeen, sparkline, example}], total, sampled,
+// exact, clusters, stepSeconds}.
+export async function logPatterns({ q, start, end, limit, sample }, opts) {
+  return data(await getJSON('/api/v1/logs/patterns', { q, start: rfc3339(start), end: rfc3339(end), limit, sample }, opts));
+}
