@@ -24,6 +24,7 @@ import (
 	"github.com/tracehouse/tracehouse/query"
 	"github.com/tracehouse/tracehouse/storage/chtest"
 	"github.com/tracehouse/tracehouse/storage/reader"
+	"github.com/tracehouse/tracehouse/storage/writer"
 	"github.com/tracehouse/tracehouse/web"
 )
 
@@ -48,6 +49,13 @@ func newEnvLimits(t testing.TB, db string, conn driver.Conn, qopts query.Options
 	store, err := reader.New(conn, reader.Options{Database: db, Limits: limits})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if qopts.Views == nil {
+		views, err := writer.NewViews(conn, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		qopts.Views = views
 	}
 	svc := query.New(store, qopts)
 	opts.Logger = zerolog.Nop()
