@@ -577,6 +577,55 @@ describe('logs explorer', () => {
   });
 });
 
+describe('saved views', () => {
+  test('save the logs page as a named view, list it, open its link, delete it', async () => {
+    const route = `/logs?q=${encodeURIComponent('service:payment level:error')}&${lastHour}`;
+    await open(route);
+    await page.locator('#logs-table tbody tr').first().waitFor();
+    await page.click('#views-btn');
+    await page.locator('#views-dialog').waitFor();
+    // A name is required: the service says so.
+    await page.click('#views-save');
+    await page.waitForFunction(() => /give the view a name/.test(document.getElementById('views-error').innerText));
+    await page.fill('#views-name', 'checkout failures, last hour');
+    await page.click('#views-save');
+    const item = page.locator('#views-list .view-item', { hasText: 'checkout failures, last hour' });
+    await item.waitFor();
+    const id = await item.getAttribute('data-id');
+    assert.match(id, /^[0-9a-f]{16}$/);
+    await shot('saved-views');
+    const stored = await api(`api/v1/views/${id}`);
+    assert.equal(stored.status, 200);
+    assert.equal(decodeURIComponent(stored.body.data.route), decodeURIComponent(route));
+    await page.keyboard.press('Escape');
+
+    // Its link opens the page it holds, with the query and the range.
+    await open(`/view/${id}`);
+    await page.waitForURL((u) => u.hash.startsWith('#/logs?'));
+    assert.equal(await page.inputValue('#logs-q'), 'service:payment level:error');
+    await page.waitForFunction(() => {
+      const trs = [...document.querySelectorAll('#logs-table tbody tr[data-index]')];
+      return trs.length > 0 && trs.every((tr) => /payment/.test(tr.querySelector('.svc-cell').innerText) && /error/i.test(tr.querySelector('.lvl').innerText));
+    });
+
+    // Delete takes two clicks: a view is shared.
+    await page.click('#views-btn');
+    const del = page.locator(`#views-list .view-item[data-id="${id}"] button`, { hasText: 'Delete' });
+    await del.click();
+    assert.equal(await del.innerText(), 'Delete for everyone?');
+    await del.click();
+    await page.locator(`#views-list .view-item[data-id="${id}"]`).waitFor({ state: 'detached' });
+    assert.equal((await api(`api/v1/views/${id}`)).status, 404);
+    await page.keyboard.press('Escape');
+    // A deleted view's link says so.
+    await open(`/view/${id}`);
+    await page.locator('#view-error').waitFor();
+    assert.match(await page.locator('#view-error').innerText(), /deleted, or the link is wrong/);
+    await shot('saved-view-missing');
+    pageErrors.splice(0); // the 404 is logged by the browser on purpose
+  });
+});
+
 describe('compare', () => {
   test('two traces side by side with their differences marked', async () => {
     const [a, b] = [seed.checkout[0], seed.checkout[1]];

@@ -41,13 +41,15 @@ export function setAuthToken(token) {
   } catch { /* storage disabled */ }
 }
 
-export async function getJSON(path, params, { signal } = {}) {
+// json, when given, is sent as the JSON body (method POST).
+export async function getJSON(path, params, { signal, method = 'GET', json } = {}) {
   let res;
   try {
     const headers = { Accept: 'application/json' };
     const token = authToken();
     if (token) headers.Authorization = `Bearer ${token}`;
-    res = await fetch(url(path, params), { signal, headers });
+    if (json !== undefined) headers['Content-Type'] = 'application/json';
+    res = await fetch(url(path, params), { signal, headers, method, body: json === undefined ? undefined : JSON.stringify(json) });
   } catch (e) {
     if (e.name === 'AbortError') throw e;
     throw new ApiError(0, `cannot reach the query service: ${e.message}`);
@@ -194,4 +196,23 @@ export async function attributeValues({ signal, scope, key, service, prefix, sta
 // exact, clusters, stepSeconds}.
 export async function logPatterns({ q, start, end, limit, sample }, opts) {
   return data(await getJSON('/api/v1/logs/patterns', { q, start: rfc3339(start), end: rfc3339(end), limit, sample }, opts));
+}
+
+// ---- Saved views: {id, name, route, owner, created, updated} ----
+
+export async function views(opts) {
+  return data(await getJSON('/api/v1/views', null, opts)) || [];
+}
+
+export async function view(id, opts) {
+  return data(await getJSON(`/api/v1/views/${encodeURIComponent(id)}`, null, opts));
+}
+
+// saveView stores {name, route} (with id: a new version of that view).
+export async function saveView(v, opts) {
+  return data(await getJSON('/api/v1/views', null, { ...opts, method: 'POST', json: v }));
+}
+
+export async function deleteView(id, opts) {
+  return data(await getJSON(`/api/v1/views/${encodeURIComponent(id)}/delete`, null, { ...opts, method: 'POST', json: {} }));
 }
