@@ -166,3 +166,62 @@ func (r *Reader) AttributeValues(ctx context.Context, f AttributeValuesFilter) (
 }
 
 func joinAnd(conds []string) string { return strings.Join(conds, "\n  AND ") }
+
+// ScanAttributeKeys answers what AttributeKeys answers for the records'
+// own attributes (scope "attribute"), by scanning the raw spans or logs of
+// the range instead of reading the summary: the cost attributes_1h saves,
+// for benchmarks (internal/bench/query) and for checking the summary.
+func (r *Reader) ScanAttributeKeys(ctx context.Context, f AttributeKeysFilter) ([]AttributeKey, error) {
+	p := chsql.NewParams("p")
+	table := r.t.spans
+	if f.Signal == "log" {
+		table = r.t.logs
+	}
+	where := []string{"Timestamp >= " + p.Add("DateTime64(9)", f.Start), "Timestamp < " + p.Add("DateTime64(9)", f.End)}
+	if f.Service != "" {
+		where = append(where, "ServiceName = "+p.Add("String", f.Service))
+	}
+	sql := "SELECT 'attribute', toString(kv.1) AS k, kv.2 AS t, count() AS n, uniq(kv.3)\nFROM " + table + "\nARRAY JOIN arrayConcat(" +
+		"arrayMap((k, v) -> (k, 'str', v), mapKeys(AttrStr), mapValues(AttrStr)), " +
+		"arrayMap((k, v) -> (k, 'int', toString(v)), mapKeys(AttrInt), mapValues(AttrInt)), " +
+		"arrayMap((k, v) -> (k, 'float', toString(v)), mapKeys(AttrFloat), mapValues(AttrFloat)), " +
+		"arrayMap((k, v) -> (k, 'bool', toString(v)), mapKeys(AttrBool), mapValues(AttrBool))) AS kv" +
+		"\nWHERE " + joinAnd(where) + "\nGROUP BY k, t ORDER BY n DESC, k, t LIMIT " + p.Add("UInt32", uint32(f.Limit))
+	out := []AttributeKey{}
+	err := r.query(ctx, nil, sql, p.Args(), func(rows driverRows) error {
+		var k AttributeKey
+		if err := rows.Scan(&k.Scope, &k.Key, &k.Type, &k.Count, &k.Distinct); err != nil {
+			return err
+		}
+		out = append(out, k)
+		return nil
+	})
+	return out, err
+}
+
+// ScanAttributeValues answers what AttributeValues answers for a string
+// attribute by scanning the raw rows (see ScanAttributeKeys): exact counts.
+func (r *Reader) ScanAttributeValues(ctx context.Context, f AttributeValuesFilter) ([]AttributeValue, error) {
+	p := chsql.NewParams("p")
+	table := r.t.spans
+	if f.Signal == "log" {
+		table = r.t.logs
+	}
+	key := p.Add("String", f.Key)
+	where := []string{"Timestamp >= " + p.Add("DateTime64(9)", f.Start), "Timestamp < " + p.Add("DateTime64(9)", f.End), "mapContains(AttrStr, " + key + ")"}
+	if f.Service != "" {
+		where = append(where, "ServiceName = "+p.Add("String", f.Service))
+	}
+	sql := "SELECT AttrStr[" + key + "] AS v, count() AS n FROM " + table + "\nWHERE " + joinAnd(where) +
+		"\nGROUP BY v ORDER BY n DESC, v LIMIT " + p.Add("UInt32", uint32(f.Limit))
+	out := []AttributeValue{}
+	err := r.query(ctx, nil, sql, p.Args(), func(rows driverRows) error {
+		var v AttributeValue
+		if err := rows.Scan(&v.Value, &v.Count); err != nil {
+			return err
+		}
+		out = append(out, v)
+		return nil
+	})
+	return out, err
+}
