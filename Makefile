@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin/tracehouse
 
-.PHONY: deps build run run-tracehouse test bench fmt clean
+.PHONY: deps build run run-tracehouse test fuzz bench soak fmt clean
 
 # Installs the embedded ClickHouse engine (libchdb.so) into .deps/chdb.
 deps:
@@ -30,6 +30,24 @@ test: deps
 	$(GO) test -count=1 -timeout 20m ./...
 	cd deploy && $(GO) vet ./... && $(GO) test -count=1 ./...
 
+# Every Go fuzz target of the repository (each `func FuzzX(f *testing.F)` in
+# a _test.go file, found anew each run, in every module), FUZZTIME each
+# (FUZZTIME=10m for a longer run). `make test` runs their seed corpora
+# (f.Add and testdata/fuzz/FuzzX/); a failing input is written there, to
+# be kept as a seed once fixed.
+FUZZTIME ?= 60s
+fuzz: deps
+	@failed=""; \
+	while read -r file; do \
+	  dir=$$(dirname "$$file"); mod=$$dir; \
+	  while [ ! -f "$$mod/go.mod" ]; do mod=$$(dirname "$$mod"); done; \
+	  for name in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*\*testing\.F).*/\1/p' "$$file"); do \
+	    echo "== $$name in $$dir for $(FUZZTIME)"; \
+	    (cd "$$mod" && $(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) "./$${dir#$$mod/}") || failed="$$failed $$name"; \
+	  done; \
+	done < <(git ls-files '*_test.go' | sed 's|^|./|' | xargs grep -l '^func Fuzz' | sort); \
+	if [ -n "$$failed" ]; then echo "fuzz targets that failed:$$failed"; exit 1; fi
+
 # Engine inserts and trace-by-id, query latency at 1M and 10M spans and logs
 # (about 25 minutes; BENCH_QUERY_SIZES=1000000 for a quick run), then ingest
 # against the contrib exporter in one run.
@@ -38,6 +56,14 @@ bench: deps build
 	$(GO) run ./internal/bench $(BENCH_FLAGS)
 	$(GO) run ./internal/bench/query --spans $(BENCH_QUERY_SIZES) --runs 50
 	cd bench/ingest && $(GO) run . -tracehouse ../../$(BIN)
+
+# all-in-one as a real process under five exactly-counting senders, with
+# SIGKILLs, a minute at twice the rate and heavy 7-day log searches; prints
+# sent / acknowledged / stored / lost / duplicates per signal, peak RSS and
+# ack-to-visible latency (10 minutes; SOAK_FLAGS='--duration 1h' for longer,
+# internal/soak/README.md). A 30-second version runs in `make test`.
+soak: deps build
+	$(GO) run ./internal/soak --tracehouse $(BIN) $(SOAK_FLAGS)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

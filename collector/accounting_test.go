@@ -79,6 +79,7 @@ func TestPartialRejectionIsCountedAndAnswered(t *testing.T) {
 	health, metrics := freeAddr(t), freeAddr(t)
 	_, metricsPort, _ := strings.Cut(metrics, ":")
 	t.Setenv("TRACEHOUSE_CLICKHOUSE", chtest.DSN(t, db))
+	t.Setenv("TRACEHOUSE_QUEUE_DIR", t.TempDir()) // not the shipped ./data/queue in the checkout
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	p, err := StartPipeline(ctx, PipelineSettings{

@@ -5,7 +5,12 @@ import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/receiver/filelogreceiver"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/receiver/fluentforwardreceiver"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/receiver/jaegerreceiver"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/receiver/kafkareceiver"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/receiver/syslogreceiver"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/receiver/zipkinreceiver"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/connector"
 	"go.opentelemetry.io/collector/exporter"
@@ -21,6 +26,7 @@ import (
 	"go.opentelemetry.io/collector/receiver/otlpreceiver"
 	"go.opentelemetry.io/collector/service/telemetry/otelconftelemetry"
 
+	"github.com/tracehouse/tracehouse/collector/logfieldsprocessor"
 	"github.com/tracehouse/tracehouse/ingest/jsonlreceiver"
 	"github.com/tracehouse/tracehouse/ingest/partialsuccessextension"
 	"github.com/tracehouse/tracehouse/ingest/tracehouseexporter"
@@ -44,19 +50,32 @@ func Components() (otelcol.Factories, error) {
 		otlpreceiver.NewFactory(),
 		jsonlreceiver.NewFactory(),
 		kafkareceiver.NewFactory(),
+		// Off unless configured; all-in-one turns them on with --zipkin,
+		// --jaeger, --syslog, --fluent and --tail-logs (AllInOneReceivers).
+		zipkinreceiver.NewFactory(),
+		jaegerreceiver.NewFactory(),
+		syslogreceiver.NewFactory(),
+		fluentForwardFactory(),
+		filelogreceiver.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
 	}
 	f.ReceiverModules = map[component.Type]string{
-		otlpreceiver.NewFactory().Type():  "go.opentelemetry.io/collector/receiver/otlpreceiver" + coreModules,
-		jsonlreceiver.NewFactory().Type(): thisModule,
-		kafkareceiver.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/kafkareceiver" + contribModules,
+		otlpreceiver.NewFactory().Type():          "go.opentelemetry.io/collector/receiver/otlpreceiver" + coreModules,
+		jsonlreceiver.NewFactory().Type():         thisModule,
+		kafkareceiver.NewFactory().Type():         "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/kafkareceiver" + contribModules,
+		zipkinreceiver.NewFactory().Type():        "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/zipkinreceiver" + contribModules,
+		jaegerreceiver.NewFactory().Type():        "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/jaegerreceiver" + contribModules,
+		syslogreceiver.NewFactory().Type():        "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/syslogreceiver" + contribModules,
+		fluentforwardreceiver.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/fluentforwardreceiver" + contribModules,
+		filelogreceiver.NewFactory().Type():       "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/filelogreceiver" + contribModules,
 	}
 
 	f.Processors, err = otelcol.MakeFactoryMap[processor.Factory](
 		memorylimiterprocessor.NewFactory(),
 		batchprocessor.NewFactory(),
+		logfieldsprocessor.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -64,6 +83,7 @@ func Components() (otelcol.Factories, error) {
 	f.ProcessorModules = map[component.Type]string{
 		memorylimiterprocessor.NewFactory().Type(): "go.opentelemetry.io/collector/processor/memorylimiterprocessor" + coreModules,
 		batchprocessor.NewFactory().Type():         "go.opentelemetry.io/collector/processor/batchprocessor" + coreModules,
+		logfieldsprocessor.NewFactory().Type():     thisModule,
 	}
 
 	f.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](

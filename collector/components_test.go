@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/mod/modfile"
 
+	"github.com/tracehouse/tracehouse/collector/logfieldsprocessor"
 	"github.com/tracehouse/tracehouse/ingest/partialsuccessextension"
 	"github.com/tracehouse/tracehouse/ingest/tracehouseexporter"
 	"github.com/tracehouse/tracehouse/storage/chtest"
@@ -44,8 +45,10 @@ func TestComponents(t *testing.T) {
 	for kind, c := range map[string]struct{ got, want []string }{
 		// otlp_grpc and otlp_http are the exporters' names since v0.15x;
 		// otlp and otlphttp remain as deprecated aliases.
-		"receivers":  {typeNames(f.Receivers), []string{"jsonl", "kafka", "otlp"}},
-		"processors": {typeNames(f.Processors), []string{"batch", "memory_limiter"}},
+		// filelog and fluentforward are file_log's and fluent_forward's
+		// deprecated aliases.
+		"receivers":  {typeNames(f.Receivers), []string{"file_log", "filelog", "fluent_forward", "fluentforward", "jaeger", "jsonl", "kafka", "otlp", "syslog", "zipkin"}},
+		"processors": {typeNames(f.Processors), []string{"batch", "logfields", "memory_limiter"}},
 		"exporters":  {typeNames(f.Exporters), []string{"debug", "kafka", "otlp", "otlp_grpc", "otlp_http", "otlphttp", "tracehouse"}},
 		"extensions": {typeNames(f.Extensions), []string{"bearertokenauth", "file_storage", "health_check", "partialsuccess"}},
 	} {
@@ -140,13 +143,14 @@ func TestBuilderManifestMatchesComponents(t *testing.T) {
 	checkTypes("extension", canonical(f.Extensions), f.ExtensionModules)
 
 	// Our own components are imported from the packages the manifest names.
-	for _, e := range slices.Concat(m.Receivers, m.Exporters, m.Extensions) {
+	for _, e := range slices.Concat(m.Receivers, m.Processors, m.Exporters, m.Extensions) {
 		if e.Import == "" {
 			continue
 		}
 		found := false
 		for _, cfg := range []component.Config{
 			f.Receivers[component.MustNewType("jsonl")].CreateDefaultConfig(),
+			f.Processors[component.MustNewType(logfieldsprocessor.TypeStr)].CreateDefaultConfig(),
 			f.Exporters[component.MustNewType(tracehouseexporter.TypeStr)].CreateDefaultConfig(),
 			f.Extensions[component.MustNewType(partialsuccessextension.TypeStr)].CreateDefaultConfig(),
 		} {

@@ -25,6 +25,7 @@ func TestAllInOneConfigRuns(t *testing.T) {
 	ep := newEndpoints(t)
 	health := freeAddr(t)
 	t.Setenv("TRACEHOUSE_CLICKHOUSE", chtest.DSN(t, db))
+	t.Setenv("TRACEHOUSE_QUEUE_DIR", t.TempDir())
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	p, err := StartPipeline(ctx, PipelineSettings{

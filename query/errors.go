@@ -50,9 +50,15 @@ type BusyError struct {
 	RetryAfter time.Duration
 	Limit      int
 	Tails      bool
+	// Store holds the store's own message when it was the store that was
+	// busy (its queue of statements full), not this service.
+	Store string
 }
 
 func (e *BusyError) Error() string {
+	if e.Store != "" {
+		return fmt.Sprintf("ClickHouse is busy and did not start the query (%s); retry in %s", e.Store, e.RetryAfter)
+	}
 	if e.Tails {
 		return fmt.Sprintf("too many live tails: %d are running, the limit of this service; retry in %s, or close a tail you left open", e.Limit, e.RetryAfter)
 	}
@@ -68,6 +74,10 @@ func (e *TimeoutError) Error() string {
 	return fmt.Sprintf("the query ran longer than its limit of %s and was stopped; narrow the time range or add filters", e.Limit)
 }
 
+// storeBusyRetryAfter is the hint given when the store refused a statement
+// because it was busy (the embedded engine's read queue suggests 2 s).
+const storeBusyRetryAfter = 2 * time.Second
+
 // classify turns the store's errors into the service's typed errors. A
 // result over the store's size limits is the user's to narrow: tooLarge
 // says how for the request at hand (nil: a generic message).
@@ -76,6 +86,7 @@ func classify(err error, tooLarge func(*reader.TooLargeError) error) error {
 	var memory *reader.MemoryLimitError
 	var large *reader.TooLargeError
 	var lang *logquery.Error
+	var busy *reader.BusyError
 	switch {
 	case err == nil:
 		return nil
@@ -87,6 +98,10 @@ func classify(err error, tooLarge func(*reader.TooLargeError) error) error {
 		return tooLarge(large)
 	case errors.As(err, &large):
 		return &InputError{Msg: fmt.Sprintf("the result is larger than the limit of %d MiB; narrow the time range, add filters or lower the limit", large.MaxBytes>>20), Position: -1}
+	case errors.As(err, &busy):
+		// The store's own queue is full: the same answer as the service's
+		// (429 with Retry-After), not a server error.
+		return &BusyError{RetryAfter: storeBusyRetryAfter, Store: busy.Msg}
 	case errors.As(err, &lang):
 		return &InputError{Param: "q", Msg: lang.Msg, Position: lang.Position}
 	}

@@ -20,13 +20,16 @@ func latencyOf(q []float64, calls uint64) Latency {
 	if calls == 0 || len(q) < 3 {
 		return Latency{}
 	}
-	clean := func(f float64) float64 {
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return 0
-		}
-		return math.Round(f)
+	return Latency{finite(q[0]), finite(q[1]), finite(q[2])}
+}
+
+// finite rounds a t-digest estimate to whole nanoseconds, 0 when it is
+// not a number.
+func finite(f float64) float64 {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0
 	}
-	return Latency{clean(q[0]), clean(q[1]), clean(q[2])}
+	return math.Round(f)
 }
 
 // REDQuery asks for rate, errors and duration of a service (or one of its
@@ -39,6 +42,9 @@ type REDQuery struct {
 	Kind *ptrace.SpanKind
 	// AllKinds counts every span kind (overrides Kind).
 	AllKinds bool
+	// Instance, when not nil, keeps the spans of one process of the
+	// service: its service.instance.id ("" for spans without one).
+	Instance *string
 	Range    TimeRange
 	// Step is the width of a point: whole minutes; 0 picks one giving about
 	// 60 points.
@@ -68,6 +74,7 @@ type REDPoint struct {
 type REDSeries struct {
 	Service   string
 	Operation string
+	Instance  *string          // nil: every instance
 	Kind      *ptrace.SpanKind // nil: every kind
 	Step      time.Duration
 	Points    []REDPoint
@@ -108,7 +115,7 @@ func (s *Service) RED(ctx context.Context, q REDQuery) (*REDSeries, error) {
 		return nil, err
 	}
 	defer release()
-	rows, err := s.store.RED(ctx, reader.REDFilter{Service: q.Service, Operation: q.Operation, Kind: kind,
+	rows, err := s.store.RED(ctx, reader.REDFilter{Service: q.Service, Operation: q.Operation, Kind: kind, Instance: q.Instance,
 		Start: start, End: q.Range.End, Step: q.Step})
 	if err != nil {
 		return nil, classify(err, nil)
@@ -129,7 +136,7 @@ func (s *Service) RED(ctx context.Context, q REDQuery) (*REDSeries, error) {
 		pt.Latency = latencyOf(row.Quantiles, pt.Calls)
 		points[pt.Time.Unix()] = pt
 	}
-	out := &REDSeries{Service: q.Service, Operation: q.Operation, Kind: kind, Step: q.Step, Points: []REDPoint{}, Coverage: cov}
+	out := &REDSeries{Service: q.Service, Operation: q.Operation, Instance: q.Instance, Kind: kind, Step: q.Step, Points: []REDPoint{}, Coverage: cov}
 	for t := start; t.Before(q.Range.End); t = t.Add(q.Step) {
 		pt := points[t.Unix()]
 		pt.Time = t
@@ -137,6 +144,66 @@ func (s *Service) RED(ctx context.Context, q REDQuery) (*REDSeries, error) {
 		pt.Partial = pt.Covered > 0 && pt.Covered < q.Step
 		pt.Rate = rate(pt.Calls, pt.Covered)
 		out.Points = append(out.Points, pt)
+	}
+	return out, nil
+}
+
+// InstancesQuery asks for the processes of a service that served its
+// requests (or one operation's calls) in a range.
+type InstancesQuery struct {
+	Service   string
+	Operation string
+	// Kind and AllKinds choose the spans counted as REDQuery's do: server
+	// spans by default when no operation is given.
+	Kind     *ptrace.SpanKind
+	AllKinds bool
+	Range    TimeRange
+}
+
+// Instance is one process of a service over a range: its
+// service.instance.id ("" for spans without one), what it served (Rate
+// over the range's coverage) and when it was last seen.
+type Instance struct {
+	ID string
+	Stats
+	// FirstSeen and LastSeen are the first and last minute with its spans.
+	FirstSeen, LastSeen time.Time
+}
+
+// Instances lists a service's instances in a range, busiest first
+// (red_instance_1m). Their calls add up to the service's.
+func (s *Service) Instances(ctx context.Context, q InstancesQuery) ([]Instance, error) {
+	if q.Service == "" {
+		return nil, inputError("service", "a service is required (GET /api/services lists them)")
+	}
+	q.Range.Start = q.Range.Start.Truncate(time.Minute)
+	if err := checkRange(q.Range, s.limits.MaxAggregateRange); err != nil {
+		return nil, err
+	}
+	kind := q.Kind
+	if kind == nil && q.Operation == "" && !q.AllKinds {
+		server := ptrace.SpanKindServer
+		kind = &server
+	}
+	if q.AllKinds {
+		kind = nil
+	}
+	release, err := s.limiter.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	rows, err := s.store.Instances(ctx, reader.InstanceFilter{Service: q.Service, Operation: q.Operation, Kind: kind, Start: q.Range.Start, End: q.Range.End})
+	if err != nil {
+		return nil, classify(err, nil)
+	}
+	cov, err := s.coverage(ctx, q.Range.Start, q.Range.End)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Instance, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, Instance{ID: r.Instance, Stats: statsOf(r.Calls, r.Errors, r.Quantiles, cov), FirstSeen: r.First, LastSeen: r.Last})
 	}
 	return out, nil
 }

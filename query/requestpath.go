@@ -25,8 +25,13 @@ type RequestPath struct {
 	Roots []*PathSpan
 	// CriticalPath lists the spans that bound the trace's duration, in the
 	// order their critical segments start: shorten one of them and the
-	// request finishes sooner.
+	// request finishes sooner. The path runs to the end of the request's
+	// asynchronous work (consumers of the messages it published), not
+	// only to its root's end.
 	CriticalPath []pcommon.SpanID
+	// CriticalSegments are the path's stretches in time order: each
+	// span's own time on it, and the time messages waited in a broker.
+	CriticalSegments []PathSegment
 	// Errors are the spans with an error status or an exception event, in
 	// time order.
 	Errors []PathError
@@ -51,8 +56,14 @@ type PathSpan struct {
 	// (their union, clipped to the span).
 	SelfTime       time.Duration
 	OnCriticalPath bool
-	Children       []*PathSpan
-	Logs           []LogEntry
+	// QueueDelay is, for a consumer span under its producer, how long the
+	// message waited: the consumer's start − the producer's start (the
+	// time of the publish). 0 for other spans.
+	QueueDelay time.Duration
+	Children   []*PathSpan
+	Logs       []LogEntry
+
+	parent *PathSpan
 }
 
 // PathError is one failed span.
@@ -120,7 +131,8 @@ func serviceOf(res pcommon.Resource) string {
 // BuildRequestPath is the pure part of RequestPath: td is one trace, logs
 // its log records (any order).
 func BuildRequestPath(td ptrace.Traces, logs []LogEntry) *RequestPath {
-	rp := &RequestPath{Services: []string{}, Roots: []*PathSpan{}, CriticalPath: []pcommon.SpanID{}, Errors: []PathError{}, Logs: []LogEntry{}}
+	rp := &RequestPath{Services: []string{}, Roots: []*PathSpan{}, CriticalPath: []pcommon.SpanID{}, CriticalSegments: []PathSegment{},
+		Errors: []PathError{}, Logs: []LogEntry{}}
 	start, end := traceBounds(td)
 	rp.Start, rp.Duration = start, end.Sub(start)
 
@@ -154,6 +166,7 @@ func BuildRequestPath(td ptrace.Traces, logs []LogEntry) *RequestPath {
 			continue
 		}
 		parent.Children = append(parent.Children, n)
+		n.parent = parent
 	}
 	var walk func(n *PathSpan, depth int)
 	walk = func(n *PathSpan, depth int) {
@@ -168,9 +181,21 @@ func BuildRequestPath(td ptrace.Traces, logs []LogEntry) *RequestPath {
 	}
 
 	if root := mainRoot(rp.Roots); root != nil {
-		rp.CriticalPath = criticalPath(root)
+		var segs []segment
+		rp.CriticalPath, segs = criticalPath(root)
 		for _, id := range rp.CriticalPath {
 			byID[id].OnCriticalPath = true
+		}
+		for _, sg := range segs {
+			rp.CriticalSegments = append(rp.CriticalSegments, PathSegment{SpanID: sg.span.Span.SpanID(),
+				From: sg.from.AsTime().Sub(start), To: sg.to.AsTime().Sub(start), Queue: sg.queue})
+		}
+	}
+	for _, n := range all {
+		if p := n.parent; p != nil && isAsync(n) {
+			if d := n.Span.StartTimestamp().AsTime().Sub(p.Span.StartTimestamp().AsTime()); d > 0 {
+				n.QueueDelay = d
+			}
 		}
 	}
 
@@ -261,30 +286,115 @@ func mainRoot(roots []*PathSpan) *PathSpan {
 	return nil
 }
 
+// PathSegment is a stretch of the critical path: time a span spent on its
+// own work, or (Queue) time a message waited in a broker before the
+// consumer span SpanID began (from its producer's end, or from the end of
+// the delivery before it), which is no span's own time. From and To are
+// offsets from the trace's start.
+type PathSegment struct {
+	SpanID   pcommon.SpanID
+	From, To time.Duration
+	Queue    bool
+}
+
 type segment struct {
 	span     *PathSpan
 	from, to pcommon.Timestamp
+	queue    bool
 }
 
-// criticalPath walks back from the root's end: the child that finished last
-// before the cursor is on the path, the cursor moves to that child's start,
-// and so on; the time no child covers is the span's own. Children are
-// clipped to their parent, so async children running past their parent do
-// not stretch the path.
-func criticalPath(root *PathSpan) []pcommon.SpanID {
+// isAsync says whether a span is a hop through a broker from its parent:
+// a CONSUMER span (its parent is the producer span whose context the
+// message carried). Its parent does not wait for it, so it may start and
+// end after its parent has ended.
+func isAsync(n *PathSpan) bool { return n.Span.Kind() == ptrace.SpanKindConsumer }
+
+// asyncEnds computes, for every span, when the asynchronous work under it
+// ends (its consumers and theirs, through any depth of synchronous spans),
+// 0 when there is none. The request is not done before that: a checkout
+// whose order is shipped by a worker after the response ends there.
+func asyncEnds(root *PathSpan) map[*PathSpan]pcommon.Timestamp {
+	out := map[*PathSpan]pcommon.Timestamp{}
+	// Children before parents, without recursion (deep traces).
+	var order []*PathSpan
+	stack := []*PathSpan{root}
+	for len(stack) > 0 && len(order) < 1_000_000 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		order = append(order, n)
+		stack = append(stack, n.Children...)
+	}
+	for i := len(order) - 1; i >= 0; i-- {
+		n := order[i]
+		var ext pcommon.Timestamp
+		for _, c := range n.Children {
+			e := out[c]
+			if isAsync(c) {
+				e = max(e, spanInterval(c).to)
+			}
+			ext = max(ext, e)
+		}
+		out[n] = ext
+	}
+	return out
+}
+
+// criticalPath walks back from the end of the request: the child that
+// finished last before the cursor is on the path, the cursor moves to
+// that child's start, and so on; the time no child covers is the span's
+// own. A synchronous child is clipped to its parent, so work running past
+// its parent without being awaited (fire and forget) does not stretch the
+// path. An asynchronous hop (a consumer span under its producer) is the
+// exception: the consumer's work, and whatever it leads to, extends the
+// path past its producer and past the producer's ancestors, since the
+// request is not done until it is. The time between the producer's end
+// (or the previous delivery of the message) and the consumer's start is a
+// queue segment of its own, not the producer's self time: the message
+// waited in the broker, and no span was working.
+func criticalPath(root *PathSpan) ([]pcommon.SpanID, []segment) {
+	ext := asyncEnds(root)
+	// reach is when a child's work, as its parent n waits for it (or as
+	// the request does, through an async hop), ends.
+	reach := func(n, c *PathSpan) pcommon.Timestamp {
+		end := spanInterval(c).to
+		if !isAsync(c) {
+			end = min(end, spanInterval(n).to)
+		}
+		return max(end, ext[c])
+	}
 	var segs []segment
+	// own adds [from, to) of n: its own time up to its end, queue time of
+	// waiting (the consumer that began at to) after it.
+	own := func(n, waiting *PathSpan, from, to pcommon.Timestamp) {
+		if to <= from {
+			return
+		}
+		end := spanInterval(n).to
+		if waiting != nil && to > end {
+			if from < end {
+				segs = append(segs, segment{span: n, from: from, to: end})
+			}
+			segs = append(segs, segment{span: waiting, from: max(from, end), to: to, queue: true})
+			return
+		}
+		segs = append(segs, segment{span: n, from: from, to: to})
+	}
 	var walk func(n *PathSpan, bound interval, depth int)
 	walk = func(n *PathSpan, bound interval, depth int) {
 		cursor := bound.to
+		var prev *PathSpan // the async child last put on the path
 		for {
 			var best *PathSpan
 			var bestEnd pcommon.Timestamp
 			for _, c := range n.Children {
-				iv := spanInterval(c)
-				if iv.from >= cursor || iv.to <= bound.from {
+				if c.Span.StartTimestamp() >= cursor {
 					continue
 				}
-				end := min(iv.to, cursor)
+				r := reach(n, c)
+				if r <= bound.from {
+					continue
+				}
+				end := min(r, cursor)
 				if best == nil || end > bestEnd {
 					best, bestEnd = c, end
 				}
@@ -292,23 +402,24 @@ func criticalPath(root *PathSpan) []pcommon.SpanID {
 			if best == nil || depth > 10_000 {
 				break
 			}
-			if bestEnd < cursor {
-				segs = append(segs, segment{n, bestEnd, cursor})
-			}
+			own(n, prev, bestEnd, cursor)
 			from := max(best.Span.StartTimestamp(), bound.from)
 			walk(best, interval{from, bestEnd}, depth+1)
 			cursor = from
+			prev = nil
+			if isAsync(best) {
+				prev = best
+			}
 			if cursor <= bound.from {
 				break
 			}
 		}
-		if cursor > bound.from {
-			segs = append(segs, segment{n, bound.from, cursor})
-		}
+		own(n, prev, bound.from, cursor)
 	}
-	walk(root, spanInterval(root), 0)
+	rootIv := spanInterval(root)
+	walk(root, interval{rootIv.from, max(rootIv.to, ext[root])}, 0)
 	if len(segs) == 0 {
-		return []pcommon.SpanID{root.Span.SpanID()}
+		return []pcommon.SpanID{root.Span.SpanID()}, nil
 	}
 	sort.SliceStable(segs, func(i, j int) bool { return segs[i].from < segs[j].from })
 	seen := map[pcommon.SpanID]bool{}
@@ -320,7 +431,7 @@ func criticalPath(root *PathSpan) []pcommon.SpanID {
 			out = append(out, id)
 		}
 	}
-	return out
+	return out, segs
 }
 
 func spanError(n *PathSpan) (PathError, bool) {

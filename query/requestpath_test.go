@@ -2,6 +2,7 @@ package query
 
 import (
 	"encoding/hex"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ type fakeSpan struct {
 	name       string
 	start, end int // ms from t0
 	err        bool
+	kind       ptrace.SpanKind
 }
 
 func fakeTrace(spans ...fakeSpan) ptrace.Traces {
@@ -39,6 +41,7 @@ func fakeTrace(spans ...fakeSpan) ptrace.Traces {
 			sp.SetParentSpanID(pcommon.SpanID{7: f.parent})
 		}
 		sp.SetName(f.name)
+		sp.SetKind(f.kind)
 		sp.SetStartTimestamp(pcommon.NewTimestampFromTime(t0.Add(time.Duration(f.start) * time.Millisecond)))
 		sp.SetEndTimestamp(pcommon.NewTimestampFromTime(t0.Add(time.Duration(f.end) * time.Millisecond)))
 		if f.err {
@@ -120,6 +123,86 @@ func TestCriticalPathSkipsParallelWork(t *testing.T) {
 	}
 	if findSpan(rp, 2).OnCriticalPath || !findSpan(rp, 3).OnCriticalPath {
 		t.Error("OnCriticalPath flags are wrong")
+	}
+}
+
+// segs writes critical segments as "span:from-to" (ms), queue waits as
+// "~span:from-to".
+func segs(rp *RequestPath) string {
+	var out []string
+	for _, s := range rp.CriticalSegments {
+		id := strings.TrimLeft(hex.EncodeToString(s.SpanID[:]), "0")
+		mark := ""
+		if s.Queue {
+			mark = "~"
+		}
+		out = append(out, fmt.Sprintf("%s%s:%d-%d", mark, id, s.From.Milliseconds(), s.To.Milliseconds()))
+	}
+	return strings.Join(out, " ")
+}
+
+// A checkout that publishes an event a worker processes after the
+// response: the path runs on to the worker's end through the consumer,
+// the wait in the broker is a queue segment (not the producer's self
+// time), and each redelivery of the message is on it.
+func TestCriticalPathThroughBroker(t *testing.T) {
+	const producer, consumer = ptrace.SpanKindProducer, ptrace.SpanKindConsumer
+	td := fakeTrace(
+		fakeSpan{id: 1, service: "gateway", name: "POST /checkout", start: 0, end: 100},
+		fakeSpan{id: 2, parent: 1, service: "order", name: "POST /orders", start: 10, end: 90},
+		fakeSpan{id: 3, parent: 2, service: "order", name: "saga.confirm_order", start: 60, end: 80},
+		fakeSpan{id: 4, parent: 3, service: "order", name: "publish order.confirmed", start: 62, end: 70, kind: producer},
+		// Parallel to the saga, ending after it: on the path of the
+		// response, not of the request's completion.
+		fakeSpan{id: 9, parent: 1, service: "gateway", name: "render", start: 85, end: 98},
+		// Three deliveries: two fail, the third ships the order.
+		fakeSpan{id: 5, parent: 4, service: "fulfillment", name: "process order.confirmed", start: 120, end: 130, kind: consumer, err: true},
+		fakeSpan{id: 6, parent: 4, service: "fulfillment", name: "process order.confirmed", start: 330, end: 340, kind: consumer, err: true},
+		fakeSpan{id: 7, parent: 4, service: "fulfillment", name: "process order.confirmed", start: 740, end: 760, kind: consumer},
+		fakeSpan{id: 8, parent: 7, service: "fulfillment", name: "ship", start: 745, end: 755},
+	)
+	rp := BuildRequestPath(td, nil)
+	if rp.Duration != 760*time.Millisecond {
+		t.Errorf("duration %v, want 760ms (to the last delivery's end)", rp.Duration)
+	}
+	want := "1:0-10 2:10-60 3:60-62 4:62-70 ~5:70-120 5:120-130 ~6:130-330 6:330-340 ~7:340-740 7:740-745 8:745-755 7:755-760"
+	if got := segs(rp); got != want {
+		t.Errorf("critical segments\n got %s\nwant %s", got, want)
+	}
+	if got := ids(rp.CriticalPath); got != "1,2,3,4,5,6,7,8" {
+		t.Errorf("critical path = %s", got)
+	}
+	// The producer's self time is its own 8 ms, not the wait.
+	if got := findSpan(rp, 4).SelfTime; got != 8*time.Millisecond {
+		t.Errorf("producer self time %v, want 8ms", got)
+	}
+	for id, want := range map[byte]time.Duration{5: 58 * time.Millisecond, 6: 268 * time.Millisecond, 7: 678 * time.Millisecond, 4: 0, 8: 0} {
+		if got := findSpan(rp, id).QueueDelay; got != want {
+			t.Errorf("queue delay of span %d = %v, want %v (consumer start − publish start)", id, got, want)
+		}
+	}
+
+	// A consumer that started before its producer ended (the broker
+	// delivered before the publish returned) waits for nothing.
+	td = fakeTrace(
+		fakeSpan{id: 1, service: "api", name: "root", start: 0, end: 50},
+		fakeSpan{id: 2, parent: 1, service: "api", name: "publish jobs", start: 10, end: 30, kind: producer},
+		fakeSpan{id: 3, parent: 2, service: "worker", name: "process jobs", start: 25, end: 80, kind: consumer},
+	)
+	rp = BuildRequestPath(td, nil)
+	if got, want := segs(rp), "1:0-10 2:10-25 3:25-80"; got != want {
+		t.Errorf("overlapping hop: segments %s, want %s", got, want)
+	}
+
+	// A span that outlives its parent without being a consumer (fire and
+	// forget) still does not stretch the path.
+	td = fakeTrace(
+		fakeSpan{id: 1, service: "api", name: "root", start: 0, end: 50},
+		fakeSpan{id: 2, parent: 1, service: "api", name: "audit", start: 40, end: 90},
+	)
+	rp = BuildRequestPath(td, nil)
+	if got, want := segs(rp), "1:0-40 2:40-50"; got != want {
+		t.Errorf("fire and forget: segments %s, want %s", got, want)
 	}
 }
 

@@ -32,6 +32,7 @@ type LogReader interface {
 // MetricsReader reads the per-minute aggregates kept at ingest.
 type MetricsReader interface {
 	RED(ctx context.Context, f reader.REDFilter) ([]reader.REDRow, error)
+	Instances(ctx context.Context, f reader.InstanceFilter) ([]reader.InstanceStats, error)
 	ServiceGraph(ctx context.Context, start, end time.Time) (*reader.ServiceGraph, error)
 	DataSpan(ctx context.Context, start, end time.Time) (reader.DataSpan, bool, error)
 	Dependencies(ctx context.Context, start, end time.Time) ([]reader.Dependency, error)

@@ -3,6 +3,7 @@ package query
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"time"
 
@@ -131,8 +132,57 @@ type MapWindow struct {
 	Coverage Coverage
 }
 
+// Destination is a broker's destination (topic, subject, queue) that
+// services publish to or consume from: a node of the map between its
+// producers and its consumers.
+type Destination struct {
+	System, Name string
+	// Published counts the publish attempts over the range, Delivered the
+	// deliveries to consumers (redeliveries included).
+	Published, Delivered uint64
+}
+
+// PublishEdge is Service publishing to a destination: its producer spans
+// (publish attempts; Errors failed at the producer) over the range and
+// the recent window.
+type PublishEdge struct {
+	Service, System, Destination string
+	Stats
+	Recent              Stats
+	Failing, FailingNow bool
+}
+
+// DeliveryStats are deliveries of messages to a consumer over a window:
+// Calls counts consumer spans (every delivery, so a message delivered
+// three times counts three), Errors the failed deliveries, Redeliveries
+// the deliveries that were not a message's first; Latency is the
+// consumer spans' processing time, QueueDelay how long messages waited
+// from their publish to the start of a delivery.
+type DeliveryStats struct {
+	Stats
+	Redeliveries uint64
+	QueueDelay   QueueDelay
+}
+
+// QueueDelay holds queue delay quantiles and the mean, in nanoseconds.
+type QueueDelay struct {
+	P50, P99, Mean float64
+}
+
+// DeliveryEdge is a destination's messages delivered to Consumer, over the
+// range and the recent window; Producers are the services whose messages
+// they were.
+type DeliveryEdge struct {
+	System, Destination, Consumer string
+	Producers                     []string
+	DeliveryStats
+	Recent              DeliveryStats
+	Failing, FailingNow bool
+}
+
 // ServiceMap is the services and their calls in a time range and in its
-// last minutes.
+// last minutes, and the broker destinations between producers and
+// consumers.
 type ServiceMap struct {
 	MapWindow
 	// Recent holds the last RecentWindow of the range, in whole minutes
@@ -141,6 +191,13 @@ type ServiceMap struct {
 	RecentWindow time.Duration
 	Nodes        []ServiceNode
 	Edges        []ServiceEdge
+	// Destinations, Publishes and Deliveries are the hops through
+	// brokers: service → destination → service. A hop is not a call (the
+	// producer does not wait), so it is not among Edges and plays no part
+	// in the services' health.
+	Destinations []Destination
+	Publishes    []PublishEdge
+	Deliveries   []DeliveryEdge
 }
 
 // DefaultRecentWindow is the recent window of a map: short enough that an
@@ -186,7 +243,9 @@ func (s *Service) ServiceMap(ctx context.Context, q ServiceMapQuery) (*ServiceMa
 	if err != nil {
 		return nil, err
 	}
-	return buildMap(whole, last, q.Recent), nil
+	m := buildMap(whole, last, q.Recent)
+	addBrokers(m, whole, last)
+	return m, nil
 }
 
 // graphWindow is a window's rows.
@@ -301,6 +360,175 @@ func buildMap(whole, last graphWindow, recentWindow time.Duration) *ServiceMap {
 	})
 	setHealth(m)
 	return m
+}
+
+type destKey struct{ system, name string }
+
+type pubKey struct {
+	service string
+	dest    destKey
+}
+
+type deliveryKey struct {
+	dest     destKey
+	consumer string
+}
+
+// brokerWindow folds one window's broker rows into publish and delivery
+// stats, and says which producers each delivery edge's messages came from.
+func brokerWindow(w graphWindow) (map[pubKey]*Stats, map[deliveryKey]*DeliveryStats, map[deliveryKey]map[string]bool) {
+	pubs := map[pubKey]*Stats{}
+	cov := w.Coverage
+	for _, p := range w.graph.Publishes {
+		st := statsOf(p.Calls, p.Errors, p.Quantiles, cov)
+		pubs[pubKey{p.Service, destKey{p.System, p.Destination}}] = &st
+	}
+	type acc struct {
+		deliveries, errors, redeliveries, delaySum uint64
+		// The quantiles of several producers' rows cannot be merged
+		// here: the largest row's stand for the edge (one producer per
+		// destination and consumer is the rule).
+		quantiles, delay []float64
+		most             uint64
+	}
+	accs := map[deliveryKey]*acc{}
+	producers := map[deliveryKey]map[string]bool{}
+	for _, b := range w.graph.Brokers {
+		k := deliveryKey{destKey{b.System, b.Destination}, b.Consumer}
+		a := accs[k]
+		if a == nil {
+			a = &acc{}
+			accs[k] = a
+			producers[k] = map[string]bool{}
+		}
+		producers[k][b.Producer] = true
+		a.deliveries += b.Deliveries
+		a.errors += b.Errors
+		a.redeliveries += b.Redeliveries
+		a.delaySum += b.QueueDelaySum
+		if b.Deliveries > a.most {
+			a.most, a.quantiles, a.delay = b.Deliveries, b.Quantiles, b.QueueDelay
+		}
+		// A producer's publishes are known even when publishes_1m has
+		// none (spans written before 0012, or producer spans that name no
+		// destination): its edge is drawn, with the counts known.
+		pk := pubKey{b.Producer, k.dest}
+		if pubs[pk] == nil {
+			pubs[pk] = &Stats{}
+		}
+	}
+	deliveries := map[deliveryKey]*DeliveryStats{}
+	for k, a := range accs {
+		d := &DeliveryStats{Stats: statsOf(a.deliveries, a.errors, a.quantiles, cov), Redeliveries: a.redeliveries}
+		if a.deliveries > 0 && len(a.delay) == 2 {
+			d.QueueDelay = QueueDelay{P50: finite(a.delay[0]), P99: finite(a.delay[1]), Mean: math.Round(float64(a.delaySum) / float64(a.deliveries))}
+		}
+		deliveries[k] = d
+	}
+	return pubs, deliveries, producers
+}
+
+// addBrokers puts the broker hops of both windows on the map.
+func addBrokers(m *ServiceMap, whole, last graphWindow) {
+	pubsW, delW, prodW := brokerWindow(whole)
+	pubsR, delR, prodR := brokerWindow(last)
+	m.Destinations, m.Publishes, m.Deliveries = []Destination{}, []PublishEdge{}, []DeliveryEdge{}
+	dests := map[destKey]*Destination{}
+	dest := func(k destKey) *Destination {
+		d := dests[k]
+		if d == nil {
+			d = &Destination{System: k.system, Name: k.name}
+			dests[k] = d
+		}
+		return d
+	}
+	pubKeys := map[pubKey]bool{}
+	for k := range pubsW {
+		pubKeys[k] = true
+	}
+	for k := range pubsR {
+		pubKeys[k] = true
+	}
+	for k := range pubKeys {
+		e := PublishEdge{Service: k.service, System: k.dest.system, Destination: k.dest.name}
+		if w := pubsW[k]; w != nil {
+			e.Stats = *w
+		}
+		if r := pubsR[k]; r != nil {
+			e.Recent = *r
+		}
+		e.Failing = e.Calls > 0 && e.ErrorRate >= BadFailureRate
+		e.FailingNow = e.Recent.Calls > 0 && e.Recent.ErrorRate >= BadFailureRate
+		dest(k.dest).Published += e.Calls
+		m.Publishes = append(m.Publishes, e)
+	}
+	delKeys := map[deliveryKey]bool{}
+	for k := range delW {
+		delKeys[k] = true
+	}
+	for k := range delR {
+		delKeys[k] = true
+	}
+	for k := range delKeys {
+		e := DeliveryEdge{System: k.dest.system, Destination: k.dest.name, Consumer: k.consumer, Producers: []string{}}
+		if w := delW[k]; w != nil {
+			e.DeliveryStats = *w
+		}
+		if r := delR[k]; r != nil {
+			e.Recent = *r
+		}
+		for p := range prodW[k] {
+			e.Producers = append(e.Producers, p)
+		}
+		for p := range prodR[k] {
+			if !prodW[k][p] {
+				e.Producers = append(e.Producers, p)
+			}
+		}
+		sort.Strings(e.Producers)
+		e.Failing = e.Calls > 0 && e.ErrorRate >= BadFailureRate
+		e.FailingNow = e.Recent.Calls > 0 && e.Recent.ErrorRate >= BadFailureRate
+		dest(k.dest).Delivered += e.Calls
+		m.Deliveries = append(m.Deliveries, e)
+	}
+	for _, d := range dests {
+		m.Destinations = append(m.Destinations, *d)
+	}
+	sort.Slice(m.Destinations, func(i, j int) bool {
+		a, b := m.Destinations[i], m.Destinations[j]
+		return a.Name < b.Name || (a.Name == b.Name && a.System < b.System)
+	})
+	sort.Slice(m.Publishes, func(i, j int) bool {
+		a, b := m.Publishes[i], m.Publishes[j]
+		return a.Service+"\x00"+a.Destination+"\x00"+a.System < b.Service+"\x00"+b.Destination+"\x00"+b.System
+	})
+	sort.Slice(m.Deliveries, func(i, j int) bool {
+		a, b := m.Deliveries[i], m.Deliveries[j]
+		return a.Destination+"\x00"+a.System+"\x00"+a.Consumer < b.Destination+"\x00"+b.System+"\x00"+b.Consumer
+	})
+	// A service that only publishes or consumes is on the map too.
+	have := map[string]bool{}
+	for _, n := range m.Nodes {
+		have[n.Service] = true
+	}
+	added := false
+	for _, e := range m.Publishes {
+		if !have[e.Service] {
+			have[e.Service] = true
+			m.Nodes = append(m.Nodes, ServiceNode{Service: e.Service, Health: Health{State: HealthIdle, Now: true, Reason: "no requests in the range"}})
+			added = true
+		}
+	}
+	for _, e := range m.Deliveries {
+		if !have[e.Consumer] {
+			have[e.Consumer] = true
+			m.Nodes = append(m.Nodes, ServiceNode{Service: e.Consumer, Health: Health{State: HealthIdle, Now: true, Reason: "no requests in the range"}})
+			added = true
+		}
+	}
+	if added {
+		sort.Slice(m.Nodes, func(i, j int) bool { return m.Nodes[i].Service < m.Nodes[j].Service })
+	}
 }
 
 func edgeFailing(e EdgeStats) bool {

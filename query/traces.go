@@ -96,7 +96,10 @@ type TraceQuery struct {
 	// Jaeger's special tags work too: error=true, span.kind=server,
 	// otel.status_code=ERROR, otel.status_description, otel.scope.name,
 	// otel.scope.version, w3c.tracestate.
-	Attributes  map[string]string
+	Attributes map[string]string
+	// Instance keeps the spans of one process of the service: its
+	// service.instance.id. Empty: every instance.
+	Instance    string
 	MinDuration time.Duration
 	MaxDuration time.Duration
 	Range       TimeRange
@@ -173,6 +176,9 @@ func (s *Service) traceSearch(q TraceQuery) (reader.TraceSearch, error) {
 			return reader.TraceSearch{}, err
 		}
 		search.Matches = append(search.Matches, m)
+	}
+	if q.Instance != "" {
+		search.Matches = append(search.Matches, reader.SpanMatch{Field: reader.ResourceAttr, Key: "service.instance.id", Text: q.Instance})
 	}
 	return search, nil
 }

@@ -10,6 +10,8 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -18,12 +20,21 @@ import (
 )
 
 // DefaultDSN points at the embedded engine started by `tracehouse clickhouse`
-// or `tracehouse all-in-one`.
+// or `tracehouse all-in-one`. The engine requires its password: the DSN
+// `tracehouse clickhouse` prints adds the user and password_file.
 const DefaultDSN = "http://127.0.0.1:8123/default"
+
+// PasswordFileParam is the DSN parameter naming a file that holds the
+// password (its first line), so that the password itself need not appear in
+// a command line or a configuration file: the embedded engine writes its
+// password into its data folder, and `tracehouse clickhouse` prints a DSN
+// with this parameter.
+const PasswordFileParam = "password_file"
 
 // ParseDSN turns a DSN into clickhouse-go options. Both the native protocol
 // (clickhouse://, tcp://) and the HTTP interface (http://, https://) are
 // accepted; a bare host:port means the HTTP interface of the embedded engine.
+// A password_file=PATH parameter reads the password from that file.
 func ParseDSN(dsn string) (*clickhouse.Options, error) {
 	if dsn == "" {
 		dsn = DefaultDSN
@@ -31,14 +42,61 @@ func ParseDSN(dsn string) (*clickhouse.Options, error) {
 	if !strings.Contains(dsn, "://") {
 		dsn = "http://" + dsn
 	}
+	dsn, passwordFile, err := takePasswordFile(dsn)
+	if err != nil {
+		return nil, err
+	}
 	opts, err := clickhouse.ParseDSN(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("invalid ClickHouse DSN %q: %w (expected e.g. %s or clickhouse://user:pass@host:9000/db)", redact(dsn), err, DefaultDSN)
+	}
+	if passwordFile != "" {
+		if opts.Auth.Password != "" {
+			return nil, fmt.Errorf("ClickHouse DSN %s has both a password and %s: give one of them", redact(dsn), PasswordFileParam)
+		}
+		if opts.Auth.Password, err = readPasswordFile(passwordFile); err != nil {
+			return nil, err
+		}
 	}
 	if opts.DialTimeout == 0 {
 		opts.DialTimeout = 5 * time.Second
 	}
 	return opts, nil
+}
+
+// takePasswordFile removes the password_file parameter from a DSN (the
+// driver would send it to the server as a setting) and returns its value.
+func takePasswordFile(dsn string) (string, string, error) {
+	if !strings.Contains(dsn, PasswordFileParam+"=") {
+		return dsn, "", nil
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		// url's error repeats the DSN, password included.
+		return "", "", fmt.Errorf("invalid ClickHouse DSN: it does not parse as a URL")
+	}
+	q := u.Query()
+	path := q.Get(PasswordFileParam)
+	if path == "" {
+		return "", "", fmt.Errorf("ClickHouse DSN %s: %s is empty (give the path of a file holding the password)", redact(dsn), PasswordFileParam)
+	}
+	q.Del(PasswordFileParam)
+	u.RawQuery = q.Encode()
+	return u.String(), path, nil
+}
+
+// readPasswordFile reads a password kept in a file: its first line.
+func readPasswordFile(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read the ClickHouse password from %s (%s in the DSN): %w (the embedded ClickHouse writes it into its data folder on its first start)", path, PasswordFileParam, err)
+	}
+	password, _, _ := strings.Cut(string(data), "\n")
+	password = strings.TrimRight(password, "\r")
+	if password == "" {
+		return "", fmt.Errorf("the ClickHouse password file %s (%s in the DSN) is empty", path, PasswordFileParam)
+	}
+	return password, nil
 }
 
 // Conn is a connection (pool) to ClickHouse: clickhouse-go's, named here so

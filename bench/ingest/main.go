@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +24,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/tracehouse/tracehouse/storage/embedded"
 )
 
 func main() {
@@ -192,7 +195,9 @@ func run(o opts) error {
 		return err
 	}
 	defer eng.stop(30 * time.Second)
-	ch := chHTTP{base: fmt.Sprintf("http://127.0.0.1:%d", chPort), hc: &http.Client{Timeout: 10 * time.Minute}}
+	// The engine generates its password into its data folder on start.
+	ch := chHTTP{base: fmt.Sprintf("http://127.0.0.1:%d", chPort), hc: &http.Client{Timeout: 10 * time.Minute},
+		passwordFile: filepath.Join(tmp, "data", embedded.PasswordFileName)}
 	if err := ch.waitUp(60 * time.Second); err != nil {
 		return fmt.Errorf("engine did not come up (see %s): %w", filepath.Join(tmp, "engine.log"), err)
 	}
@@ -264,25 +269,32 @@ func specDB(name string) string {
 	return map[string]string{"th-traces": "th_traces", "contrib-traces": "contrib_traces", "th-logs": "th_logs", "contrib-logs": "contrib_logs"}[name]
 }
 
-func collectorConfig(exporter, signal, db string, otlpPort, chPort int, blockOnOverflow bool) string {
+func collectorConfig(exporter, signal, db string, otlpPort int, ch chHTTP, chPort int, blockOnOverflow bool) (string, error) {
 	var exp string
 	if exporter == "tracehouse" {
 		// The Tracehouse exporter's defaults: items queue of 200k, 2
-		// consumers, batches of 10k–50k, 1s flush.
+		// consumers, batches of 10k–50k, 1s flush. It reads the
+		// engine's password from its file.
 		exp = fmt.Sprintf(`  tracehouse:
-    endpoint: http://127.0.0.1:%d/%s
+    endpoint: http://%s@127.0.0.1:%d/%s?password_file=%s
     sending_queue:
       block_on_overflow: %t
-`, chPort, db, blockOnOverflow)
+`, embedded.DefaultUser, chPort, db, url.QueryEscape(ch.passwordFile), blockOnOverflow)
 	} else {
 		// The contrib exporter over HTTP (clickhouse-go), its defaults
 		// (create_schema, async_insert, lz4) except the queue, sized like
 		// Tracehouse's with batches of 10k–20k, and the timeout, 30s like
 		// Tracehouse's: with the default 5s a slow insert is retried after
 		// the server stored it, duplicating rows.
+		password, err := ch.password()
+		if err != nil {
+			return "", err
+		}
 		exp = fmt.Sprintf(`  clickhouse:
     endpoint: http://127.0.0.1:%d
     database: %s
+    username: %s
+    password: %q
     timeout: 30s
     sending_queue:
       enabled: true
@@ -295,7 +307,7 @@ func collectorConfig(exporter, signal, db string, otlpPort, chPort int, blockOnO
         sizer: items
         min_size: 10000
         max_size: 20000
-`, chPort, db, blockOnOverflow)
+`, chPort, db, embedded.DefaultUser, password, blockOnOverflow)
 	}
 	return fmt.Sprintf(`receivers:
   otlp:
@@ -313,7 +325,7 @@ exporters:
       level: none
     logs:
       level: warn
-`, otlpPort, exp, signal, exporter)
+`, otlpPort, exp, signal, exporter), nil
 }
 
 func waitTCP(addr string, d time.Duration, p *proc) error {

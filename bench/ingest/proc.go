@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tracehouse/tracehouse/storage/embedded"
 )
 
 const clockTicks = 100 // USER_HZ on Linux
@@ -54,12 +56,31 @@ func statusKB(pid int, key string) (int64, error) {
 // chHTTP runs one query on the engine's HTTP interface and returns the
 // body, trimmed.
 type chHTTP struct {
-	base string
-	hc   *http.Client
+	base         string
+	hc           *http.Client
+	passwordFile string // the engine's, in its data folder
+}
+
+// password is the engine's password, once the engine has written it.
+func (c chHTTP) password() (string, error) {
+	b, err := os.ReadFile(c.passwordFile)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
 }
 
 func (c chHTTP) query(q string) (string, error) {
-	resp, err := c.hc.Post(c.base+"/?query="+url.QueryEscape(q), "text/plain", nil)
+	password, err := c.password()
+	if err != nil {
+		return "", err
+	}
+	req, err := http.NewRequest(http.MethodPost, c.base+"/?query="+url.QueryEscape(q), nil)
+	if err != nil {
+		return "", err
+	}
+	req.SetBasicAuth(embedded.DefaultUser, password)
+	resp, err := c.hc.Do(req)
 	if err != nil {
 		return "", err
 	}

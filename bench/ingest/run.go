@@ -24,7 +24,11 @@ func oneRun(o opts, tmp, self string, ch chHTTP, engPID, chPort int, exporter, s
 		return err
 	}
 	cfg := filepath.Join(tmp, r.name+".yaml")
-	if err := os.WriteFile(cfg, []byte(collectorConfig(exporter, signal, db, otlpPort, chPort, o.overflow == "block")), 0o644); err != nil {
+	config, err := collectorConfig(exporter, signal, db, otlpPort, ch, chPort, o.overflow == "block")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
 		return err
 	}
 	logPath := filepath.Join(tmp, r.name+".log")

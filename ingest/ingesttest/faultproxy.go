@@ -20,6 +20,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tracehouse/tracehouse/storage/chtest"
 )
 
 // Mode is what the proxy does with a request.
@@ -60,6 +62,7 @@ func (m Mode) String() string {
 // can stall or refuse requests on demand. It is the only fake in the
 // tests: data always reaches the real engine behind it.
 type FaultProxy struct {
+	t   testing.TB
 	ln  net.Listener
 	srv *http.Server
 	rp  *httputil.ReverseProxy
@@ -87,7 +90,7 @@ func StartFaultProxy(t testing.TB, target string) *FaultProxy {
 		t.Fatal(err)
 	}
 	u := &url.URL{Scheme: "http", Host: target}
-	p := &FaultProxy{ln: ln, changed: make(chan struct{}), byTable: map[string]int{}}
+	p := &FaultProxy{t: t, ln: ln, changed: make(chan struct{}), byTable: map[string]int{}}
 	p.rp = httputil.NewSingleHostReverseProxy(u)
 	p.rp.ErrorLog = log.New(io.Discard, "", 0)
 	p.srv = &http.Server{Handler: http.HandlerFunc(p.serve), ReadHeaderTimeout: 10 * time.Second}
@@ -99,8 +102,9 @@ func StartFaultProxy(t testing.TB, target string) *FaultProxy {
 // Addr is the proxy's host:port.
 func (p *FaultProxy) Addr() string { return p.ln.Addr().String() }
 
-// DSN is a clickhouse-go DSN for database db through the proxy.
-func (p *FaultProxy) DSN(db string) string { return "http://" + p.Addr() + "/" + db }
+// DSN is a clickhouse-go DSN for database db through the proxy, with the
+// engine's credentials.
+func (p *FaultProxy) DSN(db string) string { return chtest.DSNVia(p.t, p.Addr(), db) }
 
 // SetMode changes what the proxy does from now on; stalled requests
 // re-check the new mode.

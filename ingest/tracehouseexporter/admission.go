@@ -35,12 +35,13 @@ import (
 // nothing storable is refused with a permanent error (HTTP 400 / gRPC
 // INVALID_ARGUMENT, saying why): retrying it cannot help.
 
-// frontTraces is what the pipeline calls: admission, then exporterhelper
-// (queue, batching, retries), then the queue-full answer (backpressure.go).
+// frontTraces is what the pipeline calls: what can never be stored is taken
+// out, then the memory and queue-full checks (backpressure.go) hand the
+// rest to exporterhelper (queue, batching, retries).
 type frontTraces struct {
 	exporter.Traces
-	e          *tracehouseExporter
-	retryAfter time.Duration
+	e   *tracehouseExporter
+	adm *admission
 }
 
 func (f frontTraces) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
@@ -50,13 +51,13 @@ func (f frontTraces) ConsumeTraces(ctx context.Context, td ptrace.Traces) error 
 			return err
 		}
 	}
-	return throttled(f.Traces.ConsumeTraces(ctx, td), f.retryAfter)
+	return f.adm.consume(ctx, td.SpanCount(), func() error { return f.Traces.ConsumeTraces(ctx, td) })
 }
 
 type frontLogs struct {
 	exporter.Logs
-	e          *tracehouseExporter
-	retryAfter time.Duration
+	e   *tracehouseExporter
+	adm *admission
 }
 
 func (f frontLogs) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
@@ -69,7 +70,7 @@ func (f frontLogs) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 			return err
 		}
 	}
-	return throttled(f.Logs.ConsumeLogs(ctx, ld), f.retryAfter)
+	return f.adm.consume(ctx, ld.LogRecordCount(), func() error { return f.Logs.ConsumeLogs(ctx, ld) })
 }
 
 // rejectAtAdmission counts and logs items left out of a request before

@@ -48,6 +48,12 @@ type Config struct {
 	// QueueFullRetryAfter is the delay senders are asked to wait (gRPC
 	// RetryInfo, HTTP Retry-After) when the sending queue is full.
 	QueueFullRetryAfter time.Duration `mapstructure:"queue_full_retry_after"`
+	// ProcessMemoryLimitMiB refuses new data (RESOURCE_EXHAUSTED / 429 with
+	// queue_full_retry_after, as a full queue does) while the process's
+	// resident memory is at or above it: Go heap, an in-process ClickHouse
+	// engine and everything else, where memory_limiter counts the Go heap
+	// only. 0 turns the check off.
+	ProcessMemoryLimitMiB int `mapstructure:"process_memory_limit_mib"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -96,6 +102,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ServiceGraph.CacheSize > 0 && c.ServiceGraph.CacheTTL <= 0 {
 		errs = append(errs, fmt.Errorf("service_graph::cache_ttl must be positive, got %v", c.ServiceGraph.CacheTTL))
+	}
+	if c.ProcessMemoryLimitMiB < 0 {
+		errs = append(errs, fmt.Errorf("process_memory_limit_mib %d is negative (0 turns the check off)", c.ProcessMemoryLimitMiB))
 	}
 	if c.QueueFullRetryAfter < 0 {
 		errs = append(errs, fmt.Errorf("queue_full_retry_after %v is negative", c.QueueFullRetryAfter))

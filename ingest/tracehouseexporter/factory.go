@@ -111,7 +111,11 @@ func createTraces(ctx context.Context, set exporter.Settings, cfg component.Conf
 	if err != nil {
 		return nil, err
 	}
-	return frontTraces{Traces: exp, e: e, retryAfter: c.QueueFullRetryAfter}, nil
+	adm, err := newAdmission(c, set, signalTraces)
+	if err != nil {
+		return nil, err
+	}
+	return frontTraces{Traces: exp, e: e, adm: adm}, nil
 }
 
 func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Logs, error) {
@@ -124,7 +128,11 @@ func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config
 	if err != nil {
 		return nil, err
 	}
-	return frontLogs{Logs: exp, e: e, retryAfter: c.QueueFullRetryAfter}, nil
+	adm, err := newAdmission(c, set, signalLogs)
+	if err != nil {
+		return nil, err
+	}
+	return frontLogs{Logs: exp, e: e, adm: adm}, nil
 }
 
 // helperOptions are the exporterhelper settings every signal gets: timeout,

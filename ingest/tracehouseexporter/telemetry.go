@@ -27,6 +27,7 @@ const (
 	metricDropped        = "tracehouse.exporter.dropped_items"
 	metricChanged        = "tracehouse.exporter.changed_values"
 	metricInsertDuration = "tracehouse.exporter.insert_duration"
+	metricRefused        = "tracehouse.exporter.refused_items"
 )
 
 type failureKind string

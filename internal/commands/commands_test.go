@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +14,16 @@ import (
 	"github.com/tracehouse/tracehouse/storage/chtest"
 )
 
-func TestMain(m *testing.M) { chtest.Main(m) }
+func TestMain(m *testing.M) {
+	if code, ok := runChildCommand(); ok {
+		os.Exit(code)
+	}
+	// A child process the end-to-end tests started as `tracehouse`.
+	if code, ok := runAsTracehouse(); ok {
+		os.Exit(code)
+	}
+	chtest.Main(m)
+}
 
 func lookup(vars map[string]string) cli.Lookup {
 	return func(name string) (string, bool) { v, ok := vars[name]; return v, ok }
@@ -24,7 +34,7 @@ func lookup(vars map[string]string) cli.Lookup {
 var flagSets = map[string]func(cli.Env) *cli.FlagSet{
 	AllInOne.Name:   func(env cli.Env) *cli.FlagSet { fs, _ := allInOneFlags(env); return fs },
 	Query.Name:      func(env cli.Env) *cli.FlagSet { fs, _ := queryFlags(env); return fs },
-	ClickHouse.Name: func(env cli.Env) *cli.FlagSet { fs, _ := clickHouseFlags(env); return fs },
+	ClickHouse.Name: func(env cli.Env) *cli.FlagSet { fs, _, _ := clickHouseFlags(env); return fs },
 	Migrate.Name:    func(env cli.Env) *cli.FlagSet { fs, _ := migrateFlags(env); return fs },
 }
 
@@ -32,7 +42,7 @@ var flagSets = map[string]func(cli.Env) *cli.FlagSet{
 func valueFor(t *testing.T, fs *cli.FlagSet, name string) string {
 	t.Helper()
 	f := fs.Lookup(name)
-	for _, v := range []string{"3d", "3s", "7", "true"} {
+	for _, v := range []string{"3d", "3s", "7", "true", "false"} {
 		if f.Value.Set(v) == nil && f.Value.String() != f.DefValue {
 			return v
 		}
@@ -189,7 +199,7 @@ func TestVariableNames(t *testing.T) {
 			"max-spans": "TRACEHOUSE_QUERY_MAX_SPANS", "allowed-hosts": "TRACEHOUSE_QUERY_ALLOWED_HOSTS",
 			"max-memory-usage": "TRACEHOUSE_QUERY_MAX_MEMORY_USAGE", "max-tails": "TRACEHOUSE_QUERY_MAX_TAILS"},
 		ClickHouse.Name: {"data": "TRACEHOUSE_DATA", "listen": "TRACEHOUSE_CLICKHOUSE_LISTEN", "allow-remote": "TRACEHOUSE_CLICKHOUSE_ALLOW_REMOTE",
-			"user": "TRACEHOUSE_CLICKHOUSE_USER", "password": "TRACEHOUSE_CLICKHOUSE_PASSWORD",
+			"user": "TRACEHOUSE_CLICKHOUSE_USER", "password": "TRACEHOUSE_CLICKHOUSE_PASSWORD", "allowed-hosts": "TRACEHOUSE_CLICKHOUSE_ALLOWED_HOSTS",
 			"max-request-bytes": "TRACEHOUSE_CLICKHOUSE_MAX_REQUEST_BYTES", "lib": "CHDB_LIB_PATH"},
 		Migrate.Name: {"clickhouse": "TRACEHOUSE_CLICKHOUSE", "spans-ttl": "TRACEHOUSE_SPANS_TTL", "logs-ttl": "TRACEHOUSE_LOGS_TTL"},
 	} {

@@ -215,6 +215,14 @@ func TestEndpointSnapshots(t *testing.T) {
 		{"v1_attributes_bad_signal", "/api/v1/attributes?" + q("signal", "metric"), nil},
 		{"v1_attributes_bad_scope", "/api/v1/attributes?" + q("scope", "span"), nil},
 		{"v1_attributes_bad_limit", "/api/v1/attributes?" + q("limit", "100000"), nil},
+		// The seed's resources carry no service.instance.id: every span is
+		// in the instance "", whose series is the service's.
+		{"v1_red_instance", "/api/v1/metrics/red?" + q("service", "payment", "instance", "", "start", rfc(seed.Base), "end", rfc(seed.Base.Add(3*time.Minute)), "step", "60"), nil},
+		{"v1_red_unknown_instance", "/api/v1/metrics/red?" + q("service", "payment", "instance", "payment-9", "start", rfc(seed.Base), "end", rfc(seed.Base.Add(3*time.Minute)), "step", "60"), nil},
+		{"v1_instances", "/api/v1/metrics/instances?" + q("service", "payment", "start", rfc(start), "end", rfc(end)), nil},
+		{"v1_instances_no_service", "/api/v1/metrics/instances", nil},
+		{"v1_instances_bad_kind", "/api/v1/metrics/instances?" + q("service", "payment", "spanKind", "sideways"), nil},
+		{"jaeger_search_instance", "/api/traces?" + q("service", "payment", "instance", "payment-9", "start", us(start), "end", us(end)), nil},
 		{"unknown_api_route", "/api/nope", nil},
 	}
 	for _, c := range cases {

@@ -157,6 +157,7 @@ func NewApp(svc *query.Service, opts Options) *fiber.App {
 	v1.Get("/logs/patterns", s.logPatterns)
 	v1.Get("/servicemap", s.serviceMap)
 	v1.Get("/metrics/red", s.red)
+	v1.Get("/metrics/instances", s.instances)
 	v1.Get("/operations", s.operations)
 	v1.Get("/views", s.listViews)
 	v1.Post("/views", s.saveView)

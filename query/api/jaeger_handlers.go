@@ -96,7 +96,8 @@ func (s *server) jaegerSearch(c *fiber.Ctx) error {
 	if ids := multi(c, "traceID"); len(ids) > 0 {
 		return s.jaegerTracesByID(c, ids)
 	}
-	q := query.TraceQuery{Service: c.Query("service"), Operation: c.Query("operation"), Attributes: map[string]string{}}
+	q := query.TraceQuery{Service: c.Query("service"), Operation: c.Query("operation"), Attributes: map[string]string{},
+		Instance: c.Query("instance")}
 	if q.Service == "" {
 		return badParam("service", "parameter 'service' is required")
 	}

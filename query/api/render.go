@@ -162,17 +162,21 @@ func renderLog(e query.LogEntry) logJSON {
 // Request path.
 
 type pathJSON struct {
-	TraceID      string          `json:"traceId"`
-	Start        string          `json:"start"`
-	DurationNs   int64           `json:"durationNs"`
-	Services     []string        `json:"services"`
-	SpanCount    int             `json:"spanCount"`
-	ErrorCount   int             `json:"errorCount"`
-	CriticalPath []string        `json:"criticalPath"`
-	Errors       []pathErrorJSON `json:"errors"`
-	Resources    []resourceJSON  `json:"resources"`
-	Roots        []*pathSpanJSON `json:"roots"`
-	Logs         []logJSON       `json:"logs"`
+	TraceID      string   `json:"traceId"`
+	Start        string   `json:"start"`
+	DurationNs   int64    `json:"durationNs"`
+	Services     []string `json:"services"`
+	SpanCount    int      `json:"spanCount"`
+	ErrorCount   int      `json:"errorCount"`
+	CriticalPath []string `json:"criticalPath"`
+	// CriticalSegments are the critical path's stretches in time order:
+	// a span's own time, or (queue) a message's wait in a broker before
+	// the consumer span spanId began.
+	CriticalSegments []segmentJSON   `json:"criticalSegments"`
+	Errors           []pathErrorJSON `json:"errors"`
+	Resources        []resourceJSON  `json:"resources"`
+	Roots            []*pathSpanJSON `json:"roots"`
+	Logs             []logJSON       `json:"logs"`
 	// Incomplete is set when spans of the trace may be missing.
 	Incomplete *incompleteJSON `json:"incomplete,omitempty"`
 }
@@ -192,6 +196,13 @@ func renderIncomplete(c query.Completeness) *incompleteJSON {
 	}
 	return &incompleteJSON{Reasons: c.Reasons(), Arriving: c.Arriving, RootMissing: c.RootMissing,
 		MissingParents: c.MissingParents, NewestEnd: formatTime(c.NewestEnd)}
+}
+
+type segmentJSON struct {
+	SpanID        string `json:"spanId"`
+	StartOffsetNs int64  `json:"startOffsetNs"`
+	EndOffsetNs   int64  `json:"endOffsetNs"`
+	Queue         bool   `json:"queue,omitempty"`
 }
 
 type resourceJSON struct {
@@ -227,44 +238,52 @@ type linkJSON struct {
 }
 
 type pathSpanJSON struct {
-	SpanID         string          `json:"spanId"`
-	ParentSpanID   string          `json:"parentSpanId,omitempty"`
-	Service        string          `json:"service"`
-	Resource       int             `json:"resource"` // index into resources
-	Name           string          `json:"name"`
-	Kind           string          `json:"kind"`
-	Scope          *scopeJSON      `json:"scope,omitempty"`
-	Start          string          `json:"start"`
-	StartOffsetNs  int64           `json:"startOffsetNs"`
-	DurationNs     int64           `json:"durationNs"`
-	SelfTimeNs     int64           `json:"selfTimeNs"`
-	Depth          int             `json:"depth"`
-	Status         statusJSON      `json:"status"`
-	OnCriticalPath bool            `json:"onCriticalPath"`
-	Attributes     map[string]any  `json:"attributes"`
-	Events         []eventJSON     `json:"events"`
-	Links          []linkJSON      `json:"links"`
-	Logs           []logJSON       `json:"logs"`
-	Children       []*pathSpanJSON `json:"children"`
+	SpanID         string     `json:"spanId"`
+	ParentSpanID   string     `json:"parentSpanId,omitempty"`
+	Service        string     `json:"service"`
+	Resource       int        `json:"resource"` // index into resources
+	Name           string     `json:"name"`
+	Kind           string     `json:"kind"`
+	Scope          *scopeJSON `json:"scope,omitempty"`
+	Start          string     `json:"start"`
+	StartOffsetNs  int64      `json:"startOffsetNs"`
+	DurationNs     int64      `json:"durationNs"`
+	SelfTimeNs     int64      `json:"selfTimeNs"`
+	Depth          int        `json:"depth"`
+	Status         statusJSON `json:"status"`
+	OnCriticalPath bool       `json:"onCriticalPath"`
+	// QueueDelayNs is set on a consumer span under its producer: how long
+	// the message waited from the publish's start to this delivery's.
+	QueueDelayNs int64           `json:"queueDelayNs,omitempty"`
+	Attributes   map[string]any  `json:"attributes"`
+	Events       []eventJSON     `json:"events"`
+	Links        []linkJSON      `json:"links"`
+	Logs         []logJSON       `json:"logs"`
+	Children     []*pathSpanJSON `json:"children"`
 }
 
 func renderPath(rp *query.RequestPath) pathJSON {
 	out := pathJSON{
-		Incomplete:   renderIncomplete(rp.Completeness),
-		TraceID:      hexTraceID(rp.TraceID),
-		Start:        formatTime(rp.Start),
-		DurationNs:   rp.Duration.Nanoseconds(),
-		Services:     rp.Services,
-		SpanCount:    rp.Spans,
-		ErrorCount:   len(rp.Errors),
-		CriticalPath: make([]string, 0, len(rp.CriticalPath)),
-		Errors:       make([]pathErrorJSON, 0, len(rp.Errors)),
-		Resources:    []resourceJSON{},
-		Roots:        make([]*pathSpanJSON, 0, len(rp.Roots)),
-		Logs:         make([]logJSON, 0, len(rp.Logs)),
+		Incomplete:       renderIncomplete(rp.Completeness),
+		TraceID:          hexTraceID(rp.TraceID),
+		Start:            formatTime(rp.Start),
+		DurationNs:       rp.Duration.Nanoseconds(),
+		Services:         rp.Services,
+		SpanCount:        rp.Spans,
+		ErrorCount:       len(rp.Errors),
+		CriticalPath:     make([]string, 0, len(rp.CriticalPath)),
+		CriticalSegments: make([]segmentJSON, 0, len(rp.CriticalSegments)),
+		Errors:           make([]pathErrorJSON, 0, len(rp.Errors)),
+		Resources:        []resourceJSON{},
+		Roots:            make([]*pathSpanJSON, 0, len(rp.Roots)),
+		Logs:             make([]logJSON, 0, len(rp.Logs)),
 	}
 	for _, id := range rp.CriticalPath {
 		out.CriticalPath = append(out.CriticalPath, hexSpanID(id))
+	}
+	for _, sg := range rp.CriticalSegments {
+		out.CriticalSegments = append(out.CriticalSegments, segmentJSON{SpanID: hexSpanID(sg.SpanID),
+			StartOffsetNs: sg.From.Nanoseconds(), EndOffsetNs: sg.To.Nanoseconds(), Queue: sg.Queue})
 	}
 	for _, e := range rp.Errors {
 		out.Errors = append(out.Errors, pathErrorJSON{SpanID: hexSpanID(e.SpanID), Service: e.Service, Operation: e.Operation,
@@ -311,6 +330,7 @@ func renderPath(rp *query.RequestPath) pathJSON {
 			Depth:          n.Depth,
 			Status:         statusJSON{Code: statusName(sp.Status().Code()), Message: sp.Status().Message()},
 			OnCriticalPath: n.OnCriticalPath,
+			QueueDelayNs:   n.QueueDelay.Nanoseconds(),
 			Attributes:     attrsJSON(sp.Attributes()),
 			Events:         make([]eventJSON, 0, sp.Events().Len()),
 			Links:          make([]linkJSON, 0, sp.Links().Len()),
@@ -496,19 +516,91 @@ type edgeJSON struct {
 	FailingNow bool           `json:"failingNow"`
 }
 
+// destinationJSON is a broker destination on the map.
+type destinationJSON struct {
+	System    string `json:"system"`
+	Name      string `json:"name"`
+	Published uint64 `json:"published"`
+	Delivered uint64 `json:"delivered"`
+}
+
+// publishJSON is a service publishing to a destination: calls are publish
+// attempts.
+type publishJSON struct {
+	Service     string `json:"service"`
+	System      string `json:"system"`
+	Destination string `json:"destination"`
+	statsJSON
+	Recent     statsJSON `json:"recent"`
+	Failing    bool      `json:"failing"`
+	FailingNow bool      `json:"failingNow"`
+}
+
+type queueDelayJSON struct {
+	P50Ns  float64 `json:"p50Ns"`
+	P99Ns  float64 `json:"p99Ns"`
+	MeanNs float64 `json:"meanNs"`
+}
+
+// deliveryStatsJSON: calls are deliveries (redeliveries included),
+// latency the consumer's processing time.
+type deliveryStatsJSON struct {
+	statsJSON
+	Redeliveries uint64         `json:"redeliveries"`
+	QueueDelay   queueDelayJSON `json:"queueDelay"`
+}
+
+type deliveryJSON struct {
+	System      string   `json:"system"`
+	Destination string   `json:"destination"`
+	Consumer    string   `json:"consumer"`
+	Producers   []string `json:"producers"`
+	deliveryStatsJSON
+	Recent     deliveryStatsJSON `json:"recent"`
+	Failing    bool              `json:"failing"`
+	FailingNow bool              `json:"failingNow"`
+}
+
+func renderDelivery(d query.DeliveryStats) deliveryStatsJSON {
+	return deliveryStatsJSON{statsJSON: renderStats(d.Stats), Redeliveries: d.Redeliveries,
+		QueueDelay: queueDelayJSON{P50Ns: d.QueueDelay.P50, P99Ns: d.QueueDelay.P99, MeanNs: d.QueueDelay.Mean}}
+}
+
+type instanceJSON struct {
+	Instance string `json:"instance"`
+	statsJSON
+	FirstSeen string `json:"firstSeen"`
+	LastSeen  string `json:"lastSeen"`
+}
+
 type serviceMapJSON struct {
-	Start         string       `json:"start"`
-	End           string       `json:"end"`
-	Coverage      coverageJSON `json:"coverage"`
-	Recent        windowJSON   `json:"recent"`
-	RecentMinutes int          `json:"recentMinutes"`
-	Nodes         []nodeJSON   `json:"nodes"`
-	Edges         []edgeJSON   `json:"edges"`
+	Start         string            `json:"start"`
+	End           string            `json:"end"`
+	Coverage      coverageJSON      `json:"coverage"`
+	Recent        windowJSON        `json:"recent"`
+	RecentMinutes int               `json:"recentMinutes"`
+	Nodes         []nodeJSON        `json:"nodes"`
+	Edges         []edgeJSON        `json:"edges"`
+	Destinations  []destinationJSON `json:"destinations"`
+	Publishes     []publishJSON     `json:"publishes"`
+	Deliveries    []deliveryJSON    `json:"deliveries"`
 }
 
 func renderServiceMap(m *query.ServiceMap) serviceMapJSON {
 	out := serviceMapJSON{Start: formatTime(m.Range.Start), End: formatTime(m.Range.End), Coverage: renderCoverage(m.Coverage),
-		Recent: renderWindow(m.Recent), RecentMinutes: int(m.RecentWindow / time.Minute), Nodes: []nodeJSON{}, Edges: []edgeJSON{}}
+		Recent: renderWindow(m.Recent), RecentMinutes: int(m.RecentWindow / time.Minute), Nodes: []nodeJSON{}, Edges: []edgeJSON{},
+		Destinations: []destinationJSON{}, Publishes: []publishJSON{}, Deliveries: []deliveryJSON{}}
+	for _, d := range m.Destinations {
+		out.Destinations = append(out.Destinations, destinationJSON{System: d.System, Name: d.Name, Published: d.Published, Delivered: d.Delivered})
+	}
+	for _, p := range m.Publishes {
+		out.Publishes = append(out.Publishes, publishJSON{Service: p.Service, System: p.System, Destination: p.Destination,
+			statsJSON: renderStats(p.Stats), Recent: renderStats(p.Recent), Failing: p.Failing, FailingNow: p.FailingNow})
+	}
+	for _, d := range m.Deliveries {
+		out.Deliveries = append(out.Deliveries, deliveryJSON{System: d.System, Destination: d.Destination, Consumer: d.Consumer, Producers: d.Producers,
+			deliveryStatsJSON: renderDelivery(d.DeliveryStats), Recent: renderDelivery(d.Recent), Failing: d.Failing, FailingNow: d.FailingNow})
+	}
 	for _, n := range m.Nodes {
 		out.Nodes = append(out.Nodes, nodeJSON{Service: n.Service, statsJSON: renderStats(n.Stats), Callers: renderCallStats(n.Callers),
 			Recent: nodeWindowJSON{Served: renderStats(n.Recent.Served), Callers: renderCallStats(n.Recent.Callers)},
@@ -540,6 +632,7 @@ type redPointJSON struct {
 type redJSON struct {
 	Service     string         `json:"service"`
 	Operation   string         `json:"operation,omitempty"`
+	Instance    *string        `json:"instance,omitempty"`
 	SpanKind    string         `json:"spanKind"`
 	StepSeconds int64          `json:"stepSeconds"`
 	Coverage    coverageJSON   `json:"coverage"`
@@ -547,7 +640,7 @@ type redJSON struct {
 }
 
 func renderRED(s *query.REDSeries) redJSON {
-	out := redJSON{Service: s.Service, Operation: s.Operation, SpanKind: "all", StepSeconds: int64(s.Step / time.Second),
+	out := redJSON{Service: s.Service, Operation: s.Operation, Instance: s.Instance, SpanKind: "all", StepSeconds: int64(s.Step / time.Second),
 		Coverage: renderCoverage(s.Coverage), Points: make([]redPointJSON, 0, len(s.Points))}
 	if s.Kind != nil {
 		out.SpanKind = kindName(*s.Kind)

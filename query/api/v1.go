@@ -250,7 +250,7 @@ func (s *server) red(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	q := query.REDQuery{Service: c.Query("service"), Operation: c.Query("operation"), Range: r}
+	q := query.REDQuery{Service: c.Query("service"), Operation: c.Query("operation"), Range: r, Instance: instanceParam(c)}
 	if q.Service == "" {
 		return badParam("service", "parameter 'service' is required")
 	}
@@ -271,4 +271,42 @@ func (s *server) red(c *fiber.Ctx) error {
 		return err
 	}
 	return respond(c, renderRED(series), len(series.Points))
+}
+
+// instanceParam reads instance: absent means every instance; present, the
+// one whose service.instance.id it names (empty: the spans without one).
+func instanceParam(c *fiber.Ctx) *string {
+	if !c.Context().QueryArgs().Has("instance") {
+		return nil
+	}
+	v := c.Query("instance")
+	return &v
+}
+
+// instances is GET /api/v1/metrics/instances: the processes
+// (service.instance.id) of a service in a range, busiest first, with what
+// each served. spanKind and operation select the spans as for RED.
+func (s *server) instances(c *fiber.Ctx) error {
+	r, err := parseRange(c.Query("start"), c.Query("end"), s.svc.Now(), defaultREDRange)
+	if err != nil {
+		return err
+	}
+	q := query.InstancesQuery{Service: c.Query("service"), Operation: c.Query("operation"), Range: r}
+	if q.Service == "" {
+		return badParam("service", "parameter 'service' is required")
+	}
+	if v := c.Query("spanKind"); v == "all" {
+		q.AllKinds = true
+	} else if q.Kind, err = spanKindParam(c); err != nil {
+		return err
+	}
+	list, err := s.svc.Instances(c.UserContext(), q)
+	if err != nil {
+		return err
+	}
+	out := make([]instanceJSON, 0, len(list))
+	for _, in := range list {
+		out = append(out, instanceJSON{Instance: in.ID, statsJSON: renderStats(in.Stats), FirstSeen: formatTime(in.FirstSeen), LastSeen: formatTime(in.LastSeen)})
+	}
+	return respond(c, out, len(out))
 }

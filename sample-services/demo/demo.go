@@ -52,7 +52,7 @@ func (c Config) processes() []*process {
 		}
 		return p
 	}
-	return []*process{
+	procs := []*process{
 		{name: "tracehouse", bin: c.Tracehouse, args: []string{"all-in-one", "--data", c.Data}, port: 8080,
 			ready: "http://127.0.0.1:8080/readyz", purpose: "query API + UI"},
 		svc("broker", 8005, "broker health (NATS on 4222)", "broker", "--data", filepath.Join(c.Data, "broker"), "--instance-id", "broker-1"),
@@ -66,7 +66,32 @@ func (c Config) processes() []*process {
 		{name: "loadgen", bin: c.Self, args: []string{"loadgen", "--target", "http://127.0.0.1:8000", "--rps", rps,
 			"--concurrency", "2", "--duration", "24h"}},
 	}
+	procs[0].args = append(procs[0].args, "--tail-logs", tailedLogs(c.Data, procs))
+	return procs
 }
+
+// tailedLogs is the glob of the log files the all-in-one tails as a
+// demonstration of file ingestion: every other process's log (the sample
+// services' JSON copy of what they also send over OTLP, plus whatever only
+// reaches the file, such as a crash, and the load generator's progress).
+// Not tracehouse.log: Tracehouse reading its own log would feed on itself.
+// The records carry log.source=file and no trace ids, so the trace view
+// and request path list each log line once; `-attr.log.source:file`
+// leaves them out of a logs search, `attr.log.source:file` shows only them.
+func tailedLogs(data string, procs []*process) string {
+	var names []string
+	for _, p := range procs {
+		if p.name != "tracehouse" {
+			names = append(names, p.name)
+		}
+	}
+	return filepath.Join(data, "logs", "{"+strings.Join(names, ",")+"}.log")
+}
+
+// clickHousePasswordFile is where the embedded ClickHouse keeps its
+// generated password in its data folder (embedded.PasswordFileName; the
+// demo does not link the engine to name it).
+const clickHousePasswordFile = "clickhouse.password"
 
 // otherPorts are the ports checked up front besides the processes' own,
 // so a clash is reported before anything starts.
@@ -106,16 +131,17 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	fmt.Fprintf(stdout, `
 Tracehouse demo is running.
   UI and query API   http://127.0.0.1:8080
-  logs over HTTP     http://127.0.0.1:8080/api/v1/logs?q=level:error
+  logs over HTTP     http://127.0.0.1:8080/api/v1/logs?q=service:order  (level:error finds rows once a fault below is injected)
+  tailed log files   %s (attr.log.source:file in a logs search)
   gateway (shop API) http://127.0.0.1:8000  (POST /api/login, POST /api/checkout, GET /api/orders/:id)
   replicas           order :8002 and :8012, payment :8003 and :8013 (X-Served-By names who answered)
   broker             nats://127.0.0.1:4222 (JetStream in %s), fulfillment worker :8004
   faults             PUT http://127.0.0.1:8003/admin/faults  {"error_rate":0.5}
                      PUT http://127.0.0.1:8004/admin/faults  {"poison_sku":"sku-fig"}  (dead letters)
   OTLP               gRPC 127.0.0.1:4317, HTTP 127.0.0.1:4318
-  ClickHouse         http://127.0.0.1:8123  (data in %s)
+  ClickHouse         http://127.0.0.1:8123  (user tracehouse, password in %s; data in %s)
 Press Ctrl-C to stop.
-`, filepath.Join(cfg.Data, "broker"), cfg.Data)
+`, tailedLogs(cfg.Data, procs), filepath.Join(cfg.Data, "broker"), filepath.Join(cfg.Data, clickHousePasswordFile), cfg.Data)
 	running := slices.Clone(started)
 	for {
 		select {

@@ -24,6 +24,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -36,6 +37,7 @@ import (
 	"github.com/tracehouse/tracehouse/sample-services/internal/messaging"
 	"github.com/tracehouse/tracehouse/sample-services/internal/testenv"
 	"github.com/tracehouse/tracehouse/sample-services/loadgen"
+	"github.com/tracehouse/tracehouse/storage/embedded"
 )
 
 // Ports of the stack (the defaults of `make run`), on the test's host.
@@ -183,6 +185,7 @@ func waitReady(t *testing.T, url string) {
 type stack struct {
 	host  string
 	logs  string
+	data  string  // all-in-one's data folder
 	procs []*proc // in start order
 }
 
@@ -214,7 +217,18 @@ func (s *stack) getJSON(t *testing.T, path string, v any) int {
 // numbers into dst.
 func (s *stack) sql(t *testing.T, query string, dst ...any) {
 	t.Helper()
-	resp, err := http.Post(s.url(portClickHouse)+"/", "text/plain", strings.NewReader(query))
+	// The engine's generated password, as any client on this machine
+	// reads it from the data folder.
+	password, err := os.ReadFile(filepath.Join(s.data, embedded.PasswordFileName))
+	if err != nil {
+		t.Fatalf("the embedded ClickHouse's password: %v", err)
+	}
+	req, err := http.NewRequest(http.MethodPost, s.url(portClickHouse)+"/", strings.NewReader(query))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth(embedded.DefaultUser, strings.TrimSpace(string(password)))
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +247,7 @@ func startStack(t *testing.T) *stack {
 	bins := t.TempDir()
 	tracehouse := build(t, bins, "tracehouse", ".")
 	samples := build(t, bins, "sample-services", "./sample-services")
-	st := &stack{host: host, logs: t.TempDir()}
+	st := &stack{host: host, logs: t.TempDir(), data: t.TempDir()}
 	t.Logf("stack on %s", host)
 
 	at := func(port int) string { return net.JoinHostPort(host, fmt.Sprint(port)) }
@@ -243,7 +257,7 @@ func startStack(t *testing.T) *stack {
 		waitReady(t, st.url(port)+"/readyz")
 	}
 	st.procs = append(st.procs, start(t, st.logs, []string{"TRACEHOUSE_LISTEN_HOST=" + host}, "tracehouse", tracehouse,
-		"all-in-one", "--data", t.TempDir(), "--http", at(portQuery), "--clickhouse-listen", at(portClickHouse)))
+		"all-in-one", "--data", st.data, "--http", at(portQuery), "--clickhouse-listen", at(portClickHouse)))
 	waitReady(t, st.url(portQuery)+"/readyz")
 
 	natsURL := "nats://" + at(portNATS)
@@ -554,6 +568,11 @@ func TestWholeStackAsSeparateProcesses(t *testing.T) {
 
 	var declinedSeen, fallbackSeen, shipped, failedOver, gatewayAuth, gatewayOrder, orderPayment, orderFulfillment int
 	servedBy := map[string]int{}
+	// The broker hops the traces show, as the service map must count
+	// them: publish spans per service and destination, and deliveries
+	// (consumer spans under a publish) per destination and consumer, with
+	// the redeliveries among them.
+	publishes, deliveries, redeliveries, failedDeliveries := map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
 	for _, summary := range found.Data {
 		var full struct{ Data []jaegerTrace }
 		if code := st.getJSON(t, "/api/traces/"+summary.TraceID, &full); code != 200 || len(full.Data) != 1 {
@@ -577,6 +596,23 @@ func TestWholeStackAsSeparateProcesses(t *testing.T) {
 		gatewayOrder += countCalls(spans, "gateway", "order")
 		orderPayment += countCalls(spans, "order", "payment")
 		orderFulfillment += countCalls(spans, "order", "fulfillment")
+		for _, sp := range spans {
+			dest := sp.tags["messaging.destination.name"]
+			switch sp.kind {
+			case "producer":
+				publishes[sp.service+"→"+dest]++
+			case "consumer":
+				if p, ok := spans[sp.parent]; ok && p.kind == "producer" {
+					deliveries[p.tags["messaging.destination.name"]+"→"+sp.service]++
+					if sp.isError {
+						failedDeliveries[p.tags["messaging.destination.name"]+"→"+sp.service]++
+					}
+					if n, _ := strconv.Atoi(sp.tags["messaging.nats.message.delivery_count"]); n > 1 {
+						redeliveries[p.tags["messaging.destination.name"]+"→"+sp.service]++
+					}
+				}
+			}
+		}
 
 		// Which order replica served it, and never the stopped one after
 		// it stopped.
@@ -706,6 +742,82 @@ func TestWholeStackAsSeparateProcesses(t *testing.T) {
 	if gatewayOrder != total {
 		t.Errorf("gateway → order calls %d, want one per checkout (%d)", gatewayOrder, total)
 	}
+
+	// Tracehouse's own map draws the broker: order → order.confirmed →
+	// fulfillment is a destination node between a publish edge and a
+	// delivery edge, not a call, each counted as in the traces
+	// (deliveries with their redeliveries); the dead letters are
+	// fulfillment's publishes to dlq.order.confirmed, which nobody
+	// consumes.
+	var sm struct {
+		Data struct {
+			Edges []struct {
+				Parent, Child string
+				Calls         int
+			}
+			Destinations []struct {
+				System, Name         string
+				Published, Delivered int
+			}
+			Publishes []struct {
+				Service, System, Destination string
+				Calls, Errors                int
+			}
+			Deliveries []struct {
+				System, Destination, Consumer string
+				Calls, Errors, Redeliveries   int
+				QueueDelay                    struct{ P50Ns, P99Ns float64 }
+			}
+		}
+	}
+	mapRange := fmt.Sprintf("start=%s&end=%s", url.QueryEscape(time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)), url.QueryEscape(time.Now().Add(time.Minute).UTC().Format(time.RFC3339)))
+	if code := st.getJSON(t, "/api/v1/servicemap?"+mapRange, &sm); code != 200 {
+		t.Fatalf("service map: status %d", code)
+	}
+	calls := map[string]int{}
+	for _, e := range sm.Data.Edges {
+		calls[e.Parent+"→"+e.Child] = e.Calls
+	}
+	if want := map[string]int{"gateway→auth": gatewayAuth + 1 + loadWorkers, "gateway→order": gatewayOrder, "order→payment": orderPayment}; fmt.Sprint(calls) != fmt.Sprint(want) {
+		t.Errorf("service map calls %v, want %v (a broker hop is not a call)", calls, want)
+	}
+	var dests []string
+	for _, d := range sm.Data.Destinations {
+		dests = append(dests, d.System+":"+d.Name)
+	}
+	if want := []string{"nats:dlq.order.confirmed", "nats:order.cancelled", "nats:order.confirmed"}; fmt.Sprint(dests) != fmt.Sprint(want) {
+		t.Errorf("service map destinations %v, want %v", dests, want)
+	}
+	gotPub, gotDel, gotRedel, gotFailed := map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
+	for _, p := range sm.Data.Publishes {
+		gotPub[p.Service+"→"+p.Destination] = p.Calls
+	}
+	for _, d := range sm.Data.Deliveries {
+		k := d.Destination + "→" + d.Consumer
+		gotDel[k], gotRedel[k], gotFailed[k] = d.Calls, d.Redeliveries, d.Errors
+		if d.QueueDelay.P50Ns <= 0 || d.QueueDelay.P99Ns < d.QueueDelay.P50Ns {
+			t.Errorf("%s: queue delay %+v", k, d.QueueDelay)
+		}
+	}
+	if fmt.Sprint(gotPub) != fmt.Sprint(publishes) || fmt.Sprint(gotDel) != fmt.Sprint(deliveries) || fmt.Sprint(gotRedel) != fmt.Sprint(fillZero(redeliveries, deliveries)) {
+		t.Errorf("service map broker hops: publishes %v, deliveries %v, redeliveries %v; the traces show %v, %v, %v", gotPub, gotDel, gotRedel, publishes, deliveries, redeliveries)
+	}
+	if fmt.Sprint(gotFailed) != fmt.Sprint(fillZero(failedDeliveries, deliveries)) {
+		t.Errorf("service map failed deliveries %v; the traces show %v", gotFailed, failedDeliveries)
+	}
+	if deliveries["order.confirmed→fulfillment"] < approved+underLoad+3 || redeliveries["order.confirmed→fulfillment"] < 2 || publishes["fulfillment→dlq.order.confirmed"] != 1 {
+		t.Errorf("the traces show %v publishes and %v deliveries (%v redeliveries): want every approved order's event, the poison message's 3 deliveries and 1 dead letter", publishes, deliveries, redeliveries)
+	}
+	t.Logf("service map: calls %v; publishes %v; deliveries %v (redeliveries %v)", calls, gotPub, gotDel, gotRedel)
+}
+
+// fillZero gives want a 0 for every key of keys it lacks.
+func fillZero(want, keys map[string]int) map[string]int {
+	out := map[string]int{}
+	for k := range keys {
+		out[k] = want[k]
+	}
+	return out
 }
 
 // waitDeadLetter reads the dead-letter stream on the broker until it holds

@@ -1,6 +1,7 @@
 package chdb
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
@@ -80,10 +81,36 @@ type Engine struct {
 	path string
 }
 
+// Options are the engine's process-wide server settings, fixed when it
+// opens.
+type Options struct {
+	// MaxServerMemoryUsage caps the memory the engine tracks (its queries,
+	// merges and caches), in bytes: past it a statement fails with
+	// MEMORY_LIMIT_EXCEEDED instead of growing the process. 0 keeps the
+	// engine's default, 90% of the machine's memory.
+	MaxServerMemoryUsage int64
+}
+
+// args are the engine's command line: ClickHouse takes any server setting
+// as --name=value.
+func (o Options) args(dataPath string) []string {
+	args := []string{"clickhouse", "--path=" + dataPath}
+	if o.MaxServerMemoryUsage > 0 {
+		args = append(args, "--max_server_memory_usage="+strconv.FormatInt(o.MaxServerMemoryUsage, 10))
+	}
+	return args
+}
+
 // Open loads libchdb (found with FindLibrary when libPath is empty) and
-// connects to the data folder at dataPath. Only one engine may be open per
-// process; Close it before opening another folder.
+// connects to the data folder at dataPath with the engine's default
+// settings. Only one engine may be open per process; Close it before
+// opening another folder.
 func Open(libPath, dataPath string) (*Engine, error) {
+	return OpenWith(libPath, dataPath, Options{})
+}
+
+// OpenWith is Open with server settings.
+func OpenWith(libPath, dataPath string, opts Options) (*Engine, error) {
 	openMu.Lock()
 	defer openMu.Unlock()
 	if openEngine != nil {
@@ -100,7 +127,7 @@ func Open(libPath, dataPath string) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"clickhouse", "--path=" + dataPath}
+	args := opts.args(dataPath)
 	argv := make([]*byte, len(args)+1)
 	keep := make([][]byte, len(args))
 	for i, s := range args {
@@ -244,11 +271,22 @@ func (e *Engine) copyBuffer(res uintptr) []byte {
 // the engine produces it, so large results never sit in memory whole. The
 // chunk is only valid during the call. If emit returns an error the query is
 // cancelled and that error returned.
-func (e *Engine) Stream(query, format string, params []Param, emit func(chunk []byte) error) error {
+//
+// ctx cancels the statement: it does not start when ctx is already done,
+// and it is cancelled (chdb_stream_cancel_query) after the chunk during
+// which ctx ended, returning context.Cause(ctx). The engine has no call
+// that interrupts a statement inside a chunk: a statement that runs long
+// without producing output (one big aggregation) is bounded by its
+// max_execution_time, not by ctx. (The first chunk is always fetched:
+// chdb 26.5 never returns from a cancel issued before the first fetch.)
+func (e *Engine) Stream(ctx context.Context, query, format string, params []Param, emit func(chunk []byte) error) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.conn == 0 {
 		return ErrClosed
+	}
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
 	}
 	stream := newCArgs(query, format, params).call(e.api.streamParamsN, e.conn)
 	defer e.api.destroyResult(stream)
@@ -268,6 +306,9 @@ func (e *Engine) Stream(query, format string, params []Param, emit func(chunk []
 		}
 		err := emit(unsafe.Slice((*byte)(e.api.resultBuffer(chunk)), n))
 		e.api.destroyResult(chunk)
+		if err == nil && ctx.Err() != nil {
+			err = context.Cause(ctx)
+		}
 		if err != nil {
 			e.api.streamCancel(e.conn, stream)
 			return err

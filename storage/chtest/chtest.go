@@ -17,6 +17,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net/url"
 	"os"
 	"testing"
 	"time"
@@ -71,9 +72,29 @@ func Server(t testing.TB) *embedded.Server {
 	return server
 }
 
-// DSN is the clickhouse-go DSN of database db on the package's engine.
+// DSN is the clickhouse-go DSN of database db on the package's engine,
+// with its credentials: the engine always requires them.
 func DSN(t testing.TB, db string) string {
-	return "http://" + Server(t).Addr() + "/" + db
+	return DSNVia(t, Server(t).Addr(), db)
+}
+
+// DSNVia is the DSN of database db with the engine's credentials at
+// another address: a proxy in front of the engine.
+func DSNVia(t testing.TB, addr, db string) string {
+	user, password := Credentials(t)
+	u := url.URL{Scheme: "http", User: url.UserPassword(user, password), Host: addr, Path: "/" + db}
+	return u.String()
+}
+
+// Credentials are the user and password of the package's engine, for
+// tests that speak its HTTP interface directly.
+func Credentials(t testing.TB) (user, password string) {
+	t.Helper()
+	opts, err := storage.ParseDSN(Server(t).DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return opts.Auth.Username, opts.Auth.Password
 }
 
 // Conn connects to the default database; closed when the test ends.

@@ -3,12 +3,14 @@ package embedded_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/ClickHouse/ch-go/compress"
+	"github.com/go-faster/city"
 
 	"github.com/tracehouse/tracehouse/storage/chtest"
 )
@@ -51,6 +53,10 @@ func TestBadInputLeavesServerAndDataIntact(t *testing.T) {
 		{"frame with a bad checksum", insert + "&decompress=1", append([]byte{framed[0] ^ 0xff}, framed[1:]...), nil, 400, "271"},
 		{"gzip header on plain body", insert, native.Bytes(), http.Header{"Content-Encoding": {"gzip"}}, 400, "271"},
 		{"unknown content encoding", insert, native.Bytes(), http.Header{"Content-Encoding": {"snappy"}}, 400, "73"},
+		// Found by FuzzFrameDecode: the LZ4 decoder dereferenced the empty
+		// buffer of a frame claiming 0 bytes (a panic per request).
+		{"LZ4 frame claiming no data", insert + "&decompress=1", checksummedFrame(0x82, 0, []byte("000000000000000000")), nil, 400, "271"},
+		{"ZSTD frame claiming no data", insert + "&decompress=1", checksummedFrame(0x90, 0, []byte("000000000000000000")), nil, 400, "271"},
 		{"query failing mid-way", "database=" + db, []byte("SELECT throwIf(number = 500000, 'mid-way') FROM numbers(1000000)"), nil, 500, "395"},
 		{"bad setting name", "database=" + db + "&max-threads=1", []byte("SELECT 1"), nil, 400, "36"},
 		{"unknown setting", "database=" + db + "&no_such_setting_at_all=1", []byte("SELECT 1"), nil, 500, "115"},
@@ -101,4 +107,18 @@ func TestBodyOverTheLimit(t *testing.T) {
 	if err := conn.QueryRow(context.Background(), "SELECT count() FROM lines").Scan(&n); err != nil || n != 0 {
 		t.Fatalf("a refused body must store nothing: %d rows, %v", n, err)
 	}
+}
+
+// checksummedFrame is a ClickHouse compression frame around payload, with
+// a valid checksum whatever the payload and the size it claims.
+func checksummedFrame(method byte, size uint32, payload []byte) []byte {
+	frame := make([]byte, 25, 25+len(payload))
+	frame[16] = method
+	binary.LittleEndian.PutUint32(frame[17:], uint32(9+len(payload)))
+	binary.LittleEndian.PutUint32(frame[21:], size)
+	frame = append(frame, payload...)
+	sum := city.CH128(frame[16:])
+	binary.LittleEndian.PutUint64(frame[0:], sum.Low)
+	binary.LittleEndian.PutUint64(frame[8:], sum.High)
+	return frame
 }

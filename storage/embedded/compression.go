@@ -3,9 +3,7 @@ package embedded
 import (
 	"compress/gzip"
 	"compress/zlib"
-	"errors"
 	"io"
-	"net/http"
 	"strings"
 
 	"github.com/ClickHouse/ch-go/compress"
@@ -53,58 +51,48 @@ func pickEncoding(accept string) string {
 }
 
 // decodeBody undoes the request's Content-Encoding. "deflate" is a zlib
-// stream, which is what clickhouse-go sends under that name.
-func decodeBody(encoding string, body io.Reader) (io.Reader, error) {
+// stream, which is what clickhouse-go sends under that name. The closer
+// releases the decoder; the caller caps what it yields (decompress.go).
+func decodeBody(encoding string, body io.Reader) (io.Reader, io.Closer, error) {
 	name := strings.ToLower(strings.TrimSpace(encoding))
-	var r io.Reader
-	var err error
 	switch name {
 	case "", "identity", "none":
-		return body, nil
+		return body, noClose, nil
 	case "gzip":
-		r, err = gzip.NewReader(body)
+		r, err := gzip.NewReader(body)
+		if err != nil {
+			return nil, nil, badRequest(codeCannotDecompress, "cannot read gzip body: %v", err)
+		}
+		return r, r, nil
 	case "deflate":
-		r, err = zlib.NewReader(body)
+		r, err := zlib.NewReader(body)
+		if err != nil {
+			return nil, nil, badRequest(codeCannotDecompress, "cannot read deflate body: %v", err)
+		}
+		return r, r, nil
 	case "br":
-		r = brotli.NewReader(body)
+		return brotli.NewReader(body), noClose, nil
 	case "zstd":
-		var zr *zstd.Decoder
-		if zr, err = zstd.NewReader(body); err == nil {
-			r = zr.IOReadCloser()
+		// Synchronous decoding: the default starts goroutines that only
+		// Close stops. The window is bounded so that a frame header cannot
+		// make the decoder allocate hundreds of megabytes up front; 64 MiB
+		// covers every level short of --long.
+		r, err := zstd.NewReader(body, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+			zstd.WithDecoderMaxWindow(64<<20))
+		if err != nil {
+			return nil, nil, badRequest(codeCannotDecompress, "cannot read zstd body: %v", err)
 		}
+		return r, closerFunc(func() error { r.Close(); return nil }), nil
 	default:
-		return nil, badRequest(codeUnknownFormat, "unsupported Content-Encoding %q (use gzip, deflate, br or zstd)", encoding)
+		return nil, nil, badRequest(codeUnknownFormat, "unsupported Content-Encoding %q (use gzip, deflate, br or zstd)", encoding)
 	}
-	if err != nil {
-		return nil, badRequest(codeCannotDecompress, "cannot read %s body: %v", name, err)
-	}
-	return r, nil
 }
 
-// frameReader reports a broken ClickHouse compression frame as a
-// ClickHouse-style error, so the client learns its body was cut or corrupt
-// rather than getting a parse error from the engine.
-type frameReader struct{ r io.Reader }
+type closerFunc func() error
 
-func newFrameReader(r io.Reader) io.Reader { return &frameReader{r: compress.NewReader(r)} }
+var noClose = closerFunc(func() error { return nil })
 
-func (f *frameReader) Read(p []byte) (int, error) {
-	n, err := f.r.Read(p)
-	if err != nil && err != io.EOF {
-		if errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-			return n, io.EOF // the body ended cleanly between frames
-		}
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return n, err // sizeAware reports it
-		}
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return n, badRequest(codeCannotDecompress, "Cannot decompress: the compressed body ends in the middle of a frame. (CANNOT_DECOMPRESS)")
-		}
-		return n, badRequest(codeCannotDecompress, "Cannot decompress: %v. (CANNOT_DECOMPRESS)", err)
-	}
-	return n, err
-}
+func (f closerFunc) Close() error { return f() }
 
 // newEncoder compresses a response for a Content-Encoding pickEncoding
 // chose (nil for any other name).

@@ -26,13 +26,19 @@ func TestMain(m *testing.M) {
 	chtest.Main(m)
 }
 
+// auth is the engine's credentials for database db.
+func auth(t *testing.T, db string) clickhouse.Auth {
+	user, password := chtest.Credentials(t)
+	return clickhouse.Auth{Database: db, Username: user, Password: password}
+}
+
 // open connects through clickhouse-go's HTTP protocol with a compression mode.
 func open(t *testing.T, db string, method clickhouse.CompressionMethod) driver.Conn {
 	t.Helper()
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Addr:        []string{chtest.Server(t).Addr()},
 		Protocol:    clickhouse.HTTP,
-		Auth:        clickhouse.Auth{Database: db},
+		Auth:        auth(t, db),
 		Compression: &clickhouse.Compression{Method: method},
 	})
 	if err != nil {
@@ -240,7 +246,7 @@ func TestErrorsAreClickHouseExceptions(t *testing.T) {
 }
 
 func TestDatabaseSQLThroughOpenDB(t *testing.T) {
-	db := clickhouse.OpenDB(&clickhouse.Options{Addr: []string{chtest.Server(t).Addr()}, Protocol: clickhouse.HTTP})
+	db := clickhouse.OpenDB(&clickhouse.Options{Addr: []string{chtest.Server(t).Addr()}, Protocol: clickhouse.HTTP, Auth: auth(t, "default")})
 	defer db.Close()
 	var n int
 	if err := db.QueryRow("SELECT count() FROM numbers(?)", 12345).Scan(&n); err != nil {
@@ -331,15 +337,22 @@ func TestConcurrentClientsInsertAndQuery(t *testing.T) {
 	}
 }
 
-// curlish sends a raw HTTP request to the server the way curl would.
+// curlish sends a raw HTTP request to the server the way curl would, with
+// the engine's credentials as basic auth unless header gives an
+// Authorization or X-ClickHouse-User of its own.
 func curlish(t *testing.T, method, rawQuery string, body io.Reader, header http.Header) (*http.Response, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, "http://"+chtest.Server(t).Addr()+"/?"+rawQuery, body)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if header.Get("Authorization") == "" && header.Get("X-ClickHouse-User") == "" && header.Get("X-No-Auth") == "" {
+		req.SetBasicAuth(chtest.Credentials(t))
+	}
 	for k, v := range header {
-		req.Header[k] = v
+		if k != "X-No-Auth" {
+			req.Header[k] = v
+		}
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -418,7 +431,12 @@ func TestLargeResultIsStreamed(t *testing.T) {
 		t.Fatalf("count %d sum %d", count, sum)
 	}
 	// The HTTP answer has no Content-Length: it is sent as it is produced.
-	resp, err := http.Get("http://" + chtest.Server(t).Addr() + "/?query=" + url.QueryEscape("SELECT number FROM numbers(3000000)"))
+	req, err := http.NewRequest(http.MethodGet, "http://"+chtest.Server(t).Addr()+"/?query="+url.QueryEscape("SELECT number FROM numbers(3000000)"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth(chtest.Credentials(t))
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -472,6 +490,7 @@ func TestCompressedResponsesDecode(t *testing.T) {
 			conn, err := clickhouse.Open(&clickhouse.Options{
 				Addr:        []string{chtest.Server(t).Addr()},
 				Protocol:    clickhouse.HTTP,
+				Auth:        auth(t, "default"),
 				Compression: &clickhouse.Compression{Method: mode},
 				Settings:    clickhouse.Settings{"enable_http_compression": 1},
 			})

@@ -38,5 +38,10 @@ func (s *Server) sizeAware(err error) error {
 		return &httpError{status: http.StatusRequestEntityTooLarge, code: codeTooLarge,
 			msg: fmt.Sprintf("request body is larger than the limit of %d bytes (raise it with --max-request-bytes, or send smaller batches)", s.cfg.MaxRequestBytes)}
 	}
+	var decoded *errDecodedTooLarge
+	if errors.As(err, &decoded) {
+		return &httpError{status: http.StatusRequestEntityTooLarge, code: codeTooLarge,
+			msg: fmt.Sprintf("request body decompresses to more than the limit of %d bytes (raise it with --max-request-bytes, or send smaller batches)", s.cfg.MaxRequestBytes)}
+	}
 	return err
 }

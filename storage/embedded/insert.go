@@ -80,6 +80,11 @@ func (s *Server) spool(req *request) (string, error) {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil && req.insertData != nil && valuesFormat(req.insertFormat) {
+		// Values data is parsed as SQL expressions: guard it like a
+		// statement (inline data was guarded with the statement).
+		err = checkSpooledValues(path)
+	}
 	if err != nil {
 		os.Remove(path)
 		return "", err

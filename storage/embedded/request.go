@@ -26,6 +26,14 @@ type request struct {
 	compress     compress.Method   // ClickHouse frames around the response (0 = none)
 	httpEncoding string            // Content-Encoding of the response
 	queryID      string
+	closers      []io.Closer // decoders of the body, released by close
+}
+
+// close releases the body's decoders.
+func (req *request) close() {
+	for _, c := range req.closers {
+		c.Close()
+	}
 }
 
 // Parameters of ClickHouse's HTTP interface that are not engine settings.
@@ -51,20 +59,30 @@ var settingName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // parseRequest reads what a request asks for: the options in its URL and
 // headers, and the statement from the URL, the body or both. It returns nil
 // and no error for a GET without a query, ClickHouse's liveness probe.
-func parseRequest(r *http.Request, body io.Reader) (*request, error) {
+// limit caps the body after each decompression layer (decompress.go); the
+// caller closes the request once done with its data.
+func parseRequest(r *http.Request, body io.Reader, limit int64) (*request, error) {
 	q := r.URL.Query()
 	req, err := parseOptions(r, q)
 	if err != nil {
 		return nil, err
 	}
-	data, err := decodeBody(r.Header.Get("Content-Encoding"), body)
+	data, closer, err := decodeBody(r.Header.Get("Content-Encoding"), body)
 	if err != nil {
 		return nil, err
 	}
+	req.closers = append(req.closers, closer)
+	data = newCapReader(data, limit)
 	if q.Get("decompress") == "1" {
-		data = newFrameReader(data)
+		frames := newFrameReader(data, limit)
+		req.closers = append(req.closers, frames)
+		data = newCapReader(frames, limit)
 	}
-	return readStatement(req, r, q.Get("query"), data)
+	parsed, err := readStatement(req, r, q.Get("query"), data)
+	if parsed == nil {
+		req.close()
+	}
+	return parsed, err
 }
 
 // parseOptions reads everything but the statement: output format, database,

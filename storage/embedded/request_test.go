@@ -33,10 +33,11 @@ type parsed struct {
 
 func parse(t *testing.T, r *http.Request) (*parsed, error) {
 	t.Helper()
-	req, err := parseRequest(r, r.Body)
+	req, err := parseRequest(r, r.Body, 1<<20)
 	if err != nil || req == nil {
 		return nil, err
 	}
+	defer req.close()
 	p := &parsed{SQL: req.sql, InsertTarget: req.insertTarget, InsertFormat: req.insertFormat,
 		Format: req.format, Database: req.database, QueryID: req.queryID, Encoding: req.httpEncoding,
 		Settings: req.settings, Params: req.params, Compress: req.compress, Data: string(req.inlineData)}
@@ -149,7 +150,7 @@ func TestParseRequestRefusals(t *testing.T) {
 		})
 	}
 	// GET without a query is the liveness probe: no request, no error.
-	if req, err := parseRequest(httptest.NewRequest(http.MethodGet, "/", nil), http.NoBody); req != nil || err != nil {
+	if req, err := parseRequest(httptest.NewRequest(http.MethodGet, "/", nil), http.NoBody, 1<<20); req != nil || err != nil {
 		t.Fatalf("GET /: %v %v", req, err)
 	}
 }
@@ -170,13 +171,14 @@ func TestRequestBodyEncodings(t *testing.T) {
 	zs := ze.EncodeAll([]byte(text), nil)
 	for encoding, body := range map[string][]byte{"": []byte(text), "identity": []byte(text), " GZIP ": gz.Bytes(),
 		"deflate": zl.Bytes(), "br": br.Bytes(), "zstd": zs} {
-		r, err := decodeBody(encoding, bytes.NewReader(body))
+		r, closer, err := decodeBody(encoding, bytes.NewReader(body))
 		if err != nil {
 			t.Fatalf("%q: %v", encoding, err)
 		}
 		if got, err := io.ReadAll(r); err != nil || string(got) != text {
 			t.Fatalf("%q: %q %v", encoding, got, err)
 		}
+		closer.Close()
 	}
 }
 

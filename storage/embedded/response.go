@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -16,15 +17,21 @@ import (
 
 // stream sends a result as the engine produces it, so a large result never
 // sits in memory whole. The first chunk is read before the status line, so
-// an error at the start is still a clean 500.
-func (s *Server) stream(w http.ResponseWriter, req *request) error {
+// an error at the start is still a clean 500. The statement is cancelled
+// when ctx (the client's) ends.
+func (s *Server) stream(ctx context.Context, w http.ResponseWriter, req *request) error {
 	var out *responseWriter
-	err := s.engine.Stream(req.sql, req.format, req.params, func(chunk []byte) error {
+	err := s.engine.Stream(ctx, req.sql, req.format, req.params, func(chunk []byte) error {
 		if out == nil {
 			out = s.newResponseWriter(w, req, -1)
 		}
 		return out.write(chunk)
 	})
+	if err != nil && ctx.Err() != nil {
+		s.sched.readsCancelled.Add(1)
+		s.log.Debug().Str("query_id", req.queryID).Msg("read cancelled: its client went away")
+		return err
+	}
 	if out == nil {
 		if err != nil {
 			return err

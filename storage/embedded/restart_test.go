@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -44,6 +46,7 @@ func runChildServer(dir string) int {
 type child struct {
 	cmd  *exec.Cmd
 	addr string
+	dsn  string // reads the password from the file the server keeps in its folder
 }
 
 func startChild(t *testing.T, dir string) *child {
@@ -63,7 +66,9 @@ func startChild(t *testing.T, dir string) *child {
 	if err != nil || !strings.HasPrefix(line, "ADDR ") {
 		t.Fatalf("child server did not start: %q %v", line, err)
 	}
-	return &child{cmd: cmd, addr: strings.TrimSpace(strings.TrimPrefix(line, "ADDR "))}
+	addr := strings.TrimSpace(strings.TrimPrefix(line, "ADDR "))
+	dsn := "http://" + embedded.DefaultUser + "@" + addr + "/default?password_file=" + url.QueryEscape(filepath.Join(dir, embedded.PasswordFileName))
+	return &child{cmd: cmd, addr: addr, dsn: dsn}
 }
 
 // waitExit waits for the child to end; the bound only keeps a hung child
@@ -82,9 +87,9 @@ func (c *child) waitExit(t *testing.T) error {
 	}
 }
 
-func countRows(t *testing.T, addr string) uint64 {
+func countRows(t *testing.T, c *child) uint64 {
 	t.Helper()
-	conn, err := storage.Open(context.Background(), "http://"+addr+"/default")
+	conn, err := storage.Open(context.Background(), c.dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +104,7 @@ func countRows(t *testing.T, addr string) uint64 {
 func TestDataSurvivesGracefulRestartAndKill(t *testing.T) {
 	dir := t.TempDir()
 	first := startChild(t, dir)
-	conn, err := storage.Open(context.Background(), "http://"+first.addr+"/default")
+	conn, err := storage.Open(context.Background(), first.dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,11 +130,23 @@ func TestDataSurvivesGracefulRestartAndKill(t *testing.T) {
 	if err := first.waitExit(t); err != nil {
 		t.Fatalf("graceful stop: %v", err)
 	}
+	passwordFile := filepath.Join(dir, embedded.PasswordFileName)
+	firstPassword, err := os.ReadFile(passwordFile)
+	if err != nil {
+		t.Fatal(err)
+	}
 	second := startChild(t, dir)
-	if n := countRows(t, second.addr); n != 10000 {
+	// The password generated on the first start is kept, privately.
+	if st, err := os.Stat(passwordFile); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("password file: %v %v, want mode 0600", st.Mode(), err)
+	}
+	if again, err := os.ReadFile(passwordFile); err != nil || string(again) != string(firstPassword) || len(firstPassword) < 32 {
+		t.Fatalf("the password changed across a restart or is short: %d bytes, %v", len(firstPassword), err)
+	}
+	if n := countRows(t, second); n != 10000 {
 		t.Fatalf("after a graceful restart: %d rows, want 10000", n)
 	}
-	conn, err = storage.Open(ctx, "http://"+second.addr+"/default")
+	conn, err = storage.Open(ctx, second.dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +159,7 @@ func TestDataSurvivesGracefulRestartAndKill(t *testing.T) {
 	second.cmd.Process.Kill()
 	second.cmd.Wait()
 	third := startChild(t, dir)
-	if n := countRows(t, third.addr); n != 15000 {
+	if n := countRows(t, third); n != 15000 {
 		t.Fatalf("after SIGKILL and restart: %d rows, want 15000", n)
 	}
 }

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,13 +23,23 @@ import (
 type Server struct {
 	cfg      Config
 	log      zerolog.Logger
-	engine   *chdb.Engine
-	http     *http.Server
-	listener net.Listener
-	spoolDir string
-	spoolSeq atomic.Uint64
-	served   chan error
+	password string // the one clients must send: Config.Password or the password file's
+	// passwordFile is the absolute path of the password file, or "" when
+	// the password was given.
+	passwordFile string
+	engine       *chdb.Engine
+	http         *http.Server
+	listener     net.Listener
+	spoolDir     string
+	spoolSeq     atomic.Uint64
+	served       chan error
 
+	// sched decides which request runs next on the engine.
+	sched *scheduler
+	// unguarded switches the statement guard off. Only the package's
+	// tests set it (export_test.go), for the scheduler tests that stall
+	// the engine on url() reads of a test server.
+	unguarded atomic.Bool
 	// session guards the engine's process-wide state (current database and
 	// settings) across the statements of one request.
 	session  sync.Mutex
@@ -49,6 +61,20 @@ func Start(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("data folder %s: %w", cfg.DataDir, err)
 	}
+	password, passwordFile := cfg.Password, ""
+	if password == "" {
+		passwordFile = filepath.Join(dataDir, PasswordFileName)
+		var fixed bool
+		if password, fixed, err = loadOrCreatePassword(passwordFile); err != nil {
+			return nil, err
+		}
+		if fixed {
+			cfg.Logger.Warn().Str("password_file", passwordFile).Msg("the password file was readable by other users; it is now private (0600)")
+		}
+	}
+	if cfg.AllowRemote && password == "" {
+		return nil, fmt.Errorf("--allow-remote needs a password: an open ClickHouse on the network would accept any query")
+	}
 	spoolDir, err := os.MkdirTemp(cfg.SpoolDir, "tracehouse-spool-")
 	if err != nil {
 		return nil, fmt.Errorf("spool folder in %s: %w", cfg.SpoolDir, err)
@@ -58,21 +84,25 @@ func Start(cfg Config) (*Server, error) {
 		os.RemoveAll(spoolDir)
 		return nil, fmt.Errorf("listen on %s: %w (is another ClickHouse or Tracehouse running? choose another port with --listen)", cfg.Listen, err)
 	}
-	engine, err := chdb.Open(cfg.LibPath, dataDir)
+	engine, err := chdb.OpenWith(cfg.LibPath, dataDir, chdb.Options{MaxServerMemoryUsage: cfg.MemoryLimit})
 	if err != nil {
 		ln.Close()
 		os.RemoveAll(spoolDir)
 		return nil, err
 	}
+	log := cfg.Logger.With().Str("component", "clickhouse").Logger()
 	s := &Server{
-		cfg:      cfg,
-		log:      cfg.Logger.With().Str("component", "clickhouse").Logger(),
-		engine:   engine,
-		listener: ln,
-		spoolDir: spoolDir,
-		served:   make(chan error, 1),
-		database: "default",
-		settings: map[string]string{},
+		cfg:          cfg,
+		log:          log,
+		sched:        newScheduler(cfg.ReadQueue, cfg.ReadQueueWait, log),
+		password:     password,
+		passwordFile: passwordFile,
+		engine:       engine,
+		listener:     ln,
+		spoolDir:     spoolDir,
+		served:       make(chan error, 1),
+		database:     "default",
+		settings:     map[string]string{},
 	}
 	if err := s.readServerInfo(); err != nil {
 		s.closeEngine()
@@ -85,7 +115,13 @@ func Start(cfg Config) (*Server, error) {
 		IdleTimeout:       2 * time.Minute,
 	}
 	go func() { s.served <- s.http.Serve(ln) }()
-	s.log.Info().Str("listen", s.Addr()).Str("data", dataDir).Str("version", s.hello.version).Msg("embedded ClickHouse ready")
+	ready := s.log.Info().Str("listen", s.Addr()).Str("data", dataDir).Str("version", s.hello.version).Str("user", cfg.User).
+		Int64("memory_limit", cfg.MemoryLimit).Int("read_queue", cfg.ReadQueue).Dur("read_queue_wait", cfg.ReadQueueWait).
+		Dur("read_timeout", cfg.ReadTimeout).Int64("read_max_memory", cfg.ReadMaxMemory)
+	if passwordFile != "" {
+		ready = ready.Str("password_file", passwordFile)
+	}
+	ready.Msg("embedded ClickHouse ready")
 	return s, nil
 }
 
@@ -105,14 +141,32 @@ func (s *Server) readServerInfo() error {
 // Addr is the address the HTTP interface listens on.
 func (s *Server) Addr() string { return s.listener.Addr().String() }
 
-// DSN is a clickhouse-go DSN for this server.
+// DSN is a clickhouse-go DSN for this server with the password in it, for
+// clients in this process. It is a secret: never log or print it
+// (ShareableDSN is the one to show).
 func (s *Server) DSN() string {
-	auth := ""
-	if s.cfg.User != "" {
-		auth = s.cfg.User + ":" + s.cfg.Password + "@"
-	}
-	return "http://" + auth + s.Addr() + "/default"
+	u := url.URL{Scheme: "http", User: url.UserPassword(s.cfg.User, s.password), Host: s.Addr(), Path: "/default"}
+	return u.String()
 }
+
+// ShareableDSN is a DSN for this server that names the password file
+// instead of holding the password (storage.ParseDSN reads it): safe to
+// print and to put in configuration. Without a password file (the password
+// was given) it holds the user only.
+func (s *Server) ShareableDSN() string {
+	u := url.URL{Scheme: "http", User: url.User(s.cfg.User), Host: s.Addr(), Path: "/default"}
+	if s.passwordFile != "" {
+		u.RawQuery = "password_file=" + url.QueryEscape(s.passwordFile)
+	}
+	return u.String()
+}
+
+// User is the user clients authenticate as.
+func (s *Server) User() string { return s.cfg.User }
+
+// PasswordFile is the absolute path of the file holding the password, or
+// "" when the password was given in Config.
+func (s *Server) PasswordFile() string { return s.passwordFile }
 
 // Engine gives direct access to the engine, for tools that run in-process.
 func (s *Server) Engine() *chdb.Engine { return s.engine }

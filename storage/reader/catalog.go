@@ -63,13 +63,20 @@ type Dependency struct {
 }
 
 // Dependencies are the service calls from the per-minute service edges
-// of the minutes in [start, end).
+// of the minutes in [start, end), and the deliveries of messages from a
+// producer service to a consumer service (broker_edges_1m, whatever the
+// destination, redeliveries included): Jaeger's dependency graph has no
+// broker nodes, and Jaeger itself counts a consumer under a producer as
+// a dependency between their services.
 func (r *Reader) Dependencies(ctx context.Context, start, end time.Time) ([]Dependency, error) {
 	p := chsql.NewParams("p")
-	sql := "SELECT ParentService, ChildService, sum(Calls) FROM " + r.t.edges1m +
-		" WHERE Timestamp >= " + p.Add("DateTime", start.Truncate(time.Second)) +
-		" AND Timestamp < " + p.Add("DateTime", ceilSecond(end)) +
-		" GROUP BY ParentService, ChildService ORDER BY ParentService, ChildService"
+	from, to := p.Add("DateTime", start.Truncate(time.Second)), p.Add("DateTime", ceilSecond(end))
+	sql := "SELECT Parent, Child, sum(Calls) FROM (" +
+		"SELECT ParentService AS Parent, ChildService AS Child, Calls FROM " + r.t.edges1m +
+		" WHERE Timestamp >= " + from + " AND Timestamp < " + to +
+		" UNION ALL SELECT ProducerService, ConsumerService, Deliveries FROM " + r.t.brokerEdges1m +
+		" WHERE Timestamp >= " + from + " AND Timestamp < " + to + " AND ProducerService != ConsumerService" +
+		") GROUP BY Parent, Child ORDER BY Parent, Child"
 	out := []Dependency{}
 	err := r.query(ctx, nil, sql, p.Args(), func(rows driverRows) error {
 		var d Dependency

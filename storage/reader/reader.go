@@ -95,7 +95,9 @@ type Reader struct {
 
 // tables are the qualified table names.
 type tables struct {
-	spans, traceIndex, logs, red1m, edges1m, peerCalls1m, attributes1h, savedViews string
+	spans, traceIndex, logs, red1m, edges1m, peerCalls1m string
+	brokerEdges1m, publishes1m, redInstance1m            string
+	attributes1h, savedViews                             string
 }
 
 // New returns a Reader of the tables in opts.Database through conn.
@@ -112,14 +114,17 @@ func New(conn driver.Conn, opts Options) (*Reader, error) {
 		db:     opts.Database,
 		limits: opts.Limits.withDefaults(),
 		t: tables{
-			spans:        q(schema.SpansTable),
-			traceIndex:   q(schema.TraceIndexTable),
-			logs:         q(schema.LogsTable),
-			red1m:        q(schema.RED1mTable),
-			edges1m:      q(schema.ServiceEdges1mTable),
-			peerCalls1m:  q(schema.PeerCalls1mTable),
-			attributes1h: q(schema.Attributes1hTable),
-			savedViews:   q(schema.SavedViewsTable),
+			spans:         q(schema.SpansTable),
+			traceIndex:    q(schema.TraceIndexTable),
+			logs:          q(schema.LogsTable),
+			red1m:         q(schema.RED1mTable),
+			edges1m:       q(schema.ServiceEdges1mTable),
+			peerCalls1m:   q(schema.PeerCalls1mTable),
+			brokerEdges1m: q(schema.BrokerEdges1mTable),
+			publishes1m:   q(schema.Publishes1mTable),
+			redInstance1m: q(schema.REDInstance1mTable),
+			attributes1h:  q(schema.Attributes1hTable),
+			savedViews:    q(schema.SavedViewsTable),
 		},
 		spanCols: selectList(schema.SpansColumns()),
 		logCols:  selectList(schema.LogsColumns()),
@@ -180,6 +185,15 @@ func (e *MemoryLimitError) Error() string {
 	return fmt.Sprintf("the query needed more than its memory limit of %s (max_memory_usage) and was stopped; narrow the time range or add filters", formatBytes(e.Limit))
 }
 
+// BusyError is a statement the server would not start now: too many run
+// or wait (ClickHouse's TOO_MANY_SIMULTANEOUS_QUERIES; the embedded
+// engine's read queue answers it when full or past its wait).
+type BusyError struct {
+	Msg string
+}
+
+func (e *BusyError) Error() string { return e.Msg }
+
 // formatBytes writes a size in the largest binary unit it is a whole
 // multiple of, so that a limit reads as it was set.
 func formatBytes(n int64) string {
@@ -201,6 +215,7 @@ const (
 	codeTooManyRows         = 158
 	codeTooManyBytes        = 307
 	codeTooManyRowsBytes    = 396
+	codeTooManySimultaneous = 202
 )
 
 // settings are applied to every statement. Exceeding a limit throws
@@ -258,6 +273,8 @@ func (r *Reader) classify(ctx context.Context, extra clickhouse.Settings, err er
 			return &TimeoutError{Limit: r.limits.MaxExecutionTime}
 		case codeMemoryLimitExceeded:
 			return &MemoryLimitError{Limit: r.limits.MaxMemoryUsage}
+		case codeTooManySimultaneous:
+			return &BusyError{Msg: ex.Message}
 		case codeTooManyRows, codeTooManyBytes, codeTooManyRowsBytes:
 			rows := r.limits.MaxResultRows
 			if max, ok := extra["max_result_rows"].(int); ok {

@@ -20,6 +20,10 @@ type REDFilter struct {
 	Service   string
 	Operation string           // empty: all operations
 	Kind      *ptrace.SpanKind // nil: every kind
+	// Instance, when not nil, keeps the spans of the processes whose
+	// service.instance.id is *Instance ("" for those without one), from
+	// red_instance_1m (migration 0012).
+	Instance *string
 	// Start and End bound the minutes; Start is aligned down to Step by
 	// the caller.
 	Start, End time.Time
@@ -36,13 +40,20 @@ type REDRow struct {
 	Quantiles   Quantiles
 }
 
-// RED reads a service's series from red_1m, merging the per-minute
-// aggregate states into steps.
+// RED reads a service's series from red_1m (red_instance_1m for one
+// instance), merging the per-minute aggregate states into steps.
 func (r *Reader) RED(ctx context.Context, f REDFilter) ([]REDRow, error) {
 	p := chsql.NewParams("p")
+	table := r.t.red1m
+	if f.Instance != nil {
+		table = r.t.redInstance1m
+	}
 	sql := "SELECT toStartOfInterval(Timestamp, toIntervalSecond(" + p.Add("UInt32", uint32(f.Step/time.Second)) + ")) AS t," +
-		" sum(Calls), sum(Errors), sum(DurationSum), quantilesTDigestMerge(0.5, 0.95, 0.99)(DurationQuantiles)\nFROM " + r.t.red1m +
+		" sum(Calls), sum(Errors), sum(DurationSum), quantilesTDigestMerge(0.5, 0.95, 0.99)(DurationQuantiles)\nFROM " + table +
 		"\nWHERE ServiceName = " + p.Add("String", f.Service)
+	if f.Instance != nil {
+		sql += " AND Instance = " + p.Add("String", *f.Instance)
+	}
 	if f.Operation != "" {
 		sql += " AND SpanName = " + p.Add("String", f.Operation)
 	}
@@ -91,18 +102,43 @@ type PeerCallStats struct {
 	Quantiles                    Quantiles
 }
 
+// BrokerEdgeStats are the deliveries of messages Producer published to
+// Destination (of System) and Consumer processed, in a range
+// (broker_edges_1m, migration 0012): one per consumer span, redeliveries
+// included; Errors are the failed deliveries. QueueDelay holds the p50 and
+// p99 of consumer start − producer start, Quantiles the p50, p95 and p99
+// of the consumer spans' durations (ns).
+type BrokerEdgeStats struct {
+	Producer, System, Destination, Consumer string
+	Deliveries, Errors, Redeliveries        uint64
+	QueueDelaySum                           uint64
+	QueueDelay                              Quantiles
+	Quantiles                               Quantiles
+}
+
+// PublishStats are the publish attempts of Service to Destination (of
+// System) in a range (publishes_1m, migration 0012): producer spans, the
+// failed ones in Errors, their durations' quantiles.
+type PublishStats struct {
+	Service, System, Destination string
+	Calls, Errors                uint64
+	Quantiles                    Quantiles
+}
+
 // ServiceGraph is what the service map is drawn from.
 type ServiceGraph struct {
 	Services  []ServiceStats
 	Edges     []EdgeStats
 	PeerCalls []PeerCallStats
+	Brokers   []BrokerEdgeStats
+	Publishes []PublishStats
 }
 
 // ServiceGraph reads the services from red_1m, their calls as the callees
 // saw them from service_edges_1m and as the callers saw them from
 // peer_calls_1m, for the minutes in [start, end), sorted by name.
 func (r *Reader) ServiceGraph(ctx context.Context, start, end time.Time) (*ServiceGraph, error) {
-	g := &ServiceGraph{Services: []ServiceStats{}, Edges: []EdgeStats{}, PeerCalls: []PeerCallStats{}}
+	g := &ServiceGraph{Services: []ServiceStats{}, Edges: []EdgeStats{}, PeerCalls: []PeerCallStats{}, Brokers: []BrokerEdgeStats{}, Publishes: []PublishStats{}}
 	p := chsql.NewParams("p")
 	served := "CAST(SpanKind, 'Int8') IN (2, 5)" // Server, Consumer
 	sql := "SELECT ServiceName, sumIf(Calls, " + served + "), sumIf(Errors, " + served + ")," +
@@ -150,7 +186,83 @@ func (r *Reader) ServiceGraph(ctx context.Context, start, end time.Time) (*Servi
 	if err != nil {
 		return nil, err
 	}
+	p = chsql.NewParams("p")
+	sql = "SELECT ProducerService, System, Destination, ConsumerService, sum(Deliveries), sum(Errors), sum(Redeliveries), sum(QueueDelaySum)," +
+		" quantilesTDigestMerge(0.5, 0.99)(QueueDelayQuantiles), quantilesTDigestMerge(0.5, 0.95, 0.99)(DurationQuantiles)\nFROM " + r.t.brokerEdges1m +
+		"\nWHERE " + minutesIn(p, start, end) +
+		"\nGROUP BY ProducerService, System, Destination, ConsumerService ORDER BY ProducerService, System, Destination, ConsumerService"
+	err = r.query(ctx, nil, sql, p.Args(), func(rows driverRows) error {
+		var b BrokerEdgeStats
+		if err := rows.Scan(&b.Producer, &b.System, &b.Destination, &b.Consumer, &b.Deliveries, &b.Errors, &b.Redeliveries, &b.QueueDelaySum,
+			(*[]float64)(&b.QueueDelay), (*[]float64)(&b.Quantiles)); err != nil {
+			return err
+		}
+		g.Brokers = append(g.Brokers, b)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	p = chsql.NewParams("p")
+	sql = "SELECT ServiceName, System, Destination, sum(Calls), sum(Errors), quantilesTDigestMerge(0.5, 0.95, 0.99)(DurationQuantiles)\nFROM " + r.t.publishes1m +
+		"\nWHERE " + minutesIn(p, start, end) +
+		"\nGROUP BY ServiceName, System, Destination ORDER BY ServiceName, System, Destination"
+	err = r.query(ctx, nil, sql, p.Args(), func(rows driverRows) error {
+		var ps PublishStats
+		if err := rows.Scan(&ps.Service, &ps.System, &ps.Destination, &ps.Calls, &ps.Errors, (*[]float64)(&ps.Quantiles)); err != nil {
+			return err
+		}
+		g.Publishes = append(g.Publishes, ps)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
 	return g, nil
+}
+
+// InstanceStats are what one process of a service (its
+// service.instance.id; "" for spans without one) did in a range: calls,
+// failed calls and duration quantiles of the spans selected, and the
+// minutes it was seen in.
+type InstanceStats struct {
+	Instance      string
+	Calls, Errors uint64
+	Quantiles     Quantiles
+	First, Last   time.Time // the first and last minute with spans
+}
+
+// InstanceFilter selects the spans Instances counts.
+type InstanceFilter struct {
+	Service    string
+	Operation  string           // empty: every operation
+	Kind       *ptrace.SpanKind // nil: every kind
+	Start, End time.Time        // the minutes that start in [Start, End)
+}
+
+// Instances reads a service's instances in a range from red_instance_1m,
+// busiest first.
+func (r *Reader) Instances(ctx context.Context, f InstanceFilter) ([]InstanceStats, error) {
+	p := chsql.NewParams("p")
+	sql := "SELECT Instance, sum(Calls) AS calls, sum(Errors), quantilesTDigestMerge(0.5, 0.95, 0.99)(DurationQuantiles), min(Timestamp), max(Timestamp)\nFROM " +
+		r.t.redInstance1m + "\nWHERE ServiceName = " + p.Add("String", f.Service)
+	if f.Operation != "" {
+		sql += " AND SpanName = " + p.Add("String", f.Operation)
+	}
+	if f.Kind != nil {
+		sql += " AND CAST(SpanKind, 'Int8') = " + p.Add("Int8", int8(*f.Kind))
+	}
+	sql += " AND " + minutesIn(p, f.Start, f.End) + "\nGROUP BY Instance ORDER BY calls DESC, Instance"
+	out := []InstanceStats{}
+	err := r.query(ctx, nil, sql, p.Args(), func(rows driverRows) error {
+		var s InstanceStats
+		if err := rows.Scan(&s.Instance, &s.Calls, &s.Errors, (*[]float64)(&s.Quantiles), &s.First, &s.Last); err != nil {
+			return err
+		}
+		out = append(out, s)
+		return nil
+	})
+	return out, err
 }
 
 // minutesIn is the condition on a per-minute table's Timestamp for the

@@ -57,8 +57,9 @@ func TestMigrateTwiceIsNoop(t *testing.T) {
 	}
 	// The migrations, then automatic statistics turned off on every
 	// MergeTree table (the test engine has them; see statistics.go).
-	want := append(allIDs(t), "statistics off attributes_1h", "statistics off logs", "statistics off peer_calls_1m", "statistics off red_1m",
-		"statistics off saved_views", "statistics off schema_migrations", "statistics off service_edges_1m", "statistics off spans", "statistics off trace_index")
+	want := append(allIDs(t), "statistics off attributes_1h", "statistics off broker_edges_1m", "statistics off logs", "statistics off peer_calls_1m", "statistics off publishes_1m",
+		"statistics off red_1m", "statistics off red_instance_1m", "statistics off saved_views", "statistics off schema_migrations",
+		"statistics off service_edges_1m", "statistics off spans", "statistics off trace_index")
 	if !reflect.DeepEqual(applied, want) {
 		t.Fatalf("first Migrate applied %q, want %q", applied, want)
 	}
@@ -77,7 +78,8 @@ func TestMigrateTwiceIsNoop(t *testing.T) {
 	}
 	rows.Close()
 	want = []string{Attributes1hTable, "attributes_1h_log_resources_mv", "attributes_1h_logs_mv", "attributes_1h_span_resources_mv", "attributes_1h_spans_mv",
-		SavedViewsTable, LogsTable, PeerCalls1mTable, "peer_calls_1m_mv", RED1mTable, "red_1m_mv", MigrationsTable, ServiceEdgeEventsTable, ServiceEdges1mTable, "service_edges_1m_mv", SpansTable, TraceIndexTable, "trace_index_mv"}
+		SavedViewsTable, LogsTable, PeerCalls1mTable, "peer_calls_1m_mv", RED1mTable, "red_1m_mv", MigrationsTable, ServiceEdgeEventsTable, ServiceEdges1mTable, "service_edges_1m_mv", SpansTable, TraceIndexTable, "trace_index_mv",
+		BrokerEdgeEventsTable, BrokerEdges1mTable, "broker_edges_1m_mv", Publishes1mTable, "publishes_1m_mv", REDInstance1mTable, "red_instance_1m_mv"}
 	sort.Strings(want)
 	if !reflect.DeepEqual(tables, want) {
 		t.Errorf("tables %q, want %q", tables, want)
@@ -202,7 +204,8 @@ func TestMigrateChangesTTL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"ttl spans 72h0m0s", "ttl trace_index 72h0m0s", "ttl red_1m 2160h0m0s", "ttl service_edges_1m 2160h0m0s", "ttl peer_calls_1m 2160h0m0s", "ttl attributes_1h 2160h0m0s"}
+	want := []string{"ttl spans 72h0m0s", "ttl trace_index 72h0m0s", "ttl red_1m 2160h0m0s", "ttl service_edges_1m 2160h0m0s", "ttl peer_calls_1m 2160h0m0s",
+		"ttl broker_edges_1m 2160h0m0s", "ttl publishes_1m 2160h0m0s", "ttl red_instance_1m 2160h0m0s", "ttl attributes_1h 2160h0m0s"}
 	if !reflect.DeepEqual(applied, want) {
 		t.Errorf("applied %q, want %q", applied, want)
 	}
@@ -352,6 +355,7 @@ func TestColumnListsMatchTables(t *testing.T) {
 		SpansTable:             SpansColumns(),
 		LogsTable:              LogsColumns(),
 		ServiceEdgeEventsTable: ServiceEdgeEventsColumns(),
+		BrokerEdgeEventsTable:  BrokerEdgeEventsColumns(),
 	} {
 		// The lists are what writers insert: computed (MATERIALIZED)
 		// columns are the server's.
@@ -842,7 +846,121 @@ func TestTablesDeduplicateInserts(t *testing.T) {
 		t.Fatal(err)
 	}
 	sort.Strings(seen)
-	if want := []string{Attributes1hTable, LogsTable, PeerCalls1mTable, RED1mTable, SavedViewsTable, ServiceEdges1mTable, SpansTable, TraceIndexTable}; !reflect.DeepEqual(seen, want) {
+	if want := []string{Attributes1hTable, BrokerEdges1mTable, LogsTable, PeerCalls1mTable, Publishes1mTable, RED1mTable, REDInstance1mTable, SavedViewsTable, ServiceEdges1mTable, SpansTable, TraceIndexTable}; !reflect.DeepEqual(seen, want) {
 		t.Errorf("MergeTree tables %v, want %v", seen, want)
+	}
+}
+
+// TestAsyncPathTables checks 0012: broker_edge_events folds into
+// broker_edges_1m (deliveries, errors, redeliveries, queue delay), producer
+// spans with a destination fill publishes_1m, and every span fills
+// red_instance_1m under its resource's service.instance.id.
+func TestAsyncPathTables(t *testing.T) {
+	ctx := context.Background()
+	conn, opts := migrated(t, DefaultOptions())
+	db := opts.Database
+	base := time.Now().UTC().Truncate(time.Minute).Add(-5 * time.Minute)
+	ms := func(n int) uint64 { return uint64(time.Duration(n) * time.Millisecond) }
+	insert(t, conn, db, BrokerEdgeEventsTable, BrokerEdgeEventsColumns(),
+		[]any{base.Add(time.Second), "order", "nats", "order.confirmed", "fulfillment", ms(10), ms(5), true, false},
+		[]any{base.Add(2 * time.Second), "order", "nats", "order.confirmed", "fulfillment", ms(30), ms(5), true, true},
+		[]any{base.Add(3 * time.Second), "order", "nats", "order.confirmed", "fulfillment", ms(50), ms(7), false, true},
+		[]any{base.Add(4 * time.Second), "order", "nats", "order.cancelled", "fulfillment", ms(20), ms(3), false, false},
+	)
+	var stored uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM "+db+".broker_edge_events").Scan(&stored); err != nil || stored != 0 {
+		t.Errorf("broker_edge_events stored %d rows (%v); it must be a Null table", stored, err)
+	}
+	rows, err := conn.Query(ctx, `
+		SELECT ProducerService, System, Destination, ConsumerService, sum(Deliveries), sum(Errors), sum(Redeliveries),
+		       sum(QueueDelaySum), quantilesTDigestMerge(0.5, 0.99)(QueueDelayQuantiles), sum(DurationSum)
+		FROM `+db+`.broker_edges_1m
+		GROUP BY ProducerService, System, Destination, ConsumerService ORDER BY Destination`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var producer, system, dest, consumer string
+		var deliveries, errs, redeliveries, delaySum, durSum uint64
+		var delay []float64
+		if err := rows.Scan(&producer, &system, &dest, &consumer, &deliveries, &errs, &redeliveries, &delaySum, &delay, &durSum); err != nil {
+			t.Fatal(err)
+		}
+		if len(delay) != 2 || delay[1] < delay[0] {
+			t.Errorf("%s queue delay quantiles %v", dest, delay)
+		}
+		got = append(got, fmt.Sprintf("%s→%s/%s→%s deliveries=%d errors=%d redeliveries=%d delay=%v duration=%v",
+			producer, system, dest, consumer, deliveries, errs, redeliveries, time.Duration(delaySum), time.Duration(durSum)))
+	}
+	rows.Close()
+	want := []string{
+		"order→nats/order.cancelled→fulfillment deliveries=1 errors=0 redeliveries=0 delay=20ms duration=3ms",
+		"order→nats/order.confirmed→fulfillment deliveries=3 errors=2 redeliveries=2 delay=90ms duration=17ms",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("broker_edges_1m:\n got %q\nwant %q", got, want)
+	}
+
+	cols := SpansColumns()
+	span := func(service, instance, name string, kind, status int8, attrs map[string]string) []any {
+		res := `{"service.name":{"stringValue":"` + service + `"}`
+		if instance != "" {
+			res += `,"service.instance.id":{"stringValue":"` + instance + `"}`
+		}
+		return row(cols, map[string]any{
+			"Timestamp": base.Add(10 * time.Second), "ServiceName": service, "SpanName": name, "SpanKind": kind,
+			"StatusCode": status, "Duration": ms(4), "ResourceAttributes": res + "}", "AttrStr": attrs,
+		})
+	}
+	insert(t, conn, db, SpansTable, cols,
+		span("order", "order-1", "POST /v1/orders", 2, 0, map[string]string{}),
+		span("order", "order-1", "POST /v1/orders", 2, 2, map[string]string{}),
+		span("order", "order-2", "POST /v1/orders", 2, 0, map[string]string{}),
+		span("order", "order-2", "publish order.confirmed", 4, 0, map[string]string{"messaging.system": "nats", "messaging.destination.name": "order.confirmed"}),
+		span("order", "order-2", "publish order.confirmed", 4, 2, map[string]string{"messaging.system": "nats", "messaging.destination.name": "order.confirmed"}),
+		span("order", "", "publish audit", 4, 0, map[string]string{}), // no destination: not a publish of the map
+		span("fulfillment", "", "process order.confirmed", 5, 0, map[string]string{"messaging.destination.name": "order.confirmed"}),
+	)
+	var pubs []string
+	rows, err = conn.Query(ctx, "SELECT ServiceName, System, Destination, sum(Calls), sum(Errors) FROM "+db+".publishes_1m GROUP BY ServiceName, System, Destination")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var svc, system, dest string
+		var calls, errs uint64
+		if err := rows.Scan(&svc, &system, &dest, &calls, &errs); err != nil {
+			t.Fatal(err)
+		}
+		pubs = append(pubs, fmt.Sprintf("%s %s/%s calls=%d errors=%d", svc, system, dest, calls, errs))
+	}
+	rows.Close()
+	if want := []string{"order nats/order.confirmed calls=2 errors=1"}; !reflect.DeepEqual(pubs, want) {
+		t.Errorf("publishes_1m: %q, want %q", pubs, want)
+	}
+	var byInstance []string
+	rows, err = conn.Query(ctx, "SELECT ServiceName, Instance, toString(SpanKind), sum(Calls), sum(Errors) FROM "+db+".red_instance_1m GROUP BY ServiceName, Instance, SpanKind ORDER BY ServiceName, Instance, SpanKind")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var svc, inst, kind string
+		var calls, errs uint64
+		if err := rows.Scan(&svc, &inst, &kind, &calls, &errs); err != nil {
+			t.Fatal(err)
+		}
+		byInstance = append(byInstance, fmt.Sprintf("%s/%q %s calls=%d errors=%d", svc, inst, kind, calls, errs))
+	}
+	rows.Close()
+	wantInstances := []string{
+		`fulfillment/"" Consumer calls=1 errors=0`,
+		`order/"" Producer calls=1 errors=0`,
+		`order/"order-1" Server calls=2 errors=1`,
+		`order/"order-2" Server calls=1 errors=0`,
+		`order/"order-2" Producer calls=2 errors=1`,
+	}
+	if !reflect.DeepEqual(byInstance, wantInstances) {
+		t.Errorf("red_instance_1m:\n got %q\nwant %q", byInstance, wantInstances)
 	}
 }

@@ -106,7 +106,7 @@ func TestRenderVersionsInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantIDs := []string{"0001_spans", "0002_trace_index", "0003_logs", "0004_red_1m", "0005_service_edges", "0006_spans_trace_id_index", "0007_spans_compact_parts", "0008_insert_deduplication", "0009_peer_calls_and_log_search", "0010_attributes_1h", "0011_saved_views"}
+	wantIDs := []string{"0001_spans", "0002_trace_index", "0003_logs", "0004_red_1m", "0005_service_edges", "0006_spans_trace_id_index", "0007_spans_compact_parts", "0008_insert_deduplication", "0009_peer_calls_and_log_search", "0010_attributes_1h", "0011_saved_views", "0012_async_paths"}
 	if len(migrations) != len(wantIDs) {
 		t.Fatalf("got %d migrations, want %d", len(migrations), len(wantIDs))
 	}

@@ -57,7 +57,8 @@ type Options struct {
 	// LogsTTL is how long log records are kept. 0 keeps them forever.
 	LogsTTL time.Duration
 	// MetricsTTL is how long the aggregates (red_1m, service_edges_1m,
-	// peer_calls_1m, attributes_1h) are kept. 0 keeps them forever.
+	// peer_calls_1m, broker_edges_1m, publishes_1m, red_instance_1m,
+	// attributes_1h) are kept. 0 keeps them forever.
 	MetricsTTL time.Duration
 
 	// ShortenSpansTTL, ShortenLogsTTL and ShortenMetricsTTL let Migrate
@@ -302,6 +303,9 @@ var ttlSpecs = []ttlSpec{
 	{RED1mTable, "Timestamp", metricsRetention},
 	{ServiceEdges1mTable, "Timestamp", metricsRetention},
 	{PeerCalls1mTable, "Timestamp", metricsRetention},
+	{BrokerEdges1mTable, "Timestamp", metricsRetention},
+	{Publishes1mTable, "Timestamp", metricsRetention},
+	{REDInstance1mTable, "Timestamp", metricsRetention},
 	{Attributes1hTable, "Timestamp", metricsRetention},
 }
 

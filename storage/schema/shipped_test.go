@@ -29,6 +29,7 @@ var shippedChecksums = map[string]string{
 	"0009_peer_calls_and_log_search.sql": "c3cd409e651cd69cac9a7c896bde0560116f80178a230569c24c3cdf9c6b4992",
 	"0010_attributes_1h.sql":             "f7e4685bbffb18fff756e23d262434a88567af112d7d6589b9144b1e13c79b43",
 	"0011_saved_views.sql":               "d2aac34af4e009f55eda4e5bba8250c106a89453b2e16b77570b1251c897982d",
+	"0012_async_paths.sql":               "94d78c991acd84e71822d6c948b01f39b66c1b95393c44f982e47561c9da38ae",
 }
 
 const shippedRule = "a shipped migration is never edited; add a new migration instead"

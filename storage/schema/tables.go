@@ -24,6 +24,21 @@ const (
 	// the caller saw them, breaker short-circuits included (0009). Filled
 	// by a materialized view on spans.
 	PeerCalls1mTable = "peer_calls_1m"
+	// BrokerEdgeEventsTable receives one row per delivery of a message from
+	// a producer span to a consumer span from the exporter (0012). It
+	// stores nothing: a materialized view folds the rows into
+	// BrokerEdges1mTable.
+	BrokerEdgeEventsTable = "broker_edge_events"
+	// BrokerEdges1mTable holds per-minute deliveries, errors, redeliveries,
+	// queue delay and processing time per producer service → destination →
+	// consumer service (0012).
+	BrokerEdges1mTable = "broker_edges_1m"
+	// Publishes1mTable holds per-minute publish attempts per service and
+	// destination (0012). Filled by a materialized view on spans.
+	Publishes1mTable = "publishes_1m"
+	// REDInstance1mTable is RED1mTable per service.instance.id (0012).
+	// Filled by a materialized view on spans.
+	REDInstance1mTable = "red_instance_1m"
 	// Attributes1hTable holds, per hour, service, signal (span or log) and
 	// attribute key, how often the key occurs, a sketch of its number of
 	// distinct values and its most frequent values (0010). Filled by
@@ -140,6 +155,12 @@ func LogsColumns() []string {
 // service_edge_events (see migrations/0005_service_edges.sql).
 func ServiceEdgeEventsColumns() []string {
 	return []string{"Timestamp", "ParentService", "ChildService", "Duration", "IsError"}
+}
+
+// BrokerEdgeEventsColumns lists the columns the exporter inserts into
+// broker_edge_events (see migrations/0012_async_paths.sql).
+func BrokerEdgeEventsColumns() []string {
+	return []string{"Timestamp", "ProducerService", "System", "Destination", "ConsumerService", "QueueDelay", "Duration", "IsError", "Redelivery"}
 }
 
 // resourceAndScopeColumns are the same in spans and logs.

@@ -1,7 +1,9 @@
 // Package servicegraph finds the service-graph edges of spans: one edge per
 // span whose parent span belongs to another service (the rows of
 // service_edge_events, migration 0005, summed into service_edges_1m for the
-// service map). The writer (storage/writer) calls it for every batch of
+// service map), and one broker edge per CONSUMER span whose parent is a
+// PRODUCER span (a message delivered through a broker: the rows of
+// broker_edge_events, migration 0012). The writer (storage/writer) calls it for every batch of
 // spans it stored, inside the exporter process, with a Cache that lives as
 // long as the writer.
 //
@@ -18,6 +20,17 @@
 // (half the TTL), the previous generation is dropped and the current one
 // becomes previous. Lookups check both, so an entry lives between TTL/2 and
 // TTL, and memory is bounded by 2 × size/2 entries without a per-entry list.
+//
+// A hop through a broker is not a call: the producer does not wait for
+// the consumer, and one message may be delivered many times. So a consumer
+// span whose parent is a producer span (the messaging conventions'
+// creation context) makes a broker edge instead of a call edge, keyed by
+// the destination (the producer's messaging.destination.name, else the
+// consumer's) and carrying the queue delay, consumer start − producer
+// start. One per consumer span: every delivery, redeliveries included.
+// A pair without any destination name stays a call edge, as before 0012.
+// Producer spans are remembered with their start and destination in a
+// third two-generation map, beside seen.
 //
 // A span already in seen is a duplicate (at-least-once redelivery, or a
 // client that sent it twice): it produces no second edge.
@@ -83,23 +96,63 @@ type Span struct {
 	Start       int64  // unix ns
 	Duration    uint64 // ns
 	IsError     bool
+	Kind        Kind
+	// Messaging is set on producer and consumer spans (both fields
+	// interned); empty on others.
+	Messaging Messaging
+	// Redelivery marks a consumer span of a delivery other than the
+	// message's first.
+	Redelivery bool
+}
+
+// Kind is what the edge logic tells apart among span kinds.
+type Kind uint8
+
+// Kinds of spans.
+const (
+	KindOther Kind = iota
+	KindProducer
+	KindConsumer
+)
+
+// Messaging names where a message went: messaging.system and
+// messaging.destination.name.
+type Messaging struct {
+	System, Destination string
 }
 
 // waitingChild is a span whose parent has not been seen yet.
 type waitingChild struct {
-	service  string
-	start    int64
-	duration uint64
-	isError  bool
+	service    string
+	start      int64
+	duration   uint64
+	isError    bool
+	consumer   bool
+	redelivery bool
+	messaging  Messaging
 }
 
-// Edge is one row of service_edge_events: a call from Parent to Child, with
-// the child span's start, duration and error status.
+// producer is what the cache remembers of a producer span.
+type producer struct {
+	start     int64
+	messaging Messaging
+}
+
+// Edge is one row of service_edge_events, a call from Parent to Child with
+// the child span's start, duration and error status; or, when Broker is
+// set, one row of broker_edge_events: a delivery from the producer Parent
+// through Messaging's destination to the consumer Child, with the
+// consumer span's start, duration and error status and the queue delay.
 type Edge struct {
 	Start         int64 // unix ns
 	Parent, Child string
 	Duration      uint64 // ns
 	IsError       bool
+
+	Broker     bool
+	Messaging  Messaging
+	QueueDelay uint64 // ns: consumer start − producer start, 0 when negative
+	Redelivery bool
 }
 
 // Cache remembers spans across batches to pair children with parents. It is
@@ -111,6 +164,7 @@ type Cache struct {
 	now       func() time.Time
 	genStart  time.Time
 	seen      [2]map[SpanKey]string // [0] current, [1] previous
+	producers [2]map[SpanKey]producer
 	waiting   [2]map[SpanKey][]waitingChild
 	nWaiting  int // children in waiting[0]
 	evictions int // entries dropped before their parent came (cumulative)
@@ -121,12 +175,13 @@ type Cache struct {
 func NewCache(size int, ttl time.Duration, now func() time.Time) *Cache {
 	gen := max(size/2, 1)
 	return &Cache{
-		genSize:  gen,
-		genAge:   max(ttl/2, time.Millisecond),
-		now:      now,
-		genStart: now(),
-		seen:     [2]map[SpanKey]string{make(map[SpanKey]string), make(map[SpanKey]string)},
-		waiting:  [2]map[SpanKey][]waitingChild{make(map[SpanKey][]waitingChild), make(map[SpanKey][]waitingChild)},
+		genSize:   gen,
+		genAge:    max(ttl/2, time.Millisecond),
+		now:       now,
+		genStart:  now(),
+		seen:      [2]map[SpanKey]string{make(map[SpanKey]string), make(map[SpanKey]string)},
+		producers: [2]map[SpanKey]producer{make(map[SpanKey]producer), make(map[SpanKey]producer)},
+		waiting:   [2]map[SpanKey][]waitingChild{make(map[SpanKey][]waitingChild), make(map[SpanKey][]waitingChild)},
 	}
 }
 
@@ -139,8 +194,10 @@ func (c *Cache) maybeRotate() {
 	}
 	// Reuse the old maps' memory for the new generation.
 	clear(c.seen[1])
+	clear(c.producers[1])
 	clear(c.waiting[1])
 	c.seen[0], c.seen[1] = c.seen[1], c.seen[0]
+	c.producers[0], c.producers[1] = c.producers[1], c.producers[0]
 	c.waiting[0], c.waiting[1] = c.waiting[1], c.waiting[0]
 	c.nWaiting = 0
 	c.genStart = c.now()
@@ -152,6 +209,46 @@ func (c *Cache) lookup(k SpanKey) (string, bool) {
 	}
 	s, ok := c.seen[1][k]
 	return s, ok
+}
+
+func (c *Cache) lookupProducer(k SpanKey) (producer, bool) {
+	if p, ok := c.producers[0][k]; ok {
+		return p, true
+	}
+	p, ok := c.producers[1][k]
+	return p, ok
+}
+
+// hop is the edge from a parent span in service parent (p set when the
+// parent is a producer span) to a child; ok is false when it is no edge
+// (a call within one service).
+func hop(parent string, p *producer, child waitingChild) (Edge, bool) {
+	if child.consumer && p != nil {
+		m := p.messaging
+		if m.Destination == "" {
+			m.Destination = child.messaging.Destination
+		}
+		if m.System == "" {
+			m.System = child.messaging.System
+		}
+		if m.Destination != "" {
+			var delay uint64
+			if child.start > p.start {
+				delay = uint64(child.start - p.start)
+			}
+			return Edge{Start: child.start, Parent: parent, Child: child.service, Duration: child.duration, IsError: child.isError,
+				Broker: true, Messaging: m, QueueDelay: delay, Redelivery: child.redelivery}, true
+		}
+	}
+	if parent == child.service {
+		return Edge{}, false
+	}
+	return Edge{Start: child.start, Parent: parent, Child: child.service, Duration: child.duration, IsError: child.isError}, true
+}
+
+func (s *Span) asChild() waitingChild {
+	return waitingChild{service: s.Service, start: s.Start, duration: s.Duration, isError: s.IsError,
+		consumer: s.Kind == KindConsumer, redelivery: s.Redelivery, messaging: s.Messaging}
 }
 
 func (c *Cache) takeWaiting(k SpanKey) []waitingChild {
@@ -182,6 +279,9 @@ func (c *Cache) Resolve(spans []Span, dst []Edge) []Edge {
 		}
 		c.maybeRotate()
 		c.seen[0][s.Key] = s.Service
+		if s.Kind == KindProducer {
+			c.producers[0][s.Key] = producer{start: s.Start, messaging: s.Messaging}
+		}
 	}
 	// Children that arrived in earlier batches and waited for these spans.
 	for i := range spans {
@@ -189,10 +289,13 @@ func (c *Cache) Resolve(spans []Span, dst []Edge) []Edge {
 		if s.Service == "" {
 			continue
 		}
+		var p *producer
+		if s.Kind == KindProducer {
+			p = &producer{start: s.Start, messaging: s.Messaging}
+		}
 		for _, kid := range c.takeWaiting(s.Key) {
-			if kid.service != s.Service {
-				dst = append(dst, Edge{Start: kid.start, Parent: s.Service, Child: kid.service,
-					Duration: kid.duration, IsError: kid.isError})
+			if e, ok := hop(s.Service, p, kid); ok {
+				dst = append(dst, e)
 			}
 		}
 	}
@@ -203,15 +306,19 @@ func (c *Cache) Resolve(spans []Span, dst []Edge) []Edge {
 			continue
 		}
 		if parent, ok := c.lookup(s.Parent); ok {
-			if parent != s.Service {
-				dst = append(dst, Edge{Start: s.Start, Parent: parent, Child: s.Service,
-					Duration: s.Duration, IsError: s.IsError})
+			var p *producer
+			if s.Kind == KindConsumer {
+				if pr, ok := c.lookupProducer(s.Parent); ok {
+					p = &pr
+				}
+			}
+			if e, ok := hop(parent, p, s.asChild()); ok {
+				dst = append(dst, e)
 			}
 			continue
 		}
 		c.maybeRotate()
-		c.waiting[0][s.Parent] = append(c.waiting[0][s.Parent], waitingChild{
-			service: s.Service, start: s.Start, duration: s.Duration, isError: s.IsError})
+		c.waiting[0][s.Parent] = append(c.waiting[0][s.Parent], s.asChild())
 		c.nWaiting++
 	}
 	return dst

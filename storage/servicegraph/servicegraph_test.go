@@ -1,6 +1,7 @@
 package servicegraph
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -105,5 +106,76 @@ func TestEdgeCacheIsBounded(t *testing.T) {
 	}
 	if c.evictions == 0 {
 		t.Error("no waiting child was ever evicted")
+	}
+}
+
+func brokerNames(rows []Edge) []string {
+	var out []string
+	for _, r := range rows {
+		if r.Broker {
+			out = append(out, fmt.Sprintf("%s->%s/%s->%s delay=%v redelivery=%v error=%v", r.Parent, r.Messaging.System, r.Messaging.Destination, r.Child,
+				time.Duration(r.QueueDelay), r.Redelivery, r.IsError))
+		} else {
+			out = append(out, r.Parent+"->"+r.Child)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// A consumer span under a producer span is a broker edge, one per
+// delivery, with the queue delay; in either arrival order.
+func TestBrokerEdges(t *testing.T) {
+	clock := &fakeClock{t: baseTime}
+	c := NewCache(100, time.Minute, clock.now)
+	at := func(ms int) int64 { return baseTime.Add(time.Duration(ms) * time.Millisecond).UnixNano() }
+	pub := edgeSpanOf(1, 2, 1, "order")
+	pub.Kind, pub.Start = KindProducer, at(100)
+	pub.Messaging = Messaging{System: "nats", Destination: "order.confirmed"}
+	deliver := func(span byte, startMs int, redelivery, failed bool) Span {
+		s := edgeSpanOf(1, span, 2, "fulfillment")
+		s.Kind, s.Start, s.Redelivery, s.IsError = KindConsumer, at(startMs), redelivery, failed
+		s.Messaging = Messaging{System: "nats", Destination: "order.confirmed"}
+		return s
+	}
+	// The first delivery arrives before its producer; the producer with
+	// its own parent (a call from gateway: no broker edge) next; two
+	// redeliveries after.
+	got := c.Resolve([]Span{deliver(3, 130, false, true)}, nil)
+	if len(got) != 0 {
+		t.Fatalf("edges %v before the producer came", brokerNames(got))
+	}
+	got = c.Resolve([]Span{edgeSpanOf(1, 1, 0, "gateway"), pub}, nil)
+	want := []string{"gateway->order", "order->nats/order.confirmed->fulfillment delay=30ms redelivery=false error=true"}
+	if !slices.Equal(brokerNames(got), want) {
+		t.Fatalf("edges %v, want %v", brokerNames(got), want)
+	}
+	got = c.Resolve([]Span{deliver(4, 400, true, true), deliver(5, 1100, true, false)}, nil)
+	want = []string{
+		"order->nats/order.confirmed->fulfillment delay=1s redelivery=true error=false",
+		"order->nats/order.confirmed->fulfillment delay=300ms redelivery=true error=true",
+	}
+	if !slices.Equal(brokerNames(got), want) {
+		t.Fatalf("redeliveries: edges %v, want %v", brokerNames(got), want)
+	}
+
+	// A consumer under a non-producer parent is a call; a producer →
+	// consumer pair naming no destination too; a consumer in the
+	// producer's own service is a broker edge (the hop went through the
+	// broker even so).
+	plain := edgeSpanOf(2, 2, 1, "worker")
+	plain.Kind = KindConsumer
+	unnamedPub := edgeSpanOf(2, 3, 0, "order")
+	unnamedPub.Kind = KindProducer
+	unnamedCons := edgeSpanOf(2, 4, 3, "worker")
+	unnamedCons.Kind = KindConsumer
+	selfPub := edgeSpanOf(2, 5, 0, "order")
+	selfPub.Kind, selfPub.Messaging = KindProducer, Messaging{Destination: "order.audit"}
+	selfCons := edgeSpanOf(2, 6, 5, "order")
+	selfCons.Kind = KindConsumer
+	got = c.Resolve([]Span{edgeSpanOf(2, 1, 0, "api"), plain, unnamedPub, unnamedCons, selfPub, selfCons}, nil)
+	want = []string{"api->worker", "order->/order.audit->order delay=0s redelivery=false error=false", "order->worker"}
+	if !slices.Equal(brokerNames(got), want) {
+		t.Fatalf("edges %v, want %v", brokerNames(got), want)
 	}
 }

@@ -281,7 +281,7 @@ func (s *insertSpy) inserts(table string) int {
 func TestFailedEdgesAreRetriedWithoutTheSpans(t *testing.T) {
 	_, db := newStore(t)
 	spy := newInsertSpy(t)
-	conn, err := storage.Open(context.Background(), spy.srv.URL+"/"+db)
+	conn, err := storage.Open(context.Background(), chtest.DSNVia(t, spy.srv.Listener.Addr().String(), db))
 	if err != nil {
 		t.Fatal(err)
 	}

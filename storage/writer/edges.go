@@ -9,6 +9,51 @@ import (
 	"github.com/tracehouse/tracehouse/storage/servicegraph"
 )
 
+// splitEdges separates calls (service_edge_events) from broker hops
+// (broker_edge_events). edges is left as it is: it may be kept for a
+// retry.
+func splitEdges(edges []servicegraph.Edge) (calls, broker []servicegraph.Edge) {
+	for _, e := range edges {
+		if e.Broker {
+			broker = append(broker, e)
+		}
+	}
+	if len(broker) == 0 {
+		return edges, nil
+	}
+	calls = make([]servicegraph.Edge, 0, len(edges)-len(broker))
+	for _, e := range edges {
+		if !e.Broker {
+			calls = append(calls, e)
+		}
+	}
+	return calls, broker
+}
+
+// brokerEdgeColumns are the columns of broker_edge_events for broker
+// edges, in schema.BrokerEdgeEventsColumns order.
+func brokerEdgeColumns(edges []servicegraph.Edge) []nativeblock.Column {
+	ts := make([]time.Time, len(edges))
+	producer := make([]string, len(edges))
+	system := make([]string, len(edges))
+	dest := make([]string, len(edges))
+	consumer := make([]string, len(edges))
+	delay := make([]uint64, len(edges))
+	duration := make([]uint64, len(edges))
+	isError := make([]bool, len(edges))
+	redelivery := make([]bool, len(edges))
+	for i, e := range edges {
+		ts[i] = time.Unix(0, e.Start)
+		producer[i], system[i], dest[i], consumer[i] = e.Parent, e.Messaging.System, e.Messaging.Destination, e.Child
+		delay[i], duration[i], isError[i], redelivery[i] = e.QueueDelay, e.Duration, e.IsError, e.Redelivery
+	}
+	return []nativeblock.Column{
+		{Name: "Timestamp", Values: ts}, {Name: "ProducerService", Values: producer}, {Name: "System", Values: system},
+		{Name: "Destination", Values: dest}, {Name: "ConsumerService", Values: consumer}, {Name: "QueueDelay", Values: delay},
+		{Name: "Duration", Values: duration}, {Name: "IsError", Values: isError}, {Name: "Redelivery", Values: redelivery},
+	}
+}
+
 // edgeColumns are the columns of service_edge_events for edges, in
 // schema.ServiceEdgeEventsColumns order.
 func edgeColumns(edges []servicegraph.Edge) []nativeblock.Column {

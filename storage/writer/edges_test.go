@@ -88,3 +88,83 @@ func TestMissingServiceName(t *testing.T) {
 		t.Error("read back a service.name the resource did not have")
 	}
 }
+
+// A message published by order and delivered three times to fulfillment
+// (two failures, then success) reaches broker_edges_1m as three deliveries
+// with two redeliveries and their queue delays, not as a call edge; the
+// publishes reach publishes_1m. The consumers come first, as they do when
+// the producer's batch is exported later.
+func TestBrokerEdgesStored(t *testing.T) {
+	conn, db := newStore(t)
+	ctx := context.Background()
+	w := NewWriter(conn, Options{Database: db})
+	id := traceID(7)
+
+	newResource := func(td ptrace.Traces, service string) ptrace.SpanSlice {
+		rs := td.ResourceSpans().AppendEmpty()
+		rs.Resource().Attributes().PutStr("service.name", service)
+		return rs.ScopeSpans().AppendEmpty().Spans()
+	}
+	producers, consumers := ptrace.NewTraces(), ptrace.NewTraces()
+	order := newResource(producers, "order")
+	server := order.AppendEmpty()
+	server.SetTraceID(id)
+	server.SetSpanID(spanID(1))
+	server.SetKind(ptrace.SpanKindServer)
+	server.SetStartTimestamp(ts(0))
+	server.SetEndTimestamp(ts(50 * time.Millisecond))
+	pub := order.AppendEmpty()
+	pub.SetTraceID(id)
+	pub.SetSpanID(spanID(2))
+	pub.SetParentSpanID(spanID(1))
+	pub.SetName("publish order.confirmed")
+	pub.SetKind(ptrace.SpanKindProducer)
+	pub.SetStartTimestamp(ts(40 * time.Millisecond))
+	pub.SetEndTimestamp(ts(45 * time.Millisecond))
+	pub.Attributes().PutStr("messaging.system", "nats")
+	pub.Attributes().PutStr("messaging.destination.name", "order.confirmed")
+	fulfillment := newResource(consumers, "fulfillment")
+	for i, startMs := range []int{60, 300, 900} {
+		d := fulfillment.AppendEmpty()
+		d.SetTraceID(id)
+		d.SetSpanID(spanID(byte(10 + i)))
+		d.SetParentSpanID(spanID(2))
+		d.SetName("process order.confirmed")
+		d.SetKind(ptrace.SpanKindConsumer)
+		d.SetStartTimestamp(ts(time.Duration(startMs) * time.Millisecond))
+		d.SetEndTimestamp(ts(time.Duration(startMs+10) * time.Millisecond))
+		d.Attributes().PutStr("messaging.destination.name", "order.confirmed")
+		d.Attributes().PutInt("messaging.nats.message.delivery_count", int64(i+1))
+		if i < 2 {
+			d.Status().SetCode(ptrace.StatusCodeError)
+		}
+	}
+	if st, err := w.WriteTracesStats(ctx, consumers); err != nil || st.Edges != 0 {
+		t.Fatalf("consumers first: %d edges, %v; want none yet", st.Edges, err)
+	}
+	if st, err := w.WriteTracesStats(ctx, producers); err != nil || st.Edges != 3 {
+		t.Fatalf("producers: %d edges, %v; want the 3 deliveries", st.Edges, err)
+	}
+	// Writing both again stores nothing new.
+	if st, err := w.WriteTracesStats(ctx, consumers); err != nil || st.Edges != 0 {
+		t.Fatalf("redelivered batch: %d edges, %v", st.Edges, err)
+	}
+
+	var deliveries, errs, redeliveries, delaySum, calls uint64
+	row := conn.QueryRow(ctx, "SELECT sum(Deliveries), sum(Errors), sum(Redeliveries), sum(QueueDelaySum) FROM "+db+".broker_edges_1m"+
+		" WHERE ProducerService = 'order' AND System = 'nats' AND Destination = 'order.confirmed' AND ConsumerService = 'fulfillment'")
+	if err := row.Scan(&deliveries, &errs, &redeliveries, &delaySum); err != nil {
+		t.Fatal(err)
+	}
+	// Queue delays from the publish's start (40ms): 20, 260 and 860 ms.
+	if deliveries != 3 || errs != 2 || redeliveries != 2 || time.Duration(delaySum) != 1140*time.Millisecond {
+		t.Errorf("broker_edges_1m: deliveries=%d errors=%d redeliveries=%d delay=%v; want 3, 2, 2, 1.14s", deliveries, errs, redeliveries, time.Duration(delaySum))
+	}
+	if err := conn.QueryRow(ctx, "SELECT count() FROM "+db+".service_edges_1m").Scan(&calls); err != nil || calls != 0 {
+		t.Errorf("service_edges_1m has %d rows (%v): a broker hop is not a call", calls, err)
+	}
+	var publishes uint64
+	if err := conn.QueryRow(ctx, "SELECT sum(Calls) FROM "+db+".publishes_1m WHERE ServiceName = 'order' AND Destination = 'order.confirmed'").Scan(&publishes); err != nil || publishes != 1 {
+		t.Errorf("publishes_1m counts %d publishes (%v), want 1", publishes, err)
+	}
+}

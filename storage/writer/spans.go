@@ -2,6 +2,8 @@ package writer
 
 import (
 	"math"
+	"strconv"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -63,7 +65,7 @@ type spanColumns struct {
 	enc  anyvalue.Encoder
 	dict nativeblock.StrDict // for the LowCardinality(String) columns, one at a time
 
-	block, edgeBlock nativeblock.Encoder // the Native blocks sent, kept with the buffers
+	block, edgeBlock, brokerBlock nativeblock.Encoder // the Native blocks sent, kept with the buffers
 }
 
 func newSpanColumns(maxDepth int) *spanColumns {
@@ -120,7 +122,7 @@ func (c *spanColumns) reset() {
 // buffer that one huge batch blew up.
 func (c *spanColumns) retainedBytes() int {
 	return c.attrs.str.Cap()*32 + c.attrs.other.Cap()*32 + cap(c.timestamp)*24*8 +
-		c.eventAttrs.Cap()*16 + c.enc.RetainedBytes() + c.block.RetainedBytes() + c.edgeBlock.RetainedBytes()
+		c.eventAttrs.Cap()*16 + c.enc.RetainedBytes() + c.block.RetainedBytes() + c.edgeBlock.RetainedBytes() + c.brokerBlock.RetainedBytes()
 }
 
 // reserve grows the largest buffers, once, to what td needs, when they are
@@ -244,7 +246,7 @@ func (c *spanColumns) add(td ptrace.Traces, st *WriteStats, services *servicegra
 				c.linkDropped.EndRow()
 				c.droppedLinks = append(c.droppedLinks, span.DroppedLinksCount())
 
-				c.edges = append(c.edges, servicegraph.Span{
+				edge := servicegraph.Span{
 					Key:       servicegraph.MakeSpanKey(tid, sid),
 					Parent:    servicegraph.MakeSpanKey(tid, pid),
 					HasParent: !pid.IsEmpty(),
@@ -252,7 +254,17 @@ func (c *spanColumns) add(td ptrace.Traces, st *WriteStats, services *servicegra
 					Start:     int64(start),
 					Duration:  duration,
 					IsError:   code == int8(ptrace.StatusCodeError),
-				})
+				}
+				switch span.Kind() {
+				case ptrace.SpanKindProducer:
+					edge.Kind = servicegraph.KindProducer
+					edge.Messaging = messagingOf(span.Attributes(), services)
+				case ptrace.SpanKindConsumer:
+					edge.Kind = servicegraph.KindConsumer
+					edge.Messaging = messagingOf(span.Attributes(), services)
+					edge.Redelivery = isRedelivery(span.Attributes())
+				}
+				c.edges = append(c.edges, edge)
 			}
 		}
 	}
@@ -295,6 +307,46 @@ func (c *spanColumns) columns() []nativeblock.Column {
 		nativeblock.Column{Name: "Links.DroppedAttributesCount", Values: &c.linkDropped},
 		nativeblock.Column{Name: "DroppedLinksCount", Values: c.droppedLinks},
 	)
+}
+
+// messagingOf reads messaging.system and messaging.destination.name,
+// interned: the edge cache keeps them.
+func messagingOf(attrs pcommon.Map, names *servicegraph.Interner) servicegraph.Messaging {
+	var m servicegraph.Messaging
+	if v, ok := attrs.Get("messaging.system"); ok && v.Type() == pcommon.ValueTypeStr {
+		m.System = names.Intern(strings.ToValidUTF8(v.Str(), "\uFFFD"))
+	}
+	if v, ok := attrs.Get("messaging.destination.name"); ok && v.Type() == pcommon.ValueTypeStr {
+		m.Destination = names.Intern(strings.ToValidUTF8(v.Str(), "\uFFFD"))
+	}
+	return m
+}
+
+// isRedelivery says whether a consumer span is of a delivery other than
+// the message's first. The conventions have no system-neutral attribute
+// for it; the systems that report it name it
+// messaging.<system>.message.delivery_count (Service Bus, and the sample
+// services' NATS JetStream: 1 on the first delivery) or
+// messaging.gcp_pubsub.message.delivery_attempt (1 on the first).
+func isRedelivery(attrs pcommon.Map) bool {
+	redelivered := false
+	attrs.Range(func(k string, v pcommon.Value) bool {
+		if !strings.HasPrefix(k, "messaging.") || !(strings.HasSuffix(k, ".message.delivery_count") || strings.HasSuffix(k, ".message.delivery_attempt")) {
+			return true
+		}
+		var n int64
+		switch v.Type() {
+		case pcommon.ValueTypeInt:
+			n = v.Int()
+		case pcommon.ValueTypeDouble:
+			n = int64(v.Double())
+		case pcommon.ValueTypeStr:
+			n, _ = strconv.ParseInt(v.Str(), 10, 64)
+		}
+		redelivered = n > 1
+		return !redelivered
+	})
+	return redelivered
 }
 
 // serviceName is the resource's service.name as text.

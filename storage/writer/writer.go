@@ -90,7 +90,8 @@ type WriteStats struct {
 	// Native blocks, edges included). Over the native protocol it is 0:
 	// clickhouse-go's batches do not say.
 	Bytes int
-	// Edges is the number of service_edge_events rows written.
+	// Edges is the number of service_edge_events and broker_edge_events
+	// rows written.
 	Edges int
 	// Rejected items can never be stored and were left out: their time
 	// is out of range (StorableTraces), or ClickHouse refused each of them
@@ -151,7 +152,7 @@ type Writer struct {
 	now            func() time.Time
 	maxDepth       int
 
-	spans, logs, edges tableInsert
+	spans, logs, edges, brokerEdges tableInsert
 
 	spanPool freeList[*spanColumns]
 	logPool  freeList[*logColumns]
@@ -193,6 +194,7 @@ func NewWriter(conn driver.Conn, opts Options) *Writer {
 		spans:          newTableInsert(opts.Database, schema.SpansTable, schema.SpansColumns()),
 		logs:           newTableInsert(opts.Database, schema.LogsTable, schema.LogsColumns()),
 		edges:          newTableInsert(opts.Database, schema.ServiceEdgeEventsTable, schema.ServiceEdgeEventsColumns()),
+		brokerEdges:    newTableInsert(opts.Database, schema.BrokerEdgeEventsTable, schema.BrokerEdgeEventsColumns()),
 		services:       servicegraph.NewInterner(10_000),
 	}
 	if opts.EdgeCacheSize > 0 {
@@ -298,11 +300,23 @@ func (w *Writer) writeSpans(ctx context.Context, td ptrace.Traces, st *WriteStat
 }
 
 // writeEdges inserts the edges of the batch whose spans are named by key
-// (their token), which salts the edges' token. When the INSERT fails for a
-// reason worth retrying, the edges are kept for the batch's retry
-// (pendingEdges).
+// (their token), which salts the edges' tokens: the calls into
+// service_edge_events, the broker hops into broker_edge_events. When an
+// INSERT fails for a reason worth retrying, all the edges are kept for the
+// batch's retry (pendingEdges); a table that had stored its part skips it
+// then by its token.
 func (w *Writer) writeEdges(ctx context.Context, c *spanColumns, key string, edges []servicegraph.Edge, st *WriteStats) error {
-	sent, _, err := w.insert(ctx, &w.edges, len(edges), edgeColumns(edges), &c.edgeBlock, key)
+	calls, broker := splitEdges(edges)
+	var sent int
+	var err error
+	if len(calls) > 0 {
+		sent, _, err = w.insert(ctx, &w.edges, len(calls), edgeColumns(calls), &c.edgeBlock, key)
+	}
+	if err == nil && len(broker) > 0 {
+		var n int
+		n, _, err = w.insert(ctx, &w.brokerEdges, len(broker), brokerEdgeColumns(broker), &c.brokerBlock, key)
+		sent += n
+	}
 	if err != nil {
 		kept := !storage.IsPermanent(err)
 		if kept {

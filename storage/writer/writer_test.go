@@ -177,7 +177,7 @@ func TestServerThatDoesNotConvert(t *testing.T) {
 		proxy.ServeHTTP(w, r)
 	}))
 	defer srv.Close()
-	conn, err := storage.Open(context.Background(), srv.URL+"/"+db)
+	conn, err := storage.Open(context.Background(), chtest.DSNVia(t, srv.Listener.Addr().String(), db))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,6 +37,35 @@ type Seed struct {
 	// Shop is the sample shop's traffic over the last minutes: steady load,
 	// then payment in an outage behind order's breaker.
 	Shop SeedShop `json:"shop"`
+	// Async is a checkout whose order event goes through a broker to the
+	// fulfillment worker, with redeliveries and span links.
+	Async SeedAsync `json:"async"`
+}
+
+// SeedAsync describes the checkouts that cross the broker: trace A
+// (served by order-1) publishes order.confirmed, which fulfillment fails
+// twice and handles on the third delivery; trace B (order-2) is handled on
+// its first. Every delivery's process span links to the receive span of
+// the fetch that brought it, in a trace of its own (Receive for the first
+// fetch, which brought both messages; its span links to both publishes).
+type SeedAsync struct {
+	Trace        string   `json:"trace"`
+	TraceB       string   `json:"traceB"`
+	Spans        int      `json:"spans"`
+	PublishSpan  string   `json:"publishSpan"`
+	Deliveries   []string `json:"deliveries"`   // process spans of trace A, in order
+	QueueDelayMs []int    `json:"queueDelayMs"` // of each delivery: its start − the publish's start
+	Receive      string   `json:"receive"`      // the first fetch's trace
+	ReceiveSpan  string   `json:"receiveSpan"`
+	Destination  string   `json:"destination"`
+	Instances    []string `json:"instances"` // order's: A's, then B's
+	// Poison is a third checkout (order-2) whose event fails on each of
+	// its three deliveries and goes to the dead-letter subject: fulfillment
+	// publishes it to DeadLetter under the last delivery.
+	Poison           string   `json:"poison"`
+	PoisonDeliveries []string `json:"poisonDeliveries"`
+	DeadLetter       string   `json:"deadLetter"`
+	DeadLetterSpan   string   `json:"deadLetterSpan"`
 }
 
 // SeedShop describes the shop's traffic.
@@ -72,8 +101,11 @@ type SeedTrace struct {
 
 // traceBuilder builds one trace's spans, grouped by service.
 type traceBuilder struct {
-	td       ptrace.Traces
-	spans    map[string]ptrace.SpanSlice
+	td    ptrace.Traces
+	spans map[string]ptrace.SpanSlice
+	// instance is service.instance.id by service, for the services that
+	// have one.
+	instance map[string]string
 	id       pcommon.TraceID
 	base     time.Time
 	seq      uint32
@@ -106,6 +138,9 @@ func (b *traceBuilder) slice(service string) ptrace.SpanSlice {
 	attrs.PutStr("deployment.environment", "e2e")
 	attrs.PutStr("host.name", service+"-7c9f")
 	attrs.PutInt("process.pid", int64(4000+len(service)))
+	if id := b.instance[service]; id != "" {
+		attrs.PutStr("service.instance.id", id)
+	}
 	ss := rs.ScopeSpans().AppendEmpty()
 	ss.Scope().SetName("github.com/tracehouse/sample-services/" + service)
 	ss.Scope().SetVersion("0.1.0")
@@ -309,7 +344,128 @@ func seedData(t *testing.T, w *writer.Writer, now time.Time) Seed {
 	seed.FixturesStart = now.Add(-55 * time.Minute).UnixMilli()
 	seed.FixturesEnd = now.Add(-11 * time.Minute).UnixMilli()
 	seed.Shop = seedShop(t, w, now)
+	seed.Async = seedAsync(t, w, now.Add(-17*time.Minute))
+	seed.Services = append(seed.Services, "fulfillment")
 	return seed
+}
+
+// seedAsync writes the checkouts that cross the broker (SeedAsync), each
+// service's spans in a batch of its own, the consumer's first, as
+// exporters send them.
+func seedAsync(t *testing.T, w *writer.Writer, base time.Time) SeedAsync {
+	t.Helper()
+	ctx := context.Background()
+	const ms = time.Millisecond
+	out := SeedAsync{Destination: "order.confirmed", Instances: []string{"order-1", "order-2"}}
+	messaging := func(sp ptrace.Span, op, msgID string) {
+		a := sp.Attributes()
+		a.PutStr("messaging.system", "nats")
+		a.PutStr("messaging.operation.name", op)
+		a.PutStr("messaging.destination.name", "order.confirmed")
+		a.PutStr("messaging.message.id", msgID)
+	}
+	checkout := func(num uint32, offset time.Duration, instance string) (*traceBuilder, ptrace.Span) {
+		b := newTrace(num, 0xa5, base.Add(offset))
+		b.instance = map[string]string{"order": instance, "gateway": "gateway-1", "fulfillment": "fulfillment-1"}
+		root := b.span(ptrace.Span{}, "gateway", "POST /api/checkout", ptrace.SpanKindServer, 0, 60*ms)
+		call := b.span(root, "gateway", "POST /v1/orders", ptrace.SpanKindClient, 5*ms, 50*ms)
+		call.Attributes().PutStr("service.peer.name", "order")
+		server := b.span(call, "order", "POST /v1/orders", ptrace.SpanKindServer, 6*ms, 48*ms)
+		confirm := b.span(server, "order", "saga.confirm_order", ptrace.SpanKindInternal, 40*ms, 12*ms)
+		pub := b.span(confirm, "order", "publish order.confirmed", ptrace.SpanKindProducer, 42*ms, 5*ms)
+		messaging(pub, "publish", fmt.Sprintf("order.confirmed:ord_%d", num))
+		pub.Attributes().PutStr("messaging.operation.type", "send")
+		return b, pub
+	}
+	a, pubA := checkout(1, 0, "order-1")
+	bb, pubB := checkout(2, 10*ms, "order-2")
+	out.Trace, out.TraceB, out.PublishSpan = a.hexID(), bb.hexID(), pubA.SpanID().String()
+
+	// The fetches: each a trace of its own, linked to the messages' publishes.
+	receive := func(num uint32, at time.Duration, pubs ...ptrace.Span) (*traceBuilder, ptrace.Span) {
+		r := newTrace(num, 0xa7, base)
+		r.instance = map[string]string{"fulfillment": "fulfillment-1"}
+		sp := r.span(ptrace.Span{}, "fulfillment", "receive ORDERS", ptrace.SpanKindClient, at, 3*ms)
+		sp.Attributes().PutStr("messaging.system", "nats")
+		sp.Attributes().PutStr("messaging.operation.type", "receive")
+		sp.Attributes().PutInt("messaging.batch.message_count", int64(len(pubs)))
+		for _, p := range pubs {
+			l := sp.Links().AppendEmpty()
+			l.SetTraceID(p.TraceID())
+			l.SetSpanID(p.SpanID())
+			l.Attributes().PutStr("messaging.destination.name", "order.confirmed")
+		}
+		return r, sp
+	}
+	deliver := func(b *traceBuilder, pub, batch ptrace.Span, at, dur time.Duration, n int, fail bool) ptrace.Span {
+		d := b.span(pub, "fulfillment", "process order.confirmed", ptrace.SpanKindConsumer, at, dur)
+		messaging(d, "process", fmt.Sprintf("order.confirmed:ord_%d", b.traceNum))
+		d.Attributes().PutStr("messaging.operation.type", "process")
+		d.Attributes().PutInt("messaging.nats.message.delivery_count", int64(n))
+		l := d.Links().AppendEmpty()
+		l.SetTraceID(batch.TraceID())
+		l.SetSpanID(batch.SpanID())
+		l.Attributes().PutStr("messaging.operation.type", "receive")
+		if fail {
+			b.fail(d, "shipping provider unavailable", "ShippingError", at+dur-ms)
+		}
+		return d
+	}
+	r1, recv1 := receive(11, 115*ms, pubA, pubB)
+	r2, recv2 := receive(12, 418*ms, pubA)
+	r3, recv3 := receive(13, 1238*ms, pubA)
+	out.Receive, out.ReceiveSpan = r1.hexID(), recv1.SpanID().String()
+	for i, d := range []struct {
+		at     time.Duration
+		batch  ptrace.Span
+		failed bool
+	}{{120 * ms, recv1, true}, {420 * ms, recv2, true}, {1240 * ms, recv3, false}} {
+		sp := deliver(a, pubA, d.batch, d.at, 22*ms, i+1, d.failed)
+		if !d.failed {
+			a.span(sp, "fulfillment", "ship order", ptrace.SpanKindInternal, d.at+4*ms, 14*ms)
+		}
+		out.Deliveries = append(out.Deliveries, sp.SpanID().String())
+		out.QueueDelayMs = append(out.QueueDelayMs, int((d.at-42*ms)/ms))
+	}
+	deliver(bb, pubB, recv1, 110*ms, 15*ms, 1, false)
+
+	// The poison message: three failed deliveries, then the dead letter.
+	c, pubC := checkout(3, 20*ms, "order-2")
+	out.Poison, out.DeadLetter = c.hexID(), "dlq.order.confirmed"
+	var last ptrace.Span
+	for i, at := range []time.Duration{130 * ms, 430 * ms, 1250 * ms} {
+		last = deliver(c, pubC, []ptrace.Span{recv1, recv2, recv3}[i], at, 9*ms, i+1, true)
+		out.PoisonDeliveries = append(out.PoisonDeliveries, last.SpanID().String())
+	}
+	dlq := c.span(last, "fulfillment", "publish "+out.DeadLetter, ptrace.SpanKindProducer, 1256*ms, 2*ms)
+	dlq.Attributes().PutStr("messaging.system", "nats")
+	dlq.Attributes().PutStr("messaging.destination.name", out.DeadLetter)
+	dlq.Attributes().PutStr("messaging.operation.type", "send")
+	dlq.Attributes().PutStr("messaging.operation.name", "publish")
+	dlq.Attributes().PutStr("messaging.message.id", "dlq:ord_3")
+	out.DeadLetterSpan = dlq.SpanID().String()
+
+	out.Spans = a.count
+	for _, b := range []*traceBuilder{r1, r2, r3, a, bb, c} {
+		// Consumers first: the writer pairs them with their producers
+		// when those arrive.
+		for _, svc := range []string{"fulfillment", "order", "gateway"} {
+			part := ptrace.NewTraces()
+			for i := 0; i < b.td.ResourceSpans().Len(); i++ {
+				rs := b.td.ResourceSpans().At(i)
+				if v, _ := rs.Resource().Attributes().Get("service.name"); v.Str() == svc {
+					rs.CopyTo(part.ResourceSpans().AppendEmpty())
+				}
+			}
+			if part.SpanCount() == 0 {
+				continue
+			}
+			if err := w.WriteTraces(ctx, part); err != nil {
+				t.Fatalf("seed the async checkouts: %v", err)
+			}
+		}
+	}
+	return out
 }
 
 // seedShop writes the shop's traffic so that its last checkout ends just

@@ -874,3 +874,202 @@ describe('rates, root causes, error reasons, incomplete data', () => {
     noPageErrors();
   });
 });
+
+// Issue 19: requests that cross a broker, and services with several
+// instances.
+describe('asynchronous request paths', () => {
+  const a = seed.async;
+  let rp;
+  const findIn = (n, pred) => (pred(n) ? n : n.children.map((c) => findIn(c, pred)).find(Boolean));
+
+  before(async () => {
+    const r = await api(`api/v1/traces/${a.trace}`);
+    assert.equal(r.status, 200);
+    rp = r.body.data;
+  });
+
+  test('the waterfall marks producer and consumer spans, draws the wait in the broker, and the critical path runs through the consumers', async () => {
+    await open(`/trace/${a.trace}`);
+    // The rows are drawn again once the links are resolved (a marker at
+    // the linked span's start): measure after that.
+    await page.locator(`.wf-row[data-span-id="${a.deliveries[0]}"] .wf-mark.link`).waitFor();
+    assert.equal(await page.locator('#trace-span-count').innerText(), String(a.spans));
+    assert.equal(await page.locator(`.wf-row[data-span-id="${a.publishSpan}"] .wf-kind.producer`).count(), 1, 'the publish is marked as a producer');
+    const pubBar = await page.locator(`.wf-row[data-span-id="${a.publishSpan}"] .wf-bar`).boundingBox();
+    for (const [i, id] of a.deliveries.entries()) {
+      const row = page.locator(`.wf-row[data-span-id="${id}"]`);
+      assert.equal(await row.locator('.wf-kind.consumer').count(), 1, `delivery ${i + 1} is marked as a consumer`);
+      const span = findIn(rp.roots[0], (n) => n.spanId === id);
+      assert.equal(span.queueDelayNs, a.queueDelayMs[i] * 1e6, `delivery ${i + 1}: queue delay from the API`);
+      // The wait is drawn from the publish's start to the delivery's.
+      const wait = await row.locator('.wf-queue').boundingBox();
+      const bar = await row.locator('.wf-bar').boundingBox();
+      assert.ok(Math.abs(wait.x - pubBar.x) <= 2, `delivery ${i + 1}: the wait starts at the publish (${wait.x} vs ${pubBar.x})`);
+      assert.ok(Math.abs(wait.x + wait.width - bar.x) <= 2, `delivery ${i + 1}: the wait ends where the delivery starts`);
+      assert.ok(bar.x - pubBar.x - pubBar.width > 10, 'the publish–consume gap is visible');
+      assert.match(await row.getAttribute('aria-label'), /\(consumer\).*queued/);
+    }
+    assert.match(await page.locator(`.wf-row[data-span-id="${a.deliveries[1]}"] .wf-queue-label`).innerText(), /^queued \d+(\.\d+)?ms$/);
+    // Each delivery says which one it was and whether it failed, beside
+    // its bar; the wait's label and the bar's do not cover each other.
+    assert.deepEqual(await Promise.all(a.deliveries.map((id) => page.locator(`.wf-row[data-span-id="${id}"] .wf-delivery`).innerText())),
+      [' · delivery #1 failed', ' · delivery #2 failed', ' · delivery #3']);
+    for (const id of a.deliveries) {
+      const row = page.locator(`.wf-row[data-span-id="${id}"]`);
+      if (!(await row.locator('.wf-queue-label').count())) continue;
+      const q = await row.locator('.wf-queue-label').boundingBox();
+      const lb = await row.locator('.wf-label').boundingBox();
+      assert.ok(q.x + q.width <= lb.x || lb.x + lb.width <= q.x, `${id}: the wait's label and the span's label overlap`);
+    }
+    // The header tells the response from the request's end.
+    assert.equal(await page.locator('#trace-response').innerText(), '60ms');
+    assert.match(await page.locator('#trace-duration').innerText(), /^1\.2\ds$/);
+
+    // The path runs on through every delivery; each wait in the broker is
+    // a queue stretch of its own, on the delivery's row.
+    const queued = rp.criticalSegments.filter((sg) => sg.queue).map((sg) => sg.spanId);
+    assert.deepEqual(queued, a.deliveries, 'a queue segment before each delivery');
+    for (const id of [a.publishSpan, ...a.deliveries]) assert.ok(rp.criticalPath.includes(id), `${id} is on the critical path`);
+    for (const id of a.deliveries) assert.equal(await page.locator(`.wf-row[data-span-id="${id}"] .wf-crit.queue`).count(), 1);
+    await page.click(`.wf-row[data-span-id="${a.deliveries[0]}"]`);
+    await page.locator('#span-messaging').waitFor();
+    assert.match(await page.locator('#span-queue-delay').innerText(), /^78ms/);
+    assert.match(await page.locator('#span-messaging').innerText(), /delivery\s+#1/);
+    await page.click('#tab-critical');
+    const waits = page.locator('#panel-body .logline[data-queue="true"]');
+    assert.equal(await waits.count(), 3);
+    assert.match(await waits.first().innerText(), /waiting in order\.confirmed before/);
+    // After a failed delivery the path waits for the redelivery.
+    assert.match(await waits.nth(1).innerText(), /waiting in order\.confirmed for redelivery #2/);
+    assert.match(await page.locator(`#panel-body .logline[data-queue="false"][data-span-id="${a.deliveries[0]}"]`).innerText(), /delivery #1, failed/);
+    await shot('trace-async');
+    noPageErrors();
+  });
+
+  test('a span link names the span it points to; following it opens the other trace, and the way back returns', async () => {
+    await open(`/trace/${a.trace}`);
+    const link = page.locator(`.wf-row[data-span-id="${a.deliveries[0]}"] a.wf-link`);
+    await link.waitFor();
+    // Once resolved, the link says what it points to and the linked span's
+    // start is marked on the row.
+    await page.waitForFunction((id) => /receive ORDERS/.test(document.querySelector(`.wf-row[data-span-id="${id}"] a.wf-link`)?.title || ''), a.deliveries[0]);
+    assert.equal(await page.locator(`.wf-row[data-span-id="${a.deliveries[0]}"] .wf-mark.link`).count(), 1);
+    await link.click();
+    await page.waitForURL(new RegExp(`#/trace/${a.receive}\\?span=${a.receiveSpan}&from=${a.trace}`));
+    await page.locator(`.wf-row[aria-selected="true"][data-span-id="${a.receiveSpan}"]`).waitFor();
+    await page.locator('#link-back').waitFor();
+
+    // The receive span links to both messages of its batch: its button
+    // opens the span's links, each a way into its checkout's trace.
+    await page.click(`.wf-row[data-span-id="${a.receiveSpan}"] button.wf-link`);
+    const follow = page.locator('#panel-body .follow-link');
+    await page.waitForFunction(() => [...document.querySelectorAll('#panel-body .follow-link')].every((l) => /publish order\.confirmed/.test(l.innerText)) &&
+      document.querySelectorAll('#panel-body .follow-link').length === 2);
+    assert.deepEqual((await follow.evaluateAll((els) => els.map((e) => e.dataset.traceId))).sort(), [a.trace, a.traceB].sort());
+    await shot('trace-links');
+
+    await page.click('#link-back-btn');
+    await page.waitForURL(new RegExp(`#/trace/${a.trace}\\?span=${a.deliveries[0]}`));
+    await page.locator(`.wf-row[aria-selected="true"][data-span-id="${a.deliveries[0]}"]`).waitFor();
+    // And the other way: from the receive span's panel to trace B.
+    await open(`/trace/${a.receive}?span=${a.receiveSpan}`);
+    await page.locator(`#panel-body .follow-link[data-trace-id="${a.traceB}"]`).click();
+    await page.waitForURL(new RegExp(`#/trace/${a.traceB}`));
+    await page.locator('.wf-row[aria-selected="true"] .wf-kind.producer').waitFor();
+    noPageErrors();
+  });
+
+  test('a poison message: every delivery failed, and the last one published it to the dead-letter subject', async () => {
+    await open(`/trace/${a.poison}`);
+    await page.locator(`.wf-row[data-span-id="${a.deadLetterSpan}"]`).waitFor();
+    assert.deepEqual(await Promise.all(a.poisonDeliveries.map((id) => page.locator(`.wf-row[data-span-id="${id}"] .wf-delivery.failed`).innerText())),
+      [' · delivery #1 failed', ' · delivery #2 failed', ' · delivery #3 failed']);
+    const dl = page.locator(`.wf-row[data-span-id="${a.deadLetterSpan}"]`);
+    assert.equal(await dl.locator('.wf-kind.producer').count(), 1, 'the dead letter is a publish');
+    assert.match(await dl.locator('.wf-op').innerText(), new RegExp(`publish ${a.deadLetter.replace(/\./g, '\\.')}`));
+    // Where it went is said beside the bar, whatever the name column cuts.
+    assert.equal(await dl.locator('.wf-dest').innerText(), ` · → ${a.deadLetter}`);
+    assert.equal(await page.locator(`.wf-row[data-span-id] .wf-dest`).first().innerText(), ' · → order.confirmed');
+    // It sits under the last delivery, one level deeper.
+    const level = (loc) => loc.getAttribute('aria-level').then(Number);
+    assert.equal(await level(dl), (await level(page.locator(`.wf-row[data-span-id="${a.poisonDeliveries[2]}"]`))) + 1);
+    assert.equal(await page.locator('.wf-row .wf-err-icon').count(), 3, 'three failed spans');
+    await shot('trace-dead-letter');
+    noPageErrors();
+  });
+
+  test('the Jaeger API shows the links as FOLLOWS_FROM references', async () => {
+    const r = await api(`api/traces/${a.trace}`);
+    const spans = r.body.data[0].spans;
+    for (const id of a.deliveries) {
+      const sp = spans.find((x) => x.spanID === id);
+      const refs = sp.references.map((x) => `${x.refType} ${x.traceID.padStart(32, '0')} ${x.spanID}`);
+      assert.ok(refs.includes(`CHILD_OF ${a.trace} ${a.publishSpan}`), refs.join('; '));
+      assert.equal(sp.references.filter((x) => x.refType === 'FOLLOWS_FROM').length, 1, refs.join('; '));
+    }
+    const recv = (await api(`api/traces/${a.receive}`)).body.data[0].spans[0];
+    assert.deepEqual(recv.references.map((x) => x.refType), ['FOLLOWS_FROM', 'FOLLOWS_FROM']);
+  });
+
+  test('the map puts the broker destination between order and fulfillment, with its rates, queue delay and redeliveries', async () => {
+    await open(`/map?${fixtures}`);
+    const dest = page.locator(`.map-node.map-dest[data-destination="${a.destination}"]`);
+    await dest.waitFor();
+    const m = (await api(`api/v1/servicemap?start=${iso(seed.fixturesStart)}&end=${iso(seed.fixturesEnd)}`)).body.data;
+    const del = m.deliveries.find((d) => d.destination === a.destination);
+    assert.equal(del.calls, 7, 'three deliveries of A, one of B, three of the poison message');
+    assert.equal(del.redeliveries, 4);
+    assert.equal(del.errors, 5);
+    assert.ok(del.queueDelay.p99Ns >= 1e9, `queue p99 ${del.queueDelay.p99Ns}`);
+    const pub = page.locator(`.map-edge[data-kind="publish"][data-parent="order"][data-destination="${a.destination}"]`);
+    const out = page.locator(`.map-edge[data-kind="delivery"][data-destination="${a.destination}"][data-child="fulfillment"]`);
+    assert.equal(await pub.count(), 1);
+    assert.equal(await out.count(), 1);
+    assert.match(await out.locator('text.rate').textContent(), /^\S+ delivered · 71% failed$/);
+    assert.match(await out.locator('text.second').textContent(), /^queued p50 \d+ms · p99 1\.\d+s$/);
+    assert.match(await dest.textContent(), /4 redeliveries/);
+    // The dead letters: fulfillment publishes them, nobody consumes them.
+    const dlq = page.locator(`.map-node.map-dest[data-destination="${a.deadLetter}"]`);
+    assert.match(await dlq.textContent(), /no consumer in the traces/);
+    assert.equal(await page.locator(`.map-edge[data-kind="publish"][data-parent="fulfillment"][data-destination="${a.deadLetter}"]`).count(), 1);
+    assert.equal(await page.locator(`.map-edge[data-kind="delivery"][data-destination="${a.deadLetter}"]`).count(), 0);
+    // The whole path fits the pane: no node is cut off at its edge (a
+    // consumer out of sight would hide where the path ends).
+    const pane = await page.locator('#service-map').boundingBox();
+    for (const box of await page.locator('.map-node').evaluateAll((els) => els.map((e) => { const r = e.getBoundingClientRect(); return { x: r.x, y: r.y, r: r.right, b: r.bottom, name: e.dataset.service || e.dataset.destination }; }))) {
+      assert.ok(box.x >= pane.x - 1 && box.r <= pane.x + pane.width + 1, `${box.name} is outside the map's pane (${box.x}–${box.r} vs ${pane.x}–${pane.x + pane.width})`);
+    }
+    assert.match(await page.locator('#map-legend-broker').innerText(), /redeliveries are counted/);
+    // The hop is not a call: no order → fulfillment arrow.
+    assert.equal(await page.locator('.map-edge[data-kind="call"][data-parent="order"][data-child="fulfillment"]').count(), 0);
+    await shot('service-map-broker');
+    await out.dispatchEvent('click');
+    await page.waitForURL(/#\/search\?service=fulfillment&tags=messaging\.destination\.name%3Dorder\.confirmed/);
+    await page.locator(`.trace-item[data-trace-id="${a.trace}"]`).waitFor();
+    noPageErrors();
+  });
+
+  test('RED and search split by service.instance.id', async () => {
+    await open(`/service/order?${fixtures}`);
+    const rows = page.locator('#instances tbody tr');
+    await rows.first().waitFor();
+    const inst = (await api(`api/v1/metrics/instances?service=order&start=${iso(seed.fixturesStart)}&end=${iso(seed.fixturesEnd)}`)).body.data;
+    const named = inst.filter((x) => x.instance).map((x) => x.instance).sort();
+    assert.deepEqual(named, a.instances);
+    assert.deepEqual((await rows.evaluateAll((els) => els.map((e) => e.dataset.instance))).sort(), inst.map((x) => x.instance).sort());
+    await page.locator('#rate-instances').waitFor();
+    assert.deepEqual(await page.locator('#rate-instances [data-instance]').evaluateAll((els) => els.map((e) => e.dataset.instance).sort()), a.instances);
+    assert.deepEqual(await page.locator('#dash-instance option').evaluateAll((els) => els.map((e) => e.value).filter(Boolean).sort()), a.instances);
+    await shot('service-instances');
+    await page.selectOption('#dash-instance', 'order-2');
+    await page.waitForURL(/instance=order-2/);
+    await page.waitForFunction(() => /^2 calls/.test(document.getElementById('rate-summary')?.innerText || ''));
+    assert.equal(await page.locator('#instances tbody tr[aria-selected="true"]').getAttribute('data-instance'), 'order-2');
+
+    await open(`/search?service=order&instance=order-1&${fixtures}`);
+    await page.locator('.trace-item').first().waitFor();
+    assert.deepEqual(await page.locator('.trace-item').evaluateAll((els) => els.map((e) => e.dataset.traceId)), [a.trace]);
+    assert.equal(await page.inputValue('#f-instance'), 'order-1');
+    noPageErrors();
+  });
+});

@@ -13,6 +13,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/rs/zerolog"
 
+	"github.com/tracehouse/tracehouse/storage"
 	"github.com/tracehouse/tracehouse/storage/embedded"
 	"github.com/tracehouse/tracehouse/storage/schema"
 )
@@ -61,10 +62,13 @@ func (e *Env) open(ctx context.Context) (err error) {
 	if e.Server, err = embedded.Start(embedded.Config{DataDir: e.dataDir, Listen: "127.0.0.1:0", Logger: zerolog.Nop()}); err != nil {
 		return err
 	}
-	if e.Conn, err = clickhouse.Open(&clickhouse.Options{
-		Addr: []string{e.Server.Addr()}, Protocol: clickhouse.HTTP,
-		Compression: &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
-	}); err != nil {
+	// The server's DSN carries its generated password.
+	opts, err := storage.ParseDSN(e.Server.DSN())
+	if err != nil {
+		return err
+	}
+	opts.Compression = &clickhouse.Compression{Method: clickhouse.CompressionLZ4}
+	if e.Conn, err = clickhouse.Open(opts); err != nil {
 		return err
 	}
 	_, err = schema.Migrate(ctx, e.Conn, schema.DefaultOptions())

@@ -18,7 +18,8 @@ function url(path, params) {
   const p = new URLSearchParams();
   for (const [k, v] of Object.entries(params || {})) {
     if (v === undefined || v === null || v === '') continue;
-    p.set(k, String(v));
+    if (Array.isArray(v)) v.forEach((x) => p.append(k, String(x)));
+    else p.set(k, String(v));
   }
   const qs = p.toString();
   return BASE + path + (qs ? '?' + qs : '');
@@ -111,12 +112,14 @@ export async function operations(service, opts) {
   return ((r && r.data) || []).map((x) => (typeof x === 'string' ? x : x.name)).filter((v, i, a) => a.indexOf(v) === i);
 }
 
-// findTraces: q = {service, operation, tags: {k: v}, minDuration, maxDuration
-// (Go duration text), start, end (ms), limit}.
+// findTraces: q = {service, operation, instance (service.instance.id), tags:
+// {k: v}, minDuration, maxDuration (Go duration text), start, end (ms),
+// limit}.
 export async function findTraces(q, opts) {
   const params = {
     service: q.service,
     operation: q.operation,
+    instance: q.instance,
     tags: q.tags && Object.keys(q.tags).length ? JSON.stringify(q.tags) : '',
     minDuration: q.minDuration,
     maxDuration: q.maxDuration,
@@ -133,6 +136,13 @@ export async function jaegerTrace(id, opts) {
   const t = r && r.data && r.data[0];
   if (!t) throw new ApiError(404, `trace ${id} not found`);
   return t;
+}
+
+// tracesByID reads several traces at once (Jaeger's ?traceID=…&traceID=…):
+// {traces: [Jaeger trace], missing: [trace id]}.
+export async function tracesByID(ids, opts) {
+  const r = await getJSON('/api/traces', { traceID: ids }, opts);
+  return { traces: (r && r.data) || [], missing: ((r && r.errors) || []).map((e) => e.traceID).filter(Boolean) };
 }
 
 export async function dependencies(endMs, lookbackMs, opts) {
@@ -172,9 +182,16 @@ export async function serviceMap(start, end, opts) {
 }
 
 // red answers {stepSeconds, points: [{time, calls, errors, rate, errorRate,
-// avgNs, p50Ns, p95Ns, p99Ns}]}; step is in seconds.
-export async function red({ service, operation, start, end, step, spanKind }, opts) {
-  return data(await getJSON('/api/v1/metrics/red', { service, operation, start: rfc3339(start), end: rfc3339(end), step, spanKind }, opts));
+// avgNs, p50Ns, p95Ns, p99Ns}]}; step is in seconds; instance (a
+// service.instance.id) keeps one process's spans.
+export async function red({ service, operation, instance, start, end, step, spanKind }, opts) {
+  return data(await getJSON('/api/v1/metrics/red', { service, operation, instance, start: rfc3339(start), end: rfc3339(end), step, spanKind }, opts));
+}
+
+// instances answers [{instance, calls, errors, rate, errorRate, p50Ns, p95Ns,
+// p99Ns, firstSeen, lastSeen}], busiest first: the processes of a service.
+export async function instances({ service, operation, start, end, spanKind }, opts) {
+  return data(await getJSON('/api/v1/metrics/instances', { service, operation, start: rfc3339(start), end: rfc3339(end), spanKind }, opts)) || [];
 }
 
 // ---- Attribute discovery (from the hourly summary, not the raw rows) ----

@@ -6,7 +6,12 @@
 //           errors, logs, orphanLogs}
 //   span:  {id, parentId, service, name, kind, start, end, duration, offset,
 //           self (µs), depth, children, error, status, attrs, resource, scope,
-//           events, links, logs, onCrit, crit: [[from, to], …] (µs)}
+//           events, links, logs, onCrit, crit: [[from, to], …] (µs),
+//           queueCrit: [[from, to], …] (µs: the critical path's wait in a
+//           broker before this consumer span began), queueDelay (µs: a
+//           consumer's start − its producer's start, 0 for other spans)}
+//   link:  {traceID, spanID, refType, attrs, sameTrace, target (the linked
+//           span once resolved: {service, name, start, duration}), missing}
 //   log:   {time (µs), severityText, severityNumber, service, body, attrs,
 //           resource, traceID, spanID, eventName}
 //
@@ -187,7 +192,7 @@ export function fromRequestPath(rp) {
     for (let i = kids.length - 1; i >= 0; i--) stack.push([kids[i], sp.id]);
   }
   for (const l of rp.logs || []) logs.push(normalizeLog(l, t0));
-  const t = buildTrace(rp.traceId || '', spans, logs, rp.criticalPath || null);
+  const t = buildTrace(rp.traceId || '', spans, logs, rp.criticalPath || null, rp.criticalSegments || null);
   t.apiErrors = rp.errors || [];
   t.incomplete = rp.incomplete || null;
   return t;
@@ -217,13 +222,15 @@ function spanFromPath(n, parentId, t0, resources) {
     })),
     links: (n.links || []).map((l) => ({ traceID: l.traceId || '', spanID: l.spanId || '', attrs: attrsFrom(l.attributes) })),
     onCritApi: n.onCriticalPath,
+    queueDelay: n.queueDelayNs ? n.queueDelayNs / 1000 : undefined,
     logs: [],
   };
 }
 
 // buildTrace links spans into a tree, computes offsets, self times and the
-// critical path, and places logs under their spans.
-export function buildTrace(traceID, spans, logs, criticalIds) {
+// critical path (segments from the API when it gave them), and places logs
+// under their spans.
+export function buildTrace(traceID, spans, logs, criticalIds, criticalSegments) {
   const byId = new Map();
   for (const sp of spans) {
     sp.end = sp.start + sp.duration;
@@ -262,15 +269,29 @@ export function buildTrace(traceID, spans, logs, criticalIds) {
   }
   for (const sp of spans) {
     sp.crit = [];
+    sp.queueCrit = [];
     sp.onCrit = false;
+    // A consumer's wait: from its producer's start (the publish) to its
+    // own start, as the query service computes it.
+    if (sp.queueDelay === undefined) {
+      sp.queueDelay = isAsync(sp) && sp.parent ? Math.max(0, sp.start - sp.parent.start) : 0;
+    }
+    for (const l of sp.links) l.sameTrace = !l.traceID || String(l.traceID).toLowerCase() === String(traceID).toLowerCase();
   }
   const mainRoot = roots.find((r) => !r.parentId) || roots[0];
-  if (mainRoot) criticalPath(mainRoot);
+  if (criticalSegments && criticalSegments.length) {
+    for (const sg of criticalSegments) {
+      const sp = byId.get(sg.spanId);
+      if (!sp) continue;
+      const seg = [start + sg.startOffsetNs / 1000, start + sg.endOffsetNs / 1000];
+      (sg.queue ? sp.queueCrit : sp.crit).push(seg);
+    }
+  } else if (mainRoot) criticalPath(mainRoot);
   if (criticalIds && criticalIds.length) {
     const set = new Set(criticalIds.map((x) => String(x).toLowerCase()));
     for (const sp of spans) sp.onCrit = set.has(String(sp.id).toLowerCase());
   } else {
-    for (const sp of spans) sp.onCrit = sp.crit.length > 0;
+    for (const sp of spans) sp.onCrit = sp.crit.length > 0 || sp.queueCrit.length > 0;
   }
   // Logs: under their span when it is in the trace, else the trace's own.
   logs.sort((a, b) => a.time - b.time);
@@ -299,7 +320,27 @@ export function buildTrace(traceID, spans, logs, criticalIds) {
     logs,
     orphanLogs,
     critical: spans.filter((s) => s.onCrit),
+    // async: the trace crosses a broker (a consumer under its producer).
+    async: spans.some((s) => isAsync(s) && s.parent),
   };
+}
+
+// isAsync says whether a span is a hop through a broker from its parent: a
+// consumer span, which its parent (the producer) does not wait for.
+export function isAsync(sp) {
+  return String(sp.kind).toLowerCase() === 'consumer';
+}
+
+// deliveryNumber is which delivery of its message a consumer span
+// processed (1 the first, 2 and on redeliveries), from the messaging
+// conventions' per-system attribute (messaging.nats.message.delivery_count,
+// messaging.rabbitmq.message.delivery_attempt, …); 0 when the span does not
+// say.
+export function deliveryNumber(sp) {
+  if (!isAsync(sp)) return 0;
+  const a = sp.attrs.find((x) => /^messaging\..+\.message\.delivery_(count|attempt)$/.test(x.key));
+  const n = a ? Number(a.value) : 0;
+  return Number.isInteger(n) && n > 0 ? n : 0;
 }
 
 function selfTime(sp) {
@@ -323,38 +364,70 @@ function selfTime(sp) {
 }
 
 // criticalPath marks, on each span, the segments of its own time that bound
-// the trace's end-to-end duration (sp.crit): walking back from the root's
-// end, the child that finished last before the cursor is on the path, the
-// cursor moves to that child's start, and so on. Children are clipped to
-// their parent. Same algorithm as the query service's, so the marked spans
-// agree; iterative, so 10,000-deep traces do not overflow.
+// the request's end-to-end duration (sp.crit), and the time a message
+// waited in a broker before a consumer span began (sp.queueCrit): walking
+// back from the end, the child that finished last before the cursor is on
+// the path, the cursor moves to that child's start, and so on. A
+// synchronous child is clipped to its parent; a consumer (an async hop)
+// and what it leads to extend the path past its producer. Same algorithm
+// as the query service's (query/requestpath.go), used when the API gave no
+// segments (the Jaeger fallback); iterative, so 10,000-deep traces do not
+// overflow.
 function criticalPath(root) {
-  const work = [[root, root.start, root.end]];
+  // ext: when the async work under a span ends (0: none), children first.
+  const order = [];
+  const stack = [root];
+  while (stack.length && order.length < 1e6) {
+    const n = stack.pop();
+    order.push(n);
+    for (const c of n.children) stack.push(c);
+  }
+  const ext = new Map();
+  for (let i = order.length - 1; i >= 0; i--) {
+    const n = order[i];
+    let e = 0;
+    for (const c of n.children) e = Math.max(e, ext.get(c) || 0, isAsync(c) ? c.end : 0);
+    ext.set(n, e);
+  }
+  const reach = (n, c) => Math.max(isAsync(c) ? c.end : Math.min(c.end, n.end), ext.get(c) || 0);
+  const own = (n, waiting, from, to) => {
+    if (to <= from) return;
+    if (waiting && to > n.end) {
+      if (from < n.end) n.crit.push([from, n.end]);
+      waiting.queueCrit.push([Math.max(from, n.end), to]);
+      return;
+    }
+    n.crit.push([from, to]);
+  };
+  const work = [[root, root.start, Math.max(root.end, ext.get(root) || 0)]];
   let guard = 0;
   while (work.length && guard++ < 1e6) {
     const [n, from, to] = work.pop();
     let cursor = to;
-    const kids = n.children;
+    let prev = null;
     for (;;) {
       let best = null;
       let bestEnd = 0;
-      for (const c of kids) {
-        if (c.start >= cursor || c.end <= from) continue;
-        const e = Math.min(c.end, cursor);
+      for (const c of n.children) {
+        if (c.start >= cursor) continue;
+        const r = reach(n, c);
+        if (r <= from) continue;
+        const e = Math.min(r, cursor);
         if (!best || e > bestEnd) {
           best = c;
           bestEnd = e;
         }
       }
       if (!best) break;
-      if (bestEnd < cursor) n.crit.push([bestEnd, cursor]);
+      own(n, prev, bestEnd, cursor);
       const cFrom = Math.max(best.start, from);
       work.push([best, cFrom, bestEnd]);
       cursor = cFrom;
+      prev = isAsync(best) ? best : null;
       if (cursor <= from) break;
     }
-    if (cursor > from) n.crit.push([from, cursor]);
-    else if (n.crit.length === 0 && n === root && root.duration === 0) n.crit.push([from, from]);
+    own(n, prev, from, cursor);
+    if (n === root && root.duration === 0 && !n.crit.length) n.crit.push([from, from]);
   }
 }
 

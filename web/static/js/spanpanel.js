@@ -37,6 +37,7 @@ export function spanDetail(trace, sp, { onSelectSpan, onSelectLog } = {}) {
       h('div', null, h('div', { class: 'l' }, 'Status'), h('div', { class: 'n' }, statusBadge)),
       h('div', null, h('div', { class: 'l' }, 'Critical path'), h('div', { class: 'n' }, sp.onCrit ? `yes · ${fmtDuration(sp.crit.reduce((a, [x, y]) => a + (y - x), 0))}` : 'no'))),
     sp.status.message ? h('div', { class: 'error-box' }, h('b', null, 'Status: '), sp.status.message) : null,
+    messaging(trace, sp, onSelectSpan),
     h('h3', null, `Attributes (${sp.attrs.length})`),
     attrTable(sp.attrs),
     h('h3', null, `Events (${sp.events.length})`),
@@ -46,18 +47,23 @@ export function spanDetail(trace, sp, { onSelectSpan, onSelectLog } = {}) {
       ev.attrs.length ? attrTable(ev.attrs) : null)) : h('div', { class: 'faint' }, 'none'),
     h('h3', null, `Logs of this span (${sp.logs.length})`),
     sp.logs.length ? logList(trace, sp.logs, { onSelectLog, showSpan: false }) : h('div', { class: 'faint' }, 'none'),
-    h('h3', null, `Links (${sp.links.length})`),
-    sp.links.length ? h('div', { class: 'kv' }, sp.links.flatMap((l) => [
-      h('div', { class: 'k' }, l.refType || 'link'),
-      h('div', { class: 'v' },
-        l.traceID && l.traceID !== trace.traceID
-          ? h('a', { href: href(`/trace/${l.traceID}`, { span: l.spanID }) }, `${l.traceID.slice(0, 16)}… / ${l.spanID}`)
-          : h('a', { href: '#', onclick: (e) => {
-            e.preventDefault();
-            if (onSelectSpan) onSelectSpan(l.spanID);
-          } }, `span ${l.spanID}`),
-        l.attrs.length ? attrTable(l.attrs) : null),
-    ])) : h('div', { class: 'faint' }, 'none'),
+    h('h3', { id: 'span-links' }, `Links (${sp.links.length})`),
+    sp.links.length ? h('div', { class: 'kv links' }, sp.links.flatMap((l) => {
+      const name = l.target ? `${l.target.service}: ${l.target.name}` : `span ${l.spanID}`;
+      return [
+        h('div', { class: 'k' }, l.refType || (l.sameTrace ? 'link' : 'link to another trace')),
+        h('div', { class: 'v' },
+          !l.sameTrace
+            ? h('a', { class: 'follow-link', href: href(`/trace/${l.traceID}`, { span: l.spanID, from: trace.traceID, fromSpan: sp.id }), dataset: { traceId: l.traceID } }, name)
+            : h('a', { href: '#', onclick: (e) => {
+              e.preventDefault();
+              if (onSelectSpan) onSelectSpan(l.spanID);
+            } }, name),
+          h('div', { class: 'faint mono' }, l.sameTrace ? `span ${l.spanID} in this trace` : `trace ${String(l.traceID).slice(0, 16)}… / span ${l.spanID}`,
+            l.target ? ` · started ${fmtSigned(l.target.start - sp.start)} from this span` : '', l.missing ? ' · not found (kept for less time, or not sent)' : ''),
+          l.attrs.length ? attrTable(l.attrs) : null),
+      ];
+    })) : h('div', { class: 'faint' }, 'none'),
     h('h3', null, 'Resource'),
     attrTable(sp.resource),
     sp.scope && sp.scope.name ? [h('h3', null, 'Instrumentation scope'), h('div', { class: 'mono' }, `${sp.scope.name}${sp.scope.version ? ' ' + sp.scope.version : ''}`)] : null,
@@ -80,6 +86,44 @@ export function spanDetail(trace, sp, { onSelectSpan, onSelectLog } = {}) {
     title: h('div', { class: 'title' }, svcLabel(sp.service), h('div', null, sp.name)),
     body,
   };
+}
+
+// fmtSigned writes a time difference with its sign.
+function fmtSigned(us) {
+  return us < 0 ? `${fmtDuration(-us)} before` : `${fmtDuration(us)} after`;
+}
+
+// messaging says what a producer or consumer span did with its message:
+// where it went, how long the delivery waited, which delivery it was, and
+// for a producer, the deliveries of its message in this trace.
+function messaging(trace, sp, onSelectSpan) {
+  const k = String(sp.kind).toLowerCase();
+  if (k !== 'producer' && k !== 'consumer') return null;
+  const attr = (key) => (sp.attrs.find((a) => a.key === key) || {}).value;
+  const dest = attr('messaging.destination.name');
+  const system = attr('messaging.system');
+  const deliveryKey = sp.attrs.find((a) => /^messaging\..+\.message\.delivery_(count|attempt)$/.test(a.key));
+  const rows = [];
+  if (dest) rows.push(h('div', { class: 'k' }, 'destination'), h('div', { class: 'v' }, dest, system ? h('span', { class: 'faint' }, ` (${system})`) : null));
+  if (k === 'consumer') {
+    if (sp.parent) {
+      rows.push(h('div', { class: 'k' }, 'published by'), h('div', { class: 'v' }, h('a', { href: '#', onclick: (e) => {
+        e.preventDefault();
+        if (onSelectSpan) onSelectSpan(sp.parent.id);
+      } }, `${sp.parent.service}: ${sp.parent.name}`)));
+      rows.push(h('div', { class: 'k' }, 'queued'), h('div', { class: 'v', id: 'span-queue-delay' }, fmtDuration(sp.queueDelay), h('span', { class: 'faint' }, ' from the publish to this delivery\u2019s start')));
+    }
+    if (deliveryKey) rows.push(h('div', { class: 'k' }, 'delivery'), h('div', { class: 'v' }, `#${deliveryKey.value}`, Number(deliveryKey.value) > 1 ? h('span', { class: 'faint' }, ' (a redelivery: an earlier one failed or was not acknowledged)') : null));
+  } else {
+    const deliveries = sp.children.filter((c) => String(c.kind).toLowerCase() === 'consumer');
+    rows.push(h('div', { class: 'k' }, 'deliveries'), h('div', { class: 'v' }, deliveries.length
+      ? deliveries.map((d, i) => [i ? ', ' : '', h('a', { href: '#', onclick: (e) => {
+        e.preventDefault();
+        if (onSelectSpan) onSelectSpan(d.id);
+      } }, `${d.service} +${fmtDuration(d.queueDelay)}${d.error ? ' (failed)' : ''}`)])
+      : h('span', { class: 'faint' }, 'none in this trace')));
+  }
+  return [h('h3', null, 'Message'), h('div', { class: 'kv', id: 'span-messaging' }, rows)];
 }
 
 // logList renders log records; clicking one calls onSelectLog(log).

@@ -1,9 +1,15 @@
 // The trace waterfall: a collapsible span tree beside a timeline, with
-// logs as rows under their spans, a time ruler and a minimap. Only the rows
+// logs as rows under their spans, a time ruler and a minimap. Producer and
+// consumer spans are marked; a consumer's wait in the broker is drawn as a
+// dashed line from its producer's start (the publish) to its own start;
+// span links show as a button in the name column (following the link) and,
+// once the linked span is known, as a marker at its time. Only the rows
 // in view are in the DOM (virtualised), so 10,000-span traces scroll
 // smoothly: the DOM holds about the viewport's height in rows however long
 // the trace is.
 import { h, clear, fmtDuration, serviceColor, niceTicks, severityClass, listStep } from './util.js';
+import { href } from './router.js';
+import { deliveryNumber } from './model.js';
 
 export const ROW_HEIGHT = 26;
 const OVERSCAN = 8;
@@ -11,8 +17,8 @@ const INDENT = 14;
 const MAX_INDENT_LEVELS = 30;
 
 export class Waterfall {
-  // opts: {onSelect(row), onOpen(row), collapsed: Set of span ids,
-  //        showLogs, showCritical, nameWidth}
+  // opts: {onSelect(row), onOpen(row), onLinks(span), collapsed: Set of
+  //        span ids, showLogs, showCritical, nameWidth}
   constructor(container, trace, opts = {}) {
     this.trace = trace;
     this.opts = opts;
@@ -162,12 +168,29 @@ export class Waterfall {
       h('span', { class: 'wf-svc-bar', style: { background: color } }),
       sp.error ? h('span', { class: 'wf-err-icon', title: 'error', 'aria-label': 'error' }, '!') : null,
       h('span', { class: 'wf-svc' }, sp.service),
+      kindPill(sp),
       h('span', { class: 'wf-op', title: sp.name }, sp.name),
       collapsed ? h('span', { class: 'wf-count', title: 'hidden descendants' }, `+${countDescendants(sp)}`) : null,
-      row.depth > MAX_INDENT_LEVELS ? h('span', { class: 'wf-count', title: 'depth' }, `d${row.depth}`) : null);
+      row.depth > MAX_INDENT_LEVELS ? h('span', { class: 'wf-count', title: 'depth' }, `d${row.depth}`) : null,
+      this.linkButton(sp));
     const tl = h('div', { class: 'wf-timeline' });
     const left = this.x(sp.offset);
     const right = this.x(sp.offset + sp.duration);
+    // The consumer's wait in the broker: publish start → delivery start.
+    const queued = sp.queueDelay > 0 && sp.parent;
+    const qLeft = queued ? this.x(sp.parent.start - this.trace.start) : 0;
+    if (queued && left >= -1 && qLeft <= 101) {
+      const a = Math.max(-1, qLeft);
+      const w = Math.max(0, Math.min(101, left) - a);
+      const text = `queued ${fmtDuration(sp.queueDelay)}`;
+      const wait = h('div', { class: 'wf-queue', style: { left: `${a}%`, width: `${w}%` }, title: `${text} in the broker: from the publish (${sp.parent.service}: ${sp.parent.name}) to this delivery's start` });
+      // The span's own label goes left of its bar when the bar ends late
+      // (see below), over the wait's right part: then the wait's label
+      // keeps to the wait's start so that neither covers the other.
+      const spanLabelLeft = right > 72 && left >= 22;
+      if (w > 9) wait.appendChild(h('span', { class: 'wf-queue-label' + (spanLabelLeft ? ' at-start' : '') }, text));
+      tl.appendChild(wait);
+    }
     const vis = right >= -1 && left <= 101;
     if (vis) {
       const l = Math.max(-1, left);
@@ -186,12 +209,20 @@ export class Waterfall {
       }
       tl.appendChild(bar);
       if (this.showCritical && sp.onCrit) {
-        for (const [a, b] of sp.crit) {
-          const cl = this.x(a - this.trace.start);
-          const cr = this.x(b - this.trace.start);
-          if (cr < 0 || cl > 100) continue;
-          tl.appendChild(h('div', { class: 'wf-crit', style: { left: `${Math.max(0, cl)}%`, width: `${Math.max(0.15, Math.min(100, cr) - Math.max(0, cl))}%` } }));
+        for (const [segs, cls] of [[sp.crit, 'wf-crit'], [sp.queueCrit || [], 'wf-crit queue']]) {
+          for (const [a, b] of segs) {
+            const cl = this.x(a - this.trace.start);
+            const cr = this.x(b - this.trace.start);
+            if (cr < 0 || cl > 100) continue;
+            tl.appendChild(h('div', { class: cls, style: { left: `${Math.max(0, cl)}%`, width: `${Math.max(0.15, Math.min(100, cr) - Math.max(0, cl))}%` } }));
+          }
         }
+      }
+      for (const l of sp.links) {
+        if (!l.target) continue;
+        const lx = this.x(l.target.start - this.trace.start);
+        if (lx < 0 || lx > 100) continue;
+        tl.appendChild(h('div', { class: 'wf-mark link', style: { left: `${lx}%` }, title: `linked span ${l.target.service}: ${l.target.name}${l.sameTrace ? '' : ' (another trace)'} started here` }));
       }
       for (const ev of sp.events) {
         const ex = this.x(ev.time - this.trace.start);
@@ -203,12 +234,24 @@ export class Waterfall {
         if (lx < 0 || lx > 100) continue;
         tl.appendChild(h('div', { class: `wf-mark log sev-bg-${severityClass(lg.severityText, lg.severityNumber)}`, style: { left: `${lx}%` }, title: `${lg.severityText || 'log'}: ${String(lg.body).slice(0, 120)}` }));
       }
+      // A delivery says which one it was and whether it failed, so that
+      // redeliveries of one message read as such without opening a span.
+      // A publish says where the message went (the name column may cut
+      // it off: a dead-letter subject must not hide there).
+      const nth = deliveryNumber(sp);
+      const dest = String(sp.kind).toLowerCase() === 'producer' ? (sp.attrs.find((a) => a.key === 'messaging.destination.name') || {}).value : '';
       const label = h('span', { class: 'wf-label' }, fmtDuration(sp.duration),
+        nth ? h('span', { class: 'wf-delivery' + (sp.error ? ' failed' : ''), dataset: { delivery: String(nth) } },
+          ` · delivery #${nth}${sp.error ? ' failed' : ''}`) : null,
+        dest ? h('span', { class: 'wf-dest' }, ` · → ${dest}`) : null,
         sp.children.length ? h('span', { class: 's' }, ` · self ${fmtDuration(sp.self)}`) : null);
       if (right <= 72) {
         label.style.left = `${Math.min(100, right) + 0.6}%`;
       } else if (left >= 22) {
+        // Left of the bar; over a consumer's wait, on a background of its
+        // own so the dashed line does not cross the text.
         label.style.right = `${Math.max(0, 100 - left) + 0.6}%`;
+        if (queued) label.classList.add('boxed');
       } else {
         // A bar spanning most of the timeline carries its label inside.
         label.classList.add('inside');
@@ -220,10 +263,26 @@ export class Waterfall {
       class: 'wf-row' + (sp.onCrit && this.showCritical ? ' on-crit' : '') + (this.matches && this.matches.has(sp.id) ? ' match' : ''),
       role: 'treeitem', 'aria-level': String(row.depth + 1), 'aria-setsize': String(this.rows.length),
       'aria-expanded': hasKids ? String(!collapsed) : null,
-      'aria-label': `${sp.service} ${sp.name}, ${fmtDuration(sp.duration)}${sp.error ? ', error' : ''}${sp.onCrit ? ', on the critical path' : ''}`,
+      'aria-label': `${sp.service} ${sp.name}${kindText(sp)}${deliveryNumber(sp) ? `, delivery #${deliveryNumber(sp)}` : ''}, ${fmtDuration(sp.duration)}${queued ? `, queued ${fmtDuration(sp.queueDelay)}` : ''}${sp.error ? ', error' : ''}${sp.onCrit ? ', on the critical path' : ''}${sp.links.length ? `, ${sp.links.length} link${sp.links.length === 1 ? '' : 's'}` : ''}`,
       dataset: { key: sp.id, kind: 'span', spanId: sp.id },
     }, name, tl);
     return el;
+  }
+
+  // linkButton follows a span's links: one link to another trace is a plain
+  // link to it (remembering where it came from, for the way back); one to
+  // this trace selects the span; several open the span's panel.
+  linkButton(sp) {
+    const links = sp.links;
+    if (!links.length) return null;
+    const one = links.length === 1 ? links[0] : null;
+    const what = (l) => (l.target ? `${l.target.service}: ${l.target.name}` : `span ${l.spanID}`) + (l.sameTrace ? '' : ` in trace ${String(l.traceID).slice(0, 8)}…`) + (l.missing ? ' (not found)' : '');
+    const title = links.length === 1 ? `Linked to ${what(one)}` : `${links.length} links:\n${links.slice(0, 12).map(what).join('\n')}${links.length > 12 ? '\n…' : ''}`;
+    const text = `↗ ${links.length === 1 ? 'link' : `${links.length} links`}`;
+    if (one && !one.sameTrace) {
+      return h('a', { class: 'wf-link', href: href(`/trace/${one.traceID}`, { span: one.spanID, from: this.trace.traceID, fromSpan: sp.id }), title, tabindex: '-1', dataset: { linkTrace: one.traceID } }, text);
+    }
+    return h('button', { class: 'wf-link', type: 'button', title, tabindex: '-1', dataset: { links: sp.id } }, text);
   }
 
   logRow(row) {
@@ -410,6 +469,13 @@ export class Waterfall {
       this.toggle(toggle.dataset.toggle);
       return;
     }
+    if (ev.target.closest('a.wf-link')) return; // the browser follows it
+    const links = ev.target.closest('[data-links]');
+    if (links) {
+      const sp = this.trace.byId.get(links.dataset.links);
+      if (sp && this.opts.onLinks) this.opts.onLinks(sp);
+      return;
+    }
     const rowEl = ev.target.closest('.wf-row');
     if (!rowEl) return;
     const i = this.index.get(rowEl.dataset.key);
@@ -563,6 +629,20 @@ export class Waterfall {
   renderedRowCount() {
     return this.rendered.size;
   }
+}
+
+// kindPill marks producer and consumer spans (the two ends of a hop
+// through a broker).
+function kindPill(sp) {
+  const k = String(sp.kind).toLowerCase();
+  if (k === 'producer') return h('span', { class: 'wf-kind producer', title: 'PRODUCER: hands a message to a broker' }, 'producer');
+  if (k === 'consumer') return h('span', { class: 'wf-kind consumer', title: 'CONSUMER: processes a message from a broker' + (sp.parent ? `; it was published by ${sp.parent.service}: ${sp.parent.name}` : '') }, 'consumer');
+  return null;
+}
+
+function kindText(sp) {
+  const k = String(sp.kind).toLowerCase();
+  return k === 'producer' || k === 'consumer' ? ` (${k})` : '';
 }
 
 function countDescendants(sp) {

@@ -16,6 +16,7 @@ export function mount(main, route) {
   const state = {
     service: p.get('service') || '',
     operation: p.get('operation') || '',
+    instance: p.get('instance') || '',
     tags: p.get('tags') || '',
     minDuration: p.get('minDuration') || '',
     maxDuration: p.get('maxDuration') || '',
@@ -33,6 +34,10 @@ export function mount(main, route) {
   // ---- Filters ----
   const serviceSel = h('select', { id: 'f-service', 'aria-label': 'Service', 'data-search': '' }, h('option', { value: '' }, 'Loading…'));
   const opSel = h('select', { id: 'f-operation', 'aria-label': 'Operation' }, h('option', { value: '' }, 'All operations'));
+  // The service's processes (service.instance.id): a span of the chosen
+  // one must match.
+  const instSel = h('select', { id: 'f-instance', 'aria-label': 'Instance' }, h('option', { value: '' }, 'All instances'),
+    state.instance ? h('option', { value: state.instance, selected: true }, state.instance) : null);
   const tagsIn = h('textarea', { id: 'f-tags', rows: 2, 'aria-label': 'Attributes (key=value)', 'aria-describedby': 'f-tags-hint', placeholder: 'http.status_code=500 user.id=42', value: state.tags, spellcheck: 'false' });
   const minIn = h('input', { id: 'f-min', 'aria-label': 'Minimum duration', placeholder: 'e.g. 100ms', value: state.minDuration });
   const maxIn = h('input', { id: 'f-max', 'aria-label': 'Maximum duration', placeholder: 'e.g. 2s', value: state.maxDuration });
@@ -50,6 +55,7 @@ export function mount(main, route) {
   } },
   h('div', { class: 'field' }, h('label', { for: 'f-service' }, 'Service'), serviceSel),
   h('div', { class: 'field' }, h('label', { for: 'f-operation' }, 'Operation'), opSel),
+  h('div', { class: 'field' }, h('label', { for: 'f-instance', title: 'service.instance.id: one process of the service' }, 'Instance'), instSel),
   h('div', { class: 'field' }, h('label', { for: 'f-tags' }, 'Attributes'), tagsIn,
     h('div', { class: 'hint', id: 'f-tags-hint' }, 'key=value, separated by spaces or new lines; quote values with spaces: ', h('code', null, 'note="card declined"'), '. One span must match them all. Type or press ↓ for keys and values seen in the range.')),
   h('div', { class: 'row2' },
@@ -70,7 +76,9 @@ export function mount(main, route) {
   serviceSel.addEventListener('change', () => {
     state.service = serviceSel.value;
     state.operation = '';
+    state.instance = '';
     loadOperations();
+    loadInstances();
   });
 
   function submit() {
@@ -91,6 +99,7 @@ export function mount(main, route) {
     navigate('/search', {
       service: serviceSel.value,
       operation: opSel.value,
+      instance: instSel.value,
       tags: tagsIn.value.trim(),
       minDuration: minIn.value.trim(),
       maxDuration: maxIn.value.trim(),
@@ -116,6 +125,7 @@ export function mount(main, route) {
       }
       for (const s of list) serviceSel.appendChild(h('option', { value: s, selected: s === state.service }, s));
       await loadOperations();
+      loadInstances();
       runSearch();
     } catch (e) {
       if (e.name === 'AbortError') return;
@@ -135,6 +145,20 @@ export function mount(main, route) {
       if (state.operation && !ops.some((o) => o.name === state.operation)) opSel.appendChild(h('option', { value: state.operation, selected: true }, state.operation));
     } catch (e) {
       if (e.name !== 'AbortError') formErr.textContent = `Operations: ${e.message}`;
+    }
+  }
+
+  async function loadInstances() {
+    clear(instSel).appendChild(h('option', { value: '' }, 'All instances'));
+    if (state.instance) instSel.appendChild(h('option', { value: state.instance, selected: true }, state.instance));
+    if (!state.service) return;
+    try {
+      const list = await api.instances({ service: state.service, start: state.range.start, end: state.range.end, spanKind: 'all' }, { signal: ctl.signal });
+      for (const it of list) {
+        if (it.instance && it.instance !== state.instance) instSel.appendChild(h('option', { value: it.instance }, it.instance));
+      }
+    } catch (e) {
+      if (e.name !== 'AbortError') formErr.textContent = `Instances: ${e.message}`;
     }
   }
 
@@ -162,6 +186,7 @@ export function mount(main, route) {
       const traces = await api.findTraces({
         service: state.service,
         operation: state.operation,
+        instance: state.instance,
         tags: t,
         minDuration: minUs ? goDuration(minUs) : '',
         maxDuration: maxUs ? goDuration(maxUs) : '',

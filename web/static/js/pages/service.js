@@ -97,17 +97,59 @@ function mountList(main, route) {
   return { destroy: () => ctl.abort() };
 }
 
+// INSTANCE_COLORS tell an instance's rate line apart (the service's own
+// color draws the total).
+const INSTANCE_COLORS = ['#4e79a7', '#f28e2b', '#59a14f', '#b07aa1', '#76b7b2', '#edc948', '#ff9da7', '#9c755f'];
+
+// renderInstances fills the instances card: what each process of the
+// service served over the range. A row narrows the dashboard to it.
+function renderInstances(box, list, { service, instance, params }) {
+  const named = list.filter((it) => it.instance);
+  if (!named.length) return; // one process without an id: nothing to split
+  box.classList.remove('hidden');
+  const tbody = h('tbody');
+  for (const it of list) {
+    const id = it.instance;
+    const tr = h('tr', { class: id ? 'clickable' : '', tabindex: id ? '0' : null, 'aria-selected': String(!!instance && id === instance), dataset: { instance: id },
+      onclick: () => id && navigate(`/service/${encodeURIComponent(service)}`, params({ instance: id === instance ? '' : id })),
+      onkeydown: (ev) => {
+        if (ev.key === 'Enter') tr.click();
+      } },
+    h('td', null, id || h('span', { class: 'faint' }, '(no service.instance.id)')),
+    h('td', { class: 'num' }, String(it.calls)),
+    h('td', { class: 'num' }, fmtRate(it.rate)),
+    h('td', { class: 'num' + (it.errorRate >= 0.05 ? ' err-text' : '') }, it.calls ? fmtPct(it.errorRate) : '–'),
+    h('td', { class: 'num' }, fmtDurationNs(it.p50Ns)),
+    h('td', { class: 'num' }, fmtDurationNs(it.p95Ns)),
+    h('td', { class: 'num' }, fmtDurationNs(it.p99Ns)),
+    h('td', { class: 'num faint' }, fmtTime(Date.parse(it.lastSeen), { millis: false })));
+    tbody.appendChild(tr);
+  }
+  const total = list.reduce((a, it) => a + it.calls, 0);
+  box.append(h('div', { class: 'card-head' }, h('h2', { id: 'inst-title' }, `Instances (${named.length})`),
+    h('span', { class: 'faint' }, ` service.instance.id · ${total} calls in all`)),
+  h('div', { class: 'card-body' }, h('table', { class: 'grid', 'aria-labelledby': 'inst-title' },
+    h('thead', null, h('tr', null, h('th', null, 'Instance'), h('th', { class: 'num' }, 'Calls'), h('th', { class: 'num', title: 'calls per second of the time the data covers' }, 'Rate'),
+      h('th', { class: 'num' }, 'Errors'), ...['p50', 'p95', 'p99'].map((q) => h('th', { class: 'num' }, q)), h('th', { class: 'num', title: 'the last minute with its spans' }, 'Last seen'))),
+    tbody)));
+}
+
 function mountDashboard(main, route) {
   const service = route.args[0];
   const operation = route.params.get('operation') || '';
+  const instance = route.params.get('instance') || '';
   const range = resolveRange(route.params, '1h');
   const ctl = new AbortController();
   const disposers = [];
   document.title = `${service} · Tracehouse`;
-  const params = (extra) => ({ operation, ...rangeParams(range), ...extra });
+  const params = (extra) => ({ operation, instance, ...rangeParams(range), ...extra });
 
   const opSel = h('select', { id: 'dash-operation', 'aria-label': 'Operation', onchange: () => navigate(`/service/${encodeURIComponent(service)}`, params({ operation: opSel.value })) },
     h('option', { value: '' }, 'All served requests'));
+  const instSel = h('select', { id: 'dash-instance', 'aria-label': 'Instance (service.instance.id)', title: 'One process of the service (service.instance.id)',
+    onchange: () => navigate(`/service/${encodeURIComponent(service)}`, params({ instance: instSel.value })) },
+  h('option', { value: '' }, 'All instances'), instance ? h('option', { value: instance, selected: true }, instance) : null);
+  const instBox = h('div', { class: 'card hidden', id: 'instances' });
   const charts = h('div', { class: 'dash-grid', id: 'red-charts' });
   const opsBox = h('div', { class: 'card', id: 'operations' });
   const note = h('div', { class: 'coverage-note', id: 'dash-coverage' });
@@ -116,13 +158,14 @@ function mountDashboard(main, route) {
     h('div', { class: 'page-head' },
       h('h1', null, svcLabel(service)),
       opSel,
-      timePicker(range, (rp) => navigate(`/service/${encodeURIComponent(service)}`, { operation, ...rp }), { id: 'dash-range' }),
+      instSel,
+      timePicker(range, (rp) => navigate(`/service/${encodeURIComponent(service)}`, { operation, instance, ...rp }), { id: 'dash-range' }),
       h('span', { class: 'grow' }),
-      h('a', { class: 'btn small', href: href('/search', { service, operation, ...rangeParams(range) }) }, 'Traces'),
+      h('a', { class: 'btn small', href: href('/search', { service, operation, instance, ...rangeParams(range) }) }, 'Traces'),
       h('a', { class: 'btn small', href: href('/logs', { q: `service:${service}`, ...rangeParams(range) }) }, 'Logs'),
       h('a', { class: 'btn small', href: href('/map', rangeParams(range)) }, 'Service map')),
     note,
-    h('div', { class: 'page-scroll' }, healthBox, charts, h('div', { style: { height: '12px' } }), opsBox)));
+    h('div', { class: 'page-scroll' }, healthBox, charts, h('div', { style: { height: '12px' } }), instBox, opsBox)));
 
   // The map's verdict on the service: its callers' failures do not show in
   // its own charts (a breaker spares a service that is down).
@@ -146,9 +189,30 @@ function mountDashboard(main, route) {
   const latC = chartCard('chart-latency', 'Latency');
   for (const c of [rateC, errC, latC]) c.body.appendChild(h('div', { class: 'loading' }, h('span', { class: 'spinner' })));
 
-  const zoom = (a, b) => navigate(`/service/${encodeURIComponent(service)}`, { operation, range: 'custom', start: Math.round(a), end: Math.round(b) });
+  const zoom = (a, b) => navigate(`/service/${encodeURIComponent(service)}`, { operation, instance, range: 'custom', start: Math.round(a), end: Math.round(b) });
   const step = pickStep(range);
-  api.red({ service, operation, start: range.start, end: range.end, step }, { signal: ctl.signal }).then((r) => {
+  // The instances: a table, the selector's options, and with every
+  // instance shown, one rate line each.
+  const instancesP = api.instances({ service, operation, start: range.start, end: range.end }, { signal: ctl.signal }).then((list) => {
+    for (const it of list) {
+      if (it.instance && it.instance !== instance) instSel.appendChild(h('option', { value: it.instance }, it.instance));
+    }
+    renderInstances(instBox, list, { service, instance, params });
+    return list;
+  }).catch((e) => {
+    if (e.name === 'AbortError') throw e;
+    return [];
+  });
+  const perInstanceP = instance ? Promise.resolve([]) : instancesP.then((list) => {
+    const named = list.filter((it) => it.instance).slice(0, INSTANCE_COLORS.length);
+    if (named.length < 2) return [];
+    return Promise.all(named.map((it, i) => api.red({ service, operation, instance: it.instance, start: range.start, end: range.end, step }, { signal: ctl.signal })
+      .then((r) => ({ name: it.instance, color: INSTANCE_COLORS[i], points: r.points || [] }))));
+  }).catch((e) => {
+    if (e.name === 'AbortError') throw e;
+    return [];
+  });
+  Promise.all([api.red({ service, operation, instance: instance || undefined, start: range.start, end: range.end, step }, { signal: ctl.signal }), perInstanceP]).then(([r, perInstance]) => {
     const pts = r.points || [];
     const domain = [range.start, range.end];
     const noData = noDataSpans(pts, r.stepSeconds * 1000);
@@ -158,7 +222,12 @@ function mountDashboard(main, route) {
     clear(latC.body);
     const nz = (v, p) => (p.calls ? v : null);
     disposers.push(lineChart(rateC.body, { label: 'Requests per second', domain, onBrush: zoom, fmtY: (v) => fmtRate(v), noData,
-      series: [{ name: 'rate', color: 'var(--accent)', points: seriesPoints(pts, (p) => p.rate) }] }));
+      series: [{ name: instance ? `rate of ${instance}` : 'rate', color: 'var(--accent)', points: seriesPoints(pts, (p) => p.rate) },
+        ...perInstance.map((pi) => ({ name: pi.name, color: pi.color, dash: '4 2', points: seriesPoints(pi.points, (p) => p.rate) }))] }));
+    if (perInstance.length) {
+      rateC.legend.append(h('span', { id: 'rate-instances' }, h('span', null, h('i', { style: { background: 'var(--accent)' } }), 'all'),
+        ...perInstance.map((pi) => h('span', { dataset: { instance: pi.name } }, h('i', { style: { background: pi.color } }), pi.name))));
+    }
     disposers.push(lineChart(errC.body, { label: 'Error rate', domain, onBrush: zoom, fmtY: fmtPct, yMin: 0.01, noData,
       series: [{ name: 'errors', color: 'var(--error)', points: seriesPoints(pts, (p) => nz(p.errorRate, p)) }] }));
     const lat = [
@@ -185,7 +254,8 @@ function mountDashboard(main, route) {
     for (const o of ops) opSel.appendChild(h('option', { value: o, selected: o === operation }, o));
     if (operation && !ops.includes(operation)) opSel.appendChild(h('option', { value: operation, selected: true }, operation));
     const tbody = h('tbody');
-    clear(opsBox).append(h('div', { class: 'card-head' }, h('h2', { id: 'ops-title' }, `Operations (${ops.length})`)),
+    clear(opsBox).append(h('div', { class: 'card-head' }, h('h2', { id: 'ops-title' }, `Operations (${ops.length})`),
+      instance ? h('span', { class: 'faint' }, ` of instance ${instance}`) : null),
       h('div', { class: 'card-body' }, h('table', { class: 'grid', 'aria-labelledby': 'ops-title' },
         h('thead', null, h('tr', null, h('th', null, 'Operation'), h('th', { class: 'num' }, 'Calls'), h('th', { class: 'num', title: 'calls per second of the time the data covers' }, 'Rate'),
           h('th', { class: 'num', title: 'failed calls over the whole range' }, 'Errors'), h('th', { class: 'num', title: 'failed calls in the last 5 minutes of the range' }, 'Last 5 min'),
@@ -193,7 +263,7 @@ function mountDashboard(main, route) {
         tbody)));
     const rows = await Promise.all(ops.map(async (o) => {
       try {
-        const r = await api.red({ service, operation: o, start: range.start, end: range.end, step }, { signal: ctl.signal });
+        const r = await api.red({ service, operation: o, instance: instance || undefined, start: range.start, end: range.end, step }, { signal: ctl.signal });
         return { o, pts: r.points || [], cov: r.coverage };
       } catch (e) {
         if (e.name === 'AbortError') throw e;

@@ -1,8 +1,11 @@
 // Trace view: header with the trace's numbers, the waterfall (with minimap
 // and logs under their spans) and a side panel with the selected span or
-// log, the trace's logs, its errors and its critical path.
+// log, the trace's logs, its errors and its critical path. Span links to
+// other traces are resolved (the linked spans' names and times, read in one
+// request) and followed with the way back kept in the URL (from=,
+// fromSpan=).
 import * as api from '../api.js';
-import { fromRequestPath, fromJaeger } from '../model.js';
+import { fromRequestPath, fromJaeger, deliveryNumber } from '../model.js';
 import { h, clear, fmtDuration, fmtTime, svcLabel, copyText, debounce } from '../util.js';
 import { href, setParams } from '../router.js';
 import { Waterfall } from '../waterfall.js';
@@ -20,6 +23,9 @@ export function mount(main, route) {
   load(id, ctl.signal).then((trace) => {
     clear(page);
     view = traceView(page, trace, route);
+    resolveLinks(trace, ctl.signal).then((changed) => {
+      if (changed && view) view.linksResolved();
+    }).catch(() => { /* the page was left: nothing to redraw */ });
   }).catch((e) => {
     if (e.name === 'AbortError') return;
     clear(page).appendChild(h('div', { class: 'page-scroll' },
@@ -72,6 +78,52 @@ async function load(id, signal) {
   }
 }
 
+// MAX_LINKED_TRACES bounds the traces read to name linked spans (a batch
+// consumer's receive span links to every message of its batch).
+const MAX_LINKED_TRACES = 20;
+
+// resolveLinks names the spans this trace's links point to: those in it
+// from the trace itself, those in other traces from one read of up to
+// MAX_LINKED_TRACES of them. It reports whether any link changed.
+async function resolveLinks(trace, signal) {
+  let changed = false;
+  const others = new Map();
+  for (const sp of trace.spans) {
+    for (const l of sp.links) {
+      if (l.sameTrace) {
+        const target = trace.byId.get(l.spanID);
+        if (target) {
+          l.target = { service: target.service, name: target.name, start: target.start, duration: target.duration };
+          changed = true;
+        }
+      } else if (l.traceID) {
+        const id = String(l.traceID).toLowerCase();
+        if (!others.has(id)) others.set(id, []);
+        others.get(id).push(l);
+      }
+    }
+  }
+  const ids = [...others.keys()].slice(0, MAX_LINKED_TRACES);
+  if (!ids.length) return changed;
+  try {
+    const { traces, missing } = await api.tracesByID(ids, { signal });
+    for (const jt of traces) {
+      const procs = jt.processes || {};
+      const spans = new Map((jt.spans || []).map((x) => [x.spanID, x]));
+      for (const l of others.get(String(jt.traceID).toLowerCase().padStart(32, '0')) || others.get(String(jt.traceID).toLowerCase()) || []) {
+        const x = spans.get(l.spanID);
+        if (x) l.target = { service: (procs[x.processID] || {}).serviceName || '', name: x.operationName, start: x.startTime, duration: x.duration };
+        else l.missing = true;
+      }
+    }
+    for (const m of missing) for (const l of others.get(String(m).toLowerCase().padStart(32, '0')) || others.get(String(m).toLowerCase()) || []) l.missing = true;
+    return true;
+  } catch (e) {
+    if (e.name === 'AbortError') throw e;
+    return changed; // the links still work; they are only unnamed
+  }
+}
+
 function traceView(page, trace, route) {
   const root = trace.root;
   const maxDepth = trace.spans.reduce((a, s) => Math.max(a, s.depth), 0);
@@ -101,6 +153,8 @@ function traceView(page, trace, route) {
     h('div', { class: 'stats' },
       h('span', null, 'Started ', h('b', null, fmtTime(trace.start / 1000, { date: true }))),
       h('span', null, 'Duration ', h('b', { id: 'trace-duration' }, fmtDuration(trace.duration))),
+      trace.async && root ? h('span', { title: 'The root span\u2019s duration: when the request was answered. The trace goes on with the work its messages started (consumers, after the broker).' },
+        'Response ', h('b', { id: 'trace-response' }, fmtDuration(root.duration)), ' · then async work') : null,
       h('span', null, 'Spans ', h('b', { id: 'trace-span-count' }, String(trace.spans.length))),
       h('span', null, 'Depth ', h('b', null, String(maxDepth + 1))),
       h('span', null, 'Services ', h('b', null, String(trace.services.length))),
@@ -110,7 +164,8 @@ function traceView(page, trace, route) {
       h('a', { href: '#', onclick: (ev) => {
         ev.preventDefault();
         location.reload();
-      } }, 'Reload')) : null);
+      } }, 'Reload')) : null,
+    backLink(route));
   const toolbar = h('div', { class: 'trace-toolbar', role: 'toolbar', 'aria-label': 'Waterfall' },
     findIn, findCount, depthSel, critBtn, logsBtn,
     h('span', { class: 'grow' }),
@@ -118,6 +173,8 @@ function traceView(page, trace, route) {
       h('span', null, h('i', { class: 'lg-self' }), 'self time'),
       h('span', null, h('i', { class: 'lg-child' }), 'in children'),
       h('span', null, h('i', { class: 'lg-crit' }), 'critical path'),
+      trace.async ? h('span', { title: 'A message waiting in a broker: from its publish to the start of a delivery' }, h('i', { class: 'lg-queue' }), 'queued') : null,
+      trace.spans.some((x) => x.links.length) ? h('span', { title: 'Where a linked span started; ↗ in the name column follows the link' }, h('i', { class: 'lg-link' }), 'link') : null,
       h('span', null, h('i', { class: 'lg-log' }), 'log'),
       h('span', null, h('i', { class: 'lg-err' }), 'error')));
 
@@ -129,6 +186,16 @@ function traceView(page, trace, route) {
   const wf = new Waterfall(wfBox, trace, {
     nameWidth: Math.round(Math.min(420, Math.max(260, wfBox.clientWidth * 0.32))),
     onOpen: (row) => openRow(row),
+    onLinks: (sp) => {
+      const one = sp.links.length === 1 ? sp.links[0] : null;
+      if (one && one.sameTrace && trace.byId.has(one.spanID)) {
+        selectSpan(one.spanID);
+        return;
+      }
+      selectSpan(sp.id);
+      const links = panel.querySelector('#span-links');
+      if (links) links.scrollIntoView({ block: 'start' });
+    },
     onSelect: (row) => {
       if (panelOpen && (tab === 'span' || tab === 'log')) openRow(row, { keepFocus: true });
       else remember(row);
@@ -209,15 +276,25 @@ function traceView(page, trace, route) {
     } else {
       title = h('div', { class: 'title' }, 'Critical path');
       const total = trace.duration || 1;
+      // Each span's own time on the path, and each wait in a broker as a
+      // line of its own before the delivery it held up.
+      const lines = [];
+      for (const sp of trace.critical) {
+        const onPath = sp.crit.reduce((a, [x, y]) => a + (y - x), 0);
+        if (onPath > 0 || !sp.queueCrit.length) lines.push({ sp, at: firstCrit(sp), dur: onPath, queue: false });
+        const waited = sp.queueCrit.reduce((a, [x, y]) => a + (y - x), 0);
+        if (waited > 0) lines.push({ sp, at: Math.min(...sp.queueCrit.map((c) => c[0])), dur: waited, queue: true });
+      }
+      lines.sort((a, b) => a.at - b.at || (a.queue ? -1 : 1));
+      const dest = (sp) => (sp.attrs.find((a) => a.key === 'messaging.destination.name') || {}).value || 'the broker';
       body = h('div', null,
-        h('p', { class: 'muted' }, 'The spans that bound the trace\u2019s duration: shorten one of them and the request finishes sooner. Time is each span\u2019s own time on the path.'),
-        h('div', { class: 'loglist' }, [...trace.critical].sort((a, b) => firstCrit(a) - firstCrit(b)).map((sp) => {
-          const onPath = sp.crit.reduce((a, [x, y]) => a + (y - x), 0);
-          return h('div', { class: 'logline', tabindex: '0', onclick: () => selectSpan(sp.id) },
-            h('span', { class: 't' }, fmtDuration(onPath)),
-            h('span', { class: 'b' }, svcLabel(sp.service), ' ', sp.name),
-            h('span', { class: 'faint' }, `${Math.round((onPath / total) * 100)}%`));
-        })));
+        h('p', { class: 'muted' }, 'The spans that bound the request\u2019s duration: shorten one of them and it finishes sooner. Time is each span\u2019s own time on the path.',
+          trace.async ? ' The path runs on through the consumers of the messages the request published; the time a message waited in the broker is no span\u2019s own time, and is listed as a wait.' : ''),
+        h('div', { class: 'loglist' }, lines.map(({ sp, dur, queue }) => h('div', { class: 'logline' + (queue ? ' queue-line' : ''), tabindex: '0', onclick: () => selectSpan(sp.id), dataset: { spanId: sp.id, queue: String(queue) } },
+          h('span', { class: 't' }, fmtDuration(dur)),
+          queue ? h('span', { class: 'b' }, h('i', null, `waiting in ${dest(sp)}`, deliveryNumber(sp) > 1 ? ` for redelivery #${deliveryNumber(sp)}` : ''), ` before ${sp.service}: ${sp.name}`)
+            : h('span', { class: 'b' }, svcLabel(sp.service), ' ', sp.name, deliveryNumber(sp) ? h('span', { class: sp.error ? 'err-text' : 'faint' }, ` (delivery #${deliveryNumber(sp)}${sp.error ? ', failed' : ''})`) : null),
+          h('span', { class: 'faint' }, `${Math.round((dur / total) * 100)}%`)))));
     }
     panel.append(
       h('div', { class: 'panel-resize', 'aria-hidden': 'true' }),
@@ -332,6 +409,11 @@ function traceView(page, trace, route) {
 
   return {
     apply,
+    // linksResolved redraws what names the linked spans.
+    linksResolved() {
+      wf.refresh();
+      if (panelOpen && current && current.kind === 'span') renderPanel();
+    },
     destroy() {
       wf.destroy();
       if (window.__tracehouse && window.__tracehouse.waterfall === wf) delete window.__tracehouse;
@@ -361,6 +443,16 @@ function traceView(page, trace, route) {
 // firstCrit is when a span's first stretch on the critical path starts.
 function firstCrit(sp) {
   return sp.crit.length ? Math.min(...sp.crit.map((c) => c[0])) : sp.start;
+}
+
+// backLink leads back to the trace a link was followed from.
+function backLink(route) {
+  const from = route.params.get('from');
+  if (!from || !/^[0-9a-f]{1,32}$/i.test(from)) return null;
+  const fromSpan = route.params.get('fromSpan');
+  return h('div', { class: 'link-back', id: 'link-back' },
+    'Followed a span link from trace ', h('span', { class: 'mono' }, `${from.slice(0, 16)}…`), ' ',
+    h('a', { class: 'btn small', id: 'link-back-btn', href: href(`/trace/${from}`, fromSpan && /^[0-9a-f]{1,16}$/i.test(fromSpan) ? { span: fromSpan } : {}) }, '← Back to it'));
 }
 
 function exceptionMessage(sp) {
