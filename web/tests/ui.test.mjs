@@ -555,10 +555,12 @@ describe('logs explorer', () => {
       return trs.length === n && trs.every((tr) => /order \d+ created with \d+ items/.test(tr.innerText));
     }, seed.checkout.length);
     assert.equal(await page.getAttribute('#logs-tab-records', 'aria-selected'), 'true');
-    // The keyboard reaches a pattern too: Tab to a row, Enter opens it.
+    // The keyboard reaches a pattern too: j moves to a row, Enter opens it.
     await open(`/logs?q=service%3Aorder&view=patterns&${fixtures}`);
     await row.waitFor();
-    await row.focus();
+    await page.evaluate(() => document.activeElement && document.activeElement.blur());
+    await page.keyboard.press('j');
+    assert.equal(await page.evaluate(() => document.activeElement.classList.contains('pattern-row')), true, 'j focuses the first pattern');
     await page.keyboard.press('Enter');
     await page.waitForURL((u) => /pattern/.test(decodeURIComponent(u.hash)));
     noPageErrors();

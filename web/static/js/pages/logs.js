@@ -422,6 +422,16 @@ export function mount(main, route) {
     },
     onKey(ev) {
       const step = listStep(ev);
+      if (view === 'patterns') {
+        // j/k move between patterns (the focused row); Enter on a row opens
+        // it (the row's own handler).
+        if (!step) return false;
+        const rows = [...patternsWrap.querySelectorAll('tr.pattern-row')];
+        if (!rows.length) return false;
+        const at = rows.indexOf(document.activeElement);
+        rows[Math.max(0, Math.min(rows.length - 1, at < 0 ? 0 : at + step))].focus();
+        return true;
+      }
       if (step) {
         select(selected + step);
         return true;
