@@ -24,7 +24,8 @@ run-tracehouse: deps build
 
 # deploy/ is its own module (its tests need kustomize, k8s.io/api and
 # compose-go, the product does not), so ./... stops at deploy/go.mod and it
-# gets its own line. bench/ingest, also its own module, has no tests.
+# gets its own line. bench/ingest and bench/query, also modules of their
+# own, have no tests.
 test: deps
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
@@ -49,13 +50,17 @@ fuzz: deps
 	if [ -n "$$failed" ]; then echo "fuzz targets that failed:$$failed"; exit 1; fi
 
 # Engine inserts and trace-by-id, query latency at 1M and 10M spans and logs
-# (about 25 minutes; BENCH_QUERY_SIZES=1000000 for a quick run), then ingest
-# against the contrib exporter in one run.
+# (about 25 minutes; BENCH_QUERY_SIZES=1000000 for a quick run), ingest
+# against the contrib exporter, then query latency on Tracehouse's, contrib's
+# and Jaeger v2's layouts of the same data (bench/query: about 20 minutes at
+# 1M, 2 hours more for 10M; BENCH_PEERS_SIZES=1000000 for 1M alone).
 BENCH_QUERY_SIZES ?= 1000000,10000000
+BENCH_PEERS_SIZES ?= 1000000,10000000
 bench: deps build
 	$(GO) run ./internal/bench $(BENCH_FLAGS)
 	$(GO) run ./internal/bench/query --spans $(BENCH_QUERY_SIZES) --runs 50
 	cd bench/ingest && $(GO) run . -tracehouse ../../$(BIN)
+	cd bench/query && $(GO) run . -tracehouse ../../$(BIN) -spans $(BENCH_PEERS_SIZES) $(BENCH_PEERS_FLAGS)
 
 # all-in-one as a real process under five exactly-counting senders, with
 # SIGKILLs, a minute at twice the rate and heavy 7-day log searches; prints

@@ -27,6 +27,7 @@ import (
 	"go.opentelemetry.io/collector/service/telemetry/otelconftelemetry"
 
 	"github.com/tracehouse/tracehouse/collector/logfieldsprocessor"
+	"github.com/tracehouse/tracehouse/ingest/browserguardextension"
 	"github.com/tracehouse/tracehouse/ingest/jsonlreceiver"
 	"github.com/tracehouse/tracehouse/ingest/partialsuccessextension"
 	"github.com/tracehouse/tracehouse/ingest/tracehouseexporter"
@@ -109,6 +110,7 @@ func Components() (otelcol.Factories, error) {
 		filestorage.NewFactory(),
 		bearertokenauthextension.NewFactory(),
 		partialsuccessextension.NewFactory(),
+		browserguardextension.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -120,6 +122,7 @@ func Components() (otelcol.Factories, error) {
 		// the otlp exporters of agents that forward to a gateway.
 		bearertokenauthextension.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension" + contribModules,
 		partialsuccessextension.NewFactory().Type():  thisModule,
+		browserguardextension.NewFactory().Type():    thisModule,
 	}
 
 	f.Connectors, err = otelcol.MakeFactoryMap[connector.Factory]()

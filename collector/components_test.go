@@ -16,6 +16,7 @@ import (
 	"golang.org/x/mod/modfile"
 
 	"github.com/tracehouse/tracehouse/collector/logfieldsprocessor"
+	"github.com/tracehouse/tracehouse/ingest/browserguardextension"
 	"github.com/tracehouse/tracehouse/ingest/partialsuccessextension"
 	"github.com/tracehouse/tracehouse/ingest/tracehouseexporter"
 	"github.com/tracehouse/tracehouse/storage/chtest"
@@ -50,7 +51,7 @@ func TestComponents(t *testing.T) {
 		"receivers":  {typeNames(f.Receivers), []string{"file_log", "filelog", "fluent_forward", "fluentforward", "jaeger", "jsonl", "kafka", "otlp", "syslog", "zipkin"}},
 		"processors": {typeNames(f.Processors), []string{"batch", "logfields", "memory_limiter"}},
 		"exporters":  {typeNames(f.Exporters), []string{"debug", "kafka", "otlp", "otlp_grpc", "otlp_http", "otlphttp", "tracehouse"}},
-		"extensions": {typeNames(f.Extensions), []string{"bearertokenauth", "file_storage", "health_check", "partialsuccess"}},
+		"extensions": {typeNames(f.Extensions), []string{"bearertokenauth", "browserguard", "file_storage", "health_check", "partialsuccess"}},
 	} {
 		if !slices.Equal(c.got, c.want) {
 			t.Errorf("%s: %v, want %v", kind, c.got, c.want)
@@ -153,6 +154,7 @@ func TestBuilderManifestMatchesComponents(t *testing.T) {
 			f.Processors[component.MustNewType(logfieldsprocessor.TypeStr)].CreateDefaultConfig(),
 			f.Exporters[component.MustNewType(tracehouseexporter.TypeStr)].CreateDefaultConfig(),
 			f.Extensions[component.MustNewType(partialsuccessextension.TypeStr)].CreateDefaultConfig(),
+			f.Extensions[component.MustNewType(browserguardextension.TypeStr)].CreateDefaultConfig(),
 		} {
 			if reflect.TypeOf(cfg).Elem().PkgPath() == e.Import {
 				found = true

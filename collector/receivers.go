@@ -63,6 +63,10 @@ const (
 	tracehouseExporter = "tracehouse"
 )
 
+// BrowserGuardExtension is the browserguard extension all-in-one.yaml puts
+// in front of its HTTP receivers (ingest/browserguardextension).
+const BrowserGuardExtension = "browserguard"
+
 // AllInOneReceivers returns configuration overrides (for
 // PipelineSettings.Overrides) that add the receivers r turns on to the
 // all-in-one configuration, each in a pipeline of its own that ends in the
@@ -96,10 +100,16 @@ func AllInOneReceivers(r Receivers) ([]string, error) {
 		}
 		return server
 	}
+	// HTTP receivers get all-in-one.yaml's browser guard, as OTLP HTTP
+	// does: without a token, a web page could post to them otherwise.
+	guarded := func(server map[string]any) map[string]any {
+		server["middlewares"] = []any{map[string]any{"id": BrowserGuardExtension}}
+		return auth(server)
+	}
 
 	var traceReceivers []string
 	if r.Zipkin != "" {
-		add("receivers::zipkin", auth(map[string]any{"endpoint": r.Zipkin}))
+		add("receivers::zipkin", guarded(map[string]any{"endpoint": r.Zipkin}))
 		traceReceivers = append(traceReceivers, "zipkin")
 	}
 	if r.JaegerGRPC != "" || r.JaegerThriftHTTP != "" {
@@ -108,7 +118,7 @@ func AllInOneReceivers(r Receivers) ([]string, error) {
 			protocols["grpc"] = auth(map[string]any{"endpoint": r.JaegerGRPC})
 		}
 		if r.JaegerThriftHTTP != "" {
-			protocols["thrift_http"] = auth(map[string]any{"endpoint": r.JaegerThriftHTTP})
+			protocols["thrift_http"] = guarded(map[string]any{"endpoint": r.JaegerThriftHTTP})
 		}
 		add("receivers::jaeger", map[string]any{"protocols": protocols})
 		traceReceivers = append(traceReceivers, "jaeger")

@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -131,6 +132,10 @@ func parseOptions(r *http.Request, q url.Values) (*request, error) {
 	return req, nil
 }
 
+// maxStatementBytes bounds the SQL text of a request (ClickHouse's own
+// max_query_size is 256 KiB; inline VALUES data counts here too).
+const maxStatementBytes = 16 << 20
+
 // readStatement fills in the statement. ClickHouse takes it from the query
 // URL parameter (urlSQL), the body, or both joined by a newline; insert data follows
 // the statement in whichever place it ends. Insert data is left unread in
@@ -144,7 +149,9 @@ func readStatement(req *request, r *http.Request, urlSQL string, data io.Reader)
 	}
 	var text []byte
 	if r.Method == http.MethodPost {
-		if urlSQL == "" && (r.ContentLength < 0 || r.ContentLength > insertHeadBytes) {
+		// A compressed body's length says nothing of what it unpacks to.
+		encoded := r.Header.Get("Content-Encoding") != "" || r.URL.Query().Get("decompress") == "1"
+		if urlSQL == "" && (r.ContentLength < 0 || r.ContentLength > insertHeadBytes || encoded) {
 			// "INSERT INTO t FORMAT X" and its data, both in the body: how
 			// clickhouse-go's Exec sends an INSERT (Tracehouse's writer does).
 			// Stream the data after the statement instead of reading it all.
@@ -157,9 +164,18 @@ func readStatement(req *request, r *http.Request, urlSQL string, data io.Reader)
 			}
 			data = rest
 		}
+		// What is left is SQL text, read whole: a statement, or an INSERT
+		// with its data inline. It is capped far below the body limit,
+		// which is sized for streamed insert data: a few kilobytes of zstd
+		// would otherwise unpack into a gigabyte held (and copied) in
+		// memory.
 		var err error
-		if text, err = io.ReadAll(data); err != nil {
+		if text, err = io.ReadAll(io.LimitReader(data, maxStatementBytes+1)); err != nil {
 			return nil, err
+		}
+		if len(text) > maxStatementBytes {
+			return nil, &httpError{status: http.StatusRequestEntityTooLarge, code: codeTooLarge,
+				msg: fmt.Sprintf("statement longer than %d bytes: send insert data after \"INSERT INTO t FORMAT name\" (in the URL's query parameter or at the start of the body), which is streamed, not inline", maxStatementBytes)}
 		}
 	}
 	sql := urlSQL

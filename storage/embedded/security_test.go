@@ -585,6 +585,7 @@ func TestDecompressedSizeIsCapped(t *testing.T) {
 		{"ZSTD frames", insert + "&decompress=1", frames(t, compress.ZSTD, plain), ""},
 		{"ZSTD frames in gzip", insert + "&decompress=1", gzipped(frames(t, compress.ZSTD, plain)), "gzip"},
 		{"one frame claiming more than the limit", insert + "&decompress=1", lyingFrame(uint32(limit) + 1), ""},
+		// SQL text is read whole, so it has a cap of its own, far lower.
 		{"a query body", "", gz.Bytes(), "gzip"},
 	}
 	for _, c := range cases {
@@ -597,7 +598,11 @@ func TestDecompressedSizeIsCapped(t *testing.T) {
 				header.Set("Content-Encoding", c.encoding)
 			}
 			resp, body := curlish(t, http.MethodPost, c.query, bytes.NewReader(c.body), header)
-			if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(body, "decompresses to more than the limit") {
+			want := "decompresses to more than the limit"
+			if c.query == "" {
+				want = "statement longer than"
+			}
+			if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(body, want) {
 				t.Fatalf("%d bytes that decompress past the limit: %d %s", len(c.body), resp.StatusCode, truncate(body))
 			}
 		})
@@ -725,4 +730,40 @@ func setOf(names ...string) map[string]bool {
 		m[strings.ToLower(n)] = true
 	}
 	return m
+}
+
+// TestStatementSizeIsCapped: SQL text, which is read whole, is capped far
+// below the body limit, while insert data after "INSERT … FORMAT" in a
+// compressed body is still streamed past that cap.
+func TestStatementSizeIsCapped(t *testing.T) {
+	db := chtest.NewDatabase(t)
+	conn := chtest.ConnTo(t, db)
+	ctx := context.Background()
+	if err := conn.Exec(ctx, "CREATE TABLE blobs (b String) ENGINE = MergeTree ORDER BY tuple()"); err != nil {
+		t.Fatal(err)
+	}
+	long := "SELECT 1 -- " + strings.Repeat("x", 16<<20)
+	resp, body := curlish(t, http.MethodPost, "", strings.NewReader(long), http.Header{})
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(body, "statement longer than") {
+		t.Errorf("a statement of %d bytes: %d %s", len(long), resp.StatusCode, truncate(body))
+	}
+	// (The engine's own max_query_size, 256 KiB, bounds what it parses.)
+	resp, body = curlish(t, http.MethodPost, "", strings.NewReader("SELECT length('"+strings.Repeat("a", 200<<10)+"')"), http.Header{})
+	if resp.StatusCode != http.StatusOK || strings.TrimSpace(body) != "204800" {
+		t.Errorf("a statement of 200 KiB: %d %s", resp.StatusCode, truncate(body))
+	}
+	// 20 MiB of insert data in 20 KB of gzip, statement at the head of the body.
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write([]byte("INSERT INTO " + db + ".blobs FORMAT RawBLOB\n"))
+	w.Write(bytes.Repeat([]byte{'a'}, 20<<20))
+	w.Close()
+	resp, body = curlish(t, http.MethodPost, "", &gz, http.Header{"Content-Encoding": {"gzip"}})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("a compressed insert of 20 MiB: %d %s", resp.StatusCode, truncate(body))
+	}
+	var n uint64
+	if err := conn.QueryRow(ctx, "SELECT length(b) FROM blobs").Scan(&n); err != nil || n != 20<<20 {
+		t.Errorf("the compressed insert stored %d bytes (%v), want %d", n, err, 20<<20)
+	}
 }
