@@ -99,5 +99,11 @@ func (r *Reader) SampleLogs(ctx context.Context, q LogSampleQuery) (*LogSample, 
 	if err != nil {
 		return nil, err
 	}
+	if out.Fraction < 1 && uint64(len(out.Records)) == limit {
+		// The hash kept more than the room left above Size (rare: it is
+		// several standard deviations out): the LIMIT cut the sample, so
+		// its share is what it holds, not what the hash aimed at.
+		out.Fraction = float64(len(out.Records)) / float64(total)
+	}
 	return out, nil
 }
