@@ -62,11 +62,14 @@ bench: deps build
 	cd bench/ingest && $(GO) run . -tracehouse ../../$(BIN)
 	cd bench/query && $(GO) run . -tracehouse ../../$(BIN) -spans $(BENCH_PEERS_SIZES) $(BENCH_PEERS_FLAGS)
 
-# all-in-one as a real process under five exactly-counting senders, with
-# SIGKILLs, a minute at twice the rate and heavy 7-day log searches; prints
-# sent / acknowledged / stored / lost / duplicates per signal, peak RSS and
-# ack-to-visible latency (10 minutes; SOAK_FLAGS='--duration 1h' for longer,
-# internal/soak/README.md). A 30-second version runs in `make test`.
+# all-in-one as a real process under five exactly-counting senders and the
+# sample shop, with SIGKILLs, a minute at twice the rate and heavy 7-day log
+# searches; prints sent / acknowledged / stored / lost / duplicates per
+# signal, peak RSS and ack-to-visible latency; exits 1 on anything lost or
+# stored twice (10 minutes; SOAK_FLAGS='--duration 1h' for longer,
+# SOAK_FLAGS='--mode gateway' for clickhouse + collector + query with the
+# engine killed and stopped; internal/soak/README.md). Short versions of
+# both run in `make test`.
 soak: deps build
 	$(GO) run ./internal/soak --tracehouse $(BIN) $(SOAK_FLAGS)
 

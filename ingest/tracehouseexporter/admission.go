@@ -42,6 +42,7 @@ type frontTraces struct {
 	exporter.Traces
 	e   *tracehouseExporter
 	adm *admission
+	gc  *groupCommit[ptrace.Traces] // nil: exporterhelper batches
 }
 
 func (f frontTraces) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
@@ -51,13 +52,28 @@ func (f frontTraces) ConsumeTraces(ctx context.Context, td ptrace.Traces) error 
 			return err
 		}
 	}
-	return f.adm.consume(ctx, td.SpanCount(), func() error { return f.Traces.ConsumeTraces(ctx, td) })
+	n := td.SpanCount()
+	return f.adm.consume(ctx, n, func() error {
+		if f.gc != nil {
+			return f.gc.consume(ctx, td, n)
+		}
+		return f.Traces.ConsumeTraces(ctx, td)
+	})
+}
+
+// Shutdown queues the batch being built before exporterhelper shuts down.
+func (f frontTraces) Shutdown(ctx context.Context) error {
+	if f.gc != nil {
+		f.gc.shutdown()
+	}
+	return f.Traces.Shutdown(ctx)
 }
 
 type frontLogs struct {
 	exporter.Logs
 	e   *tracehouseExporter
 	adm *admission
+	gc  *groupCommit[plog.Logs] // nil: exporterhelper batches
 }
 
 func (f frontLogs) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
@@ -70,7 +86,21 @@ func (f frontLogs) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 			return err
 		}
 	}
-	return f.adm.consume(ctx, ld.LogRecordCount(), func() error { return f.Logs.ConsumeLogs(ctx, ld) })
+	n := ld.LogRecordCount()
+	return f.adm.consume(ctx, n, func() error {
+		if f.gc != nil {
+			return f.gc.consume(ctx, ld, n)
+		}
+		return f.Logs.ConsumeLogs(ctx, ld)
+	})
+}
+
+// Shutdown queues the batch being built before exporterhelper shuts down.
+func (f frontLogs) Shutdown(ctx context.Context) error {
+	if f.gc != nil {
+		f.gc.shutdown()
+	}
+	return f.Logs.Shutdown(ctx)
 }
 
 // rejectAtAdmission counts and logs items left out of a request before

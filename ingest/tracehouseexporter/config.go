@@ -106,6 +106,14 @@ func (c *Config) Validate() error {
 	if c.ProcessMemoryLimitMiB < 0 {
 		errs = append(errs, fmt.Errorf("process_memory_limit_mib %d is negative (0 turns the check off)", c.ProcessMemoryLimitMiB))
 	}
+	if c.QueueConfig.HasValue() {
+		q := c.QueueConfig.Get()
+		if q.StorageID != nil && q.Batch.HasValue() && q.Batch.Get().Sizer != exporterhelper.RequestSizerTypeItems {
+			// groupcommit.go batches in front of a persistent queue and
+			// counts items.
+			errs = append(errs, fmt.Errorf("sending_queue::batch::sizer must be items with a persistent queue (storage), got %v", q.Batch.Get().Sizer))
+		}
+	}
 	if c.QueueFullRetryAfter < 0 {
 		errs = append(errs, fmt.Errorf("queue_full_retry_after %v is negative", c.QueueFullRetryAfter))
 	}

@@ -106,6 +106,8 @@ func TestLoadConfig(t *testing.T) {
 		"negative_ttl":      "negative",
 		"fractional_ttl":    "whole number of seconds",
 		"bad_service_graph": "cache_ttl",
+		// The group commit in front of a persistent queue counts items.
+		"persistent_bytes_batch": "sizer must be items",
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := loadConfig(t, name)

@@ -43,6 +43,10 @@ type tracehouseExporter struct {
 	writerOpts writer.Options
 	target     string // where rows go, for messages: "host:port/database"
 
+	// pipe, with a group commit in front of the queue (groupcommit.go),
+	// learns when a push starts on a queued batch; nil: none.
+	pipe *pipe
+
 	mu     sync.Mutex // serialises connecting and migrating
 	conn   storage.Conn
 	writer atomic.Pointer[writer.Writer]
@@ -149,6 +153,7 @@ func (e *tracehouseExporter) ready(ctx context.Context) (*writer.Writer, error) 
 }
 
 func (e *tracehouseExporter) pushTraces(ctx context.Context, td ptrace.Traces) error {
+	e.pipe.started()
 	w, err := e.ready(ctx)
 	if err != nil {
 		e.metrics.failure(ctx, failureRetryable)
@@ -161,6 +166,7 @@ func (e *tracehouseExporter) pushTraces(ctx context.Context, td ptrace.Traces) e
 }
 
 func (e *tracehouseExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
+	e.pipe.started()
 	w, err := e.ready(ctx)
 	if err != nil {
 		e.metrics.failure(ctx, failureRetryable)

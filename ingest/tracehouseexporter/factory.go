@@ -5,7 +5,9 @@
 // never be stored before it is queued (admission.go), hands batches to the
 // writer, and says which failures are worth retrying (exporter.go's
 // outcome). Retries store nothing twice: the writer's INSERTs carry
-// deduplication tokens. It imports no ClickHouse driver: connections, SQL
+// deduplication tokens, and with a persistent queue the exporter batches
+// in front of it (groupcommit.go), so a batch replayed after a crash is
+// the batch that was inserted. It imports no ClickHouse driver: connections, SQL
 // and error codes are storage's.
 //
 // The JSON-lines log receiver is in ingest/jsonlreceiver.
@@ -21,6 +23,7 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/tracehouse/tracehouse/storage"
 	"github.com/tracehouse/tracehouse/storage/schema"
@@ -107,7 +110,8 @@ func createTraces(ctx context.Context, set exporter.Settings, cfg component.Conf
 	if err != nil {
 		return nil, err
 	}
-	exp, err := exporterhelper.NewTraces(ctx, set, cfg, e.pushTraces, helperOptions(c, e)...)
+	queue, grouped := queueOf(c)
+	exp, err := exporterhelper.NewTraces(ctx, set, cfg, e.pushTraces, helperOptions(c, e, queue, grouped)...)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +119,12 @@ func createTraces(ctx context.Context, set exporter.Settings, cfg component.Conf
 	if err != nil {
 		return nil, err
 	}
-	return frontTraces{Traces: exp, e: e, adm: adm}, nil
+	f := frontTraces{Traces: exp, e: e, adm: adm}
+	if grouped {
+		e.pipe = &pipe{}
+		f.gc = groupCommitFor(*c.QueueConfig.Get(), newTracesBatch, moveTraces, exp.ConsumeTraces, e.pipe)
+	}
+	return f, nil
 }
 
 func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Logs, error) {
@@ -124,7 +133,8 @@ func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config
 	if err != nil {
 		return nil, err
 	}
-	exp, err := exporterhelper.NewLogs(ctx, set, cfg, e.pushLogs, helperOptions(c, e)...)
+	queue, grouped := queueOf(c)
+	exp, err := exporterhelper.NewLogs(ctx, set, cfg, e.pushLogs, helperOptions(c, e, queue, grouped)...)
 	if err != nil {
 		return nil, err
 	}
@@ -132,17 +142,39 @@ func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config
 	if err != nil {
 		return nil, err
 	}
-	return frontLogs{Logs: exp, e: e, adm: adm}, nil
+	f := frontLogs{Logs: exp, e: e, adm: adm}
+	if grouped {
+		e.pipe = &pipe{}
+		f.gc = groupCommitFor(*c.QueueConfig.Get(), newLogsBatch, moveLogs, exp.ConsumeLogs, e.pipe)
+	}
+	return f, nil
+}
+
+// queueOf is the sending queue exporterhelper gets, and whether the
+// exporter batches in front of it instead (groupcommit.go: a persistent
+// queue with batching).
+func queueOf(c *Config) (configoptional.Optional[exporterhelper.QueueBatchConfig], bool) {
+	if !c.QueueConfig.HasValue() {
+		return c.QueueConfig, false
+	}
+	q := *c.QueueConfig.Get()
+	if groupCommitFor[ptrace.Traces](q, nil, nil, nil, nil) == nil {
+		return c.QueueConfig, false
+	}
+	return configoptional.Some(withoutBatching(q)), true
 }
 
 // helperOptions are the exporterhelper settings every signal gets: timeout,
-// retries, the sending queue and the exporter's start and shutdown.
-func helperOptions(c *Config, e *tracehouseExporter) []exporterhelper.Option {
+// retries, the sending queue and the exporter's start and shutdown. With
+// the group commit in front (grouped), batches are built of the senders'
+// own data, moved out of their requests: the exporter mutates what it is
+// given.
+func helperOptions(c *Config, e *tracehouseExporter, queue configoptional.Optional[exporterhelper.QueueBatchConfig], grouped bool) []exporterhelper.Option {
 	return []exporterhelper.Option{
-		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
+		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: grouped}),
 		exporterhelper.WithTimeout(c.TimeoutConfig),
 		exporterhelper.WithRetry(c.RetryConfig),
-		exporterhelper.WithQueue(c.QueueConfig),
+		exporterhelper.WithQueue(queue),
 		exporterhelper.WithStart(e.start),
 		exporterhelper.WithShutdown(e.shutdown),
 	}

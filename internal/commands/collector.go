@@ -28,7 +28,11 @@ func runCollector(ctx context.Context, args []string, env cli.Env) error {
 	cmd.SetOut(env.Stdout)
 	cmd.SetErr(env.Stderr)
 	cmd.SilenceErrors = true // the program reports the returned error
-	return cmd.ExecuteContext(ctx)
+	// otelcol handles SIGTERM and SIGINT itself and shuts down with the
+	// context it was given. The program's context ends on the same
+	// signal, so with it the shutdown often failed ("failed to shutdown
+	// logger: context canceled") and a clean stop exited 1.
+	return cmd.ExecuteContext(context.WithoutCancel(ctx))
 }
 
 // collectorEnvVar is the variable of the collector's flag name:

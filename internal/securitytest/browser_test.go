@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -49,7 +50,7 @@ func TestBrowserAttack(t *testing.T) {
 		ports = append(ports, n)
 	}
 
-	before := a.tableRows(t)
+	before := a.settledRows(t)
 	acceptedBefore := acceptedItems(t, a)
 	t.Logf("before the attack:\n%s", formatRows(before))
 
@@ -347,4 +348,27 @@ func playwrightDir(t *testing.T) string {
 		t.Fatalf("npm ci in %s: %v\n%s", dir, err, out)
 	}
 	return dir
+}
+
+// settledRows waits until the seed has reached every table (edges and
+// rollups are written after the spans they come from) and two counts a
+// second apart agree, then returns the counts.
+func (a *allInOne) settledRows(t *testing.T) map[string]int64 {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	prev := a.tableRows(t)
+	for {
+		time.Sleep(time.Second)
+		rows := a.tableRows(t)
+		settled := maps.Equal(rows, prev)
+		for _, n := range rows {
+			if n == 0 {
+				settled = false
+			}
+		}
+		if settled || time.Now().After(deadline) {
+			return rows
+		}
+		prev = rows
+	}
 }

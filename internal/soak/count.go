@@ -12,6 +12,11 @@ import (
 // counts are one sender's totals at the end of a run, in items.
 type counts struct {
 	sent, acknowledged, stored, lost, duplicates, storedUnacked, rejected uint64
+	// resentDuplicates are rows beyond the first of items whose request
+	// the sender sent again after a try whose answer was lost: the
+	// sender's at-least-once, which the collector cannot recognise.
+	// duplicates are all the others: the collector's.
+	resentDuplicates uint64
 }
 
 // safeService is what a sender's service name looks like; it goes into
@@ -63,7 +68,11 @@ func count(ctx context.Context, conn storage.Conn, s *sender) (counts, error) {
 	}
 	for k, st := range stored {
 		c.stored += st[0]
-		c.duplicates += st[1] - st[0]
+		if s.resent[k] {
+			c.resentDuplicates += st[1] - st[0]
+		} else {
+			c.duplicates += st[1] - st[0]
+		}
 		if _, ok := s.ackedAt[k]; !ok {
 			c.storedUnacked += st[0]
 		}

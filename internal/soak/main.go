@@ -12,10 +12,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -27,36 +27,64 @@ import (
 	"time"
 
 	"github.com/tracehouse/tracehouse/storage"
-	"github.com/tracehouse/tracehouse/storage/embedded"
+)
+
+// The modes: what runs, and what the faults hit.
+const (
+	// modeAllInOne is `tracehouse all-in-one`, one process; a fault is a
+	// SIGKILL of it and a restart.
+	modeAllInOne = "all-in-one"
+	// modeGateway is `tracehouse clickhouse`, `tracehouse collector
+	// --config ingest-gateway.yaml` and `tracehouse query`, three
+	// processes; faults hit the engine: a SIGKILL and a restart, or a stop
+	// (SIGSTOP, SIGCONT after --stop-for).
+	modeGateway = "gateway"
 )
 
 // config is one soak run.
 type config struct {
+	mode     string        // modeAllInOne or modeGateway
+	gateway  string        // the gateway's collector config (modeGateway)
+	stops    int           // SIGSTOPs of the engine (modeGateway)
+	stopFor  time.Duration // how long each stop lasts
 	bin      string        // the tracehouse binary
 	data     string        // data folder ("": a temporary one)
 	duration time.Duration // of sending
 	rate     int64         // items per second, per sender
 	batch    int           // items per request
-	kills    int           // SIGKILLs of all-in-one, spread over the run
+	inflight int           // requests in flight per sender
+	shopBin  string        // sample-services, for the shop as a sender ("": no shop)
+	shopRPS  float64       // the shop's load, requests/s
+	kills    int           // SIGKILLs of all-in-one (of the engine in gateway mode), spread over the run
 	overload time.Duration // a window at twice the rate (0: none)
 	heavy    bool          // heavy 7-day log searches alongside
 	extra    []string      // more all-in-one flags
+	colExtra []string      // more collector flags (modeGateway)
 	progress io.Writer     // what happens, as it happens
 }
 
 func main() {
 	var cfg config
+	flag.StringVar(&cfg.mode, "mode", modeAllInOne, "what runs: all-in-one (one process), or gateway (tracehouse clickhouse, collector --config GATEWAY-CONFIG and query, three processes)")
+	flag.StringVar(&cfg.gateway, "gateway-config", "collector/configs/ingest-gateway.yaml", "the collector config of gateway mode (its receivers, health check and metrics are moved to free loopback ports)")
+	flag.IntVar(&cfg.stops, "stops", 1, "gateway mode: SIGSTOPs of the engine, each lasting --stop-for, spread over the run with the kills")
+	flag.DurationVar(&cfg.stopFor, "stop-for", 30*time.Second, "gateway mode: how long the engine stays stopped")
 	flag.StringVar(&cfg.bin, "tracehouse", "bin/tracehouse", "the tracehouse binary to run")
 	flag.StringVar(&cfg.data, "data", "", "all-in-one's data folder (default: a temporary one, removed afterwards)")
 	flag.DurationVar(&cfg.duration, "duration", 10*time.Minute, "how long the senders send")
 	flag.Int64Var(&cfg.rate, "rate", 1000, "items (spans or log records) per second of each of the 5 senders")
 	flag.IntVar(&cfg.batch, "batch", 100, "items per request")
-	flag.IntVar(&cfg.kills, "kills", 2, "SIGKILLs of all-in-one (each followed by a restart), spread over the run")
+	flag.IntVar(&cfg.inflight, "inflight", 4, "requests each sender has in flight at most")
+	flag.StringVar(&cfg.shopBin, "sample-services", "bin/sample-services", "the sample-services binary: the shop (auth, payment, order, gateway under its load generator) is a sixth sender; empty: no shop")
+	flag.Float64Var(&cfg.shopRPS, "shop-rps", 20, "requests/s of the shop's load generator")
+	flag.IntVar(&cfg.kills, "kills", 2, "SIGKILLs of all-in-one, or of the engine in gateway mode (each followed by a restart), spread over the run")
 	flag.DurationVar(&cfg.overload, "overload", time.Minute, "a window at twice the rate, from 45% of the run (0: none)")
 	flag.BoolVar(&cfg.heavy, "heavy-reads", true, "run heavy 7-day log searches through the query API all along")
 	extra := flag.String("all-in-one-flags", "", "more flags for all-in-one, space-separated, e.g. '--memory-limit 1GiB'")
+	colExtra := flag.String("collector-flags", "", "gateway mode: more flags for the collector, space-separated, e.g. '--config=yaml:exporters::tracehouse::timeout:5s'")
 	flag.Parse()
 	cfg.extra = strings.Fields(*extra)
+	cfg.colExtra = strings.Fields(*colExtra)
 	cfg.progress = os.Stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -72,22 +100,37 @@ func main() {
 		fmt.Fprintf(os.Stderr, "soak: %d acknowledged items were not stored\n", rep.lost())
 		os.Exit(1)
 	}
+	if rep.duplicates() > 0 {
+		fmt.Fprintf(os.Stderr, "soak: %d rows of items stored more than once (not counting the sender's resends after a lost answer)\n", rep.duplicates())
+		os.Exit(1)
+	}
 }
 
 // report is what a run found.
 type report struct {
-	cfg     config
-	rows    []row
-	peakRSS uint64
-	starts  int
-	vis     []*visibility
-	heavy   string
-	faults  []string
+	cfg    config
+	rows   []row
+	procs  []*process
+	vis    []*visibility
+	heavy  string
+	faults []string
 }
 
 type row struct {
 	sender *sender
 	counts counts
+}
+
+// duplicates are those of the harness's own senders: the shop's SDK
+// resends after a lost answer cannot be told apart (shop.go).
+func (r *report) duplicates() uint64 {
+	var n uint64
+	for _, row := range r.rows {
+		if !row.sender.sdk {
+			n += row.counts.duplicates
+		}
+	}
+	return n
 }
 
 func (r *report) lost() uint64 {
@@ -119,13 +162,43 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	proc := &allInOne{bin: cfg.bin, data: data, addrs: addrs, extra: cfg.extra, logPath: filepath.Join(filepath.Dir(data), "all-in-one.log")}
+	run := filepath.Dir(data)
 	if cfg.data != "" {
-		proc.logPath = filepath.Join(data, "..", "soak-all-in-one.log")
+		run = filepath.Join(data, "..")
 	}
-	rep.logf("starting %s (log: %s)", cfg.bin, proc.logPath)
-	if err := proc.start(ctx); err != nil {
+	if err := os.MkdirAll(run, 0o755); err != nil {
 		return nil, err
+	}
+	var token string
+	var target *process // what the faults hit
+	switch cfg.mode {
+	case modeAllInOne:
+		target = &process{name: "all-in-one", bin: cfg.bin, args: allInOneArgs(data, addrs, cfg.extra),
+			ready:   []string{"http://" + addrs.query + "/readyz", "http://" + addrs.health + "/"},
+			logPath: filepath.Join(run, "soak-all-in-one.log")}
+		rep.procs = []*process{target}
+	case modeGateway:
+		var err error
+		token, err = writeToken(filepath.Join(run, "ingest-token"))
+		if err != nil {
+			return nil, err
+		}
+		engine, collector, query := gatewayProcesses(cfg, data, run, addrs)
+		target = engine
+		rep.procs = []*process{engine, collector, query}
+	default:
+		return nil, fmt.Errorf("mode %q: all-in-one or gateway", cfg.mode)
+	}
+	defer func() {
+		for _, p := range rep.procs {
+			p.kill() // those still running after an error; no-op otherwise
+		}
+	}()
+	for _, p := range rep.procs {
+		rep.logf("starting %s (log: %s)", p.name, p.logPath)
+		if err := p.start(ctx); err != nil {
+			return nil, err
+		}
 	}
 
 	// Senders: every signal over every transport that carries it.
@@ -146,11 +219,24 @@ func run(ctx context.Context, cfg config) (*report, error) {
 		newSender("logs/otlp-http", "logs", 4, cfg.batch, &rate, nonce),
 		newSender("logs/jsonl", "logs", 5, cfg.batch, &rate, nonce),
 	}
+	for _, s := range senders {
+		s.token = token
+	}
 	otlpGRPCTraces(senders[0], grpcConn)
 	otlpHTTPTraces(senders[1], addrs.otlpHTTP)
 	otlpGRPCLogs(senders[2], grpcConn)
 	otlpHTTPLogs(senders[3], addrs.otlpHTTP)
 	jsonlLogs(senders[4], addrs.jsonl)
+
+	var theShop *shop
+	if cfg.shopBin != "" {
+		rep.logf("starting the sample shop (%s) at %v requests/s", cfg.shopBin, cfg.shopRPS)
+		var err error
+		if theShop, err = startShop(ctx, cfg.shopBin, run, addrs.otlpGRPC, token, cfg.shopRPS); err != nil {
+			return nil, err
+		}
+		defer theShop.stop() // after an error; a no-op once stopped
+	}
 
 	stopSending, stopNow := context.WithCancel(ctx)
 	giveUp, giveUpNow := context.WithCancel(ctx)
@@ -158,7 +244,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	var sending sync.WaitGroup
 	for _, s := range senders {
 		sending.Add(1)
-		go func() { defer sending.Done(); s.run(stopSending, giveUp) }()
+		go func() { defer sending.Done(); s.run(stopSending, giveUp, cfg.inflight) }()
 	}
 
 	// Alongside: heavy reads, visibility probes, the resident set.
@@ -176,7 +262,9 @@ func run(ctx context.Context, cfg config) (*report, error) {
 		watching.Add(1)
 		go func() { defer watching.Done(); v.run(watch, addrs.query, restarts) }()
 	}
-	go proc.watchRSS(watch, 500*time.Millisecond)
+	for _, p := range rep.procs {
+		go p.watchRSS(watch, 500*time.Millisecond)
+	}
 
 	// Faults on a schedule.
 	start := time.Now()
@@ -185,18 +273,41 @@ func run(ctx context.Context, cfg config) (*report, error) {
 		do func() error
 	}
 	var events []event
-	for i := 1; i <= cfg.kills; i++ {
-		events = append(events, event{at: cfg.duration * time.Duration(i) / time.Duration(cfg.kills+1), do: func() error {
-			down := time.Now()
-			proc.kill()
-			if err := proc.start(ctx); err != nil {
-				return err
-			}
-			restarts.add(down, time.Now())
-			rep.faults = append(rep.faults, fmt.Sprintf("SIGKILL at %v, ready again %.1fs later", down.Sub(start).Round(time.Second), time.Since(down).Seconds()))
-			rep.logf("SIGKILL at %v; restarted", down.Sub(start).Round(time.Second))
-			return nil
-		}})
+	kill := func() error {
+		down := time.Now()
+		target.kill()
+		if err := target.start(ctx); err != nil {
+			return err
+		}
+		restarts.add(down, time.Now())
+		rep.faults = append(rep.faults, fmt.Sprintf("SIGKILL of %s at %v, ready again %.1fs later", target.name, down.Sub(start).Round(time.Second), time.Since(down).Seconds()))
+		rep.logf("SIGKILL of %s at %v; restarted", target.name, down.Sub(start).Round(time.Second))
+		return nil
+	}
+	pause := func() error {
+		down := time.Now()
+		target.pause()
+		rep.logf("SIGSTOP of %s at %v for %v", target.name, down.Sub(start).Round(time.Second), cfg.stopFor)
+		select {
+		case <-ctx.Done():
+		case <-time.After(cfg.stopFor):
+		}
+		target.resume()
+		restarts.add(down, time.Now())
+		rep.faults = append(rep.faults, fmt.Sprintf("SIGSTOP of %s at %v, SIGCONT %v later", target.name, down.Sub(start).Round(time.Second), time.Since(down).Round(time.Second)))
+		return nil
+	}
+	faults := make([]func() error, 0, cfg.kills+cfg.stops)
+	for i := 0; i < cfg.kills || (cfg.mode == modeGateway && i < cfg.stops); i++ {
+		if i < cfg.kills {
+			faults = append(faults, kill)
+		}
+		if cfg.mode == modeGateway && i < cfg.stops {
+			faults = append(faults, pause)
+		}
+	}
+	for i, f := range faults {
+		events = append(events, event{at: cfg.duration * time.Duration(i+1) / time.Duration(len(faults)+1), do: f})
 	}
 	if cfg.overload > 0 {
 		from := cfg.duration * 45 / 100
@@ -248,6 +359,14 @@ func run(ctx context.Context, cfg config) (*report, error) {
 		giveUpNow()
 		<-finished
 	}
+	var shopErr error
+	var shopSpans, shopLogs uint64
+	if theShop != nil {
+		// The services flush their telemetry and say what was acknowledged.
+		if shopErr = theShop.stop(); shopErr == nil {
+			shopSpans, shopLogs, shopErr = theShop.acknowledged()
+		}
+	}
 	if runErr != nil {
 		stopWatching()
 		watching.Wait()
@@ -257,9 +376,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	// Wait until the queue has drained, then count.
 	// The engine's generated password, read from the data folder as any
 	// client on this machine does.
-	dsn := url.URL{Scheme: "http", User: url.User(embedded.DefaultUser), Host: addrs.clickhouse, Path: "/default",
-		RawQuery: "password_file=" + url.QueryEscape(filepath.Join(data, embedded.PasswordFileName))}
-	conn, err := storage.Open(ctx, dsn.String())
+	conn, err := storage.Open(ctx, engineDSN(data, addrs.clickhouse))
 	if err != nil {
 		return rep, err
 	}
@@ -267,6 +384,14 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	rep.logf("waiting for every acknowledged item to be stored")
 	if err := waitStored(ctx, conn, senders, 5*time.Minute); err != nil {
 		return rep, err
+	}
+	if theShop != nil && shopErr == nil {
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(2 * time.Second) {
+			tr, lg, err := countShop(ctx, conn, shopSpans, shopLogs)
+			if err != nil || tr.lost+lg.lost == 0 {
+				break
+			}
+		}
 	}
 	stopWatching()
 	watching.Wait()
@@ -277,20 +402,38 @@ func run(ctx context.Context, cfg config) (*report, error) {
 		}
 		rep.rows = append(rep.rows, row{sender: s, counts: c})
 	}
+	if theShop != nil {
+		if shopErr != nil {
+			return rep, fmt.Errorf("the sample shop: %w", shopErr)
+		}
+		tr, lg, err := countShop(ctx, conn, shopSpans, shopLogs)
+		if err != nil {
+			return rep, err
+		}
+		rep.rows = append(rep.rows, row{sender: theShop.senders[0], counts: tr}, row{sender: theShop.senders[1], counts: lg})
+	}
 	conn.Close()
 	rep.heavy = heavy.summary()
-	stopErr := proc.stop()
-	rep.peakRSS, rep.starts = proc.peak(), proc.starts
+	// Stop in the reverse order of the start: the engine last.
+	var stopErr error
+	for i := len(rep.procs) - 1; i >= 0; i-- {
+		stopErr = errors.Join(stopErr, rep.procs[i].stop())
+	}
 	return rep, stopErr
 }
 
 func (r *report) print(w io.Writer) {
 	c := r.cfg
-	fmt.Fprintf(w, "\nsoak: %v of sending, 5 senders at %d items/s each in requests of %d", c.duration, c.rate, c.batch)
+	fmt.Fprintf(w, "\nsoak: %v of sending, 5 senders at %d items/s each in requests of %d (up to %d in flight)", c.duration, c.rate, c.batch, c.inflight)
 	if c.overload > 0 {
 		fmt.Fprintf(w, " (twice that for %v)", c.overload)
 	}
-	fmt.Fprintf(w, ", %d SIGKILL(s) of all-in-one", c.kills)
+	switch c.mode {
+	case modeGateway:
+		fmt.Fprintf(w, ", gateway mode (clickhouse, collector --config %s, query), %d SIGKILL(s) of the engine, %d SIGSTOP(s) of it for %v", c.gateway, c.kills, c.stops, c.stopFor)
+	default:
+		fmt.Fprintf(w, ", %d SIGKILL(s) of all-in-one", c.kills)
+	}
 	if len(c.extra) > 0 {
 		fmt.Fprintf(w, " (flags %s)", strings.Join(c.extra, " "))
 	}
@@ -299,13 +442,17 @@ func (r *report) print(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| signal | sender | sent | acknowledged | stored | lost | duplicates | stored, never acknowledged | rejected |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| signal | sender | sent | acknowledged | stored | lost | duplicates | resent after a lost answer, stored twice | stored, never acknowledged | rejected |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	totals := map[string]*counts{}
 	var signals []string
 	for _, row := range r.rows {
 		s, k := row.sender, row.counts
-		fmt.Fprintf(w, "| %s | %s | %d | %d | %d | %d | %d | %d | %d |\n", s.signal, s.name, k.sent, k.acknowledged, k.stored, k.lost, k.duplicates, k.storedUnacked, k.rejected)
+		sent := fmt.Sprint(k.sent)
+		if s.sdk {
+			sent = "—" // the SDK's spans are not numbered (shop.go)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %d | %d | %d | %d | %d | %d | %d |\n", s.signal, s.name, sent, k.acknowledged, k.stored, k.lost, k.duplicates, k.resentDuplicates, k.storedUnacked, k.rejected)
 		t, ok := totals[s.signal]
 		if !ok {
 			t = &counts{}
@@ -317,15 +464,18 @@ func (r *report) print(w io.Writer) {
 		t.stored += k.stored
 		t.lost += k.lost
 		t.duplicates += k.duplicates
+		t.resentDuplicates += k.resentDuplicates
 		t.storedUnacked += k.storedUnacked
 		t.rejected += k.rejected
 	}
 	for _, sig := range signals {
 		k := totals[sig]
-		fmt.Fprintf(w, "| **%s** | all | %d | %d | %d | **%d** | **%d** | %d | %d |\n", sig, k.sent, k.acknowledged, k.stored, k.lost, k.duplicates, k.storedUnacked, k.rejected)
+		fmt.Fprintf(w, "| **%s** | all | %d | %d | %d | **%d** | **%d** | %d | %d | %d |\n", sig, k.sent, k.acknowledged, k.stored, k.lost, k.duplicates, k.resentDuplicates, k.storedUnacked, k.rejected)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "peak RSS of all-in-one: %d MiB (highest VmHWM/VmRSS over %d start(s))\n", r.peakRSS>>20, r.starts)
+	for _, p := range r.procs {
+		fmt.Fprintf(w, "peak RSS of %s: %d MiB (highest VmHWM/VmRSS over %d start(s))\n", p.name, p.peak()>>20, p.starts)
+	}
 	for _, v := range r.vis {
 		p50, p99, n := v.percentiles()
 		fmt.Fprintf(w, "acknowledged → visible in the query API, %s (%s): p50 %v, p99 %v over %d samples (%d waited for a restart and are left out, %d not visible within %v)\n",

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -17,8 +16,9 @@ import (
 	"time"
 )
 
-// addrs are the addresses of one all-in-one, chosen free before the first
-// start and kept across restarts, so senders never change where they send.
+// addrs are the addresses of one run's processes, chosen free before the
+// first start and kept across restarts, so senders never change where
+// they send.
 type addrs struct {
 	otlpGRPC, otlpHTTP, jsonl, query, clickhouse, health, metrics string
 }
@@ -36,13 +36,15 @@ func freeAddrs() (addrs, error) {
 	return a, nil
 }
 
-// allInOne runs `tracehouse all-in-one` as its own process, restarts it
+// process runs one tracehouse command as its own process, restarts it
 // after a kill and keeps the peak resident set of every incarnation.
-type allInOne struct {
-	bin, data string
-	addrs     addrs
-	extra     []string // more flags
-	logPath   string
+type process struct {
+	name    string   // what the report calls it: all-in-one, clickhouse, collector, query
+	bin     string   // the tracehouse binary
+	args    []string // its arguments, the command first
+	env     []string // more environment variables
+	ready   []string // URLs that answer 200 once it is ready
+	logPath string
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -52,27 +54,29 @@ type allInOne struct {
 	kills   int
 }
 
-func (p *allInOne) args() []string {
+// allInOneArgs are the arguments of `tracehouse all-in-one` on a's
+// addresses.
+func allInOneArgs(data string, a addrs, extra []string) []string {
 	return append([]string{"all-in-one",
-		"--data", p.data,
-		"--http", p.addrs.query,
-		"--clickhouse-listen", p.addrs.clickhouse,
-		"--otlp-grpc", p.addrs.otlpGRPC,
-		"--otlp-http", p.addrs.otlpHTTP,
-		"--jsonl", p.addrs.jsonl,
-		"--collector-health", p.addrs.health,
-		"--collector-metrics", p.addrs.metrics,
-	}, p.extra...)
+		"--data", data,
+		"--http", a.query,
+		"--clickhouse-listen", a.clickhouse,
+		"--otlp-grpc", a.otlpGRPC,
+		"--otlp-http", a.otlpHTTP,
+		"--jsonl", a.jsonl,
+		"--collector-health", a.health,
+		"--collector-metrics", a.metrics,
+	}, extra...)
 }
 
-// start launches the process and waits until the query API is ready and
-// the OTLP HTTP receiver answers.
-func (p *allInOne) start(ctx context.Context) error {
+// start launches the process and waits until every ready URL answers 200.
+func (p *process) start(ctx context.Context) error {
 	logFile, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(p.bin, p.args()...)
+	cmd := exec.Command(p.bin, p.args...)
+	cmd.Env = append(os.Environ(), p.env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// The process dies with the harness, whatever happens to it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -96,16 +100,20 @@ func (p *allInOne) start(ctx context.Context) error {
 	for {
 		select {
 		case <-exited:
-			return fmt.Errorf("all-in-one exited while starting; its log: %s", p.logPath)
+			return fmt.Errorf("%s exited while starting; its log: %s", p.name, p.logPath)
 		case <-ctx.Done():
 			return ctx.Err()
 		default:
 		}
-		if ready(client, "http://"+p.addrs.query+"/readyz") && ready(client, "http://"+p.addrs.health+"/") {
+		all := true
+		for _, u := range p.ready {
+			all = all && ready(client, u)
+		}
+		if all {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("all-in-one not ready after 3 minutes; its log: %s", p.logPath)
+			return fmt.Errorf("%s not ready after 3 minutes; its log: %s", p.name, p.logPath)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -121,18 +129,39 @@ func ready(client *http.Client, url string) bool {
 }
 
 // kill is SIGKILL: no shutdown, no flush, whatever was in flight.
-func (p *allInOne) kill() {
+func (p *process) kill() {
 	p.mu.Lock()
 	cmd, exited := p.cmd, p.exited
 	p.kills++
 	p.mu.Unlock()
+	if cmd == nil {
+		return
+	}
 	p.sampleRSS()
 	cmd.Process.Kill()
 	<-exited
 }
 
+// pause is SIGSTOP: the process holds its connections and answers
+// nothing until resume (SIGCONT).
+func (p *process) pause() {
+	p.signal(syscall.SIGSTOP)
+}
+
+func (p *process) resume() {
+	p.signal(syscall.SIGCONT)
+}
+
+func (p *process) signal(sig syscall.Signal) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd != nil && p.cmd.Process != nil {
+		p.cmd.Process.Signal(sig)
+	}
+}
+
 // stop is SIGTERM and a wait: the graceful shutdown.
-func (p *allInOne) stop() error {
+func (p *process) stop() error {
 	p.mu.Lock()
 	cmd, exited := p.cmd, p.exited
 	p.mu.Unlock()
@@ -143,17 +172,17 @@ func (p *allInOne) stop() error {
 	case <-time.After(2 * time.Minute):
 		cmd.Process.Kill()
 		<-exited
-		return errors.New("all-in-one did not stop within 2 minutes of SIGTERM")
+		return fmt.Errorf("%s did not stop within 2 minutes of SIGTERM", p.name)
 	}
 	if code := cmd.ProcessState.ExitCode(); code != 0 {
-		return fmt.Errorf("all-in-one exited with %d after SIGTERM; its log: %s", code, p.logPath)
+		return fmt.Errorf("%s exited with %d after SIGTERM; its log: %s", p.name, code, p.logPath)
 	}
 	return nil
 }
 
 // sampleRSS keeps the highest resident set of the running process: its
 // VmHWM (the kernel's own peak) and VmRSS.
-func (p *allInOne) sampleRSS() {
+func (p *process) sampleRSS() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cmd == nil || p.cmd.Process == nil {
@@ -166,14 +195,14 @@ func (p *allInOne) sampleRSS() {
 	}
 }
 
-func (p *allInOne) peak() uint64 {
+func (p *process) peak() uint64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.peakRSS
 }
 
 // watchRSS samples the resident set every interval until ctx ends.
-func (p *allInOne) watchRSS(ctx context.Context, every time.Duration) {
+func (p *process) watchRSS(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

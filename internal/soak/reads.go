@@ -41,8 +41,8 @@ func (h *heavyReads) run(ctx context.Context, queryAddr string) {
 		h.mu.Lock()
 		h.byStatus[key]++
 		h.mu.Unlock()
-		if key == "no answer" {
-			time.Sleep(500 * time.Millisecond) // all-in-one is restarting
+		if key == "no answer" || strings.HasPrefix(key, "5") {
+			time.Sleep(500 * time.Millisecond) // restarting, or the engine is down
 		}
 	}
 }

@@ -24,11 +24,12 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
 // A sender sends numbered items (spans or log records) in requests of
-// batch items, one request at a time, and sends a request again until it
+// batch items, a few requests at a time, and sends a request again until it
 // is acknowledged: at-least-once delivery, as an OTel SDK does. It records
 // exactly which requests were acknowledged and when.
 //
@@ -46,9 +47,27 @@ type attempt int
 
 const (
 	acked    attempt = iota // the receiver took the request
-	retry                   // no answer, or told to come back later
+	retry                   // told to come back later, or nothing reached the receiver
+	noAnswer                // sent, and no answer came back: it may have been taken
 	rejected                // refused for good (a bug: the harness sends valid data)
 )
+
+// answerLost tells, for a try that failed, whether the request may have
+// reached the receiver and been taken without its answer coming back (a
+// kill between the queue's write and the answer, a timeout): sending it
+// again may store it twice, which no deduplication token can recognise
+// (OTLP carries no request id, and the resend is another batch). A
+// refused connection, an HTTP status or RESOURCE_EXHAUSTED is a request
+// that was not taken.
+func answerLost(err error) bool {
+	if err == nil || strings.Contains(err.Error(), "connection refused") {
+		return false
+	}
+	if st, ok := status.FromError(err); ok && st.Code() == codes.ResourceExhausted {
+		return false
+	}
+	return true
+}
 
 type sender struct {
 	name    string // signal/transport, e.g. traces/otlp-grpc
@@ -58,12 +77,15 @@ type sender struct {
 	batch   int
 	rate    *atomic.Int64 // items per second of every sender; doubled under overload
 	nonce   uint64        // high half of every TraceId: this run's
+	token   string        // bearer token of the receivers ("": none)
+	sdk     bool          // the shop's services: counted in shop.go, not by this type
 	post    func(ctx context.Context, k uint64) (attempt, time.Duration, error)
 
 	mu       sync.Mutex
 	requests uint64               // requests sent at least once
 	ackedAt  map[uint64]time.Time // acknowledged requests
 	rejects  map[uint64]string    // requests refused for good, and why
+	resent   map[uint64]bool      // requests sent again after a try whose answer was lost
 	attempts uint64
 	lastErr  string
 }
@@ -72,7 +94,7 @@ func newSender(name, signal string, index uint64, batch int, rate *atomic.Int64,
 	return &sender{
 		name: name, signal: signal, index: index, batch: batch, rate: rate, nonce: nonce,
 		service: "soak-" + strings.ReplaceAll(name, "/", "-"),
-		ackedAt: map[uint64]time.Time{}, rejects: map[uint64]string{},
+		ackedAt: map[uint64]time.Time{}, rejects: map[uint64]string{}, resent: map[uint64]bool{},
 	}
 }
 
@@ -91,9 +113,15 @@ func spanID(id uint64) pcommon.SpanID {
 	return s
 }
 
-// run sends requests until stop ends, finishing the request in flight
-// until it is acknowledged or giveUp ends.
-func (s *sender) run(stop, giveUp context.Context) {
+// run sends requests until stop ends, up to inflight at a time (as an
+// agent's exporter with several consumers, or several SDK processes, do:
+// a collector answers a request once the batch holding it is on disk),
+// finishing the requests in flight until they are acknowledged or giveUp
+// ends.
+func (s *sender) run(stop, giveUp context.Context, inflight int) {
+	slots := make(chan struct{}, max(1, inflight))
+	var delivering sync.WaitGroup
+	defer delivering.Wait()
 	next := time.Now()
 	for k := uint64(0); stop.Err() == nil; k++ {
 		// Pace: a request of batch items every batch/rate seconds.
@@ -108,10 +136,18 @@ func (s *sender) run(stop, giveUp context.Context) {
 		if behind := time.Since(next); behind > 2*time.Second {
 			next = time.Now() // after a stall, resume the rate rather than burst
 		}
+		select {
+		case <-stop.Done():
+			return
+		case slots <- struct{}{}:
+		}
 		s.mu.Lock()
 		s.requests++
 		s.mu.Unlock()
-		s.deliver(giveUp, k)
+		delivering.Go(func() {
+			defer func() { <-slots }()
+			s.deliver(giveUp, k)
+		})
 	}
 }
 
@@ -137,6 +173,8 @@ func (s *sender) deliver(giveUp context.Context, k uint64) {
 			s.rejects[k] = fmt.Sprint(err)
 			s.mu.Unlock()
 			return
+		case noAnswer:
+			s.resent[k] = true
 		}
 		s.mu.Unlock()
 		if delay <= 0 {
@@ -245,6 +283,9 @@ func grpcAttempt(err error, rejectedItems int64) (attempt, time.Duration, error)
 				delay = ri.GetRetryDelay().AsDuration()
 			}
 		}
+		if answerLost(err) {
+			return noAnswer, delay, err
+		}
 		return retry, delay, err
 	}
 	return rejected, 0, err
@@ -253,7 +294,7 @@ func grpcAttempt(err error, rejectedItems int64) (attempt, time.Duration, error)
 func otlpGRPCTraces(s *sender, conn *grpc.ClientConn) {
 	client := ptraceotlp.NewGRPCClient(conn)
 	s.post = func(ctx context.Context, k uint64) (attempt, time.Duration, error) {
-		res, err := client.Export(ctx, ptraceotlp.NewExportRequestFromTraces(s.traces(k)))
+		res, err := client.Export(s.authorized(ctx), ptraceotlp.NewExportRequestFromTraces(s.traces(k)))
 		if err != nil {
 			return grpcAttempt(err, 0)
 		}
@@ -264,12 +305,20 @@ func otlpGRPCTraces(s *sender, conn *grpc.ClientConn) {
 func otlpGRPCLogs(s *sender, conn *grpc.ClientConn) {
 	client := plogotlp.NewGRPCClient(conn)
 	s.post = func(ctx context.Context, k uint64) (attempt, time.Duration, error) {
-		res, err := client.Export(ctx, plogotlp.NewExportRequestFromLogs(s.logs(k)))
+		res, err := client.Export(s.authorized(ctx), plogotlp.NewExportRequestFromLogs(s.logs(k)))
 		if err != nil {
 			return grpcAttempt(err, 0)
 		}
 		return grpcAttempt(nil, res.PartialSuccess().RejectedLogRecords())
 	}
+}
+
+// authorized adds the sender's bearer token to a gRPC call's metadata.
+func (s *sender) authorized(ctx context.Context) context.Context {
+	if s.token == "" {
+		return ctx
+	}
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+s.token)
 }
 
 func grpcConn(addr string) (*grpc.ClientConn, error) {
@@ -279,20 +328,26 @@ func grpcConn(addr string) (*grpc.ClientConn, error) {
 // httpAttempt posts body and classifies the answer: 429, 502, 503, 504 or
 // no answer are retried (after Retry-After when given); 200 is
 // acknowledged once ok accepts the answer's body.
-func httpAttempt(ctx context.Context, client *http.Client, url, contentType string, body []byte, ok func([]byte) error) (attempt, time.Duration, error) {
+func httpAttempt(ctx context.Context, client *http.Client, url, token, contentType string, body []byte, ok func([]byte) error) (attempt, time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return rejected, 0, err
 	}
 	req.Header.Set("Content-Type", contentType)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	res, err := client.Do(req)
 	if err != nil {
+		if answerLost(err) {
+			return noAnswer, 0, err
+		}
 		return retry, 0, err
 	}
 	answer, err := io.ReadAll(res.Body)
 	res.Body.Close()
 	if err != nil {
-		return retry, 0, err
+		return noAnswer, 0, err
 	}
 	switch res.StatusCode {
 	case http.StatusOK:
@@ -315,7 +370,7 @@ func otlpHTTPTraces(s *sender, addr string) {
 		if err != nil {
 			return rejected, 0, err
 		}
-		return httpAttempt(ctx, httpClient, "http://"+addr+"/v1/traces", "application/x-protobuf", body, func(answer []byte) error {
+		return httpAttempt(ctx, httpClient, "http://"+addr+"/v1/traces", s.token, "application/x-protobuf", body, func(answer []byte) error {
 			res := ptraceotlp.NewExportResponse()
 			if err := res.UnmarshalProto(answer); err != nil {
 				return err
@@ -334,7 +389,7 @@ func otlpHTTPLogs(s *sender, addr string) {
 		if err != nil {
 			return rejected, 0, err
 		}
-		return httpAttempt(ctx, httpClient, "http://"+addr+"/v1/logs", "application/x-protobuf", body, func(answer []byte) error {
+		return httpAttempt(ctx, httpClient, "http://"+addr+"/v1/logs", s.token, "application/x-protobuf", body, func(answer []byte) error {
 			res := plogotlp.NewExportResponse()
 			if err := res.UnmarshalProto(answer); err != nil {
 				return err
@@ -349,7 +404,7 @@ func otlpHTTPLogs(s *sender, addr string) {
 
 func jsonlLogs(s *sender, addr string) {
 	s.post = func(ctx context.Context, k uint64) (attempt, time.Duration, error) {
-		return httpAttempt(ctx, httpClient, "http://"+addr+"/v1/logs/jsonl", "application/x-ndjson", s.jsonLines(k), func(answer []byte) error {
+		return httpAttempt(ctx, httpClient, "http://"+addr+"/v1/logs/jsonl", s.token, "application/x-ndjson", s.jsonLines(k), func(answer []byte) error {
 			var res struct{ Accepted, Rejected int }
 			if err := json.Unmarshal(answer, &res); err != nil {
 				return err

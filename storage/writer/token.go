@@ -36,15 +36,19 @@ import (
 // writer declares do not change (wireType). They change only after the
 // server refused a block, which therefore stored nothing.
 //
-// What the token cannot recognise: the same items in another batch.
-// exporterhelper merges requests into batches after its queue
-// (sending_queue.batch), so after a crash the requests a persistent queue
-// replays may be merged otherwise than the first time (the flush timeout
-// cut the first batches; the replay finds a backlog); a batch that had
-// committed before the crash then comes back as parts of other batches,
-// with other tokens, and is stored twice. Retries of a batch by
-// exporterhelper, and replays of a batch that was one request, are
-// recognised.
+// What the token cannot recognise: the same items in another batch. So
+// the unit the collector replays must be the unit it inserted. With
+// exporterhelper's batching after a persistent queue it was not: the
+// queue held the senders' requests and merged them into batches on a
+// timer, so after a crash the requests of a batch that had committed came
+// back merged otherwise (behind the backlog, with new requests), with
+// other tokens, and were stored twice. The tracehouse exporter therefore
+// merges requests in front of a persistent queue and queues whole batches
+// (ingest/tracehouseexporter/groupcommit.go): a replay is the batch that
+// was inserted, token and all (TestReplayAfterKillStoresOnce there). A
+// sender that sends a request again because its answer was lost (OTLP
+// carries no request id) still makes another batch: that is the sender's
+// at-least-once, which row-level deduplication alone could catch.
 //
 // The settings: insert_deduplicate = 1 is for servers whose profile turns
 // it off (on 26.x the deduplicate_insert setting, default "enable",
