@@ -43,6 +43,9 @@ type Store interface {
 	TraceReader
 	LogReader
 	MetricsReader
+	AttributeReader
+	PatternReader
+	ViewReader
 	// Ping tells whether the store answers and holds the schema.
 	Ping(ctx context.Context) error
 }
@@ -136,6 +139,9 @@ type Options struct {
 	Limiter *Limiter
 	// Now is the clock for default time ranges (tests); nil means time.Now.
 	Now func() time.Time
+	// Views stores saved views (storage/writer.Views); nil makes saving
+	// and deleting fail (listing reads the Store).
+	Views ViewWriter
 }
 
 // Service answers queries from a Store. It is safe for concurrent use.
@@ -144,6 +150,7 @@ type Service struct {
 	limits  Limits
 	limiter *Limiter
 	now     func() time.Time
+	views   ViewWriter
 	// tails holds a token per running live tail (Limits.MaxTails).
 	tails chan struct{}
 }
@@ -151,7 +158,7 @@ type Service struct {
 // New returns a Service reading from store.
 func New(store Store, opts Options) *Service {
 	limits := opts.Limits.withDefaults()
-	s := &Service{store: store, limits: limits, limiter: opts.Limiter, now: opts.Now, tails: make(chan struct{}, limits.MaxTails)}
+	s := &Service{store: store, limits: limits, limiter: opts.Limiter, now: opts.Now, views: opts.Views, tails: make(chan struct{}, limits.MaxTails)}
 	if s.limiter == nil {
 		s.limiter = NewLimiter(limits.MaxConcurrentQueries, limits.QueueTimeout)
 	}

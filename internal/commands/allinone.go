@@ -19,6 +19,7 @@ import (
 	"github.com/tracehouse/tracehouse/storage/embedded"
 	"github.com/tracehouse/tracehouse/storage/reader"
 	"github.com/tracehouse/tracehouse/storage/schema"
+	"github.com/tracehouse/tracehouse/storage/writer"
 	"github.com/tracehouse/tracehouse/web"
 )
 
@@ -269,7 +270,11 @@ func runAllInOne(ctx context.Context, args []string, env cli.Env) error {
 	if err != nil {
 		return err
 	}
-	svc := query.New(store, query.Options{})
+	views, err := writer.NewViews(conn, "")
+	if err != nil {
+		return err
+	}
+	svc := query.New(store, query.Options{Views: views})
 	appCtx, stopApp := context.WithCancel(ctx)
 	defer stopApp()
 	app := api.NewApp(svc, cfg.api.options(api.Options{Logger: log, Context: appCtx, UI: web.FS}))

@@ -13,6 +13,7 @@ import (
 	"github.com/tracehouse/tracehouse/query/api"
 	"github.com/tracehouse/tracehouse/storage"
 	"github.com/tracehouse/tracehouse/storage/reader"
+	"github.com/tracehouse/tracehouse/storage/writer"
 	"github.com/tracehouse/tracehouse/web"
 )
 
@@ -133,7 +134,11 @@ func runQuery(ctx context.Context, args []string, env cli.Env) error {
 	if err != nil {
 		return cli.Usage(err)
 	}
-	svc := query.New(store, query.Options{Limits: cfg.limits})
+	views, err := writer.NewViews(conn, chOpts.Auth.Database)
+	if err != nil {
+		return cli.Usage(err)
+	}
+	svc := query.New(store, query.Options{Limits: cfg.limits, Views: views})
 	if err := svc.Ping(ctx); err != nil {
 		log.Warn().Err(err).Msg("ClickHouse is not ready yet; /readyz says so until it is")
 	}

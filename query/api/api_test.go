@@ -24,6 +24,7 @@ import (
 	"github.com/tracehouse/tracehouse/query"
 	"github.com/tracehouse/tracehouse/storage/chtest"
 	"github.com/tracehouse/tracehouse/storage/reader"
+	"github.com/tracehouse/tracehouse/storage/writer"
 	"github.com/tracehouse/tracehouse/web"
 )
 
@@ -48,6 +49,13 @@ func newEnvLimits(t testing.TB, db string, conn driver.Conn, qopts query.Options
 	store, err := reader.New(conn, reader.Options{Database: db, Limits: limits})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if qopts.Views == nil {
+		views, err := writer.NewViews(conn, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		qopts.Views = views
 	}
 	svc := query.New(store, qopts)
 	opts.Logger = zerolog.Nop()
@@ -194,6 +202,19 @@ func TestEndpointSnapshots(t *testing.T) {
 		{"v1_red", "/api/v1/metrics/red?" + q("service", "payment", "start", rfc(seed.Base), "end", rfc(seed.Base.Add(3*time.Minute)), "step", "60"), nil},
 		{"v1_red_operation", "/api/v1/metrics/red?" + q("service", "order", "operation", "POST payment/charge", "start", rfc(seed.Base), "end", rfc(seed.Base.Add(2*time.Minute)), "step", "2m"), nil},
 		{"v1_red_bad_step", "/api/v1/metrics/red?" + q("service", "payment", "step", "90s"), nil},
+		{"v1_log_patterns", "/api/v1/logs/patterns?" + q("q", "service:payment OR service:order", "start", rfc(start), "end", rfc(end), "limit", "4"), nil},
+		{"v1_log_patterns_bad_query", "/api/v1/logs/patterns?" + q("q", `pattern:"a <…> b"`, "start", rfc(start), "end", rfc(end)), nil},
+		{"v1_log_patterns_bad_sample", "/api/v1/logs/patterns?" + q("sample", "5"), nil},
+		{"v1_operations", "/api/v1/operations?" + q("service", "order"), nil},
+		{"v1_operations_no_service", "/api/v1/operations", nil},
+		{"v1_attributes", "/api/v1/attributes?" + q("start", rfc(start), "end", rfc(end), "limit", "8"), nil},
+		{"v1_attributes_log_prefix", "/api/v1/attributes?" + q("signal", "log", "service", "payment", "prefix", "http", "start", rfc(start), "end", rfc(end)), nil},
+		{"v1_attribute_values", "/api/v1/attributes/values?" + q("key", "http.response.status_code", "start", rfc(start), "end", rfc(end)), nil},
+		{"v1_attribute_values_field_prefix", "/api/v1/attributes/values?" + q("signal", "log", "scope", "field", "key", "level", "prefix", "w", "start", rfc(start), "end", rfc(end)), nil},
+		{"v1_attribute_values_no_key", "/api/v1/attributes/values?" + q("start", rfc(start), "end", rfc(end)), nil},
+		{"v1_attributes_bad_signal", "/api/v1/attributes?" + q("signal", "metric"), nil},
+		{"v1_attributes_bad_scope", "/api/v1/attributes?" + q("scope", "span"), nil},
+		{"v1_attributes_bad_limit", "/api/v1/attributes?" + q("limit", "100000"), nil},
 		// The seed's resources carry no service.instance.id: every span is
 		// in the instance "", whose series is the service's.
 		{"v1_red_instance", "/api/v1/metrics/red?" + q("service", "payment", "instance", "", "start", rfc(seed.Base), "end", rfc(seed.Base.Add(3*time.Minute)), "step", "60"), nil},

@@ -136,10 +136,10 @@ func NewApp(svc *query.Service, opts Options) *fiber.App {
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})))
 	app.Use(s.checkHost)
 
-	// Every /api route is a GET that changes nothing. A route that changes
-	// state (saved views, say) must be a POST that requires a JSON content
-	// type, which a page of another origin cannot send without a CORS
-	// preflight this service never grants.
+	// Every /api route is a GET that changes nothing, but saving and
+	// deleting a view: POSTs that require a JSON content type, which a page
+	// of another origin cannot send without a CORS preflight this service
+	// never grants (readOnly).
 	apiGroup := app.Group("/api", s.readOnly, s.sameOrigin, s.auth)
 	// Jaeger's query API.
 	apiGroup.Get("/services", s.jaegerServices)
@@ -154,9 +154,17 @@ func NewApp(svc *query.Service, opts Options) *fiber.App {
 	v1.Get("/traces/:traceID", s.requestPath)
 	v1.Get("/logs", s.searchLogs)
 	v1.Get("/logs/tail", s.tailLogs)
+	v1.Get("/logs/patterns", s.logPatterns)
 	v1.Get("/servicemap", s.serviceMap)
 	v1.Get("/metrics/red", s.red)
 	v1.Get("/metrics/instances", s.instances)
+	v1.Get("/operations", s.operations)
+	v1.Get("/views", s.listViews)
+	v1.Post("/views", s.saveView)
+	v1.Get("/views/:id", s.getView)
+	v1.Post("/views/:id/delete", s.deleteView)
+	v1.Get("/attributes", s.attributeKeys)
+	v1.Get("/attributes/values", s.attributeValues)
 	apiGroup.All("/*", func(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusNotFound, "no API endpoint "+c.Method()+" "+c.Path())
 	})
@@ -317,13 +325,28 @@ func sameHost(origin, host string) bool {
 }
 
 // readOnly answers every /api method but GET (and HEAD) with 405: GET
-// changes nothing, so a request a browser can forge does nothing.
+// changes nothing, so a request a browser can forge does nothing. The
+// routes that change state (isWriteRoute: saved views) take POST with a
+// JSON body and nothing else: a page of another origin cannot send that
+// content type without a CORS preflight, which this service never grants.
 func (s *server) readOnly(c *fiber.Ctx) error {
-	if m := c.Method(); m != fiber.MethodGet && m != fiber.MethodHead {
-		c.Set(fiber.HeaderAllow, "GET, HEAD")
-		return fiber.NewError(fiber.StatusMethodNotAllowed, "the API is read-only: "+m+" is not allowed, only GET")
+	m := c.Method()
+	if m == fiber.MethodGet || m == fiber.MethodHead {
+		return c.Next()
 	}
-	return c.Next()
+	if isWriteRoute(c.Path()) {
+		if m != fiber.MethodPost {
+			c.Set(fiber.HeaderAllow, "GET, HEAD, POST")
+			return fiber.NewError(fiber.StatusMethodNotAllowed, m+" is not allowed here, only GET and POST")
+		}
+		ct := strings.ToLower(strings.TrimSpace(strings.Split(c.Get(fiber.HeaderContentType), ";")[0]))
+		if ct != fiber.MIMEApplicationJSON {
+			return fiber.NewError(fiber.StatusUnsupportedMediaType, "send the body as Content-Type: application/json")
+		}
+		return c.Next()
+	}
+	c.Set(fiber.HeaderAllow, "GET, HEAD")
+	return fiber.NewError(fiber.StatusMethodNotAllowed, "the API is read-only: "+m+" is not allowed, only GET")
 }
 
 // envelope is the response shape of Jaeger's query API, used for every

@@ -12,7 +12,7 @@ import (
 )
 
 // Fields lists what a query can compare, for error messages and docs.
-const Fields = "service, level (or severity), severity_text, trace_id, span_id, body, attr.<key>, resource.<key>"
+const Fields = "service, level (or severity), severity_text, trace_id, span_id, body, pattern, attr.<key>, resource.<key>"
 
 // Compile turns a parsed query into a ClickHouse condition over the logs
 // table, adding every value to params. A nil Expr compiles to "1".
@@ -213,6 +213,8 @@ func (c *compiler) compare(e *Compare) (string, error) {
 			return "", c.errAt(e.At, "body can only be searched (body:word or body:\"a phrase\"), not compared with %s", e.Op)
 		}
 		return c.text(e.Value, e.Quoted, e.ValAt, true)
+	case field == "pattern":
+		return c.pattern(e, op)
 	case strings.HasPrefix(field, "attr.") || strings.HasPrefix(field, "attributes."):
 		return c.attr(e, schema.Attrs, field[strings.IndexByte(field, '.')+1:], op)
 	case strings.HasPrefix(field, "resource."):
@@ -221,6 +223,36 @@ func (c *compiler) compare(e *Compare) (string, error) {
 		return "", c.errAt(e.At, "%s applies to spans, not to logs; search traces for it, or filter logs by trace_id", field)
 	}
 	return "", c.errAt(e.At, "unknown field %q (fields: %s); to search the body for this text, put it in quotes", field, Fields)
+}
+
+// maxPatternTokens bounds the index lookups a pattern's condition makes:
+// the first words of its constant pieces narrow the rows enough.
+const maxPatternTokens = 8
+
+// pattern matches the records whose body is one of a template's
+// (template.go): match() with the template's regular expression, after
+// hasToken on its constant words, which the body's text index answers.
+func (c *compiler) pattern(e *Compare, op chsql.Op) (string, error) {
+	if op != chsql.Eq && op != chsql.Ne {
+		return "", c.errAt(e.At, "pattern can only be matched with : or != (pattern:\"order <*> created\"), not compared with %s", e.Op)
+	}
+	t, err := ParseTemplate(e.Value)
+	if err != nil {
+		return "", c.errAt(e.ValAt, "pattern: %v", err)
+	}
+	var parts []string
+	for i, tok := range t.Constants() {
+		if i == maxPatternTokens {
+			break
+		}
+		parts = append(parts, "hasToken(Body, "+c.params.Add("String", tok)+")")
+	}
+	parts = append(parts, "match(Body, "+c.params.Add("String", t.Regexp())+")")
+	cond := strings.Join(parts, " AND ")
+	if op == chsql.Ne {
+		return "NOT (" + cond + ")", nil
+	}
+	return "(" + cond + ")", nil
 }
 
 func (c *compiler) stringColumn(e *Compare, column string, op chsql.Op) (string, error) {

@@ -63,6 +63,7 @@ var (
 		chsql.ResourceAttributes: true,
 		"hasToken":               true, "hasPhrase": true, "startsWith": true, "unhex": true, "mapContains": true, "has": true,
 		"mapValues": true, "JSONHas": true, "ErrorText": true, "lower": true, "LIKE": true, "JSONExtractString": true, "JSONExtract": true, "toInt64OrNull": true, "ifNull": true,
+		"match": true,
 	}
 	sqlLiterals = map[string]bool{
 		"'intValue'": true, "'doubleValue'": true, "'boolValue'": true, "'stringValue'": true,
@@ -175,6 +176,12 @@ func checkValuesInParams(t *testing.T, query string, e Expr, values map[string]a
 				if !has(key) {
 					t.Fatalf("%q: the attribute key %q is not in the parameters %v", query, key, values)
 				}
+			case e.Field == "pattern":
+				tmpl, err := ParseTemplate(e.Value)
+				if err != nil || !has(tmpl.Regexp()) {
+					t.Fatalf("%q: the pattern's expression is not in the parameters %v (%v)", query, values, err)
+				}
+				return
 			case e.Field == "service", e.Field == "service.name", e.Field == "severity_text":
 			default:
 				return // levels and ids compare as numbers and bytes

@@ -81,6 +81,11 @@ var compileCases = []string{
 	`attr.{q0:String}:x`,
 	`"日本語 テキスト"`,
 	"\"zero\x00byte\"",
+	`pattern:"order <*> created with <*> items"`,
+	`pattern:"request completed user=<*> latency_ms=<*>"`,
+	`-pattern:"request served" service:order`,
+	`pattern:"<*>=1 (x) a.b* <…>"`,
+	`pattern:""`,
 }
 
 func TestCompileSnapshots(t *testing.T) {
@@ -139,6 +144,8 @@ var errorCases = []struct {
 	{`attr.k'])_OR_1=1_--:v`, 8, "unmatched ')'"},
 	{`"\\'"`, 0, "no letters or digits"},
 	{`service:"x`, 8, "never closed"},
+	{`pattern>x`, 0, "can only be matched"},
+	{`pattern:"a <…> b"`, 8, "may only end a pattern"},
 }
 
 func TestErrors(t *testing.T) {

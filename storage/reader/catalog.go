@@ -25,17 +25,19 @@ func (r *Reader) Services(ctx context.Context) ([]string, error) {
 	return out, err
 }
 
-// Operation is a span name of a service, with its kind.
+// Operation is a span name of a service, with its kind and its spans
+// (Calls) over the data red_1m keeps.
 type Operation struct {
-	Name string
-	Kind ptrace.SpanKind
+	Name  string
+	Kind  ptrace.SpanKind
+	Calls uint64
 }
 
 // Operations lists a service's operations sorted by name and kind; kind
 // filters when not nil.
 func (r *Reader) Operations(ctx context.Context, service string, kind *ptrace.SpanKind) ([]Operation, error) {
 	p := chsql.NewParams("p")
-	sql := "SELECT SpanName, CAST(SpanKind, 'Int8') AS kind FROM " + r.t.red1m + " WHERE ServiceName = " + p.Add("String", service)
+	sql := "SELECT SpanName, CAST(SpanKind, 'Int8') AS kind, sum(Calls) FROM " + r.t.red1m + " WHERE ServiceName = " + p.Add("String", service)
 	if kind != nil {
 		sql += " AND kind = " + p.Add("Int8", int8(*kind))
 	}
@@ -44,7 +46,7 @@ func (r *Reader) Operations(ctx context.Context, service string, kind *ptrace.Sp
 	err := r.query(ctx, nil, sql, p.Args(), func(rows driverRows) error {
 		var op Operation
 		var k int8
-		if err := rows.Scan(&op.Name, &k); err != nil {
+		if err := rows.Scan(&op.Name, &k, &op.Calls); err != nil {
 			return err
 		}
 		op.Kind = ptrace.SpanKind(k)

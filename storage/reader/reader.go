@@ -97,6 +97,7 @@ type Reader struct {
 type tables struct {
 	spans, traceIndex, logs, red1m, edges1m, peerCalls1m string
 	brokerEdges1m, publishes1m, redInstance1m            string
+	attributes1h, savedViews                             string
 }
 
 // New returns a Reader of the tables in opts.Database through conn.
@@ -122,6 +123,8 @@ func New(conn driver.Conn, opts Options) (*Reader, error) {
 			brokerEdges1m: q(schema.BrokerEdges1mTable),
 			publishes1m:   q(schema.Publishes1mTable),
 			redInstance1m: q(schema.REDInstance1mTable),
+			attributes1h:  q(schema.Attributes1hTable),
+			savedViews:    q(schema.SavedViewsTable),
 		},
 		spanCols: selectList(schema.SpansColumns()),
 		logCols:  selectList(schema.LogsColumns()),

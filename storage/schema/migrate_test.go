@@ -57,8 +57,8 @@ func TestMigrateTwiceIsNoop(t *testing.T) {
 	}
 	// The migrations, then automatic statistics turned off on every
 	// MergeTree table (the test engine has them; see statistics.go).
-	want := append(allIDs(t), "statistics off broker_edges_1m", "statistics off logs", "statistics off peer_calls_1m", "statistics off publishes_1m",
-		"statistics off red_1m", "statistics off red_instance_1m", "statistics off schema_migrations",
+	want := append(allIDs(t), "statistics off attributes_1h", "statistics off broker_edges_1m", "statistics off logs", "statistics off peer_calls_1m", "statistics off publishes_1m",
+		"statistics off red_1m", "statistics off red_instance_1m", "statistics off saved_views", "statistics off schema_migrations",
 		"statistics off service_edges_1m", "statistics off spans", "statistics off trace_index")
 	if !reflect.DeepEqual(applied, want) {
 		t.Fatalf("first Migrate applied %q, want %q", applied, want)
@@ -77,7 +77,8 @@ func TestMigrateTwiceIsNoop(t *testing.T) {
 		tables = append(tables, name)
 	}
 	rows.Close()
-	want = []string{LogsTable, PeerCalls1mTable, "peer_calls_1m_mv", RED1mTable, "red_1m_mv", MigrationsTable, ServiceEdgeEventsTable, ServiceEdges1mTable, "service_edges_1m_mv", SpansTable, TraceIndexTable, "trace_index_mv",
+	want = []string{Attributes1hTable, "attributes_1h_log_resources_mv", "attributes_1h_logs_mv", "attributes_1h_span_resources_mv", "attributes_1h_spans_mv",
+		SavedViewsTable, LogsTable, PeerCalls1mTable, "peer_calls_1m_mv", RED1mTable, "red_1m_mv", MigrationsTable, ServiceEdgeEventsTable, ServiceEdges1mTable, "service_edges_1m_mv", SpansTable, TraceIndexTable, "trace_index_mv",
 		BrokerEdgeEventsTable, BrokerEdges1mTable, "broker_edges_1m_mv", Publishes1mTable, "publishes_1m_mv", REDInstance1mTable, "red_instance_1m_mv"}
 	sort.Strings(want)
 	if !reflect.DeepEqual(tables, want) {
@@ -204,7 +205,7 @@ func TestMigrateChangesTTL(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"ttl spans 72h0m0s", "ttl trace_index 72h0m0s", "ttl red_1m 2160h0m0s", "ttl service_edges_1m 2160h0m0s", "ttl peer_calls_1m 2160h0m0s",
-		"ttl broker_edges_1m 2160h0m0s", "ttl publishes_1m 2160h0m0s", "ttl red_instance_1m 2160h0m0s"}
+		"ttl broker_edges_1m 2160h0m0s", "ttl publishes_1m 2160h0m0s", "ttl red_instance_1m 2160h0m0s", "ttl attributes_1h 2160h0m0s"}
 	if !reflect.DeepEqual(applied, want) {
 		t.Errorf("applied %q, want %q", applied, want)
 	}
@@ -845,7 +846,7 @@ func TestTablesDeduplicateInserts(t *testing.T) {
 		t.Fatal(err)
 	}
 	sort.Strings(seen)
-	if want := []string{BrokerEdges1mTable, LogsTable, PeerCalls1mTable, Publishes1mTable, RED1mTable, REDInstance1mTable, ServiceEdges1mTable, SpansTable, TraceIndexTable}; !reflect.DeepEqual(seen, want) {
+	if want := []string{Attributes1hTable, BrokerEdges1mTable, LogsTable, PeerCalls1mTable, Publishes1mTable, RED1mTable, REDInstance1mTable, SavedViewsTable, ServiceEdges1mTable, SpansTable, TraceIndexTable}; !reflect.DeepEqual(seen, want) {
 		t.Errorf("MergeTree tables %v, want %v", seen, want)
 	}
 }

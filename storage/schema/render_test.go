@@ -106,7 +106,7 @@ func TestRenderVersionsInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantIDs := []string{"0001_spans", "0002_trace_index", "0003_logs", "0004_red_1m", "0005_service_edges", "0006_spans_trace_id_index", "0007_spans_compact_parts", "0008_insert_deduplication", "0009_peer_calls_and_log_search", "0012_async_paths"}
+	wantIDs := []string{"0001_spans", "0002_trace_index", "0003_logs", "0004_red_1m", "0005_service_edges", "0006_spans_trace_id_index", "0007_spans_compact_parts", "0008_insert_deduplication", "0009_peer_calls_and_log_search", "0010_attributes_1h", "0011_saved_views", "0012_async_paths"}
 	if len(migrations) != len(wantIDs) {
 		t.Fatalf("got %d migrations, want %d", len(migrations), len(wantIDs))
 	}
@@ -241,7 +241,7 @@ func TestRenderCluster(t *testing.T) {
 				if !strings.Contains(stmt, "ENGINE = Null") && !strings.Contains(stmt, "ENGINE = Replicated") {
 					t.Errorf("data table %s is not replicated:\n%s", name, stmt)
 				}
-				if strings.Contains(stmt, "ENGINE = Replicated") && !strings.Contains(stmt, "('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')") {
+				if strings.Contains(stmt, "ENGINE = Replicated") && !regexp.MustCompile(`\('/clickhouse/tables/\{shard\}/\{database\}/\{table\}', '\{replica\}'(, \w+)*\)`).MatchString(stmt) {
 					t.Errorf("data table %s has an unexpected replication path:\n%s", name, stmt)
 				}
 			case g[1] == "MATERIALIZED VIEW":
@@ -251,7 +251,7 @@ func TestRenderCluster(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range []string{SpansTable, TraceIndexTable, LogsTable, RED1mTable, ServiceEdgeEventsTable, ServiceEdges1mTable} {
+	for _, name := range []string{SpansTable, TraceIndexTable, LogsTable, RED1mTable, ServiceEdgeEventsTable, ServiceEdges1mTable, PeerCalls1mTable, Attributes1hTable, SavedViewsTable} {
 		if !distributed[name] {
 			t.Errorf("cluster rendering has no Distributed table %s", name)
 		}

@@ -56,9 +56,9 @@ type Options struct {
 	SpansTTL time.Duration
 	// LogsTTL is how long log records are kept. 0 keeps them forever.
 	LogsTTL time.Duration
-	// MetricsTTL is how long the per-minute aggregates (red_1m,
-	// service_edges_1m, peer_calls_1m, broker_edges_1m, publishes_1m,
-	// red_instance_1m) are kept. 0 keeps them forever.
+	// MetricsTTL is how long the aggregates (red_1m, service_edges_1m,
+	// peer_calls_1m, broker_edges_1m, publishes_1m, red_instance_1m,
+	// attributes_1h) are kept. 0 keeps them forever.
 	MetricsTTL time.Duration
 
 	// ShortenSpansTTL, ShortenLogsTTL and ShortenMetricsTTL let Migrate
@@ -306,6 +306,7 @@ var ttlSpecs = []ttlSpec{
 	{BrokerEdges1mTable, "Timestamp", metricsRetention},
 	{Publishes1mTable, "Timestamp", metricsRetention},
 	{REDInstance1mTable, "Timestamp", metricsRetention},
+	{Attributes1hTable, "Timestamp", metricsRetention},
 }
 
 func lookupTTL(table string) (ttlSpec, bool) {

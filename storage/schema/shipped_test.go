@@ -27,6 +27,8 @@ var shippedChecksums = map[string]string{
 	"0007_spans_compact_parts.sql":       "b2578864ecb9108fae7af2df1073c33ae2f4ab824381cd61f681ec41a9873162",
 	"0008_insert_deduplication.sql":      "e8912126cc473862094c5d61ce478c161592b182429087b187af835124b3a0f2",
 	"0009_peer_calls_and_log_search.sql": "c3cd409e651cd69cac9a7c896bde0560116f80178a230569c24c3cdf9c6b4992",
+	"0010_attributes_1h.sql":             "0f3690c1dae1cc741b05bf8eae1d939803e8076d870b468e3c556acbcfeabe91",
+	"0011_saved_views.sql":               "d2aac34af4e009f55eda4e5bba8250c106a89453b2e16b77570b1251c897982d",
 	"0012_async_paths.sql":               "94d78c991acd84e71822d6c948b01f39b66c1b95393c44f982e47561c9da38ae",
 }
 

@@ -39,6 +39,13 @@ const (
 	// REDInstance1mTable is RED1mTable per service.instance.id (0012).
 	// Filled by a materialized view on spans.
 	REDInstance1mTable = "red_instance_1m"
+	// Attributes1hTable holds, per hour, service, signal (span or log) and
+	// attribute key, how often the key occurs, a sketch of its number of
+	// distinct values and its most frequent values (0010). Filled by
+	// materialized views on spans and logs.
+	Attributes1hTable = "attributes_1h"
+	// SavedViewsTable holds the UI's named saved views (0011).
+	SavedViewsTable = "saved_views"
 	// MigrationsTable records applied migrations.
 	MigrationsTable = "schema_migrations"
 )

@@ -64,7 +64,11 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := query.New(store, query.Options{Now: func() time.Time { return now }})
+	views, err := writer.NewViews(conn, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := query.New(store, query.Options{Now: func() time.Time { return now }, Views: views})
 	var ui fs.FS = web.FS
 	if dir := os.Getenv("TRACEHOUSE_UI_DIR"); dir != "" {
 		ui = os.DirFS(dir) // edit the UI without rebuilding the test

@@ -157,6 +157,51 @@ describe('search', () => {
     noPageErrors();
   });
 
+  test('the attributes box suggests keys and values with counts; Enter completes them', async () => {
+    await open(`/search?service=gateway&${fixtures}`);
+    await page.locator('.trace-item').first().waitFor();
+    const keys = await api(`api/v1/attributes?service=gateway&prefix=user.&start=${iso(seed.fixturesStart)}&end=${iso(seed.fixturesEnd)}`);
+    assert.equal(keys.status, 200);
+    const userID = keys.body.data.find((k) => k.key === 'user.id');
+    assert.ok(userID && userID.count >= seed.checkout.length, `user.id is among gateway's keys with its count: ${JSON.stringify(keys.body.data)}`);
+
+    await page.click('#f-tags');
+    await page.keyboard.type('user.');
+    const item = page.locator('.ac-list:not(.hidden) .ac-item', { hasText: 'user.id' });
+    await item.waitFor();
+    assert.equal(await page.getAttribute('#f-tags', 'aria-expanded'), 'true');
+    assert.equal(await item.locator('.ac-count').getAttribute('title'), `${userID.count} spans carry it; about ${userID.distinct} distinct values`);
+    assert.match(await page.locator('.ac-item[aria-selected="true"]').innerText(), /user\.id/, 'the first key is highlighted');
+    await shot('search-autocomplete-keys');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.inputValue('#f-tags'), 'user.id=');
+    // The key's values follow at once, with their counts.
+    const value = page.locator('.ac-list:not(.hidden) .ac-item', { hasText: 'u-41' });
+    await value.waitFor();
+    assert.match(await value.locator('.ac-count').innerText(), /^\d/);
+    await page.keyboard.type('u-41');
+    await page.locator('.ac-list:not(.hidden) .ac-item').first().waitFor();
+    await page.waitForFunction(() => [...document.querySelectorAll('.ac-list:not(.hidden) .ac-item .ac-label')].map((e) => e.textContent).join() === 'u-41');
+    await shot('search-autocomplete-values');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.inputValue('#f-tags'), 'user.id=u-41 ');
+    assert.equal(await page.getAttribute('#f-tags', 'aria-expanded'), 'false');
+    // Esc closes the list and leaves the text alone.
+    await page.keyboard.type('cache');
+    await page.locator('.ac-list:not(.hidden) .ac-item').first().waitFor();
+    await page.keyboard.press('Escape');
+    assert.equal(await page.isHidden('.ac-list'), true);
+    assert.equal(await page.inputValue('#f-tags'), 'user.id=u-41 cache');
+    await page.fill('#f-tags', 'user.id=u-41');
+    await page.click('#f-submit');
+    await page.waitForURL(/tags=user\.id%3Du-41/);
+    await page.waitForFunction((id) => {
+      const items = [...document.querySelectorAll('.trace-item')];
+      return items.length === 1 && items[0].dataset.traceId === id;
+    }, seed.checkout[1].id);
+    noPageErrors();
+  });
+
   test('clicking a dot opens its trace', async () => {
     await open(`/search?service=gateway&${fixtures}`);
     const dot = page.locator(`#scatter .dot[data-trace-id="${seed.checkout[2].id}"]`);
@@ -428,6 +473,99 @@ describe('logs explorer', () => {
     noPageErrors();
   });
 
+  test('the query box suggests fields and values with counts; arrows and Enter complete them', async () => {
+    await open(`/logs?${lastHour}`);
+    await page.locator('#logs-table tbody tr').first().waitFor();
+    const levels = await api(`api/v1/attributes/values?signal=log&scope=field&key=level&start=${iso(seed.now - 3600e3)}&end=${iso(seed.now)}`);
+    assert.equal(levels.status, 200);
+    const errors = levels.body.data.values.find((v) => v.value === 'error');
+    assert.ok(errors && errors.count >= seed.declinedLogs, `level error is counted: ${JSON.stringify(levels.body.data)}`);
+
+    await page.click('#logs-q');
+    await page.keyboard.type('lev');
+    const field = page.locator('.ac-list:not(.hidden) .ac-item', { hasText: 'level:' });
+    await field.waitFor();
+    // A bare word may be a full-text search: nothing is highlighted until
+    // an arrow picks a suggestion.
+    assert.equal(await page.locator('.ac-item[aria-selected="true"]').count(), 0);
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.inputValue('#logs-q'), 'level:');
+    const value = page.locator('.ac-list:not(.hidden) .ac-item', { hasText: /^error/ });
+    await value.waitFor();
+    assert.equal(await value.locator('.ac-count').getAttribute('title'), `${errors.count} occurrences`);
+    await shot('logs-autocomplete');
+    await page.keyboard.type('er');
+    await page.waitForFunction(() => [...document.querySelectorAll('.ac-list:not(.hidden) .ac-item .ac-label')].map((e) => e.textContent).join() === 'error');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.inputValue('#logs-q'), 'level:error ');
+    // attr. keys, from the records' own attributes.
+    await page.keyboard.type('attr.payment');
+    await page.locator('.ac-list:not(.hidden) .ac-item', { hasText: 'attr.payment.provider:' }).waitFor();
+    await page.keyboard.press('Enter');
+    await page.locator('.ac-list:not(.hidden) .ac-item', { hasText: 'acme-pay' }).waitFor();
+    await page.keyboard.press('Enter');
+    assert.equal(await page.inputValue('#logs-q'), 'level:error attr.payment.provider:acme-pay ');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/q=level%3Aerror/);
+    await page.waitForFunction((n) => {
+      const trs = [...document.querySelectorAll('#logs-table tbody tr[data-index]')];
+      return trs.length === n && trs.every((tr) => /card declined/.test(tr.innerText));
+    }, seed.declinedLogs);
+    noPageErrors();
+  });
+
+  test('suggestions that fail say so and do not stop the search', async () => {
+    await open(`/logs?${lastHour}`);
+    await page.locator('#logs-table tbody tr').first().waitFor();
+    await page.route('**/api/v1/attributes**', (route) => route.fulfill({ status: 429, contentType: 'application/json', headers: { 'Retry-After': '1' },
+      body: JSON.stringify({ data: null, errors: [{ code: 429, msg: 'the query service is busy' }] }) }));
+    await page.click('#logs-q');
+    await page.keyboard.type('service:');
+    const err = page.locator('.ac-list:not(.hidden) .ac-error');
+    await err.waitFor();
+    assert.match(await err.innerText(), /Suggestions unavailable: the query service is busy/);
+    await shot('logs-autocomplete-error');
+    await page.keyboard.type('payment');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/q=service%3Apayment/);
+    await page.unroute('**/api/v1/attributes**');
+    pageErrors.splice(0); // the 429 is logged by the browser on purpose
+  });
+
+  test('the Patterns tab lists templates with counts; a click filters the logs to that pattern', async () => {
+    const want = 'order <*> created with <*> items';
+    await open(`/logs?q=service%3Aorder&view=patterns&${fixtures}`);
+    const row = page.locator('#patterns-table tr.pattern-row', { hasText: want });
+    await row.waitFor();
+    assert.equal(await page.getAttribute('#logs-tab-patterns', 'aria-selected'), 'true');
+    assert.equal(await page.isHidden('#logs-table'), true);
+    // Every record of the range is mined here: counts are exact.
+    assert.match(await page.locator('#patterns-note').innerText(), /patterns? in the \d+ records that match/);
+    assert.equal(await row.locator('.pcount').innerText(), String(seed.checkout.length));
+    assert.equal(await row.locator('.ph').count(), 2, 'the variable parts are marked');
+    assert.match(await row.locator('.pexample').innerText(), /order \d+ created with \d+ items/);
+    assert.equal(await row.locator('svg.spark').count(), 1);
+    await shot('logs-patterns');
+    await row.click();
+    await page.waitForURL((u) => /pattern/.test(decodeURIComponent(u.hash)) && !/view=patterns/.test(u.hash));
+    assert.equal(await page.inputValue('#logs-q'), `service:order pattern:"${want}"`);
+    await page.waitForFunction((n) => {
+      const trs = [...document.querySelectorAll('#logs-table tbody tr[data-index]')];
+      return trs.length === n && trs.every((tr) => /order \d+ created with \d+ items/.test(tr.innerText));
+    }, seed.checkout.length);
+    assert.equal(await page.getAttribute('#logs-tab-records', 'aria-selected'), 'true');
+    // The keyboard reaches a pattern too: j moves to a row, Enter opens it.
+    await open(`/logs?q=service%3Aorder&view=patterns&${fixtures}`);
+    await row.waitFor();
+    await page.evaluate(() => document.activeElement && document.activeElement.blur());
+    await page.keyboard.press('j');
+    assert.equal(await page.evaluate(() => document.activeElement.classList.contains('pattern-row')), true, 'j focuses the first pattern');
+    await page.keyboard.press('Enter');
+    await page.waitForURL((u) => /pattern/.test(decodeURIComponent(u.hash)));
+    noPageErrors();
+  });
+
   test('live tail connects and shows its state', async () => {
     await open('/logs?q=service%3Apayment');
     await page.locator('#logs-table tbody tr').first().waitFor();
@@ -438,6 +576,55 @@ describe('logs explorer', () => {
     await page.click('#live-toggle');
     await page.waitForURL((u) => !/live=1/.test(u.href));
     noPageErrors();
+  });
+});
+
+describe('saved views', () => {
+  test('save the logs page as a named view, list it, open its link, delete it', async () => {
+    const route = `/logs?q=${encodeURIComponent('service:payment level:error')}&${lastHour}`;
+    await open(route);
+    await page.locator('#logs-table tbody tr').first().waitFor();
+    await page.click('#views-btn');
+    await page.locator('#views-dialog').waitFor();
+    // A name is required: the service says so.
+    await page.click('#views-save');
+    await page.waitForFunction(() => /give the view a name/.test(document.getElementById('views-error').innerText));
+    await page.fill('#views-name', 'checkout failures, last hour');
+    await page.click('#views-save');
+    const item = page.locator('#views-list .view-item', { hasText: 'checkout failures, last hour' });
+    await item.waitFor();
+    const id = await item.getAttribute('data-id');
+    assert.match(id, /^[0-9a-f]{16}$/);
+    await shot('saved-views');
+    const stored = await api(`api/v1/views/${id}`);
+    assert.equal(stored.status, 200);
+    assert.equal(decodeURIComponent(stored.body.data.route), decodeURIComponent(route));
+    await page.keyboard.press('Escape');
+
+    // Its link opens the page it holds, with the query and the range.
+    await open(`/view/${id}`);
+    await page.waitForURL((u) => u.hash.startsWith('#/logs?'));
+    assert.equal(await page.inputValue('#logs-q'), 'service:payment level:error');
+    await page.waitForFunction(() => {
+      const trs = [...document.querySelectorAll('#logs-table tbody tr[data-index]')];
+      return trs.length > 0 && trs.every((tr) => /payment/.test(tr.querySelector('.svc-cell').innerText) && /error/i.test(tr.querySelector('.lvl').innerText));
+    });
+
+    // Delete takes two clicks: a view is shared.
+    await page.click('#views-btn');
+    const del = page.locator(`#views-list .view-item[data-id="${id}"] button`, { hasText: 'Delete' });
+    await del.click();
+    assert.equal(await del.innerText(), 'Delete for everyone?');
+    await del.click();
+    await page.locator(`#views-list .view-item[data-id="${id}"]`).waitFor({ state: 'detached' });
+    assert.equal((await api(`api/v1/views/${id}`)).status, 404);
+    await page.keyboard.press('Escape');
+    // A deleted view's link says so.
+    await open(`/view/${id}`);
+    await page.locator('#view-error').waitFor();
+    assert.match(await page.locator('#view-error').innerText(), /deleted, or the link is wrong/);
+    await shot('saved-view-missing');
+    pageErrors.splice(0); // the 404 is logged by the browser on purpose
   });
 });
 

@@ -45,7 +45,7 @@ func run(o options) error {
 	defer env.Close()
 	conn := env.Conn
 	w := writer.NewWriter(conn, writer.Options{})
-	svc, err := newService(conn)
+	svc, store, err := newService(conn)
 	if err != nil {
 		return err
 	}
@@ -76,7 +76,7 @@ func run(o options) error {
 			}
 			conn = env.Conn
 			w = writer.NewWriter(conn, writer.Options{})
-			if svc, err = newService(conn); err != nil {
+			if svc, store, err = newService(conn); err != nil {
 				return err
 			}
 		}
@@ -86,7 +86,7 @@ func run(o options) error {
 		if err := diskUsage(ctx, conn, &r); err != nil {
 			return err
 		}
-		ms := measures(svc, gen, now)
+		ms := measures(svc, store, gen, now)
 		if o.explain {
 			explainAll(ctx, conn, gen, now)
 		}
@@ -100,7 +100,7 @@ func run(o options) error {
 		}
 		results = append(results, r)
 	}
-	printTables(results, measures(svc, gen, now), o.runs)
+	printTables(results, measures(svc, store, gen, now), o.runs)
 	return nil
 }
 
@@ -114,7 +114,7 @@ func measureExisting(runs int, dataDir string, explain bool) error {
 	}
 	defer env.Close()
 	conn := env.Conn
-	svc, err := newService(conn)
+	svc, store, err := newService(conn)
 	if err != nil {
 		return err
 	}
@@ -129,7 +129,7 @@ func measureExisting(runs int, dataDir string, explain bool) error {
 		explainAll(ctx, conn, g, newest)
 	}
 	printReusedHeader(r)
-	for _, m := range measures(svc, g, newest) {
+	for _, m := range measures(svc, store, g, newest) {
 		lat, err := timeRuns(ctx, m, runs)
 		if err != nil {
 			return err
@@ -142,10 +142,10 @@ func measureExisting(runs int, dataDir string, explain bool) error {
 
 // newService is the query service on the ClickHouse reader, as the product
 // builds it.
-func newService(conn driver.Conn) (*query.Service, error) {
+func newService(conn driver.Conn) (*query.Service, *reader.Reader, error) {
 	store, err := reader.New(conn, reader.Options{})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return query.New(store, query.Options{}), nil
+	return query.New(store, query.Options{}), store, nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tracehouse/tracehouse/query"
+	"github.com/tracehouse/tracehouse/storage/reader"
 )
 
 // measure is one query of the table.
@@ -43,7 +44,7 @@ func percentiles(lat []time.Duration) (p50, p99 time.Duration) {
 
 // measures are the rows of the latency table, each with the target it is
 // held to.
-func measures(svc *query.Service, g *gen, now time.Time) []measure {
+func measures(svc *query.Service, store *reader.Reader, g *gen, now time.Time) []measure {
 	lastHour := query.TimeRange{Start: now.Add(-time.Hour), End: now.Add(time.Minute)}
 	lastDay := query.TimeRange{Start: now.Add(-24 * time.Hour), End: now.Add(time.Minute)}
 	return []measure{
@@ -89,6 +90,42 @@ func measures(svc *query.Service, g *gen, now time.Time) []measure {
 				return fmt.Errorf("no logs for %q", ph)
 			}
 			return nil
+		}},
+		// Discovery: each from the hourly summary (attributes_1h), then the
+		// same answer by scanning the raw spans (what the summary saves).
+		{name: "attribute keys of spans, 24h (summary)", target: "—", run: func(ctx context.Context, i int) error {
+			keys, err := svc.AttributeKeys(ctx, query.AttributeQuery{Signal: "span", Scope: "attribute", Range: lastDay, Limit: 100})
+			if err == nil && len(keys) == 0 {
+				err = errors.New("no keys")
+			}
+			return err
+		}},
+		{name: "(same keys by scanning the spans)", target: "—", run: func(ctx context.Context, i int) error {
+			_, err := store.ScanAttributeKeys(ctx, reader.AttributeKeysFilter{Signal: "span", Start: lastDay.Start, End: lastDay.End, Limit: 100})
+			return err
+		}},
+		{name: "top values of http.route, 24h (summary)", target: "—", run: func(ctx context.Context, i int) error {
+			v, err := svc.AttributeValues(ctx, query.AttributeQuery{Signal: "span", Key: "http.route", Range: lastDay, Limit: 20})
+			if err == nil && len(v.Values) == 0 {
+				err = errors.New("no values")
+			}
+			return err
+		}},
+		{name: "(same values by scanning the spans)", target: "—", run: func(ctx context.Context, i int) error {
+			_, err := store.ScanAttributeValues(ctx, reader.AttributeValuesFilter{Signal: "span", Key: "http.route", Start: lastDay.Start, End: lastDay.End, Limit: 20})
+			return err
+		}},
+		{name: "log patterns, last 1h (sample of 10k)", target: "—", run: func(ctx context.Context, i int) error {
+			_, err := svc.Patterns(ctx, query.PatternQuery{Range: lastHour})
+			return err
+		}},
+		{name: "log patterns, last 24h (sample of 10k)", target: "—", run: func(ctx context.Context, i int) error {
+			_, err := svc.Patterns(ctx, query.PatternQuery{Range: lastDay})
+			return err
+		}},
+		{name: "(same, mining a sample of 100k)", target: "—", run: func(ctx context.Context, i int) error {
+			_, err := svc.Patterns(ctx, query.PatternQuery{Range: lastDay, Sample: query.MaxPatternSample})
+			return err
 		}},
 		{name: "RED series, one service, 24h (RED)", target: "—", run: func(ctx context.Context, i int) error {
 			s, err := svc.RED(ctx, query.REDQuery{Service: services[i%len(services)], Range: lastDay})

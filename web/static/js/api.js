@@ -42,13 +42,15 @@ export function setAuthToken(token) {
   } catch { /* storage disabled */ }
 }
 
-export async function getJSON(path, params, { signal } = {}) {
+// json, when given, is sent as the JSON body (method POST).
+export async function getJSON(path, params, { signal, method = 'GET', json } = {}) {
   let res;
   try {
     const headers = { Accept: 'application/json' };
     const token = authToken();
     if (token) headers.Authorization = `Bearer ${token}`;
-    res = await fetch(url(path, params), { signal, headers });
+    if (json !== undefined) headers['Content-Type'] = 'application/json';
+    res = await fetch(url(path, params), { signal, headers, method, body: json === undefined ? undefined : JSON.stringify(json) });
   } catch (e) {
     if (e.name === 'AbortError') throw e;
     throw new ApiError(0, `cannot reach the query service: ${e.message}`);
@@ -94,6 +96,15 @@ const micros = (ms) => Math.round(ms * 1000);
 export async function services(opts) {
   const r = await getJSON('/api/services', null, opts);
   return (r && r.data) || [];
+}
+
+// operationsByTraffic lists a service's operation names, the busiest
+// first (the calls of every kind of a name added up).
+export async function operationsByTraffic(service, opts) {
+  const r = await getJSON('/api/v1/operations', { service }, opts);
+  const calls = new Map();
+  for (const o of (r && r.data) || []) calls.set(o.name, (calls.get(o.name) || 0) + (o.calls || 0));
+  return [...calls.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([name, n]) => ({ name, calls: n }));
 }
 
 export async function operations(service, opts) {
@@ -181,4 +192,44 @@ export async function red({ service, operation, instance, start, end, step, span
 // p99Ns, firstSeen, lastSeen}], busiest first: the processes of a service.
 export async function instances({ service, operation, start, end, spanKind }, opts) {
   return data(await getJSON('/api/v1/metrics/instances', { service, operation, start: rfc3339(start), end: rfc3339(end), spanKind }, opts)) || [];
+}
+
+// ---- Attribute discovery (from the hourly summary, not the raw rows) ----
+
+// attributeKeys answers [{scope, key, type, count, distinct}], the most
+// frequent first; signal is span or log.
+export async function attributeKeys({ signal, scope, service, prefix, start, end, limit }, opts) {
+  return data(await getJSON('/api/v1/attributes', { signal, scope, service, prefix, start: rfc3339(start), end: rfc3339(end), limit }, opts)) || [];
+}
+
+// attributeValues answers {count, distinct, types, capped, values: [{value,
+// count, error}]}.
+export async function attributeValues({ signal, scope, key, service, prefix, start, end, limit }, opts) {
+  return data(await getJSON('/api/v1/attributes/values', { signal, scope, key, service, prefix, start: rfc3339(start), end: rfc3339(end), limit }, opts));
+}
+
+// logPatterns answers {patterns: [{pattern, filter, count, sampled, errors,
+// errorRate, firstSeen, lastSeen, sparkline, example}], total, sampled,
+// exact, clusters, stepSeconds}.
+export async function logPatterns({ q, start, end, limit, sample }, opts) {
+  return data(await getJSON('/api/v1/logs/patterns', { q, start: rfc3339(start), end: rfc3339(end), limit, sample }, opts));
+}
+
+// ---- Saved views: {id, name, route, owner, created, updated} ----
+
+export async function views(opts) {
+  return data(await getJSON('/api/v1/views', null, opts)) || [];
+}
+
+export async function view(id, opts) {
+  return data(await getJSON(`/api/v1/views/${encodeURIComponent(id)}`, null, opts));
+}
+
+// saveView stores {name, route} (with id: a new version of that view).
+export async function saveView(v, opts) {
+  return data(await getJSON('/api/v1/views', null, { ...opts, method: 'POST', json: v }));
+}
+
+export async function deleteView(id, opts) {
+  return data(await getJSON(`/api/v1/views/${encodeURIComponent(id)}/delete`, null, { ...opts, method: 'POST', json: {} }));
 }

@@ -8,8 +8,9 @@ import * as compare from './pages/compare.js';
 import * as map from './pages/map.js';
 import * as service from './pages/service.js';
 import * as logs from './pages/logs.js';
+import * as savedView from './views.js';
 
-const pages = { search, trace, compare, map, services: service, service, logs };
+const pages = { search, trace, compare, map, services: service, service, logs, view: savedView };
 
 // ---- Theme ----
 const themeBtn = document.getElementById('theme-btn');
@@ -59,6 +60,9 @@ gotoForm.addEventListener('submit', (ev) => {
   navigate(`/trace/${id}`);
 });
 gotoInput.addEventListener('input', () => gotoInput.setCustomValidity(''));
+
+// ---- Saved views ----
+document.getElementById('views-btn').addEventListener('click', () => savedView.openViewsDialog());
 
 // ---- Help ----
 const help = document.getElementById('help-dialog');

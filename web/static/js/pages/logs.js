@@ -6,11 +6,14 @@
 // line "request served" failed is in its attributes, not in its body).
 import * as api from '../api.js';
 import { normalizeLog, attrValue } from '../model.js';
-import { h, clear, fmtTime, svcLabel, severityClass, listStep } from '../util.js';
+import { h, clear, fmtTime, fmtAgo, svcLabel, severityClass, listStep, fmtPct } from '../util.js';
+import { fmtCount } from '../autocomplete.js';
 import { navigate, href } from '../router.js';
 import { resolveRange, rangeParams, timePicker } from '../timerange.js';
-import { histogram } from '../charts.js';
+import { histogram, sparkline } from '../charts.js';
 import { attrTable } from '../spanpanel.js';
+import { autocomplete } from '../autocomplete.js';
+import { logSource } from '../suggest.js';
 
 // plainMessage drops what the UI shows on its own from the API's message:
 // the "q: " prefix and the "(at position N)" suffix.
@@ -80,6 +83,9 @@ export function mount(main, route) {
   const fieldsParam = route.params.get('fields');
   const fields = fieldsParam !== null ? parseFields(fieldsParam) : (savedFields() || DEFAULT_FIELDS);
   const live = route.params.get('live') === '1';
+  // view: the records (default) or the patterns of the records (Patterns tab).
+  const view = route.params.get('view') === 'patterns' ? 'patterns' : 'records';
+  const viewParam = () => ({ view: view === 'patterns' ? 'patterns' : '' });
   const ctl = new AbortController();
   document.title = q ? `Logs: ${q} · Tracehouse` : 'Logs · Tracehouse';
   let records = [];
@@ -105,11 +111,11 @@ export function mount(main, route) {
   };
   const form = h('form', { class: 'logs-query', role: 'search', 'aria-label': 'Search logs', onsubmit: (ev) => {
     ev.preventDefault();
-    navigate('/logs', { q: input.value.trim(), ...currentRangeParams(), ...fieldsParams(), live: live ? '1' : '' });
+    navigate('/logs', { q: input.value.trim(), ...currentRangeParams(), ...fieldsParams(), live: live ? '1' : '', ...viewParam() });
   } },
   h('div', { class: 'qrow' },
     h('div', { class: 'qbox' }, input, errBox),
-    timePicker(range, (rp) => navigate('/logs', { q: input.value.trim(), ...rp, ...fieldsParams() }), { id: 'logs-range' }),
+    timePicker(range, (rp) => navigate('/logs', { q: input.value.trim(), ...rp, ...fieldsParams(), ...viewParam() }), { id: 'logs-range' }),
     h('button', { class: 'btn primary', type: 'submit' }, 'Search'),
     liveBtn),
   h('div', { class: 'qhelp', id: 'logs-q-help' },
@@ -126,7 +132,17 @@ export function mount(main, route) {
     tbody);
   const more = h('button', { class: 'btn hidden', type: 'button', id: 'logs-more', onclick: () => loadPage(true) }, 'Load older records');
   const tableWrap = h('div', { class: 'logs-table-wrap card' }, table, h('div', { style: { padding: '8px', textAlign: 'center' } }, more));
-  main.appendChild(h('div', { class: 'page' }, form, histBox, status, tableWrap));
+  // Tabs: the records, or the patterns their bodies form.
+  const tab = (name, label) => h('button', { type: 'button', role: 'tab', id: `logs-tab-${name}`, class: 'tab', 'aria-selected': String(view === name),
+    'aria-controls': name === 'patterns' ? 'logs-patterns' : 'logs-table', tabindex: view === name ? '0' : '-1',
+    onclick: () => navigate('/logs', { q, ...currentRangeParams(), fields: fieldsParam, view: name === 'patterns' ? 'patterns' : '' }) }, label);
+  const tabs = h('div', { class: 'tabs logs-tabs', role: 'tablist', 'aria-label': 'Logs view' }, tab('records', 'Records'), tab('patterns', 'Patterns'));
+  const patternsWrap = h('div', { class: 'logs-patterns card', id: 'logs-patterns', role: 'tabpanel', 'aria-labelledby': 'logs-tab-patterns' });
+  if (view === 'patterns') tableWrap.classList.add('hidden');
+  else patternsWrap.classList.add('hidden');
+  main.appendChild(h('div', { class: 'page' }, form, histBox, status, tabs, tableWrap, patternsWrap));
+  // Fields, attribute keys and their values as the user types.
+  const queryAC = autocomplete(input, logSource(() => ({ start: range.start, end: range.end })));
 
   function currentRangeParams() {
     return rangeParams(range);
@@ -138,6 +154,7 @@ export function mount(main, route) {
   });
 
   liveBtn.addEventListener('click', () => {
+    // A live tail shows records: it leaves the Patterns tab.
     navigate('/logs', { q: input.value.trim(), ...currentRangeParams(), ...fieldsParams(), live: live ? '' : '1' });
   });
   fieldsIn.addEventListener('change', () => form.requestSubmit());
@@ -193,7 +210,7 @@ export function mount(main, route) {
       nextCursor = r.nextCursor || '';
       more.classList.toggle('hidden', !nextCursor);
       status.textContent = records.length
-        ? `${total} record${total === 1 ? '' : 's'} match in ${range.label.toLowerCase()} · showing the newest ${records.length}`
+        ? `${total} record${total === 1 ? '' : 's'} match in ${range.label.toLowerCase()}` + (view === 'patterns' ? '' : ` · showing the newest ${records.length}`)
         : 'No records match in this time range.';
       renderRows(older ? records.length - page.length : 0);
     } catch (e) {
@@ -217,7 +234,7 @@ export function mount(main, route) {
     disposeHist = histogram(chart, {
       buckets, step, domain: [range.start, range.end], label: 'Log volume over time',
       colors: { errors: 'var(--error)', other: 'var(--accent)' },
-      onBrush: (a, b) => navigate('/logs', { q, range: 'custom', start: Math.floor(a), end: Math.ceil(b), fields: fieldsParam }),
+      onBrush: (a, b) => navigate('/logs', { q, range: 'custom', start: Math.floor(a), end: Math.ceil(b), fields: fieldsParam, ...viewParam() }),
     });
   }
 
@@ -281,6 +298,75 @@ export function mount(main, route) {
     }
   }
 
+  // ---- Patterns ----
+  let patterns = [];
+  // withPattern adds a pattern's filter to the query: the records of the
+  // pattern among those the query matches (a query with OR is
+  // parenthesised, since terms bind tighter than OR).
+  function withPattern(filter) {
+    const base = q.trim();
+    if (!base) return filter;
+    return /\bOR\b/.test(base) ? `(${base}) ${filter}` : `${base} ${filter}`;
+  }
+
+  function patternText(text) {
+    return text.split(/(<\*>|<…>)/).filter(Boolean).map((part) => (part === '<*>' || part === '<…>' ? h('span', { class: 'ph', title: part === '<*>' ? 'a variable part' : 'the rest of a long body' }, part) : part));
+  }
+
+  function openPattern(p) {
+    navigate('/logs', { q: withPattern(p.filter), ...currentRangeParams(), fields: fieldsParam });
+  }
+
+  async function loadPatterns() {
+    clear(patternsWrap).appendChild(h('div', { class: 'muted', style: { padding: '12px' } }, 'Finding patterns…'));
+    try {
+      const r = await api.logPatterns({ q, start: range.start, end: range.end }, { signal: ctl.signal });
+      patterns = r.patterns || [];
+      clear(patternsWrap);
+      const note = r.exact
+        ? `${r.clusters} pattern${r.clusters === 1 ? '' : 's'} in the ${r.total} records that match`
+        : `${r.clusters} patterns in a sample of ${r.sampled} of the ${r.total} records that match; counts are estimated from it`;
+      patternsWrap.appendChild(h('div', { class: 'patterns-note muted', id: 'patterns-note' }, note,
+        r.clusters > patterns.length ? ` (the ${patterns.length} most frequent shown)` : '', '. Click a pattern to see its records.'));
+      if (!patterns.length) {
+        patternsWrap.appendChild(h('div', { class: 'empty' }, h('strong', null, 'No records, no patterns'), 'Widen the time range or the query.'));
+        return;
+      }
+      const total = patterns.reduce((a, p) => Math.max(a, p.count), 0);
+      const body = h('tbody');
+      patterns.forEach((p, i) => {
+        const share = r.total ? p.count / r.total : 0;
+        const tr = h('tr', { class: 'clickable pattern-row', tabindex: '0', dataset: { index: String(i) }, title: `Show the ${p.count} records of this pattern`,
+          onclick: () => openPattern(p),
+          onkeydown: (ev) => {
+            if (ev.key === 'Enter') {
+              ev.preventDefault();
+              ev.stopPropagation();
+              openPattern(p);
+            }
+          } },
+        h('td', { class: 'num' }, h('span', { class: 'pcount', title: r.exact ? `${p.count} records` : `about ${p.count} records (${p.sampled} in the sample)` }, (r.exact ? '' : '≈') + fmtCount(p.count)),
+          h('div', { class: 'pbar' }, h('i', { style: { width: `${Math.max(2, (p.count / total) * 100)}%` } }))),
+        h('td', { class: 'num' }, fmtPct(share)),
+        h('td', { class: 'num' + (p.errors ? ' bad' : '') }, p.errors ? fmtPct(p.errorRate) : '–'),
+        h('td', { class: 'ptext' }, h('div', { class: 'pattern mono' }, patternText(p.pattern)),
+          h('div', { class: 'pexample faint', title: p.example.body }, 'e.g. ', p.example.service ? `${p.example.service} · ` : '', fmtTime(Date.parse(p.example.time)), ' · ', p.example.body)),
+        h('td', { class: 'spark-cell' }, sparkline(p.sparkline, { width: 120, height: 26, color: p.errors ? 'var(--error)' : 'var(--accent)' })),
+        h('td', { class: 'seen', title: `first ${fmtTime(Date.parse(p.firstSeen), { date: true })}, last ${fmtTime(Date.parse(p.lastSeen), { date: true })}` }, fmtAgo(Date.parse(p.lastSeen))));
+        body.appendChild(tr);
+      });
+      patternsWrap.appendChild(h('table', { class: 'grid patterns-table', id: 'patterns-table', 'aria-label': 'Log patterns' },
+        h('thead', null, h('tr', null, h('th', { class: 'num' }, 'Records'), h('th', { class: 'num' }, 'Share'), h('th', { class: 'num' }, 'Errors'), h('th', null, 'Pattern'), h('th', null, 'Over the range'), h('th', null, 'Last seen'))),
+        body));
+    } catch (e) {
+      if (e.name === 'AbortError') return;
+      clear(patternsWrap);
+      // A query error is shown under the query box already.
+      if (e.status === 400 && e.param === 'q') patternsWrap.classList.add('hidden');
+      else patternsWrap.appendChild(h('div', { class: 'error-box', role: 'alert' }, h('b', null, 'Patterns failed: '), e.message));
+    }
+  }
+
   // ---- Live tail ----
   function startTail() {
     status.textContent = 'Live: waiting for new records…';
@@ -314,7 +400,10 @@ export function mount(main, route) {
     });
   }
 
-  if (live) {
+  if (view === 'patterns') {
+    loadPage(false);
+    loadPatterns();
+  } else if (live) {
     loadPage(false).then(() => {
       if (!ctl.signal.aborted) startTail();
     });
@@ -323,6 +412,7 @@ export function mount(main, route) {
   return {
     destroy() {
       ctl.abort();
+      queryAC.destroy();
       if (source) source.close();
       if (disposeHist) disposeHist();
     },
@@ -332,6 +422,16 @@ export function mount(main, route) {
     },
     onKey(ev) {
       const step = listStep(ev);
+      if (view === 'patterns') {
+        // j/k move between patterns (the focused row); Enter on a row opens
+        // it (the row's own handler).
+        if (!step) return false;
+        const rows = [...patternsWrap.querySelectorAll('tr.pattern-row')];
+        if (!rows.length) return false;
+        const at = rows.indexOf(document.activeElement);
+        rows[Math.max(0, Math.min(rows.length - 1, at < 0 ? 0 : at + step))].focus();
+        return true;
+      }
       if (step) {
         select(selected + step);
         return true;

@@ -6,6 +6,8 @@ import { h, clear, fmtDuration, fmtTime, fmtAgo, svcLabel, serviceColor, parseDu
 import { navigate, href } from '../router.js';
 import { resolveRange, rangeParams, timePicker } from '../timerange.js';
 import { scatterPlot } from '../charts.js';
+import { autocomplete } from '../autocomplete.js';
+import { tagSource } from '../suggest.js';
 
 const LIMITS = [20, 50, 100, 200];
 
@@ -55,7 +57,7 @@ export function mount(main, route) {
   h('div', { class: 'field' }, h('label', { for: 'f-operation' }, 'Operation'), opSel),
   h('div', { class: 'field' }, h('label', { for: 'f-instance', title: 'service.instance.id: one process of the service' }, 'Instance'), instSel),
   h('div', { class: 'field' }, h('label', { for: 'f-tags' }, 'Attributes'), tagsIn,
-    h('div', { class: 'hint', id: 'f-tags-hint' }, 'key=value, separated by spaces or new lines; quote values with spaces: ', h('code', null, 'note="card declined"'), '. One span must match them all.')),
+    h('div', { class: 'hint', id: 'f-tags-hint' }, 'key=value, separated by spaces or new lines; quote values with spaces: ', h('code', null, 'note="card declined"'), '. One span must match them all. Type or press ↓ for keys and values seen in the range.')),
   h('div', { class: 'row2' },
     h('div', { class: 'field' }, h('label', { for: 'f-min' }, 'Min duration'), minIn),
     h('div', { class: 'field' }, h('label', { for: 'f-max' }, 'Max duration'), maxIn)),
@@ -67,6 +69,9 @@ export function mount(main, route) {
 
   const results = h('section', { class: 'results', 'aria-label': 'Search results' });
   main.appendChild(h('div', { class: 'page' }, h('div', { class: 'search-layout' }, form, results)));
+  // Keys and values as the user types, from the attribute summary of the
+  // chosen service over the page's range.
+  const tagsAC = autocomplete(tagsIn, tagSource(() => ({ service: serviceSel.value, start: state.range.start, end: state.range.end })));
 
   serviceSel.addEventListener('change', () => {
     state.service = serviceSel.value;
@@ -133,9 +138,11 @@ export function mount(main, route) {
     clear(opSel).appendChild(h('option', { value: '' }, 'All operations'));
     if (!state.service) return;
     try {
-      const ops = await api.operations(state.service, { signal: ctl.signal });
-      for (const o of ops.sort()) opSel.appendChild(h('option', { value: o, selected: o === state.operation }, o));
-      if (state.operation && !ops.includes(state.operation)) opSel.appendChild(h('option', { value: state.operation, selected: true }, state.operation));
+      // The busiest operations first: the one a user looks for is usually
+      // among them.
+      const ops = await api.operationsByTraffic(state.service, { signal: ctl.signal });
+      for (const o of ops) opSel.appendChild(h('option', { value: o.name, selected: o.name === state.operation, title: `${o.calls} spans` }, o.name));
+      if (state.operation && !ops.some((o) => o.name === state.operation)) opSel.appendChild(h('option', { value: state.operation, selected: true }, state.operation));
     } catch (e) {
       if (e.name !== 'AbortError') formErr.textContent = `Operations: ${e.message}`;
     }
@@ -284,6 +291,7 @@ export function mount(main, route) {
   return {
     destroy() {
       ctl.abort();
+      tagsAC.destroy();
       if (disposeChart) disposeChart();
     },
     focusSearch() {
