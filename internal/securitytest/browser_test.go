@@ -264,6 +264,10 @@ function form(what, action, enctype, fields) {
   await tryFetch("fetch logs", C.api + "/api/v1/logs?limit=10", crossSite ? { mode: "no-cors" } : {});
   await tryFetch("fetch services", C.api + "/api/services", {});
   await img("img services", C.api + "/api/services");
+  // The query API's only writes: saved views (JSON only).
+  await form("form text/plain view", C.api + "/api/v1/views", "text/plain", [['{"name":"pwned","route":"/search","x":"', '"}']]);
+  await tryFetch("fetch no-cors view", C.api + "/api/v1/views", { method: "POST", mode: "no-cors", body: JSON.stringify({ name: "pwned", route: "/search" }) });
+  await tryFetch("fetch view as JSON", C.api + "/api/v1/views", { method: "POST", body: JSON.stringify({ name: "pwned", route: "/search" }), headers: { "Content-Type": "application/json" } });
   // The JSON-lines port: every way a page can post without asking first,
   // and with a JSON type (a preflight cross-site, none after rebinding).
   await tryFetch("fetch no-cors lines", C.jsonl + "/v1/logs/jsonl", { method: "POST", mode: "no-cors", body: lines("fetch no-cors") });

@@ -85,6 +85,16 @@ func seed(t *testing.T, a *allInOne) seedCounts {
 		s.logs += bigLogs
 	}
 
+	// A saved view, so that saved_views has rows to lose too.
+	view := []byte(`{"name":"checkout failures, last hour","route":"/search?service=frontend&error=true"}`)
+	header := []string{"Content-Type", "application/json"}
+	if a.queryToken != "" {
+		header = append(header, "Authorization", "Bearer "+a.queryToken)
+	}
+	if code, _, answer := post(t, "http://"+a.query+"/api/v1/views", view, header...); code != http.StatusOK && code != http.StatusCreated {
+		t.Fatalf("seed a saved view: %d %s", code, answer)
+	}
+
 	waitFor(t, "seeded rows stored", func() (bool, string) {
 		spans, logs := a.count(t, "SELECT count() FROM default.spans"), a.count(t, "SELECT count() FROM default.logs")
 		return spans == s.spans && logs == s.logs, fmt.Sprintf("%d of %d spans, %d of %d logs", spans, s.spans, logs, s.logs)
