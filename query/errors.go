@@ -65,6 +65,21 @@ func (e *BusyError) Error() string {
 	return fmt.Sprintf("the query service is busy (%d queries running, queue timeout reached); retry in %s", e.Limit, e.RetryAfter)
 }
 
+// UnavailableError is a query that could not reach the store (down or
+// restarting): answered 503 with Retry-After, not as a server fault.
+type UnavailableError struct {
+	RetryAfter time.Duration
+	Cause      string
+}
+
+func (e *UnavailableError) Error() string {
+	return fmt.Sprintf("the store is unavailable (%s); retry in %s", e.Cause, e.RetryAfter)
+}
+
+// storeDownRetryAfter is the hint given while the store cannot be reached:
+// an embedded engine restarts in seconds.
+const storeDownRetryAfter = 5 * time.Second
+
 // TimeoutError is a query stopped at its time limit.
 type TimeoutError struct {
 	Limit time.Duration
@@ -87,6 +102,7 @@ func classify(err error, tooLarge func(*reader.TooLargeError) error) error {
 	var large *reader.TooLargeError
 	var lang *logquery.Error
 	var busy *reader.BusyError
+	var down *reader.UnavailableError
 	switch {
 	case err == nil:
 		return nil
@@ -102,6 +118,8 @@ func classify(err error, tooLarge func(*reader.TooLargeError) error) error {
 		// The store's own queue is full: the same answer as the service's
 		// (429 with Retry-After), not a server error.
 		return &BusyError{RetryAfter: storeBusyRetryAfter, Store: busy.Msg}
+	case errors.As(err, &down):
+		return &UnavailableError{RetryAfter: storeDownRetryAfter, Cause: down.Err.Error()}
 	case errors.As(err, &lang):
 		return &InputError{Param: "q", Msg: lang.Msg, Position: lang.Position}
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/tracehouse/tracehouse/internal/golden"
 	"github.com/tracehouse/tracehouse/internal/seed"
 	"github.com/tracehouse/tracehouse/query"
+	"github.com/tracehouse/tracehouse/storage"
 	"github.com/tracehouse/tracehouse/storage/chtest"
 	"github.com/tracehouse/tracehouse/storage/reader"
 	"github.com/tracehouse/tracehouse/storage/writer"
@@ -495,5 +496,28 @@ func TestServe(t *testing.T) {
 	resp.Body.Close()
 	if !strings.Contains(string(rest), "event: end") {
 		t.Errorf("the tail did not end cleanly at shutdown: %q", rest)
+	}
+}
+
+// TestStoreUnreachable: with ClickHouse gone (its port closed, as while an
+// engine restarts), a query is answered 503 with Retry-After, not 500.
+func TestStoreUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	conn, _, err := storage.OpenConn("http://tracehouse:x@" + addr + "/default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	e := newEnv(t, "default", conn, query.Options{}, Options{})
+	for _, path := range []string{"/api/services", "/api/v1/logs?q=level:error"} {
+		resp, body := e.get(t, path)
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "unavailable") {
+			t.Errorf("GET %s: %d Retry-After %q %s, want 503 with Retry-After saying the store is unavailable", path, resp.StatusCode, resp.Header.Get("Retry-After"), body)
+		}
 	}
 }

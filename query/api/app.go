@@ -376,6 +376,7 @@ func (s *server) handleError(c *fiber.Ctx, err error) error {
 		input   *query.InputError
 		missing *query.NotFoundError
 		busy    *query.BusyError
+		down    *query.UnavailableError
 		timeout *query.TimeoutError
 		fe      *fiber.Error
 	)
@@ -393,6 +394,10 @@ func (s *server) handleError(c *fiber.Ctx, err error) error {
 		status = fiber.StatusTooManyRequests
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(busy.RetryAfter/time.Second)))
 		s.log.Warn().Str("path", c.Path()).Msg("query slots busy; answered 429")
+	case errors.As(err, &down):
+		status = fiber.StatusServiceUnavailable
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(down.RetryAfter/time.Second)))
+		s.log.Warn().Str("path", c.Path()).Str("cause", down.Cause).Msg("ClickHouse unreachable; answered 503")
 	case errors.As(err, &timeout):
 		status = fiber.StatusGatewayTimeout
 		s.log.Warn().Str("path", c.Path()).Str("query", redactedQuery(c)).Msg("ClickHouse query stopped at max_execution_time")

@@ -16,6 +16,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"syscall"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -194,6 +196,27 @@ type BusyError struct {
 
 func (e *BusyError) Error() string { return e.Msg }
 
+// UnavailableError is a statement that never reached the server, or lost
+// it mid-way: the connection was refused or reset (the server is down or
+// restarting). The request is not at fault; a retry later may succeed.
+type UnavailableError struct {
+	Err error
+}
+
+func (e *UnavailableError) Error() string {
+	return "ClickHouse cannot be reached (" + e.Err.Error() + ")"
+}
+
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
+// unreachable says whether err is the server being away rather than an
+// answer of it.
+func unreachable(err error) bool {
+	var op *net.OpError
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		(errors.As(err, &op) && op.Op == "dial")
+}
+
 // formatBytes writes a size in the largest binary unit it is a whole
 // multiple of, so that a limit reads as it was set.
 func formatBytes(n int64) string {
@@ -265,6 +288,9 @@ func (r *Reader) classify(ctx context.Context, extra clickhouse.Settings, err er
 	}
 	if errors.Is(context.Cause(ctx), errServerSilent) || errors.Is(err, context.DeadlineExceeded) {
 		return &TimeoutError{Limit: r.limits.MaxExecutionTime}
+	}
+	if unreachable(err) {
+		return &UnavailableError{Err: err}
 	}
 	var ex *clickhouse.Exception
 	if errors.As(err, &ex) {
