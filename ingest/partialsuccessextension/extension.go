@@ -87,40 +87,40 @@ func withPartialSuccess(sig signal, contentType string, body []byte, rejected in
 	switch sig {
 	case spans:
 		res := ptraceotlp.NewExportResponse()
-		var err error
-		if isJSON {
-			err = res.UnmarshalJSON(body)
-		} else {
-			err = res.UnmarshalProto(body)
-		}
-		if err != nil {
-			return nil, err
-		}
-		res.PartialSuccess().SetRejectedSpans(rejected)
-		res.PartialSuccess().SetErrorMessage(message)
-		if isJSON {
-			return res.MarshalJSON()
-		}
-		return res.MarshalProto()
+		return rewriteResponse(res, isJSON, body, func() {
+			res.PartialSuccess().SetRejectedSpans(rejected)
+			res.PartialSuccess().SetErrorMessage(message)
+		})
 	case logRecords:
 		res := plogotlp.NewExportResponse()
-		var err error
-		if isJSON {
-			err = res.UnmarshalJSON(body)
-		} else {
-			err = res.UnmarshalProto(body)
-		}
-		if err != nil {
-			return nil, err
-		}
-		res.PartialSuccess().SetRejectedLogRecords(rejected)
-		res.PartialSuccess().SetErrorMessage(message)
-		if isJSON {
-			return res.MarshalJSON()
-		}
-		return res.MarshalProto()
+		return rewriteResponse(res, isJSON, body, func() {
+			res.PartialSuccess().SetRejectedLogRecords(rejected)
+			res.PartialSuccess().SetErrorMessage(message)
+		})
 	}
 	return body, nil
+}
+
+// exportResponse is what the traces and logs export responses share.
+type exportResponse interface {
+	UnmarshalJSON([]byte) error
+	UnmarshalProto([]byte) error
+	MarshalJSON() ([]byte, error)
+	MarshalProto() ([]byte, error)
+}
+
+// rewriteResponse decodes body into res in its encoding, applies set to
+// it and encodes it again the same way.
+func rewriteResponse(res exportResponse, isJSON bool, body []byte, set func()) ([]byte, error) {
+	unmarshal, marshal := res.UnmarshalProto, res.MarshalProto
+	if isJSON {
+		unmarshal, marshal = res.UnmarshalJSON, res.MarshalJSON
+	}
+	if err := unmarshal(body); err != nil {
+		return nil, err
+	}
+	set()
+	return marshal()
 }
 
 // GetGRPCServerOptions adds an interceptor doing for gRPC what the HTTP

@@ -109,15 +109,7 @@ type operationJSON struct {
 // user picks from (Jaeger's /api/operations sorts by name and has no
 // counts).
 func (s *server) operations(c *fiber.Ctx) error {
-	service := c.Query("service")
-	if service == "" {
-		return badParam("service", "parameter 'service' is required")
-	}
-	kind, err := spanKindParam(c)
-	if err != nil {
-		return err
-	}
-	ops, err := s.svc.Operations(c.UserContext(), service, kind)
+	ops, err := s.serviceOperations(c)
 	if err != nil {
 		return err
 	}

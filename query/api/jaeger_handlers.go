@@ -61,16 +61,22 @@ func (s *server) jaegerServiceOperations(c *fiber.Ctx) error {
 	return respond(c, names, len(names))
 }
 
-func (s *server) jaegerOperations(c *fiber.Ctx) error {
+// serviceOperations reads ?service= (required) and ?spanKind= and returns
+// that service's operations: both operation lists answer from it.
+func (s *server) serviceOperations(c *fiber.Ctx) ([]query.Operation, error) {
 	service := c.Query("service")
 	if service == "" {
-		return badParam("service", "parameter 'service' is required")
+		return nil, badParam("service", "parameter 'service' is required")
 	}
 	kind, err := spanKindParam(c)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	ops, err := s.svc.Operations(c.UserContext(), service, kind)
+	return s.svc.Operations(c.UserContext(), service, kind)
+}
+
+func (s *server) jaegerOperations(c *fiber.Ctx) error {
+	ops, err := s.serviceOperations(c)
 	if err != nil {
 		return err
 	}

@@ -75,16 +75,7 @@ func (r *Reader) AttributeKeys(ctx context.Context, f AttributeKeysFilter) ([]At
 	sql := "SELECT toString(Scope) AS s, toString(Key) AS k, toString(Type) AS t, sum(Count) AS n, uniqCombinedMerge(12)(Distinct) AS d\nFROM " + r.t.attributes1h +
 		"\nWHERE " + joinAnd(where) +
 		"\nGROUP BY s, k, t\nORDER BY n DESC, s, k, t\nLIMIT " + p.Add("UInt32", uint32(f.Limit))
-	out := []AttributeKey{}
-	err := r.query(ctx, nil, sql, p.Args(), func(rows driverRows) error {
-		var k AttributeKey
-		if err := rows.Scan(&k.Scope, &k.Key, &k.Type, &k.Count, &k.Distinct); err != nil {
-			return err
-		}
-		out = append(out, k)
-		return nil
-	})
-	return out, err
+	return r.attributeKeys(ctx, sql, p.Args())
 }
 
 // AttributeValuesFilter selects the values of one key.
@@ -187,16 +178,7 @@ func (r *Reader) ScanAttributeKeys(ctx context.Context, f AttributeKeysFilter) (
 		"arrayMap((k, v) -> (k, 'float', toString(v)), mapKeys(AttrFloat), mapValues(AttrFloat)), " +
 		"arrayMap((k, v) -> (k, 'bool', toString(v)), mapKeys(AttrBool), mapValues(AttrBool))) AS kv" +
 		"\nWHERE " + joinAnd(where) + "\nGROUP BY k, t ORDER BY n DESC, k, t LIMIT " + p.Add("UInt32", uint32(f.Limit))
-	out := []AttributeKey{}
-	err := r.query(ctx, nil, sql, p.Args(), func(rows driverRows) error {
-		var k AttributeKey
-		if err := rows.Scan(&k.Scope, &k.Key, &k.Type, &k.Count, &k.Distinct); err != nil {
-			return err
-		}
-		out = append(out, k)
-		return nil
-	})
-	return out, err
+	return r.attributeKeys(ctx, sql, p.Args())
 }
 
 // ScanAttributeValues answers what AttributeValues answers for a string
@@ -221,6 +203,21 @@ func (r *Reader) ScanAttributeValues(ctx context.Context, f AttributeValuesFilte
 			return err
 		}
 		out = append(out, v)
+		return nil
+	})
+	return out, err
+}
+
+// attributeKeys runs a statement whose rows are scope, key, type, count
+// and distinct values: the summary's and the raw scan's answers alike.
+func (r *Reader) attributeKeys(ctx context.Context, sql string, args []any) ([]AttributeKey, error) {
+	out := []AttributeKey{}
+	err := r.query(ctx, nil, sql, args, func(rows driverRows) error {
+		var k AttributeKey
+		if err := rows.Scan(&k.Scope, &k.Key, &k.Type, &k.Count, &k.Distinct); err != nil {
+			return err
+		}
+		out = append(out, k)
 		return nil
 	})
 	return out, err
