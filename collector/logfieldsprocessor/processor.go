@@ -14,6 +14,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
+
+	"github.com/tracehouse/tracehouse/ingest/severity"
 )
 
 // Attribute names this processor reads or writes.
@@ -205,7 +207,7 @@ func (p *logFields) setSeverity(rec plog.LogRecord) {
 		if !ok {
 			continue
 		}
-		if text, num, ok := severity(v); ok {
+		if text, num, ok := severityOf(v); ok {
 			rec.SetSeverityNumber(num)
 			if rec.SeverityText() == "" {
 				rec.SetSeverityText(text)
@@ -423,45 +425,24 @@ func flattenInto(dst pcommon.Map, prefix string, m pcommon.Map, depth int) {
 	})
 }
 
-// severityByName maps level names (lower case) to OTLP severity numbers,
-// as the JSON-lines receiver reads them, plus syslog's names.
-var severityByName = map[string]plog.SeverityNumber{
-	"trace": plog.SeverityNumberTrace, "debug": plog.SeverityNumberDebug, "dbug": plog.SeverityNumberDebug,
-	"info": plog.SeverityNumberInfo, "information": plog.SeverityNumberInfo, "notice": plog.SeverityNumberInfo2,
-	"warn": plog.SeverityNumberWarn, "warning": plog.SeverityNumberWarn,
-	"error": plog.SeverityNumberError, "err": plog.SeverityNumberError, "eror": plog.SeverityNumberError,
-	"critical": plog.SeverityNumberFatal, "crit": plog.SeverityNumberFatal, "alert": plog.SeverityNumberFatal2,
-	"emerg": plog.SeverityNumberFatal3, "emergency": plog.SeverityNumberFatal3,
-	"fatal": plog.SeverityNumberFatal, "panic": plog.SeverityNumberFatal4, "dpanic": plog.SeverityNumberFatal4,
-}
-
-// severityByNumber maps numeric levels: zerolog's -1 … 5 and pino's or
-// bunyan's 10 … 60.
-var severityByNumber = map[int64]plog.SeverityNumber{
-	-1: plog.SeverityNumberTrace, 0: plog.SeverityNumberDebug, 1: plog.SeverityNumberInfo,
-	2: plog.SeverityNumberWarn, 3: plog.SeverityNumberError, 4: plog.SeverityNumberFatal, 5: plog.SeverityNumberFatal4,
-	10: plog.SeverityNumberTrace, 20: plog.SeverityNumberDebug, 30: plog.SeverityNumberInfo,
-	40: plog.SeverityNumberWarn, 50: plog.SeverityNumberError, 60: plog.SeverityNumberFatal,
-}
-
-func severity(v pcommon.Value) (string, plog.SeverityNumber, bool) {
+func severityOf(v pcommon.Value) (string, plog.SeverityNumber, bool) {
 	switch v.Type() {
 	case pcommon.ValueTypeStr:
 		text := strings.TrimSpace(v.Str())
-		if num, ok := severityByName[strings.ToLower(text)]; ok {
+		if num, ok := severity.ByName(text); ok {
 			return text, num, true
 		}
 		if i, err := strconv.ParseInt(text, 10, 64); err == nil {
-			if num, ok := severityByNumber[i]; ok {
+			if num, ok := severity.ByNumber(i); ok {
 				return text, num, true
 			}
 		}
 	case pcommon.ValueTypeInt:
-		if num, ok := severityByNumber[v.Int()]; ok {
+		if num, ok := severity.ByNumber(v.Int()); ok {
 			return strconv.FormatInt(v.Int(), 10), num, true
 		}
 	case pcommon.ValueTypeDouble:
-		if num, ok := severityByNumber[int64(v.Double())]; ok && float64(int64(v.Double())) == v.Double() {
+		if num, ok := severity.ByNumber(int64(v.Double())); ok && float64(int64(v.Double())) == v.Double() {
 			return strconv.FormatInt(int64(v.Double()), 10), num, true
 		}
 	}

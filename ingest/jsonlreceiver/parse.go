@@ -14,6 +14,8 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/tracehouse/tracehouse/ingest/severity"
 )
 
 // How a line becomes a log record. Well-known fields are recognised by
@@ -307,36 +309,17 @@ func unixTime(f float64) (time.Time, bool) {
 	}
 }
 
-// severityByName maps level names (lower case) to OTLP severity numbers.
-var severityByName = map[string]plog.SeverityNumber{
-	"trace": plog.SeverityNumberTrace, "debug": plog.SeverityNumberDebug,
-	"info": plog.SeverityNumberInfo, "information": plog.SeverityNumberInfo, "notice": plog.SeverityNumberInfo2,
-	"warn": plog.SeverityNumberWarn, "warning": plog.SeverityNumberWarn,
-	"error": plog.SeverityNumberError, "err": plog.SeverityNumberError,
-	"critical": plog.SeverityNumberFatal, "crit": plog.SeverityNumberFatal, "alert": plog.SeverityNumberFatal2,
-	"emerg": plog.SeverityNumberFatal3, "emergency": plog.SeverityNumberFatal3,
-	"fatal": plog.SeverityNumberFatal, "panic": plog.SeverityNumberFatal4, "dpanic": plog.SeverityNumberFatal4,
-}
-
-// severityByNumber maps numeric levels: zerolog's -1 … 5 and pino's or
-// bunyan's 10 … 60.
-var severityByNumber = map[int64]plog.SeverityNumber{
-	-1: plog.SeverityNumberTrace, 0: plog.SeverityNumberDebug, 1: plog.SeverityNumberInfo,
-	2: plog.SeverityNumberWarn, 3: plog.SeverityNumberError, 4: plog.SeverityNumberFatal, 5: plog.SeverityNumberFatal4,
-	10: plog.SeverityNumberTrace, 20: plog.SeverityNumberDebug, 30: plog.SeverityNumberInfo,
-	40: plog.SeverityNumberWarn, 50: plog.SeverityNumberError, 60: plog.SeverityNumberFatal,
-}
-
 func parseSeverity(v any) (string, plog.SeverityNumber, bool) {
 	switch x := v.(type) {
 	case string:
-		return x, severityByName[strings.ToLower(strings.TrimSpace(x))], true
+		num, _ := severity.ByName(x) // an unknown name is kept as text, unset as a number
+		return x, num, true
 	case json.Number:
 		i, err := strconv.ParseInt(x.String(), 10, 64)
 		if err != nil {
 			return "", 0, false
 		}
-		num, ok := severityByNumber[i]
+		num, ok := severity.ByNumber(i)
 		if !ok {
 			return "", 0, false
 		}
