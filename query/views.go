@@ -49,7 +49,8 @@ type ViewInput struct {
 	Name  string
 	Route string
 	// Owner is the user the request's credentials name; "" when they name
-	// none (one shared --auth-token, or none).
+	// none (the shared --auth-token, or no token; named tokens come from
+	// --auth-tokens-file, see query/api.NamedToken).
 	Owner string
 }
 

@@ -193,7 +193,12 @@ func runAllInOne(ctx context.Context, args []string, env cli.Env) error {
 		return err
 	}
 	log := env.Logger
-	// Check the UI's port before the slow start of the engine.
+	// Check the tokens file and the UI's port before the slow start of the
+	// engine.
+	apiOpts, err := cfg.api.options(api.Options{Logger: log, UI: web.FS})
+	if err != nil {
+		return cli.Usage(err)
+	}
 	ln, err := net.Listen("tcp", cfg.httpListen)
 	if err != nil {
 		return fmt.Errorf("query API and UI cannot listen on %s: %w (choose another address with --http)", cfg.httpListen, err)
@@ -277,7 +282,8 @@ func runAllInOne(ctx context.Context, args []string, env cli.Env) error {
 	svc := query.New(store, query.Options{Views: views})
 	appCtx, stopApp := context.WithCancel(ctx)
 	defer stopApp()
-	app := api.NewApp(svc, cfg.api.options(api.Options{Logger: log, Context: appCtx, UI: web.FS}))
+	apiOpts.Context = appCtx
+	app := api.NewApp(svc, apiOpts)
 	served := make(chan error, 1)
 	go func() { served <- api.ServeListener(appCtx, app, ln, log) }()
 

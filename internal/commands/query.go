@@ -29,6 +29,8 @@ var Query = cli.Command{
 const (
 	// EnvQueryAuthToken is the bearer token the query API requires.
 	EnvQueryAuthToken = "TRACEHOUSE_QUERY_AUTH_TOKEN"
+	// EnvQueryAuthTokensFile names a file of tokens that name their users.
+	EnvQueryAuthTokensFile = "TRACEHOUSE_QUERY_AUTH_TOKENS_FILE"
 	// EnvQueryAllowedHosts are the host names the query API answers to.
 	EnvQueryAllowedHosts = "TRACEHOUSE_QUERY_ALLOWED_HOSTS"
 )
@@ -36,32 +38,53 @@ const (
 // apiConfig is the query API's access control, the same in query and
 // all-in-one.
 type apiConfig struct {
-	authToken, allowedHosts string
+	authToken, tokensFile, allowedHosts string
 }
 
 // apiFlags defines --auth-token and --allowed-hosts.
 func apiFlags(fs *cli.FlagSet, cfg *apiConfig) {
 	fs.StringVar(&cfg.authToken, "auth-token", "", "bearer token required on /api (empty: no authentication; required in practice beyond loopback — prefer the variable, which ps does not show)")
 	fs.SetEnv("auth-token", EnvQueryAuthToken)
+	fs.StringVar(&cfg.tokensFile, "auth-tokens-file", "", "file of tokens that name their users, one \"user token\" per line (# comments): each is accepted besides --auth-token, and saved views record who saved them")
+	fs.SetEnv("auth-tokens-file", EnvQueryAuthTokensFile)
 	fs.StringVar(&cfg.allowedHosts, "allowed-hosts", "", "comma-separated host names the UI and API answer to besides IP addresses and localhost, e.g. the name of a reverse proxy or ingress (* any: turns off the DNS rebinding guard)")
 	fs.SetEnv("allowed-hosts", EnvQueryAllowedHosts)
 }
 
-// options are the api.Options of cfg.
-func (cfg *apiConfig) options(opts api.Options) api.Options {
+// options are the api.Options of cfg; an error is a tokens file that
+// cannot be read or parsed.
+func (cfg *apiConfig) options(opts api.Options) (api.Options, error) {
 	opts.AuthToken = strings.TrimSpace(cfg.authToken)
 	for _, h := range strings.Split(cfg.allowedHosts, ",") {
 		if h = strings.TrimSpace(h); h != "" {
 			opts.AllowedHosts = append(opts.AllowedHosts, h)
 		}
 	}
-	return opts
+	if cfg.tokensFile != "" {
+		f, err := os.Open(cfg.tokensFile)
+		if err != nil {
+			return opts, fmt.Errorf("--auth-tokens-file: %w", err)
+		}
+		defer f.Close()
+		if opts.Users, err = api.ParseNamedTokens(f); err != nil {
+			return opts, fmt.Errorf("--auth-tokens-file %s: %w", cfg.tokensFile, err)
+		}
+		if len(opts.Users) == 0 {
+			return opts, fmt.Errorf("--auth-tokens-file %s names no user: give \"user token\" lines, or leave the flag out", cfg.tokensFile)
+		}
+	}
+	return opts, nil
+}
+
+// authenticated tells whether the API requires a token.
+func (cfg *apiConfig) authenticated() bool {
+	return strings.TrimSpace(cfg.authToken) != "" || cfg.tokensFile != ""
 }
 
 // warnIfOpen says, in the log and on stderr, that the API listens beyond
 // loopback without a token: anyone who reaches the port reads everything.
 func (cfg *apiConfig) warnIfOpen(ln net.Listener, env cli.Env) {
-	if strings.TrimSpace(cfg.authToken) != "" {
+	if cfg.authenticated() {
 		return
 	}
 	if a, ok := ln.Addr().(*net.TCPAddr); ok && a.IP.IsLoopback() {
@@ -114,7 +137,10 @@ func runQuery(ctx context.Context, args []string, env cli.Env) error {
 		return err
 	}
 	log := env.Logger
-	opts := cfg.api.options(api.Options{Logger: log, Context: ctx, UI: web.FS})
+	opts, err := cfg.api.options(api.Options{Logger: log, Context: ctx, UI: web.FS})
+	if err != nil {
+		return cli.Usage(err)
+	}
 	if cfg.uiDir != "" {
 		if st, err := os.Stat(cfg.uiDir); err != nil || !st.IsDir() {
 			return cli.Usage(fmt.Errorf("--ui-dir %s is not a folder", cfg.uiDir))

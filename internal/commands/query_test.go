@@ -5,6 +5,8 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -180,9 +182,58 @@ func TestQueryAPIDefaults(t *testing.T) {
 		if got.addr != "127.0.0.1:8080" {
 			t.Errorf("%s listens on %s by default", name, got.addr)
 		}
-		opts := got.api.options(api.Options{})
+		opts, err := got.api.options(api.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if opts.AuthToken != "tok" || strings.Join(opts.AllowedHosts, "|") != "traces.example.com|ui.example.com" {
 			t.Errorf("%s: token %q, allowed hosts %q", name, opts.AuthToken, opts.AllowedHosts)
+		}
+	}
+}
+
+// The tokens file is read from its variable by both commands; a file that
+// is missing or wrong is a usage error naming the file, not a start with
+// no users.
+func TestQueryAuthTokensFile(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "tokens")
+	if err := os.WriteFile(good, []byte("alice alice-token-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad")
+	if err := os.WriteFile(bad, []byte("alice short\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, []byte("# nobody yet\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ file, want string }{
+		{good, ""},
+		{bad, "line 1: the token of alice is 5 characters long"},
+		{empty, "names no user"},
+		{filepath.Join(dir, "missing"), "no such file"},
+	} {
+		fs, q := queryFlags(cli.Env{Lookup: lookup(map[string]string{EnvQueryAuthTokensFile: c.file})})
+		if err := fs.Parse(nil); err != nil {
+			t.Fatal(err)
+		}
+		a, err := parseAllInOne(nil, cli.Env{Lookup: lookup(map[string]string{EnvQueryAuthTokensFile: c.file})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, cfg := range map[string]apiConfig{"query": q.api, "all-in-one": a.api} {
+			opts, err := cfg.options(api.Options{})
+			switch {
+			case c.want == "" && (err != nil || len(opts.Users) != 1 || opts.Users[0].User != "alice"):
+				t.Errorf("%s %s: users %v, error %v", name, c.file, opts.Users, err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+				t.Errorf("%s %s: error %v, want %q", name, c.file, err, c.want)
+			}
+			if !cfg.authenticated() {
+				t.Errorf("%s: a tokens file does not count as authentication", name)
+			}
 		}
 	}
 }

@@ -39,6 +39,10 @@ type Options struct {
 	// "Authorization: Bearer <token>" (or ?access_token=, for EventSource,
 	// which cannot send headers). It never reaches a log line.
 	AuthToken string
+	// Users are tokens that name their users, accepted besides AuthToken
+	// (either is enough): a request with one is that user's, and the views
+	// it saves record who saved them. AuthToken names no user.
+	Users []NamedToken
 	// AllowedHosts are the host names (Host header, port aside) the service
 	// answers to besides IP addresses and localhost, e.g. the name a
 	// reverse proxy or an ingress serves it under; "*" allows any name.
@@ -84,7 +88,10 @@ type server struct {
 	ctx     context.Context
 	// tokenSum is the SHA-256 of AuthToken: comparing digests takes the
 	// same time whatever the length of the token sent.
-	tokenSum     [sha256.Size]byte
+	tokenSum [sha256.Size]byte
+	// users maps the SHA-256 of each named token to its user: a lookup
+	// by digest tells nothing of the token from its timing.
+	users        map[[sha256.Size]byte]string
 	allowedHosts map[string]bool
 }
 
@@ -104,7 +111,12 @@ func NewApp(svc *query.Service, opts Options) *fiber.App {
 	orDefault(&opts.IdleTimeout, DefaultIdleTimeout)
 	orDefault(&opts.StreamWriteTimeout, DefaultStreamWriteTimeout)
 	s := &server{svc: svc, opts: opts, log: opts.Logger, metrics: newMetrics(svc), ctx: opts.Context,
-		tokenSum: sha256.Sum256([]byte(opts.AuthToken)), allowedHosts: map[string]bool{}}
+		tokenSum: sha256.Sum256([]byte(opts.AuthToken)), users: map[[sha256.Size]byte]string{}, allowedHosts: map[string]bool{}}
+	for _, u := range opts.Users {
+		if t := strings.TrimSpace(u.Token); t != "" {
+			s.users[sha256.Sum256([]byte(t))] = u.User
+		}
+	}
 	for _, h := range opts.AllowedHosts {
 		if h = normalizeHost(h); h != "" {
 			s.allowedHosts[h] = true
@@ -225,7 +237,7 @@ var errUnauthorized = errors.New("unauthorized")
 const tokenParam = "access_token"
 
 func (s *server) auth(c *fiber.Ctx) error {
-	if s.opts.AuthToken == "" {
+	if s.opts.AuthToken == "" && len(s.users) == 0 {
 		return c.Next()
 	}
 	token := c.Query(tokenParam)
@@ -233,10 +245,21 @@ func (s *server) auth(c *fiber.Ctx) error {
 		token = h[len("Bearer "):]
 	}
 	sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
-	if subtle.ConstantTimeCompare(sum[:], s.tokenSum[:]) != 1 {
-		return errUnauthorized
+	if s.opts.AuthToken != "" && subtle.ConstantTimeCompare(sum[:], s.tokenSum[:]) == 1 {
+		return c.Next()
 	}
-	return c.Next()
+	if user, ok := s.users[sum]; ok {
+		c.Locals(userKey, user)
+		return c.Next()
+	}
+	return errUnauthorized
+}
+
+// user is the user the request's token names; "" for the shared token or
+// none.
+func user(c *fiber.Ctx) string {
+	u, _ := c.Locals(userKey).(string)
+	return u
 }
 
 // redactedQuery is the request's query string for a log line, with the

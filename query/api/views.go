@@ -69,10 +69,12 @@ func (s *server) saveView(c *fiber.Ctx) error {
 	if err := dec.Decode(&in); err != nil {
 		return badParam("body", "the body must be a JSON object {\"name\": …, \"route\": …} (and \"id\" to replace a view): %v", err)
 	}
-	v, err := s.svc.SaveView(c.UserContext(), query.ViewInput{ID: in.ID, Name: in.Name, Route: in.Route})
+	v, err := s.svc.SaveView(c.UserContext(), query.ViewInput{ID: in.ID, Name: in.Name, Route: in.Route, Owner: user(c)})
 	if err != nil {
 		return err
 	}
+	// Views are shared: who changed one is worth a line.
+	s.log.Info().Str("view", v.ID).Str("user", v.Owner).Str("name", v.Name).Msg("view saved")
 	return respond(c, renderView(v), 1)
 }
 
@@ -82,5 +84,6 @@ func (s *server) deleteView(c *fiber.Ctx) error {
 	if err := s.svc.DeleteView(c.UserContext(), id); err != nil {
 		return err
 	}
+	s.log.Info().Str("view", id).Str("user", user(c)).Msg("view deleted")
 	return respond(c, map[string]string{"deleted": id}, 1)
 }

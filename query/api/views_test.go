@@ -151,3 +151,91 @@ func TestSavedViews(t *testing.T) {
 		t.Fatalf("save with the token: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestViewOwners: a token from --auth-tokens-file names its user, and the
+// views saved with it say who saved them; the shared token names no one.
+func TestViewOwners(t *testing.T) {
+	db, conn := seed.NewDatabase(t)
+	users, err := ParseNamedTokens(strings.NewReader("# team\nalice  alice-token-0123456789\n\nbob\tbob-token-0123456789abc\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, db, conn, query.Options{}, Options{AuthToken: "shared-s3cret", Users: users})
+	save := func(token, name string) (int, viewJSON) {
+		resp, body := e.post(t, "/api/v1/views", "application/json", `{"name":"`+name+`","route":"/logs"}`, "Authorization", "Bearer "+token)
+		if resp.StatusCode != 200 {
+			return resp.StatusCode, viewJSON{}
+		}
+		return 200, decodeView(t, body)
+	}
+	for _, c := range []struct{ token, name, owner string }{
+		{"alice-token-0123456789", "a", "alice"},
+		{"bob-token-0123456789abc", "b", "bob"},
+		{"shared-s3cret", "c", ""},
+	} {
+		code, v := save(c.token, c.name)
+		if code != 200 || v.Owner != c.owner {
+			t.Errorf("saved %q with %s's token: %d, owner %q", c.name, c.owner, code, v.Owner)
+		}
+	}
+	for _, bad := range []string{"", "alice", "alice-token-012345678", "alice-token-0123456789x"} {
+		if code, _ := save(bad, "x"); code != 401 {
+			t.Errorf("token %q: %d, want 401", bad, code)
+		}
+	}
+	// Everyone with a token sees who saved what.
+	req := httptest.NewRequest(http.MethodGet, "/api/v1/views", nil)
+	req.Host = "127.0.0.1:8080"
+	req.Header.Set("Authorization", "Bearer bob-token-0123456789abc")
+	resp, err := e.app.Test(req, 30_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var list struct {
+		Data []viewJSON `json:"data"`
+	}
+	if err := json.Unmarshal(body, &list); err != nil || len(list.Data) != 3 {
+		t.Fatalf("list: %d %s", resp.StatusCode, body)
+	}
+	owners := map[string]string{}
+	for _, v := range list.Data {
+		owners[v.Name] = v.Owner
+	}
+	if owners["a"] != "alice" || owners["b"] != "bob" || owners["c"] != "" {
+		t.Errorf("owners listed: %v", owners)
+	}
+
+	// Named tokens alone (no shared token): an empty token is no token.
+	only := newEnv(t, db, conn, query.Options{}, Options{Users: users})
+	if resp, _ := only.post(t, "/api/v1/views", "application/json", `{"name":"x","route":"/logs"}`); resp.StatusCode != 401 {
+		t.Errorf("no token with named tokens only: %d", resp.StatusCode)
+	}
+	if resp, _ := only.post(t, "/api/v1/views", "application/json", `{"name":"x","route":"/logs"}`, "Authorization", "Bearer "); resp.StatusCode != 401 {
+		t.Errorf("empty bearer with named tokens only: %d", resp.StatusCode)
+	}
+}
+
+func TestParseNamedTokensRefusesBadFiles(t *testing.T) {
+	for _, c := range []struct{ file, want string }{
+		{"alice\n", "line 1: want \"user token\""},
+		{"alice tok en-0123456789abcdef\n", "line 1: want \"user token\" (two fields), have 3"},
+		{"alice short\n", "line 1: the token of alice is 5 characters long"},
+		{"al ice-0123456789abcdef0\n", ""}, // two fields: user "al"
+		{"alice/x token-0123456789abcdef\n", "line 1: the user name \"alice/x\" holds '/'"},
+		{"alice token-0123456789abcdef\nalice token-0123456789abcdeg\n", "line 2: user alice is already given a token on line 1"},
+		{"alice token-0123456789abcdef\n# x\nbob token-0123456789abcdef\n", "line 3: the token of bob is the same as line 1's"},
+	} {
+		_, err := ParseNamedTokens(strings.NewReader(c.file))
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%q: %v", c.file, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%q: error %v, want %q", c.file, err, c.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "0123456789") {
+			t.Errorf("%q: the error shows a token: %v", c.file, err)
+		}
+	}
+}
