@@ -116,10 +116,14 @@ func (s *Service) Patterns(ctx context.Context, q PatternQuery) (*PatternResult,
 	if err != nil {
 		return nil, classify(err, nil)
 	}
-	return minePatterns(sample, q.Range, q.Limit), nil
+	return MinePatterns(sample, q.Range, q.Limit), nil
 }
 
-func minePatterns(sample *reader.LogSample, r TimeRange, limit int) *PatternResult {
+// MinePatterns mines the templates of records read already, as Patterns
+// does with its sample: for the query bench, which mines every record of a
+// range (reader.SampleLogs with a Size above the range's records) to show
+// what the sample saves.
+func MinePatterns(sample *reader.LogSample, r TimeRange, limit int) *PatternResult {
 	step := r.End.Sub(r.Start) / PatternBuckets
 	if step <= 0 {
 		step = time.Nanosecond

@@ -38,6 +38,10 @@ func printTables(results []result, ms []measure, runs int) {
 	for _, m := range ms {
 		line := "| " + m.name + " |"
 		for _, r := range results {
+			if _, ok := r.p50[m.name]; !ok {
+				line += " — | — |" // skipped at this size (errSkipped)
+				continue
+			}
 			line += fmt.Sprintf(" %.1f ms | %.1f ms |", msf(r.p50[m.name]), msf(r.p99[m.name]))
 		}
 		fmt.Println(line + " " + m.target + " |")
