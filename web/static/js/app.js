@@ -75,7 +75,7 @@ window.addEventListener('tracehouse:auth', () => {
   const input = h('input', { type: 'password', id: 'auth-token', 'aria-label': 'API token', autocomplete: 'current-password', style: { width: '100%' } });
   authDialog = h('dialog', { 'aria-labelledby': 'auth-title' },
     h('h2', { id: 'auth-title' }, 'This query service needs a token'),
-    h('p', { class: 'muted' }, 'Paste the bearer token the query service was started with (--auth-token). It is kept for this browser tab only.'),
+    h('p', { class: 'muted' }, 'Paste your token (from --auth-tokens-file: the views you save then say they are yours) or the shared one the service was started with (--auth-token). It is kept for this browser tab only.'),
     h('form', { method: 'dialog', onsubmit: () => {
       setAuthToken(input.value.trim());
       setTimeout(() => {
