@@ -56,13 +56,20 @@ type LogSearch struct {
 	Before *LogPos
 }
 
-// logSearchSQL is the statement of a search: Limit+1 rows, the last only
-// telling that there is a next page.
+// logSearchSQL is the statement of a whole search: Limit+1 rows, the last
+// only telling that there is a next page. SearchLogs reads the same rows in
+// windows (logWindowSQL); this one statement is what they must equal.
 func (r *Reader) logSearchSQL(s LogSearch) (string, []any, error) {
+	return r.logWindowSQL(s, s.Start, s.End, s.Limit+1)
+}
+
+// logWindowSQL is the statement of the search's window [start, end): its
+// newest limit records.
+func (r *Reader) logWindowSQL(s LogSearch, start, end time.Time, limit int) (string, []any, error) {
 	p := chsql.NewParams("p")
 	where := []string{
-		"Timestamp >= " + p.Add("DateTime64(9)", s.Start),
-		"Timestamp < " + p.Add("DateTime64(9)", s.End),
+		"Timestamp >= " + p.Add("DateTime64(9)", start),
+		"Timestamp < " + p.Add("DateTime64(9)", end),
 	}
 	if s.Before != nil {
 		ts := p.Add("DateTime64(9)", time.Unix(0, s.Before.UnixNano).UTC())
@@ -76,13 +83,19 @@ func (r *Reader) logSearchSQL(s LogSearch) (string, []any, error) {
 		where = append(where, "("+cond+")")
 	}
 	sql := "SELECT " + r.logCols + ", " + logTiebreak + " AS Tiebreak\nFROM " + r.t.logs + "\nWHERE " + strings.Join(where, "\n  AND ") +
-		"\nORDER BY Timestamp DESC, Tiebreak DESC\nLIMIT " + p.Add("UInt32", uint32(s.Limit+1))
+		"\nORDER BY Timestamp DESC, Tiebreak DESC\nLIMIT " + p.Add("UInt32", uint32(limit))
 	return sql, append(p.Args(), qp.Args()...), nil
 }
 
-// LogRows is a page of a search as ClickHouse returns it.
+// LogRows is a page of a search as ClickHouse returns it: the statements
+// of its windows, one after the other.
 type LogRows struct {
-	rows interface {
+	r       *Reader
+	ctx     context.Context
+	search  LogSearch
+	windows *searchWindows
+	from    time.Time // the start of the window being read
+	rows    interface {
 		Next() bool
 		Err() error
 		Scan(...any) error
@@ -98,41 +111,82 @@ type LogRows struct {
 	err      error
 }
 
-// SearchLogs starts a search; read it with Next/Entry and Close it.
+// SearchLogs starts a search; read it with Next/Entry and Close it. It
+// reads the range in windows from the newest (searchWindows): a query that
+// many records match (a common phrase, a busy service's errors) fills the
+// page from the newest minutes instead of reading the whole range, which
+// the logs' sort key (ServiceName, Timestamp) would otherwise make it
+// read. The first window's statement is sent before SearchLogs returns, so
+// an engine that cannot answer is an error here.
 func (r *Reader) SearchLogs(ctx context.Context, s LogSearch) (*LogRows, error) {
-	sql, args, err := r.logSearchSQL(s)
-	if err != nil {
+	if _, _, err := compileLogQuery(s.Query); err != nil {
 		return nil, err
 	}
-	rows, done, classify, err := r.open(ctx, nil, sql, args)
-	if err != nil {
-		return nil, err
+	end := s.End
+	if s.Before != nil {
+		// Nothing at or after the cursor's instant but the cursor's own
+		// instant can be on this page.
+		if b := time.Unix(0, s.Before.UnixNano).Add(time.Nanosecond); b.Before(end) {
+			end = b
+		}
 	}
-	lr := &LogRows{rows: rows, done: done, classify: classify, limit: s.Limit}
+	lr := &LogRows{r: r, ctx: ctx, search: s, windows: newSearchWindows(s.Start, end), limit: s.Limit}
 	lr.dest = lr.row.dest(true)
+	if err := lr.openWindow(); err != nil {
+		return nil, err
+	}
 	return lr, nil
+}
+
+// openWindow sends the next window's statement, asking for what the page
+// still needs (and the one row that says there is more); rows stays nil
+// when the range is read.
+func (lr *LogRows) openWindow() error {
+	from, to, _, ok := lr.windows.window()
+	if !ok {
+		return nil
+	}
+	sql, args, err := lr.r.logWindowSQL(lr.search, from, to, lr.limit+1-lr.n)
+	if err != nil {
+		return err
+	}
+	rows, done, classify, err := lr.r.open(lr.ctx, nil, sql, args)
+	if err != nil {
+		return err
+	}
+	lr.from, lr.rows, lr.done, lr.classify = from, rows, done, classify
+	return nil
 }
 
 // Next advances to the next entry.
 func (lr *LogRows) Next() bool {
-	if lr.err != nil || lr.rows == nil {
-		return false
+	for lr.err == nil && lr.rows != nil {
+		if !lr.rows.Next() {
+			if err := lr.rows.Err(); err != nil {
+				lr.err = lr.classify(err)
+				return false
+			}
+			// The window is read: on to the next, older one, unless the
+			// page (and its extra row) is full or the range is read.
+			lr.Close()
+			lr.rows = nil
+			lr.windows.advance(lr.from, lr.n, lr.limit+1)
+			lr.err = lr.openWindow()
+			continue
+		}
+		if lr.n == lr.limit {
+			lr.more = true // the extra row only says there is a next page
+			return false
+		}
+		if err := lr.rows.Scan(lr.dest...); err != nil {
+			lr.err = fmt.Errorf("read log row: %w", err)
+			return false
+		}
+		lr.n++
+		lr.cur = lr.row.entry()
+		return true
 	}
-	if !lr.rows.Next() {
-		lr.err = lr.classify(lr.rows.Err())
-		return false
-	}
-	if lr.n == lr.limit {
-		lr.more = true // the extra row only says there is a next page
-		return false
-	}
-	if err := lr.rows.Scan(lr.dest...); err != nil {
-		lr.err = fmt.Errorf("read log row: %w", err)
-		return false
-	}
-	lr.n++
-	lr.cur = lr.row.entry()
-	return true
+	return false
 }
 
 // Entry is the current entry.

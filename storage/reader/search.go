@@ -66,39 +66,18 @@ func ErrorStatus(negate bool) SpanMatch {
 	return SpanMatch{Field: StatusCode, Enum: int8(ptrace.StatusCodeError), Negate: negate}
 }
 
-// Search windows: FindTraceIDs reads the newest firstSearchWindow of the
-// range, then wider windows further back until it has the limit or has
-// read the whole range.
-const (
-	firstSearchWindow = time.Minute
-	// searchWindowGrowth bounds how much wider each window is than the
-	// last.
-	searchWindowGrowth = 4
-)
-
 // FindTraceIDs returns up to s.Limit ids of traces with a matching span,
-// most recent match first.
-//
-// It reads the range in windows from the newest. One statement over the
-// whole range reads the newest granules of every part that holds any of
-// the range, and before merges that is every part; a window of a few
-// minutes reads only those minutes' granules of each part. A busy service
-// fills the limit from the first window or two; after that, the matches
-// found so far size the next window. Rare matches (nothing in two windows)
-// read the rest of the range at once, so they pay two small statements
-// more than one statement would. internal/bench/README.md has the
-// measurements behind this.
+// most recent match first. It reads the range in windows from the newest
+// (searchWindows).
 func (r *Reader) FindTraceIDs(ctx context.Context, s TraceSearch) ([]pcommon.TraceID, error) {
 	limit := max(s.Limit, 1)
 	var ids []pcommon.TraceID
 	seen := make(map[pcommon.TraceID]struct{}, limit)
-	end, width := s.End, firstSearchWindow
-	windows := 0 // read so far
+	w := newSearchWindows(s.Start, s.End)
 	for {
-		start := end.Add(-width)
-		last := !start.After(s.Start)
-		if last {
-			start = s.Start
+		start, end, _, ok := w.window()
+		if !ok {
+			break
 		}
 		sql, args, err := r.traceSearchSQL(s, start, end)
 		if err != nil {
@@ -126,27 +105,7 @@ func (r *Reader) FindTraceIDs(ctx context.Context, s TraceSearch) ([]pcommon.Tra
 		if err != nil {
 			return nil, err
 		}
-		if len(ids) >= limit || last {
-			break
-		}
-		windows++
-		switch read := s.End.Sub(start); {
-		case len(ids) == 0 && windows >= 2:
-			// Nothing in two windows: the matches are rare (an attribute
-			// value, an error), and each further window would read little
-			// but pay a statement's fixed cost; read the rest at once.
-			width = start.Sub(s.Start)
-		case len(ids) == 0:
-			// One empty window says little: a range often ends at "now",
-			// after the newest span stored.
-			width *= searchWindowGrowth
-		default:
-			// The matches so far predict how much more to read; half as
-			// much again makes another window unlikely.
-			need := time.Duration(float64(read) * float64(limit-len(ids)) / float64(len(ids)) * 1.5)
-			width = min(max(need, width), width*searchWindowGrowth)
-		}
-		end = start
+		w.advance(start, len(ids), limit)
 	}
 	if len(ids) > limit {
 		ids = ids[:limit]

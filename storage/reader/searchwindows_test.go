@@ -64,3 +64,82 @@ func TestSearchWindowsMatchOneQuery(t *testing.T) {
 		}
 	}
 }
+
+// The log search reads windows from the newest too (SearchLogs): every
+// page, its order and its "more" must be those of one statement over the
+// range, through the pages of a cursor as well, and a page that the newest
+// minutes fill must not read the rest of the range.
+func TestLogSearchWindowsMatchOneQuery(t *testing.T) {
+	db, conn := seed.NewDatabase(t)
+	ctx := context.Background()
+	const n = 3000 // one every 100 ms: 5 minutes
+	if err := seed.WriteManyLogs(ctx, conn, db, n); err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(conn, Options{Database: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, end := seed.Base.Add(-time.Hour), seed.Base.Add(n*100*time.Millisecond+3*time.Minute)
+	read := func(lr *LogRows) (pos []LogPos, more bool) {
+		defer lr.Close()
+		for lr.Next() {
+			pos = append(pos, lr.Entry().Pos)
+		}
+		if err := lr.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return pos, lr.More()
+	}
+	oneStatement := func(s LogSearch) ([]LogPos, bool) {
+		// One window over the whole range: the statement of logSearchSQL.
+		lr := &LogRows{r: r, ctx: ctx, search: s, limit: s.Limit,
+			windows: &searchWindows{start: s.Start, end: s.End, next: s.End, width: s.End.Sub(s.Start)}}
+		lr.dest = lr.row.dest(true)
+		if err := lr.openWindow(); err != nil {
+			t.Fatal(err)
+		}
+		return read(lr)
+	}
+	for _, c := range []struct {
+		query string
+		limit int
+	}{{"", 1}, {"", 20}, {"", 1000}, {"", n}, {"", n + 500}, {"attr.n:7", 100}, {"attr.n:2999 OR attr.n:3", 100}, {"nothing-matches-this", 10}} {
+		s := LogSearch{Query: c.query, Start: start, End: end, Limit: c.limit}
+		want, wantMore := oneStatement(s)
+		lr, err := r.SearchLogs(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, more := read(lr)
+		if !slices.Equal(got, want) || more != wantMore {
+			t.Errorf("%q limit %d: windows %d records (more %v), one statement %d (more %v)", c.query, c.limit, len(got), more, len(want), wantMore)
+		}
+		if c.query == "" && c.limit == 20 && !lr.from.After(start) {
+			t.Errorf("a page the newest minutes fill read the range back to its start")
+		}
+	}
+	// Pages through a cursor: the same records, each once, newest first.
+	var all []LogPos
+	s := LogSearch{Start: start, End: end, Limit: 700}
+	for page := 0; ; page++ {
+		lr, err := r.SearchLogs(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, more := read(lr)
+		all = append(all, got...)
+		if !more {
+			break
+		}
+		if page > n/700+1 {
+			t.Fatal("the pages do not end")
+		}
+		last := got[len(got)-1]
+		s.Before = &last
+	}
+	whole, _ := oneStatement(LogSearch{Start: start, End: end, Limit: n + 1})
+	if len(all) != n || !slices.Equal(all, whole) {
+		t.Errorf("paged %d records, want the %d of one statement in its order", len(all), len(whole))
+	}
+}
