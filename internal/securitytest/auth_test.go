@@ -2,6 +2,7 @@ package securitytest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -67,6 +68,10 @@ func TestAuthMatrix(t *testing.T) {
 			code, _ := get(t, "http://"+a.query+"/api/services", token(c, queryToken))
 			return fmt.Sprint(code)
 		}},
+		{"query API, a token that names a user (alice)", [3]string{"401", "401", "200"}, func(t *testing.T, c credential, _ string) string {
+			code, _ := get(t, "http://"+a.query+"/api/services", token(c, aliceToken))
+			return fmt.Sprint(code)
+		}},
 		{"query API live tail (?access_token=)", [3]string{"401", "401", "200"}, func(t *testing.T, c credential, _ string) string {
 			url := "http://" + a.query + "/api/v1/logs/tail?limit=1&q=service:nobody"
 			if tok := token(c, queryToken); tok != "" {
@@ -117,7 +122,7 @@ func TestAuthMatrix(t *testing.T) {
 	}
 
 	var table strings.Builder
-	fmt.Fprintf(&table, "auth matrix: tracehouse all-in-one --ingest-token T1 --auth-token T2 (engine: user tracehouse, generated password)\n")
+	fmt.Fprintf(&table, "auth matrix: tracehouse all-in-one --ingest-token T1 --auth-token T2 --auth-tokens-file F (engine: user tracehouse, generated password)\n")
 	fmt.Fprintf(&table, "| port | %s | %s | %s |\n|---|---|---|---|\n", noToken, wrongToken, rightToken)
 	for _, p := range ports {
 		var got [3]string
@@ -135,8 +140,10 @@ func TestAuthMatrix(t *testing.T) {
 	// they refused is not, not even later.
 	services := func(c credential) []string {
 		var names []string
-		for _, p := range ports[2:5] {
-			names = append(names, "'"+matrixService(p.name, c)+"'")
+		for _, p := range ports {
+			if strings.HasPrefix(p.name, "OTLP") || strings.HasPrefix(p.name, "JSON-lines") { // the ingest ports
+				names = append(names, "'"+matrixService(p.name, c)+"'")
+			}
 		}
 		return names
 	}
@@ -168,4 +175,29 @@ func otlpLogsBody(t *testing.T, service string) []byte {
 		t.Fatal(err)
 	}
 	return body
+}
+
+// TestNamedTokenOwnsViews: the real binary, started with --auth-tokens-file,
+// records the user a token names as the owner of the views it saves.
+func TestNamedTokenOwnsViews(t *testing.T) {
+	a := secured(t)
+	body := []byte(`{"name":"alice's checkout failures","route":"/logs?q=service:payment level:error"}`)
+	code, _, answer := post(t, "http://"+a.query+"/api/v1/views", body, "Content-Type", "application/json", "Authorization", "Bearer "+aliceToken)
+	if code != http.StatusOK {
+		t.Fatalf("save with alice's token: %d %s", code, answer)
+	}
+	var saved struct {
+		Data struct {
+			ID    string `json:"id"`
+			Owner string `json:"owner"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(answer, &saved); err != nil || saved.Data.Owner != "alice" {
+		t.Fatalf("saved view %s: owner %q, want alice", answer, saved.Data.Owner)
+	}
+	// The shared token names no one.
+	code, _, answer = post(t, "http://"+a.query+"/api/v1/views", []byte(`{"name":"shared","route":"/logs"}`), "Content-Type", "application/json", "Authorization", "Bearer "+queryToken)
+	if code != http.StatusOK || strings.Contains(string(answer), `"owner"`) {
+		t.Fatalf("save with the shared token: %d %s", code, answer)
+	}
 }

@@ -199,6 +199,8 @@ type allInOne struct {
 const (
 	ingestToken = "ingest-7f3c9a1e"
 	queryToken  = "query-2b8d4e6f"
+	// aliceToken is a query token that names its user (--auth-tokens-file).
+	aliceToken = "alice-5e1c0a7d93b2"
 )
 
 // The two all-in-ones: secured has both tokens and tight read limits on
@@ -206,7 +208,11 @@ const (
 // user runs it, without tokens (the browser attack: what a web page can do
 // to a default install).
 func secured(t *testing.T) *allInOne {
-	return startAllInOne(t, "secured", ingestToken, queryToken, "--read-timeout", "2s", "--read-max-memory", "128MiB")
+	tokens := filepath.Join(tmpRoot, "secured-tokens")
+	if err := os.WriteFile(tokens, []byte("alice "+aliceToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return startAllInOne(t, "secured", ingestToken, queryToken, "--read-timeout", "2s", "--read-max-memory", "128MiB", "--auth-tokens-file", tokens)
 }
 
 func open(t *testing.T) *allInOne {
