@@ -112,7 +112,7 @@ func OpenConn(dsn string) (conn Conn, native bool, err error) {
 	if err != nil {
 		return nil, false, err
 	}
-	conn, err = clickhouse.Open(opts)
+	conn, err = openConn(opts)
 	if err != nil {
 		return nil, false, fmt.Errorf("open a ClickHouse connection to %s: %w", redact(dsn), err)
 	}
@@ -125,7 +125,7 @@ func Open(ctx context.Context, dsn string) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn, err := clickhouse.Open(opts)
+	conn, err := openConn(opts)
 	if err != nil {
 		return nil, fmt.Errorf("connect to ClickHouse at %s: %w", redact(dsn), err)
 	}
