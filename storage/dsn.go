@@ -106,26 +106,29 @@ type Conn = driver.Conn
 // OpenConn opens a connection pool for dsn without contacting ClickHouse
 // (connections are made on first use), so a component can start while
 // ClickHouse is still down. native reports whether it speaks the native
-// protocol (clickhouse://, tcp://) rather than the HTTP interface.
+// protocol (clickhouse://, tcp://) rather than the HTTP interface. An HTTP
+// DSN with compress=lz4, lz4hc or zstd gets compressed INSERT bodies
+// (BodyCompression).
 func OpenConn(dsn string) (conn Conn, native bool, err error) {
 	opts, err := ParseDSN(dsn)
 	if err != nil {
 		return nil, false, err
 	}
-	conn, err = clickhouse.Open(opts)
+	conn, err = openConn(opts)
 	if err != nil {
 		return nil, false, fmt.Errorf("open a ClickHouse connection to %s: %w", redact(dsn), err)
 	}
 	return conn, opts.Protocol == clickhouse.Native, nil
 }
 
-// Open connects to ClickHouse and checks that it answers.
+// Open connects to ClickHouse and checks that it answers. Its connection
+// is OpenConn's.
 func Open(ctx context.Context, dsn string) (driver.Conn, error) {
 	opts, err := ParseDSN(dsn)
 	if err != nil {
 		return nil, err
 	}
-	conn, err := clickhouse.Open(opts)
+	conn, err := openConn(opts)
 	if err != nil {
 		return nil, fmt.Errorf("connect to ClickHouse at %s: %w", redact(dsn), err)
 	}

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ClickHouse/ch-go/compress"
 )
 
 func TestPasswordFileParameter(t *testing.T) {
@@ -47,5 +49,32 @@ func TestPasswordFileParameter(t *testing.T) {
 	os.WriteFile(file, []byte("\n"), 0o600)
 	if _, err := ParseDSN("http://u@h:8123/db?password_file=" + file); err == nil || !strings.Contains(err.Error(), "is empty") {
 		t.Errorf("empty password file: %v", err)
+	}
+}
+
+// TestBodyCompressionFollowsDSN: INSERT bodies are compressed only over
+// HTTP, only for the methods ClickHouse's frames carry (gzip, deflate and
+// br are HTTP compression, which Exec cannot declare), and only on
+// connections opened here.
+func TestBodyCompressionFollowsDSN(t *testing.T) {
+	for dsn, want := range map[string]compress.Method{
+		"http://127.0.0.1:8123/default":                             compress.None,
+		"http://127.0.0.1:8123/default?compress=lz4":                compress.LZ4,
+		"http://127.0.0.1:8123/default?compress=true":               compress.LZ4,
+		"https://127.0.0.1:8443/default?secure=true&compress=lz4hc": compress.LZ4HC,
+		"127.0.0.1:8123?compress=zstd":                              compress.ZSTD,
+		"http://127.0.0.1:8123/default?compress=gzip":               compress.None,
+		"http://127.0.0.1:8123/default?compress=br":                 compress.None,
+		"http://127.0.0.1:8123/default?compress=none":               compress.None,
+		"clickhouse://127.0.0.1:9000/default?compress=lz4":          compress.None,
+	} {
+		conn, _, err := OpenConn(dsn)
+		if err != nil {
+			t.Fatalf("%s: %v", dsn, err)
+		}
+		if got := BodyCompression(conn); got != want {
+			t.Errorf("%s: BodyCompression = %s, want %s", dsn, got, want)
+		}
+		conn.Close()
 	}
 }

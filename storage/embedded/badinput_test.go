@@ -39,6 +39,14 @@ func TestBadInputLeavesServerAndDataIntact(t *testing.T) {
 		t.Fatal(err)
 	}
 	framed := append([]byte(nil), frames.Data...)
+	// The writer's shape with compress=lz4 in its DSN: no query parameter,
+	// the statement and the block together in the frames.
+	stmt := []byte("INSERT INTO kv (k, v) FORMAT Native\n")
+	if err := frames.Compress(append(stmt, native.Bytes()...)); err != nil {
+		t.Fatal(err)
+	}
+	framedWithStatement := append([]byte(nil), frames.Data...)
+	inBody := "database=" + db + "&decompress=1"
 
 	cases := []struct {
 		name       string
@@ -51,6 +59,9 @@ func TestBadInputLeavesServerAndDataIntact(t *testing.T) {
 		{"garbage Native body", insert, []byte("\x05\xff\xff\xffnot a native block at all"), nil, 500, ""},
 		{"truncated compressed frame", insert + "&decompress=1", framed[:len(framed)-5], nil, 400, "271"},
 		{"frame with a bad checksum", insert + "&decompress=1", append([]byte{framed[0] ^ 0xff}, framed[1:]...), nil, 400, "271"},
+		{"truncated frame holding the statement", inBody, framedWithStatement[:len(framedWithStatement)-5], nil, 400, "271"},
+		{"bad checksum on the frame holding the statement", inBody, append([]byte{framedWithStatement[0] ^ 0xff}, framedWithStatement[1:]...), nil, 400, "271"},
+		{"plain statement sent with decompress=1", inBody, append(stmt, native.Bytes()...), nil, 400, "271"},
 		{"gzip header on plain body", insert, native.Bytes(), http.Header{"Content-Encoding": {"gzip"}}, 400, "271"},
 		{"unknown content encoding", insert, native.Bytes(), http.Header{"Content-Encoding": {"snappy"}}, 400, "73"},
 		// Found by FuzzFrameDecode: the LZ4 decoder dereferenced the empty
@@ -82,11 +93,15 @@ func TestBadInputLeavesServerAndDataIntact(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("valid framed insert: %d %s", resp.StatusCode, body)
 	}
+	resp, body = curlish(t, http.MethodPost, inBody, bytes.NewReader(framedWithStatement), nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("valid framed statement and block: %d %s", resp.StatusCode, body)
+	}
 	var n, sum uint64
 	if err := conn.QueryRow(ctx, "SELECT count(), sum(v) FROM kv").Scan(&n, &sum); err != nil {
 		t.Fatal(err)
 	}
-	if n != 1001 || sum != 999*1000/2+7 {
+	if n != 1002 || sum != 999*1000/2+7+7 {
 		t.Fatalf("after bad input: %d rows, sum %d", n, sum)
 	}
 }

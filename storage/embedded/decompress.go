@@ -85,6 +85,10 @@ type frameReader struct {
 	pos     int
 	zstd    *zstd.Decoder
 	maxSize int
+	// err is the first error, returned from then on: a reader that peeks
+	// and drops it (bufio.Reader.Peek) must not read on into the middle of
+	// a broken frame, which could look like a clean end.
+	err error
 }
 
 func newFrameReader(r io.Reader, limit int64) *frameReader {
@@ -96,9 +100,12 @@ func newFrameReader(r io.Reader, limit int64) *frameReader {
 }
 
 func (f *frameReader) Read(p []byte) (int, error) {
+	if f.err != nil {
+		return 0, f.err // f.data may hold a frame that failed to decode
+	}
 	for f.pos >= len(f.data) {
-		if err := f.next(); err != nil {
-			return 0, err
+		if f.err = f.next(); f.err != nil {
+			return 0, f.err
 		}
 	}
 	n := copy(p, f.data[f.pos:])

@@ -585,6 +585,9 @@ func TestDecompressedSizeIsCapped(t *testing.T) {
 		{"ZSTD frames", insert + "&decompress=1", frames(t, compress.ZSTD, plain), ""},
 		{"ZSTD frames in gzip", insert + "&decompress=1", gzipped(frames(t, compress.ZSTD, plain)), "gzip"},
 		{"one frame claiming more than the limit", insert + "&decompress=1", lyingFrame(uint32(limit) + 1), ""},
+		// The writer's shape: the statement in the first frame.
+		{"ZSTD frames holding the statement", "database=" + db + "&decompress=1",
+			frames(t, compress.ZSTD, append([]byte("INSERT INTO blobs FORMAT RawBLOB\n"), plain...)), ""},
 		// SQL text is read whole, so it has a cap of its own, far lower.
 		{"a query body", "", gz.Bytes(), "gzip"},
 	}

@@ -38,6 +38,8 @@ type Encoder struct {
 	types []clickhouse.ColumnNameAndType // what block was built for
 	block *proto.Block
 	buf   chproto.Buffer
+	// framed is the last body Compress put into compression frames.
+	framed []byte
 	// the size of the last block, to size the buffer for a larger one
 	lastBytes, lastRows int
 }
@@ -142,11 +144,13 @@ func EncodesNative(typ string, rows int, values any) bool {
 }
 
 // RetainedBytes is about what the encoder holds on to: the encoded bytes,
-// and at most as much again in the block's driver columns.
-func (e *Encoder) RetainedBytes() int { return 2 * cap(e.buf.Buf) }
+// at most as much again in the block's driver columns, and the compressed
+// body.
+func (e *Encoder) RetainedBytes() int { return 2*cap(e.buf.Buf) + cap(e.framed) }
 
 // Forget drops the buffers, after a send that failed: the HTTP client may
-// still be reading the body of a request it gave up on.
+// still be reading the body of a request it gave up on (the encoded or the
+// compressed one).
 func (e *Encoder) Forget() { *e = Encoder{} }
 
 // AppendColumns fills the driver's columns, in order, with cols: what

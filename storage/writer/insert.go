@@ -100,18 +100,28 @@ func (w *Writer) prepare(ctx context.Context, t *tableInsert, rows int, cols []n
 	return p, nil
 }
 
-// send INSERTs a prepared block. sent is the size of the body over HTTP, 0
-// over the native protocol. After a failure the encoder forgets its
-// buffers: the HTTP client may still be reading the body.
+// send INSERTs a prepared block. sent is the size of the body over HTTP
+// (compressed, when the DSN asks for it: what goes on the wire), 0 over the
+// native protocol. After a failure the encoder forgets its buffers: the
+// HTTP client may still be reading the body.
 func (w *Writer) send(ctx context.Context, p preparedInsert, enc *nativeblock.Encoder) (sent int, err error) {
 	if w.nativeProtocol {
 		return 0, w.insertBatch(ctx, p)
 	}
-	if err := sendBlock(ctx, w.conn, p.body); err != nil {
+	body := p.body
+	if w.frames != nil {
+		// The token was taken from the plain block: the same rows keep
+		// their token whatever the compression.
+		if body, err = enc.Compress(p.body, w.frames); err != nil {
+			return 0, fmt.Errorf("insert into %s: %w", p.t.table, err)
+		}
+		ctx = storage.CompressedExec(ctx)
+	}
+	if err := sendBlock(ctx, w.conn, body); err != nil {
 		enc.Forget()
 		return 0, w.sendFailed(p.t, p.types, p.rows, err)
 	}
-	return len(p.body), nil
+	return len(body), nil
 }
 
 // insert prepares and sends one table's rows; token is the block's.
@@ -252,7 +262,8 @@ const (
 	plainValuesMap = "Map(LowCardinality(String), String)"
 )
 
-// sendBlock sends the body of an INSERT (its statement and a Native block)
+// sendBlock sends the body of an INSERT (its statement and a Native block,
+// or both in compression frames with a context from storage.CompressedExec)
 // through clickhouse-go's Exec, which posts it as is over HTTP, where
 // ClickHouse reads the block after the statement as its data. (The
 // statement cannot go in the URL's query parameter through Exec's settings:

@@ -48,6 +48,7 @@ import (
 
 	"github.com/tracehouse/tracehouse/storage"
 	"github.com/tracehouse/tracehouse/storage/anyvalue"
+	"github.com/tracehouse/tracehouse/storage/nativeblock"
 	"github.com/tracehouse/tracehouse/storage/schema"
 	"github.com/tracehouse/tracehouse/storage/servicegraph"
 )
@@ -72,7 +73,9 @@ type Options struct {
 	// protocol (clickhouse://): the writer then sends through clickhouse-go's
 	// batch API. Over HTTP (false: the embedded engine, http:// DSNs) it
 	// encodes each batch into a Native block it keeps (nativeblock.Encoder),
-	// which costs less CPU.
+	// which costs less CPU, and sends it compressed when the connection's
+	// DSN asks for compress=lz4, lz4hc or zstd (storage.BodyCompression;
+	// figures in README.md).
 	NativeProtocol bool
 }
 
@@ -87,8 +90,9 @@ type WriteStats struct {
 	// Rows is the number of spans or log records this write stored.
 	Rows int
 	// Bytes is the size of the INSERT bodies sent over HTTP (statements and
-	// Native blocks, edges included). Over the native protocol it is 0:
-	// clickhouse-go's batches do not say.
+	// Native blocks, edges included), compressed when they are sent
+	// compressed. Over the native protocol it is 0: clickhouse-go's batches
+	// do not say.
 	Bytes int
 	// Edges is the number of service_edge_events and broker_edge_events
 	// rows written.
@@ -149,8 +153,10 @@ func (s *WriteStats) outcome(signal string) error {
 type Writer struct {
 	conn           driver.Conn
 	nativeProtocol bool
-	now            func() time.Time
-	maxDepth       int
+	// frames compress the INSERT bodies over HTTP; nil: they go plain.
+	frames   *nativeblock.Frames
+	now      func() time.Time
+	maxDepth int
 
 	spans, logs, edges, brokerEdges tableInsert
 
@@ -196,6 +202,11 @@ func NewWriter(conn driver.Conn, opts Options) *Writer {
 		edges:          newTableInsert(opts.Database, schema.ServiceEdgeEventsTable, schema.ServiceEdgeEventsColumns()),
 		brokerEdges:    newTableInsert(opts.Database, schema.BrokerEdgeEventsTable, schema.BrokerEdgeEventsColumns()),
 		services:       servicegraph.NewInterner(10_000),
+	}
+	if !opts.NativeProtocol {
+		// Over the native protocol clickhouse-go compresses the blocks
+		// it sends itself.
+		w.frames = nativeblock.NewFrames(storage.BodyCompression(conn))
 	}
 	if opts.EdgeCacheSize > 0 {
 		w.edgeCache = servicegraph.NewCache(opts.EdgeCacheSize, opts.EdgeCacheTTL, opts.Now)
