@@ -39,3 +39,7 @@ func (s *Server) UnguardedForTest() (restore func()) {
 // without a connection (httptest.ResponseRecorder) to tell the server's own
 // code from net/http's and the loopback's.
 func (s *Server) HandlerForTest() http.Handler { return s.http.Handler }
+
+// InProcessRequestsForTest is how many requests the server answered
+// in-process (without a socket) since it started.
+func (s *Server) InProcessRequestsForTest() uint64 { return s.inProcess.served.Load() }

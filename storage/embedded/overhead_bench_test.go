@@ -12,6 +12,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
+	"github.com/tracehouse/tracehouse/storage"
 	"github.com/tracehouse/tracehouse/storage/chdb"
 	"github.com/tracehouse/tracehouse/storage/chtest"
 )
@@ -28,11 +29,15 @@ import (
 //   - http/raw: through the embedded server with a plain net/http client on
 //     one kept-alive connection, sending what clickhouse-go sends (Native
 //     output, the database, the query service's four read limits);
-//   - http/clickhouse-go: through clickhouse-go over HTTP, opened the way
-//     the product opens it (storage.Open on the server's DSN), with the
-//     query service's settings.
+//   - http/clickhouse-go-tcp: through clickhouse-go over HTTP on loopback
+//     TCP, as a client in another process reaches the server, with the
+//     query service's settings;
+//   - http/clickhouse-go: the same opened the way the product opens it
+//     (storage.Open on the server's DSN), which in the server's own process
+//     (all-in-one) skips the socket (inprocess.go).
 //
-// http/raw minus engine/* is the server's own cost; http/clickhouse-go
+// http/handler minus engine/stream is the server's own code; http/raw minus
+// http/handler is net/http's and the loopback's; http/clickhouse-go-tcp
 // minus http/raw is the driver's. The shapes: SELECT 1, and a point read of
 // one row by primary key from a 1000-row MergeTree table with a {id:UInt64}
 // parameter. The machine is shared, so compare sub-benchmarks of one run
@@ -84,6 +89,20 @@ func BenchmarkOverhead(b *testing.B) {
 				return nil
 			}},
 	}
+
+	// clickhouse-go over loopback TCP, as a client in another process
+	// reaches the server: without the in-process transport storage.ParseDSN
+	// gives connections to this process's own server.
+	opts, err := storage.ParseDSN(chtest.DSN(b, db))
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts.TransportFunc = nil
+	tcpConn, err := clickhouse.Open(opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { tcpConn.Close() })
 
 	user, password := chtest.Credentials(b)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1, DisableCompression: true}}
@@ -152,12 +171,19 @@ func BenchmarkOverhead(b *testing.B) {
 				}
 			}
 		})
-		b.Run(shape.name+"/http/clickhouse-go", func(b *testing.B) {
-			params := clickhouse.Parameters{}
-			for _, p := range shape.params {
-				params[p.Name] = p.Value
+		params := clickhouse.Parameters{}
+		for _, p := range shape.params {
+			params[p.Name] = p.Value
+		}
+		qctx := clickhouse.Context(ctx, clickhouse.WithSettings(settings), clickhouse.WithParameters(params))
+		b.Run(shape.name+"/http/clickhouse-go-tcp", func(b *testing.B) {
+			for b.Loop() {
+				if err := shape.scan(tcpConn.QueryRow(qctx, shape.sql)); err != nil {
+					b.Fatal(err)
+				}
 			}
-			qctx := clickhouse.Context(ctx, clickhouse.WithSettings(settings), clickhouse.WithParameters(params))
+		})
+		b.Run(shape.name+"/http/clickhouse-go", func(b *testing.B) {
 			for b.Loop() {
 				if err := shape.scan(conn.QueryRow(qctx, shape.sql)); err != nil {
 					b.Fatal(err)

@@ -1,0 +1,226 @@
+package embedded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+)
+
+// Clients in the server's own process (all-in-one's query service and
+// exporter, the test helpers) reach it without a socket: Start registers
+// inProcess under the listen address (storage/internal/inprocess), and
+// their clickhouse-go connections hand each request to the same handler a
+// TCP request reaches (cross-site checks, credentials, the statement
+// guard, the scheduler). Only net/http's own work and the loopback are
+// skipped: on this 2-core machine that was most of what a small read cost
+// over HTTP beyond the engine (BenchmarkOverhead, storage/embedded's
+// doc.go).
+
+// inProcess is the server's http.RoundTripper for clients in its process.
+type inProcess struct {
+	s *Server
+	// served counts the requests served in-process.
+	served atomic.Uint64
+
+	mu       sync.RWMutex
+	closed   bool           // the server is shutting down: no new request
+	inFlight sync.WaitGroup // requests whose handler still runs
+}
+
+// errInProcessClosed is what a request gets once the server has shut
+// down: the refusal a client sees over TCP, so that it is treated the
+// same (storage/reader answers 503 for it while the engine restarts).
+func (p *inProcess) errClosed() error {
+	return &net.OpError{Op: "dial", Net: "tcp", Addr: p.s.listener.Addr(),
+		Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+}
+
+// enter counts a request in, unless the server is shutting down.
+func (p *inProcess) enter() bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return false
+	}
+	p.inFlight.Add(1)
+	return true
+}
+
+// close refuses new requests and waits for the running ones to finish, or
+// ctx to end.
+func (p *inProcess) close(ctx context.Context) error {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	done := make(chan struct{})
+	go func() { p.inFlight.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// RoundTrip runs the server's handler for req on a goroutine of its own
+// and returns once the handler has sent its status line; the body streams
+// through a pipe as the handler writes it, so a large result is never held
+// whole. Closing the body early, or the end of req's context, cancels the
+// handler's context (a running read stops at its next chunk, as when a TCP
+// client goes away) and fails its further writes.
+func (p *inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !p.enter() {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, p.errClosed()
+	}
+	p.served.Add(1)
+	ctx, cancel := context.WithCancelCause(req.Context())
+	server := req.Clone(ctx)
+	// What the server side of net/http would see: the target as sent (an
+	// empty path is "/", as on the wire: the mux would answer "" with a
+	// redirect), the Host header, a body that is never nil.
+	server.RequestURI = req.URL.RequestURI()
+	target, err := url.ParseRequestURI(server.RequestURI)
+	if err != nil {
+		cancel(nil)
+		p.inFlight.Done()
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, fmt.Errorf("in-process request to %s: %w", req.URL.Redacted(), err)
+	}
+	server.URL = target
+	if server.Host == "" {
+		server.Host = req.URL.Host
+	}
+	server.RemoteAddr = "in-process"
+	if server.Body == nil {
+		server.Body = http.NoBody
+	}
+	pr, pw := io.Pipe()
+	w := &inProcessWriter{header: http.Header{}, started: make(chan struct{}), body: pw}
+	stopOnClientEnd := context.AfterFunc(req.Context(), func() {
+		pr.CloseWithError(context.Cause(req.Context()))
+	})
+
+	go func() {
+		defer p.inFlight.Done()
+		defer cancel(nil)
+		defer server.Body.Close()
+		defer func() {
+			if v := recover(); v != nil {
+				err := fmt.Errorf("embedded ClickHouse handler failed: %v", v)
+				if v != http.ErrAbortHandler {
+					p.s.log.Error().Str("panic", fmt.Sprint(v)).Bytes("stack", debug.Stack()).Msg("in-process request handler panicked")
+				}
+				w.fail(err)
+			}
+		}()
+		p.s.http.Handler.ServeHTTP(w, server)
+		w.finish()
+	}()
+
+	select {
+	case <-w.started:
+	case <-req.Context().Done():
+		// The handler goes on until it notices its context ended; its
+		// writes fail from now on.
+		pr.CloseWithError(context.Cause(req.Context()))
+		return nil, context.Cause(req.Context())
+	}
+	if w.err != nil {
+		return nil, w.err
+	}
+	resp := &http.Response{
+		Status:        strconv.Itoa(w.status) + " " + http.StatusText(w.status),
+		StatusCode:    w.status,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        w.sent,
+		ContentLength: -1,
+		Body: &inProcessBody{PipeReader: pr, done: func() {
+			stopOnClientEnd()
+			cancel(errBodyClosed)
+		}},
+		Request: req,
+	}
+	if n, err := strconv.ParseInt(w.sent.Get("Content-Length"), 10, 64); err == nil {
+		resp.ContentLength = n
+	}
+	return resp, nil
+}
+
+// errBodyClosed ends a handler whose client closed the response body.
+var errBodyClosed = errors.New("the in-process client closed the response body")
+
+// inProcessWriter is the handler's http.ResponseWriter: the status line and
+// headers go to RoundTrip once (started), the body into the pipe.
+type inProcessWriter struct {
+	header  http.Header
+	sent    http.Header // the headers as they were at WriteHeader
+	status  int
+	err     error         // set instead of a status when the handler failed before one
+	started chan struct{} // closed once status or err is set
+	body    *io.PipeWriter
+}
+
+func (w *inProcessWriter) Header() http.Header { return w.header }
+
+func (w *inProcessWriter) WriteHeader(status int) {
+	if w.sent != nil || w.err != nil {
+		return
+	}
+	w.status, w.sent = status, w.header.Clone()
+	close(w.started)
+}
+
+func (w *inProcessWriter) Write(p []byte) (int, error) {
+	if w.sent == nil {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.body.Write(p)
+}
+
+// finish ends the body; a handler that wrote nothing answered 200.
+func (w *inProcessWriter) finish() {
+	if w.sent == nil && w.err == nil {
+		w.WriteHeader(http.StatusOK)
+	}
+	w.body.Close()
+}
+
+// fail ends the request with err: as the error of RoundTrip when no status
+// was sent yet, else as the error of the body's next read (a TCP client
+// sees the connection cut).
+func (w *inProcessWriter) fail(err error) {
+	if w.sent == nil && w.err == nil {
+		w.err = err
+		close(w.started)
+	}
+	w.body.CloseWithError(err)
+}
+
+// inProcessBody is the response body: closing it stops the handler.
+type inProcessBody struct {
+	*io.PipeReader
+	once sync.Once
+	done func()
+}
+
+func (b *inProcessBody) Close() error {
+	b.once.Do(b.done)
+	return b.PipeReader.Close()
+}
