@@ -21,10 +21,10 @@ import (
 // inProcess under the listen address (storage/internal/inprocess), and
 // their clickhouse-go connections hand each request to the same handler a
 // TCP request reaches (cross-site checks, credentials, the statement
-// guard, the scheduler). Only net/http's own work and the loopback are
-// skipped: on this 2-core machine that was most of what a small read cost
-// over HTTP beyond the engine (BenchmarkOverhead, storage/embedded's
-// doc.go).
+// guard, the scheduler). Only net/http's work on both sides and the
+// loopback are skipped: on this 2-core machine about a third of what a
+// small read costs over HTTP beyond the engine (BenchmarkOverhead; the
+// numbers are in internal/bench/README.md).
 
 // inProcess is the server's http.RoundTripper for clients in its process.
 type inProcess struct {
