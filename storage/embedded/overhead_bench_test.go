@@ -234,3 +234,33 @@ func BenchmarkOverheadInterleaved(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSessionSwitch alternates two requests whose settings differ, as
+// all-in-one alternates the query service's reads (four limits) with the
+// writer's inserts (three deduplication settings): the engine's one
+// session is switched on every request (session.go). Each iteration is one
+// read and one insert-like request through the server's handler; the
+// statement is SELECT 1 for both, so what is measured is the switch.
+func BenchmarkSessionSwitch(b *testing.B) {
+	srv := chtest.Server(b)
+	user, password := chtest.Credentials(b)
+	handler := srv.HandlerForTest()
+	base := "http://" + srv.Addr() + "/?default_format=Native&database=default&"
+	read := base + "max_execution_time=30&max_memory_usage=1073741824&max_result_bytes=67108864&max_result_rows=1000000"
+	write := base + "insert_deduplicate=1&deduplicate_blocks_in_dependent_materialized_views=1&insert_deduplication_token="
+	call := func(target string) {
+		req := httptest.NewRequest(http.MethodPost, target, strings.NewReader("SELECT 1"))
+		req.SetBasicAuth(user, password)
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("HTTP %d: %q", rec.Code, rec.Body)
+		}
+	}
+	i := 0
+	for b.Loop() {
+		call(read)
+		call(write + fmt.Sprint(i)) // a token of its own, as every insert has
+		i++
+	}
+}
