@@ -72,12 +72,16 @@ func (p *inProcess) close(ctx context.Context) error {
 	}
 }
 
-// RoundTrip runs the server's handler for req on a goroutine of its own
-// and returns once the handler has sent its status line; the body streams
-// through a pipe as the handler writes it, so a large result is never held
-// whole. Closing the body early, or the end of req's context, cancels the
-// handler's context (a running read stops at its next chunk, as when a TCP
-// client goes away) and fails its further writes.
+// RoundTrip runs the server's handler for req on a goroutine of its own.
+// The answer is buffered up to inProcessBuffer bytes, and RoundTrip returns
+// once the handler is done or the buffer is full, whichever comes first:
+// a small answer then costs one hand-over between the two goroutines
+// instead of one per write and read (each a wake-up that, on a busy
+// machine, costs more than the write), while a large one streams through
+// the bounded buffer and is never held whole. Closing the body early, or
+// the end of req's context, cancels the handler's context (a running read
+// stops at its next chunk, as when a TCP client goes away) and fails its
+// further writes.
 func (p *inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !p.enter() {
 		if req.Body != nil {
@@ -109,10 +113,11 @@ func (p *inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 	if server.Body == nil {
 		server.Body = http.NoBody
 	}
-	pr, pw := io.Pipe()
-	w := &inProcessWriter{header: http.Header{}, started: make(chan struct{}), body: pw}
+	body := newBodyBuffer(inProcessBuffer)
+	w := &inProcessWriter{header: http.Header{}, started: make(chan struct{}), body: body}
+	body.onFull = w.start
 	stopOnClientEnd := context.AfterFunc(req.Context(), func() {
-		pr.CloseWithError(context.Cause(req.Context()))
+		body.closeRead(context.Cause(req.Context()))
 	})
 
 	go func() {
@@ -137,7 +142,7 @@ func (p *inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 	case <-req.Context().Done():
 		// The handler goes on until it notices its context ended; its
 		// writes fail from now on.
-		pr.CloseWithError(context.Cause(req.Context()))
+		body.closeRead(context.Cause(req.Context()))
 		return nil, context.Cause(req.Context())
 	}
 	if w.err != nil {
@@ -151,7 +156,7 @@ func (p *inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 		ProtoMinor:    1,
 		Header:        w.sent,
 		ContentLength: -1,
-		Body: &inProcessBody{PipeReader: pr, done: func() {
+		Body: &inProcessBody{buf: body, done: func() {
 			stopOnClientEnd()
 			cancel(errBodyClosed)
 		}},
@@ -163,18 +168,25 @@ func (p *inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
+// inProcessBuffer bounds the answer held between handler and client: the
+// whole answer of a small read, 256 KiB of a large one.
+const inProcessBuffer = 256 << 10
+
 // errBodyClosed ends a handler whose client closed the response body.
 var errBodyClosed = errors.New("the in-process client closed the response body")
 
 // inProcessWriter is the handler's http.ResponseWriter: the status line and
-// headers go to RoundTrip once (started), the body into the pipe.
+// headers are kept at WriteHeader and handed to RoundTrip (started) once
+// the handler is done or the body buffer is full; the body goes into the
+// buffer.
 type inProcessWriter struct {
-	header  http.Header
-	sent    http.Header // the headers as they were at WriteHeader
-	status  int
-	err     error         // set instead of a status when the handler failed before one
-	started chan struct{} // closed once status or err is set
-	body    *io.PipeWriter
+	header    http.Header
+	sent      http.Header // the headers as they were at WriteHeader
+	status    int
+	err       error         // set instead of a status when the handler failed before one
+	started   chan struct{} // closed once status or err is set and handed over
+	startOnce sync.Once
+	body      *bodyBuffer
 }
 
 func (w *inProcessWriter) Header() http.Header { return w.header }
@@ -184,7 +196,6 @@ func (w *inProcessWriter) WriteHeader(status int) {
 		return
 	}
 	w.status, w.sent = status, w.header.Clone()
-	close(w.started)
 }
 
 func (w *inProcessWriter) Write(p []byte) (int, error) {
@@ -194,12 +205,16 @@ func (w *inProcessWriter) Write(p []byte) (int, error) {
 	return w.body.Write(p)
 }
 
+// start hands the status line and headers to RoundTrip.
+func (w *inProcessWriter) start() { w.startOnce.Do(func() { close(w.started) }) }
+
 // finish ends the body; a handler that wrote nothing answered 200.
 func (w *inProcessWriter) finish() {
 	if w.sent == nil && w.err == nil {
 		w.WriteHeader(http.StatusOK)
 	}
-	w.body.Close()
+	w.body.closeWrite(nil)
+	w.start()
 }
 
 // fail ends the request with err: as the error of RoundTrip when no status
@@ -208,19 +223,118 @@ func (w *inProcessWriter) finish() {
 func (w *inProcessWriter) fail(err error) {
 	if w.sent == nil && w.err == nil {
 		w.err = err
-		close(w.started)
 	}
-	w.body.CloseWithError(err)
+	w.body.closeWrite(err)
+	w.start()
+}
+
+// bodyBuffer carries the answer from the handler to the client: writes
+// wait only while limit bytes are unread, reads wait for data or the end.
+type bodyBuffer struct {
+	mu       sync.Mutex
+	readable sync.Cond // data, the end or a failure
+	writable sync.Cond // room, or the reader gone
+	data     []byte
+	limit    int
+	writeEnd bool  // the handler is done
+	writeErr error // with this failure (nil: the answer is whole)
+	readErr  error // the reader is gone: writes fail with it
+	onFull   func()
+}
+
+func newBodyBuffer(limit int) *bodyBuffer {
+	b := &bodyBuffer{limit: limit}
+	b.readable.L, b.writable.L = &b.mu, &b.mu
+	return b
+}
+
+func (b *bodyBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	written := 0
+	for len(p) > 0 {
+		if b.readErr != nil {
+			return written, b.readErr
+		}
+		room := b.limit - len(b.data)
+		if room <= 0 {
+			if b.onFull != nil {
+				// The client must start reading before more fits.
+				b.mu.Unlock()
+				b.onFull()
+				b.mu.Lock()
+			}
+			for b.readErr == nil && len(b.data) >= b.limit {
+				b.writable.Wait()
+			}
+			continue
+		}
+		n := min(room, len(p))
+		b.data = append(b.data, p[:n]...)
+		p, written = p[n:], written+n
+		b.readable.Signal()
+	}
+	return written, nil
+}
+
+func (b *bodyBuffer) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for len(b.data) == 0 && !b.writeEnd && b.readErr == nil {
+		b.readable.Wait()
+	}
+	if b.readErr != nil {
+		return 0, b.readErr
+	}
+	if len(b.data) == 0 {
+		if b.writeErr != nil {
+			return 0, b.writeErr
+		}
+		return 0, io.EOF
+	}
+	n := copy(p, b.data)
+	b.data = b.data[n:]
+	if len(b.data) == 0 {
+		b.data = b.data[:0:0] // let a large buffer go
+	}
+	b.writable.Signal()
+	return n, nil
+}
+
+// closeWrite ends the answer, with err when the handler failed.
+func (b *bodyBuffer) closeWrite(err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.writeEnd {
+		b.writeEnd, b.writeErr = true, err
+	}
+	b.readable.Broadcast()
+}
+
+// closeRead gives up on the answer: reads and writes fail with err.
+func (b *bodyBuffer) closeRead(err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.readErr == nil {
+		b.readErr = err
+	}
+	b.readable.Broadcast()
+	b.writable.Broadcast()
 }
 
 // inProcessBody is the response body: closing it stops the handler.
 type inProcessBody struct {
-	*io.PipeReader
+	buf  *bodyBuffer
 	once sync.Once
 	done func()
 }
 
+func (b *inProcessBody) Read(p []byte) (int, error) { return b.buf.Read(p) }
+
 func (b *inProcessBody) Close() error {
-	b.once.Do(b.done)
-	return b.PipeReader.Close()
+	b.once.Do(func() {
+		b.buf.closeRead(io.ErrClosedPipe)
+		b.done()
+	})
+	return nil
 }
