@@ -22,9 +22,9 @@ import (
 // their clickhouse-go connections hand each request to the same handler a
 // TCP request reaches (cross-site checks, credentials, the statement
 // guard, the scheduler). Only net/http's work on both sides and the
-// loopback are skipped: on this 2-core machine about a third of what a
-// small read costs over HTTP beyond the engine (BenchmarkOverhead; the
-// numbers are in internal/bench/README.md).
+// loopback are skipped: 60–120 µs of the 0.45 ms a small read cost over
+// HTTP beyond the engine on this 2-core machine, more under load
+// (BenchmarkOverheadInterleaved; numbers in internal/bench/README.md).
 
 // inProcess is the server's http.RoundTripper for clients in its process.
 type inProcess struct {
