@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/tracehouse/tracehouse/storage/internal/inprocess"
 )
 
 // DefaultDSN points at the embedded engine started by `tracehouse clickhouse`
@@ -60,6 +63,12 @@ func ParseDSN(dsn string) (*clickhouse.Options, error) {
 	}
 	if opts.DialTimeout == 0 {
 		opts.DialTimeout = 5 * time.Second
+	}
+	if opts.Protocol == clickhouse.HTTP && opts.TLS == nil && opts.TransportFunc == nil {
+		// The embedded engine, when this process runs it, is reached
+		// without a socket (storage/internal/inprocess); any other
+		// address through clickhouse-go's own transport.
+		opts.TransportFunc = func(t *http.Transport) (http.RoundTripper, error) { return inprocess.Transport(t), nil }
 	}
 	return opts, nil
 }

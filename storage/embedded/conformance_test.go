@@ -224,6 +224,46 @@ func TestPerQuerySettingsApplyAndReset(t *testing.T) {
 	assertException(t, err, 396)
 }
 
+// Requests whose settings differ switch the engine's one session in one
+// statement (session.go); nothing of one request's settings may reach the
+// next, also after a request whose settings the engine refuses.
+func TestSessionSwitchesSettings(t *testing.T) {
+	conn := chtest.Conn(t)
+	read := func(settings clickhouse.Settings) (string, error) {
+		ctx := clickhouse.Context(context.Background(), clickhouse.WithSettings(settings))
+		var v string
+		err := conn.QueryRow(ctx, "SELECT concat(toString(getSetting('max_threads')), ' ', toString(getSetting('max_result_rows')), ' ', toString(getSetting('max_block_size')))").Scan(&v)
+		return v, err
+	}
+	defaults, err := read(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		settings clickhouse.Settings
+		want     func() string
+	}{
+		{clickhouse.Settings{"max_threads": 3, "max_result_rows": 1000}, func() string { return "3 1000 " + strings.Fields(defaults)[2] }},
+		{clickhouse.Settings{"max_block_size": 777}, func() string { f := strings.Fields(defaults); return f[0] + " " + f[1] + " 777" }},
+		{clickhouse.Settings{"max_threads": 2, "max_result_rows": 5000, "max_block_size": 777}, func() string { return "2 5000 777" }},
+		{nil, func() string { return defaults }},
+	} {
+		got, err := read(step.settings)
+		if err != nil {
+			t.Fatalf("%v: %v", step.settings, err)
+		}
+		if got != step.want() {
+			t.Errorf("with %v the engine ran with %q (max_threads, max_result_rows, max_block_size), want %q", step.settings, got, step.want())
+		}
+	}
+	if _, err := read(clickhouse.Settings{"max_threads": "bogus", "max_block_size": 5, "max_result_rows": 7}); err == nil {
+		t.Error("max_threads = bogus was accepted")
+	}
+	if got, err := read(nil); err != nil || got != defaults {
+		t.Errorf("after a refused setting the next request ran with %q (%v), want the defaults %q", got, err, defaults)
+	}
+}
+
 func assertException(t *testing.T, err error, code int32) {
 	t.Helper()
 	var ex *clickhouse.Exception

@@ -1,6 +1,9 @@
 package embedded
 
-import "time"
+import (
+	"net/http"
+	"time"
+)
 
 // The statement guard, for the external tests that check it against the
 // engine's own lists and behaviour.
@@ -31,3 +34,12 @@ func (s *Server) UnguardedForTest() (restore func()) {
 	s.unguarded.Store(true)
 	return func() { s.unguarded.Store(false) }
 }
+
+// HandlerForTest is the server's HTTP handler, for benchmarks that call it
+// without a connection (httptest.ResponseRecorder) to tell the server's own
+// code from net/http's and the loopback's.
+func (s *Server) HandlerForTest() http.Handler { return s.http.Handler }
+
+// InProcessRequestsForTest is how many requests the server answered
+// in-process (without a socket) since it started.
+func (s *Server) InProcessRequestsForTest() uint64 { return s.inProcess.served.Load() }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ClickHouse/ch-go/compress"
 
@@ -48,6 +49,7 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, req *request
 func (s *Server) writeResult(w http.ResponseWriter, req *request, data []byte) error {
 	out := s.newResponseWriter(w, req, len(data))
 	if err := out.write(data); err != nil {
+		out.release()
 		return err
 	}
 	return out.close()
@@ -64,6 +66,12 @@ type responseWriter struct {
 // maxFrame caps the data in one ClickHouse frame.
 const maxFrame = 1 << 20
 
+// responseBuffers holds the 64 KiB buffers results are written through,
+// so that a small read does not allocate (and clear) one per request: that
+// was most of the bytes a SELECT 1 allocated, and the garbage collections
+// they caused.
+var responseBuffers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
+
 // newResponseWriter sends the status line and headers for a result of size
 // bytes (-1 when unknown, i.e. streamed). Content-Length is set only when the
 // body is sent as it is; an empty result gets neither frames nor encoding.
@@ -73,7 +81,9 @@ func (s *Server) newResponseWriter(w http.ResponseWriter, req *request, size int
 	h.Set("X-ClickHouse-Format", req.format)
 	h.Set("X-ClickHouse-Server-Display-Name", s.hello.displayName)
 	h.Set("X-ClickHouse-Timezone", s.hello.timezone)
-	out := &responseWriter{buf: bufio.NewWriterSize(w, 64<<10)}
+	buf := responseBuffers.Get().(*bufio.Writer)
+	buf.Reset(w)
+	out := &responseWriter{buf: buf}
 	out.sink = out.buf
 	if req.httpEncoding != "" && size != 0 {
 		h.Set("Content-Encoding", req.httpEncoding)
@@ -117,13 +127,24 @@ func (o *responseWriter) exception(err error) {
 	fmt.Fprintf(o.sink, "\r\n__exception__\r\n%s\r\n%d tracehouse\r\n__exception__\r\n", msg, len(msg))
 }
 
+// close ends the result and gives the buffer back; the writer is not used
+// after it.
 func (o *responseWriter) close() error {
+	defer o.release()
 	if o.enc != nil {
 		if err := o.enc.Close(); err != nil {
 			return err
 		}
 	}
 	return o.buf.Flush()
+}
+
+func (o *responseWriter) release() {
+	if o.buf != nil {
+		o.buf.Reset(nil)
+		responseBuffers.Put(o.buf)
+		o.buf = nil
+	}
 }
 
 func contentType(format string) string {

@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tracehouse/tracehouse/storage/chdb"
+	"github.com/tracehouse/tracehouse/storage/internal/inprocess"
 )
 
 // Server is the embedded ClickHouse engine and its HTTP interface.
@@ -46,6 +47,11 @@ type Server struct {
 	database string            // the engine's current database
 	settings map[string]string // settings the engine runs with beyond its defaults
 	hello    serverInfo
+
+	// inProcess serves clients of this process without a socket
+	// (inprocess.go); unregister takes it off the address.
+	inProcess  *inProcess
+	unregister func()
 }
 
 type serverInfo struct{ displayName, version, timezone string }
@@ -114,6 +120,8 @@ func Start(cfg Config) (*Server, error) {
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
+	s.inProcess = &inProcess{s: s}
+	s.unregister = inprocess.Register(s.Addr(), s.inProcess)
 	go func() { s.served <- s.http.Serve(ln) }()
 	ready := s.log.Info().Str("listen", s.Addr()).Str("data", dataDir).Str("version", s.hello.version).Str("user", cfg.User).
 		Int64("memory_limit", cfg.MemoryLimit).Int("read_queue", cfg.ReadQueue).Dur("read_queue_wait", cfg.ReadQueueWait).
@@ -177,10 +185,19 @@ func (s *Server) Done() <-chan error { return s.served }
 // Shutdown stops accepting requests, lets the ones in flight finish (or ctx
 // end), and then closes the engine so the data folder is left consistent.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.unregister()
 	err := s.http.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		s.log.Warn().Msg("requests still running at shutdown deadline; closing anyway")
 		s.http.Close()
+	}
+	if perr := s.inProcess.close(ctx); perr != nil {
+		// Their statements end before the engine closes (closeEngine
+		// takes the session); later ones fail with ErrClosed.
+		s.log.Warn().Msg("in-process requests still running at shutdown deadline; closing anyway")
+		if err == nil {
+			err = perr
+		}
 	}
 	s.closeEngine()
 	s.log.Info().Msg("embedded ClickHouse stopped")
