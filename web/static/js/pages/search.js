@@ -116,7 +116,7 @@ export function mount(main, route) {
       clear(serviceSel);
       if (!list.length) {
         serviceSel.appendChild(h('option', { value: '' }, 'No services yet'));
-        showEmpty('No traces stored yet', 'Send OTLP traces to the collector (gRPC :4317, HTTP :4318) and they appear here.');
+        showEmpty('No traces stored yet', 'Send OTLP traces to the collector and they appear here (by default gRPC :4317, HTTP :4318; Tracehouse prints the addresses it listens on when it starts).');
         return;
       }
       if (!state.service || !list.includes(state.service)) {
