@@ -145,18 +145,18 @@ func (p *proc) stop(grace time.Duration) {
 }
 
 type result struct {
-	spec            runSpec
-	items           int64 // accepted by the receiver
-	stored          int64 // rows visible at the end
-	unique          int64 // distinct items among them
-	sendTime, e2e   time.Duration
-	colCPU, engCPU  float64
-	hwmKB           int64
-	bytes, bytesOpt int64
-	retries         int64
-	diskWrites      int64 // bytes the collector wrote to disk (/proc/PID/io write_bytes)
-	queueBytes      int64 // size of the persistent queue's files after the run
-	err             error
+	spec             runSpec
+	items            int64 // accepted by the receiver
+	stored           int64 // rows visible at the end
+	unique           int64 // distinct items among them
+	sendTime, e2e    time.Duration
+	colCPU, engCPU   float64
+	hwmKB, rssFileKB int64
+	bytes, bytesOpt  int64
+	retries          int64
+	diskWrites       int64 // bytes the collector wrote to disk (/proc/PID/io write_bytes)
+	queueBytes       int64 // size of the persistent queue's files after the run
+	err              error
 }
 
 func run(o opts) error {
@@ -231,8 +231,8 @@ func run(o opts) error {
 			fmt.Fprintf(os.Stderr, "   %s failed: %v\n", s.id(), r.err)
 			continue
 		}
-		fmt.Fprintf(os.Stderr, "   %d accepted, %d rows (%d unique), e2e %v (sending %v, %d requests refused and sent again), collector %.1f cpu-s, engine %.1f cpu-s, hwm %d MiB, collector wrote %.1f MiB to disk (queue files %.1f MiB), %d B on disk\n",
-			r.items, r.stored, r.unique, r.e2e.Round(time.Millisecond), r.sendTime.Round(time.Millisecond), r.retries, r.colCPU, r.engCPU, r.hwmKB/1024,
+		fmt.Fprintf(os.Stderr, "   %d accepted, %d rows (%d unique), e2e %v (sending %v, %d requests refused and sent again), collector %.1f cpu-s, engine %.1f cpu-s, hwm %d MiB (mapped files at the end %d MiB), collector wrote %.1f MiB to disk (queue files %.1f MiB), %d B on disk\n",
+			r.items, r.stored, r.unique, r.e2e.Round(time.Millisecond), r.sendTime.Round(time.Millisecond), r.retries, r.colCPU, r.engCPU, r.hwmKB/1024, r.rssFileKB/1024,
 			float64(r.diskWrites)/(1<<20), float64(r.queueBytes)/(1<<20), r.bytes)
 		afterRun(o, ch, r)
 	}

@@ -116,6 +116,9 @@ func oneRun(o opts, tmp, self string, ch chHTTP, engPID, chPort int, s runSpec,
 	w1, _ := ioBytes(col.pid(), "write_bytes")
 	r.colCPU, r.engCPU, r.diskWrites = c1-c0, e1-e0, w1-w0
 	r.hwmKB, _ = statusKB(col.pid(), "VmHWM")
+	// Of the resident memory at the end, how much is mapped files (the
+	// persistent queue's bbolt file is mmapped) rather than the heap.
+	r.rssFileKB, _ = statusKB(col.pid(), "RssFile")
 	r.bytes, _ = ch.int(fmt.Sprintf("SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database = '%s'", db))
 	col.stop(30 * time.Second)
 	if n, err := ch.int(count); err == nil {
