@@ -7,11 +7,13 @@ import (
 	"strings"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/clickhouseexporter"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/provider/fileprovider"
 	"go.opentelemetry.io/collector/confmap/provider/yamlprovider"
 	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/extension"
 	"go.opentelemetry.io/collector/otelcol"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/otlpreceiver"
@@ -25,7 +27,8 @@ const cpuProfileEnv = "BENCH_INGEST_CPUPROFILE"
 
 // runCollector is the `collector --config FILE` subcommand: a collector
 // with the OTLP receiver and both exporters under test, nothing else (no
-// processors), so the two pipelines differ only in their exporter.
+// processors), so the two pipelines differ only in their exporter; and
+// file_storage, which holds a persistent sending queue (-queue persistent).
 func runCollector(args []string) error {
 	// -cpuprofile DIR: the whole collector process's CPU profile, from start
 	// to SIGTERM (start-up and shutdown are a second or two of idle time).
@@ -52,10 +55,13 @@ func runCollector(args []string) error {
 		if f.Receivers, err = otelcol.MakeFactoryMap[receiver.Factory](otlpreceiver.NewFactory()); err != nil {
 			return f, err
 		}
-		f.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](
+		if f.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](
 			tracehouseexporter.NewFactory(),
 			clickhouseexporter.NewFactory(),
-		)
+		); err != nil {
+			return f, err
+		}
+		f.Extensions, err = otelcol.MakeFactoryMap[extension.Factory](filestorage.NewFactory())
 		return f, err
 	}
 	cmd := otelcol.NewCommand(otelcol.CollectorSettings{

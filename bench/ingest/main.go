@@ -7,7 +7,11 @@
 //
 //	cd bench/ingest && go run .            # from the repo root: make deps build first
 //
-// Flags: -spans, -logs, -workers, -tracehouse (binary), -lib (libchdb.so).
+// Each exporter runs with its sending queue in memory and in file_storage
+// (-queue), -runs times, interleaved.
+//
+// Flags: -spans, -logs, -workers, -queue, -runs, -fsync, -tracehouse
+// (binary), -lib (libchdb.so); -h lists them all.
 package main
 
 import (
@@ -51,6 +55,9 @@ func main() {
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write each collector's CPU profile to DIR/<run>.pprof and its allocations to DIR/<run>.allocs.pprof (go tool pprof)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (engine data, configs, collector logs)")
 	flag.DurationVar(&o.timeout, "timeout", 5*time.Minute, "longest wait for one run's rows to be visible")
+	flag.StringVar(&o.queues, "queue", "memory,persistent", "sending queues, in this order: memory (in memory) and/or persistent (file_storage in a fresh directory per run; durable all-in-one's queue)")
+	flag.BoolVar(&o.fsync, "fsync", true, "persistent queue: sync every queue write to disk (file_storage fsync), as all-in-one does unless --queue-fsync=false")
+	flag.IntVar(&o.runs, "runs", 1, "rounds: every run (-only × -queue) this many times, interleaved; the table shows every run, the medians and the ratios per round")
 	flag.StringVar(&o.overflow, "overflow", "block", "what a full sending queue does, in both exporters: block (the receiver waits for room: the rate the pipeline sustains) or refuse (RESOURCE_EXHAUSTED; the senders pause and retry, and their pauses count in the end-to-end time)")
 	flag.Parse()
 	if o.overflow != "block" && o.overflow != "refuse" {
@@ -64,11 +71,11 @@ func main() {
 }
 
 type opts struct {
-	overflow                     string
-	spans, logs, perReq, workers int
-	bin, lib, only, cpuProfile   string
-	keep                         bool
-	timeout                      time.Duration
+	overflow, queues                   string
+	spans, logs, perReq, workers, runs int
+	bin, lib, only, cpuProfile         string
+	keep, fsync                        bool
+	timeout                            time.Duration
 }
 
 // repoRoot walks up from the working directory to the product module.
@@ -138,16 +145,18 @@ func (p *proc) stop(grace time.Duration) {
 }
 
 type result struct {
-	name, exporter, signal string
-	items                  int64 // accepted by the receiver
-	stored                 int64 // rows visible at the end
-	unique                 int64 // distinct items among them
-	sendTime, e2e          time.Duration
-	colCPU, engCPU         float64
-	hwmKB                  int64
-	bytes, bytesOpt        int64
-	retries                int64
-	err                    error
+	spec             runSpec
+	items            int64 // accepted by the receiver
+	stored           int64 // rows visible at the end
+	unique           int64 // distinct items among them
+	sendTime, e2e    time.Duration
+	colCPU, engCPU   float64
+	hwmKB, rssFileKB int64
+	bytes, bytesOpt  int64
+	retries          int64
+	diskWrites       int64 // bytes the collector wrote to disk (/proc/PID/io write_bytes)
+	queueBytes       int64 // size of the persistent queue's files after the run
+	err              error
 }
 
 func run(o opts) error {
@@ -183,6 +192,10 @@ func run(o opts) error {
 	if err != nil {
 		return err
 	}
+	specs, err := plan(o)
+	if err != nil {
+		return err
+	}
 
 	// The engine.
 	chPort, err := freePort()
@@ -208,84 +221,164 @@ func run(o opts) error {
 	logs := genLogs(o.logs, o.perReq, 43)
 	debugGC()
 
-	type runSpec struct {
-		name, exporter, signal, db, table string
-	}
-	specs := []runSpec{
-		{"th-traces", "tracehouse", "traces", "th_traces", "spans"},
-		{"contrib-traces", "clickhouse", "traces", "contrib_traces", "otel_traces"},
-		{"th-logs", "tracehouse", "logs", "th_logs", "logs"},
-		{"contrib-logs", "clickhouse", "logs", "contrib_logs", "otel_logs"},
-	}
-	if o.only != "" { // a subset, in the order given
-		var picked []runSpec
-		for _, name := range strings.Split(o.only, ",") {
-			for _, s := range specs {
-				if s.name == strings.TrimSpace(name) {
-					picked = append(picked, s)
-				}
-			}
-		}
-		specs = picked
-	}
 	var results []*result
 	for _, s := range specs {
-		r := &result{name: s.name, exporter: s.exporter, signal: s.signal}
+		r := &result{spec: s}
 		results = append(results, r)
-		fmt.Fprintf(os.Stderr, "== %s\n", s.name)
-		r.err = oneRun(o, tmp, self, ch, eng.pid(), chPort, s.exporter, s.signal, s.db, s.table, traces, logs, r)
+		fmt.Fprintf(os.Stderr, "== %s (%d of %d)\n", s.id(), len(results), len(specs))
+		r.err = oneRun(o, tmp, self, ch, eng.pid(), chPort, s, traces, logs, r)
 		if r.err != nil {
-			fmt.Fprintf(os.Stderr, "   %s failed: %v\n", s.name, r.err)
+			fmt.Fprintf(os.Stderr, "   %s failed: %v\n", s.id(), r.err)
 			continue
 		}
-		fmt.Fprintf(os.Stderr, "   %d accepted, %d rows (%d unique), e2e %v (sending %v, %d requests refused and sent again), collector %.1f cpu-s, engine %.1f cpu-s, hwm %d MiB, %d B on disk\n",
-			r.items, r.stored, r.unique, r.e2e.Round(time.Millisecond), r.sendTime.Round(time.Millisecond), r.retries, r.colCPU, r.engCPU, r.hwmKB/1024, r.bytes)
-	}
-	// Disk after OPTIMIZE … FINAL on every table of each database.
-	for i, r := range results {
-		if r.err != nil {
-			continue
-		}
-		db := specDB(r.name)
-		tables, err := ch.query(fmt.Sprintf("SELECT name FROM system.tables WHERE database = '%s' AND engine LIKE '%%MergeTree%%'", db))
-		if err == nil {
-			for _, t := range strings.Fields(tables) {
-				if _, err := ch.query(fmt.Sprintf("OPTIMIZE TABLE %s.`%s` FINAL", db, t)); err != nil {
-					fmt.Fprintln(os.Stderr, "optimize:", err)
-				}
-			}
-		}
-		results[i].bytesOpt, _ = ch.int(fmt.Sprintf("SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database = '%s'", db))
-		if o.keep {
-			tb, _ := ch.query(fmt.Sprintf("SELECT table, sum(rows), sum(bytes_on_disk) FROM system.parts WHERE active AND database = '%s' GROUP BY table ORDER BY table", db))
-			fmt.Fprintf(os.Stderr, "%s after OPTIMIZE FINAL:\n%s\n", db, tb)
-		}
+		fmt.Fprintf(os.Stderr, "   %d accepted, %d rows (%d unique), e2e %v (sending %v, %d requests refused and sent again), collector %.1f cpu-s, engine %.1f cpu-s, hwm %d MiB (mapped files at the end %d MiB), collector wrote %.1f MiB to disk (queue files %.1f MiB), %d B on disk\n",
+			r.items, r.stored, r.unique, r.e2e.Round(time.Millisecond), r.sendTime.Round(time.Millisecond), r.retries, r.colCPU, r.engCPU, r.hwmKB/1024, r.rssFileKB/1024,
+			float64(r.diskWrites)/(1<<20), float64(r.queueBytes)/(1<<20), r.bytes)
+		afterRun(o, ch, r)
 	}
 	printTable(o, version, results)
 	return nil
 }
 
-func specDB(name string) string {
-	return map[string]string{"th-traces": "th_traces", "contrib-traces": "contrib_traces", "th-logs": "th_logs", "contrib-logs": "contrib_logs"}[name]
+// runSpec is one run: one exporter, one signal, one sending queue, one
+// round.
+type runSpec struct {
+	name, exporter, signal, table string // name: th-traces, contrib-logs, …
+	queue                         string // memory or persistent
+	round                         int    // from 1
 }
 
-func collectorConfig(exporter, signal, db string, otlpPort int, ch chHTTP, chPort int, blockOnOverflow bool) (string, error) {
+// id names the run's files (config, log, queue directory, profile).
+func (s runSpec) id() string { return fmt.Sprintf("%s-%s-r%d", s.name, s.queue, s.round) }
+
+// db is the run's database: each run writes into a fresh one.
+func (s runSpec) db() string { return strings.ReplaceAll(s.id(), "-", "_") }
+
+// plan lists the runs: for each round, for each queue, the -only runs
+// (Tracehouse and contrib alternating), so that every exporter meets the
+// same machine. Even rounds run the list backwards, so neither exporter
+// always goes first.
+func plan(o opts) ([]runSpec, error) {
+	base := []runSpec{
+		{name: "th-traces", exporter: "tracehouse", signal: "traces", table: "spans"},
+		{name: "contrib-traces", exporter: "clickhouse", signal: "traces", table: "otel_traces"},
+		{name: "th-logs", exporter: "tracehouse", signal: "logs", table: "logs"},
+		{name: "contrib-logs", exporter: "clickhouse", signal: "logs", table: "otel_logs"},
+	}
+	if o.only != "" { // a subset, in the order given
+		var picked []runSpec
+		for _, name := range strings.Split(o.only, ",") {
+			found := false
+			for _, s := range base {
+				if s.name == strings.TrimSpace(name) {
+					picked, found = append(picked, s), true
+				}
+			}
+			if !found {
+				return nil, fmt.Errorf("-only %q: want some of th-traces,contrib-traces,th-logs,contrib-logs", name)
+			}
+		}
+		base = picked
+	}
+	var queues []string
+	for _, q := range strings.Split(o.queues, ",") {
+		q = strings.TrimSpace(q)
+		if q != "memory" && q != "persistent" {
+			return nil, fmt.Errorf("-queue %q: want memory, persistent or both (memory,persistent)", q)
+		}
+		queues = append(queues, q)
+	}
+	if o.runs < 1 {
+		return nil, fmt.Errorf("-runs %d: want at least 1", o.runs)
+	}
+	var round []runSpec
+	for _, q := range queues {
+		for _, s := range base {
+			s.queue = q
+			round = append(round, s)
+		}
+	}
+	var specs []runSpec
+	for n := 1; n <= o.runs; n++ {
+		for i := range round {
+			s := round[i]
+			if n%2 == 0 {
+				s = round[len(round)-1-i]
+			}
+			s.round = n
+			specs = append(specs, s)
+		}
+	}
+	return specs, nil
+}
+
+// afterRun measures the run's disk after OPTIMIZE … FINAL on every table
+// of its database, then drops the database (unless -keep), so that its
+// merges do not run, and count, in the runs after it.
+func afterRun(o opts, ch chHTTP, r *result) {
+	db := r.spec.db()
+	tables, err := ch.query(fmt.Sprintf("SELECT name FROM system.tables WHERE database = '%s' AND engine LIKE '%%MergeTree%%'", db))
+	if err == nil {
+		for _, t := range strings.Fields(tables) {
+			if _, err := ch.query(fmt.Sprintf("OPTIMIZE TABLE %s.`%s` FINAL", db, t)); err != nil {
+				fmt.Fprintln(os.Stderr, "optimize:", err)
+			}
+		}
+	}
+	r.bytesOpt, _ = ch.int(fmt.Sprintf("SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database = '%s'", db))
+	if o.keep {
+		tb, _ := ch.query(fmt.Sprintf("SELECT table, sum(rows), sum(bytes_on_disk) FROM system.parts WHERE active AND database = '%s' GROUP BY table ORDER BY table", db))
+		fmt.Fprintf(os.Stderr, "%s after OPTIMIZE FINAL:\n%s\n", db, tb)
+		return
+	}
+	if _, err := ch.query("DROP DATABASE " + db + " SYNC"); err != nil {
+		fmt.Fprintln(os.Stderr, "drop:", err)
+	}
+}
+
+// queueExtension is the file_storage extension that holds a persistent
+// sending queue.
+const queueExtension = "file_storage/queue"
+
+// collectorConfig is one run's collector: the OTLP receiver and the
+// exporter under test, its sending queue in memory or, with queueDir set,
+// in file_storage in that directory.
+func collectorConfig(exporter, signal, db string, otlpPort int, ch chHTTP, chPort int, blockOnOverflow bool, queueDir string, fsync bool) (string, error) {
+	storage, extensions, service := "", "", ""
+	if queueDir != "" {
+		// The same file_storage settings for both exporters: those of
+		// all-in-one's queue (fsync as -fsync says), without compaction
+		// (the queue files are measured after the run).
+		storage = "      storage: " + queueExtension + "\n"
+		extensions = fmt.Sprintf(`extensions:
+  %s:
+    directory: %q
+    create_directory: true
+    timeout: 10s
+    fsync: %t
+`, queueExtension, queueDir, fsync)
+		service = "  extensions: [" + queueExtension + "]\n"
+	}
 	var exp string
 	if exporter == "tracehouse" {
 		// The Tracehouse exporter's defaults: items queue of 200k, 2
 		// consumers, batches of 10k–50k, 1s flush. It reads the
-		// engine's password from its file.
+		// engine's password from its file. With a persistent queue it
+		// merges requests into batches in front of the queue (its group
+		// commit, ingest/tracehouseexporter/groupcommit.go).
 		exp = fmt.Sprintf(`  tracehouse:
     endpoint: http://%s@127.0.0.1:%d/%s?password_file=%s
     sending_queue:
       block_on_overflow: %t
-`, embedded.DefaultUser, chPort, db, url.QueryEscape(ch.passwordFile), blockOnOverflow)
+%s`, embedded.DefaultUser, chPort, db, url.QueryEscape(ch.passwordFile), blockOnOverflow, storage)
 	} else {
 		// The contrib exporter over HTTP (clickhouse-go), its defaults
 		// (create_schema, async_insert, lz4) except the queue, sized like
 		// Tracehouse's with batches of 10k–20k, and the timeout, 30s like
 		// Tracehouse's: with the default 5s a slow insert is retried after
-		// the server stored it, duplicating rows.
+		// the server stored it, duplicating rows. With a persistent queue
+		// the senders' requests are queued and batched after the queue
+		// (exporterhelper's way).
 		password, err := ch.password()
 		if err != nil {
 			return "", err
@@ -302,21 +395,21 @@ func collectorConfig(exporter, signal, db string, otlpPort int, ch chHTTP, chPor
       queue_size: 200000
       num_consumers: 2
       block_on_overflow: %t
-      batch:
+%s      batch:
         flush_timeout: 1s
         sizer: items
         min_size: 10000
         max_size: 20000
-`, chPort, db, embedded.DefaultUser, password, blockOnOverflow)
+`, chPort, db, embedded.DefaultUser, password, blockOnOverflow, storage)
 	}
-	return fmt.Sprintf(`receivers:
+	return fmt.Sprintf(`%sreceivers:
   otlp:
     protocols:
       grpc:
         endpoint: 127.0.0.1:%d
 exporters:
 %sservice:
-  pipelines:
+%s  pipelines:
     %s:
       receivers: [otlp]
       exporters: [%s]
@@ -325,7 +418,7 @@ exporters:
       level: none
     logs:
       level: warn
-`, otlpPort, exp, signal, exporter), nil
+`, extensions, otlpPort, exp, service, signal, exporter), nil
 }
 
 func waitTCP(addr string, d time.Duration, p *proc) error {

@@ -53,6 +53,21 @@ func statusKB(pid int, key string) (int64, error) {
 	return 0, fmt.Errorf("%s not in /proc/%d/status", key, pid)
 }
 
+// ioBytes reads a counter of /proc/PID/io ("write_bytes": bytes the
+// process caused to be written to storage).
+func ioBytes(pid int, key string) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, key+":"); ok {
+			return strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("%s not in /proc/%d/io", key, pid)
+}
+
 // chHTTP runs one query on the engine's HTTP interface and returns the
 // body, trimmed.
 type chHTTP struct {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -12,10 +13,12 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 )
 
-// oneRun starts a collector for one (exporter, signal), sends the load,
-// waits until every accepted item is a visible row and records the costs.
-func oneRun(o opts, tmp, self string, ch chHTTP, engPID, chPort int, exporter, signal, db, table string,
+// oneRun starts a collector for one (exporter, signal, queue), sends the
+// load, waits until every accepted item is a visible row and records the
+// costs.
+func oneRun(o opts, tmp, self string, ch chHTTP, engPID, chPort int, s runSpec,
 	traces []ptraceotlp.ExportRequest, logs []plogotlp.ExportRequest, r *result) error {
+	signal, db, table := s.signal, s.db(), s.table
 	if _, err := ch.query("CREATE DATABASE IF NOT EXISTS " + db); err != nil {
 		return err
 	}
@@ -23,21 +26,29 @@ func oneRun(o opts, tmp, self string, ch chHTTP, engPID, chPort int, exporter, s
 	if err != nil {
 		return err
 	}
-	cfg := filepath.Join(tmp, r.name+".yaml")
-	config, err := collectorConfig(exporter, signal, db, otlpPort, ch, chPort, o.overflow == "block")
+	queueDir := ""
+	if s.queue == "persistent" {
+		// A fresh directory per run: no run replays another's queue.
+		queueDir = filepath.Join(tmp, s.id()+"-queue")
+		if !o.keep {
+			defer os.RemoveAll(queueDir)
+		}
+	}
+	cfg := filepath.Join(tmp, s.id()+".yaml")
+	config, err := collectorConfig(s.exporter, signal, db, otlpPort, ch, chPort, o.overflow == "block", queueDir, o.fsync)
 	if err != nil {
 		return err
 	}
 	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
 		return err
 	}
-	logPath := filepath.Join(tmp, r.name+".log")
+	logPath := filepath.Join(tmp, s.id()+".log")
 	var env []string
 	if o.cpuProfile != "" {
 		if err := os.MkdirAll(o.cpuProfile, 0o755); err != nil {
 			return err
 		}
-		abs, _ := filepath.Abs(filepath.Join(o.cpuProfile, r.name+".pprof"))
+		abs, _ := filepath.Abs(filepath.Join(o.cpuProfile, s.id()+".pprof"))
 		env = append(env, cpuProfileEnv+"="+abs)
 	}
 	col, err := start(logPath, env, self, "collector", "--config", "file:"+cfg)
@@ -57,6 +68,10 @@ func oneRun(o opts, tmp, self string, ch chHTTP, engPID, chPort int, exporter, s
 		return err
 	}
 	e0, err := cpuSeconds(engPID)
+	if err != nil {
+		return err
+	}
+	w0, err := ioBytes(col.pid(), "write_bytes")
 	if err != nil {
 		return err
 	}
@@ -98,8 +113,12 @@ func oneRun(o opts, tmp, self string, ch chHTTP, engPID, chPort int, exporter, s
 	r.e2e = time.Since(t0)
 	c1, _ := cpuSeconds(col.pid())
 	e1, _ := cpuSeconds(engPID)
-	r.colCPU, r.engCPU = c1-c0, e1-e0
+	w1, _ := ioBytes(col.pid(), "write_bytes")
+	r.colCPU, r.engCPU, r.diskWrites = c1-c0, e1-e0, w1-w0
 	r.hwmKB, _ = statusKB(col.pid(), "VmHWM")
+	// Of the resident memory at the end, how much is mapped files (the
+	// persistent queue's bbolt file is mmapped) rather than the heap.
+	r.rssFileKB, _ = statusKB(col.pid(), "RssFile")
 	r.bytes, _ = ch.int(fmt.Sprintf("SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database = '%s'", db))
 	col.stop(30 * time.Second)
 	if n, err := ch.int(count); err == nil {
@@ -108,7 +127,35 @@ func oneRun(o opts, tmp, self string, ch chHTTP, engPID, chPort int, exporter, s
 	if u, err := ch.int(uniq); err == nil {
 		r.unique = u
 	}
+	if queueDir != "" {
+		// The run measures the persistent queue only if the data went
+		// through it: its files exist and the collector wrote to disk at
+		// least as many bytes as the items it stored (a span is ~400
+		// bytes of protobuf).
+		if r.queueBytes, err = dirBytes(queueDir); err != nil || r.queueBytes == 0 {
+			return fmt.Errorf("persistent queue not used: no files in %s (%v)", queueDir, err)
+		}
+		if r.diskWrites < r.unique {
+			return fmt.Errorf("persistent queue not used: the collector wrote %d bytes to disk for %d items", r.diskWrites, r.unique)
+		}
+	}
 	return nil
+}
+
+// dirBytes is the size of the files in dir and below.
+func dirBytes(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fi, err := d.Info()
+		if err == nil {
+			n += fi.Size()
+		}
+		return err
+	})
+	return n, err
 }
 
 func tail(s string, n int) string {
@@ -119,22 +166,131 @@ func tail(s string, n int) string {
 }
 
 func printTable(o opts, version string, results []*result) {
-	fmt.Printf("\nIngest benchmark: %d spans (5-span traces, ~10 attrs) / %d log records, %d per OTLP/gRPC request, %d senders; engine: embedded chDB %s; %s, %d CPUs\n\n",
-		o.spans, o.logs, o.perReq, o.workers, version, time.Now().UTC().Format("2006-01-02"), numCPU())
-	fmt.Println("| run | exporter | signal | items accepted | rows stored (duplicates) | end-to-end s | items/s stored | items per collector CPU-s | collector CPU-s | engine CPU-s per 1k items | collector peak RSS MiB | bytes/row on disk (as written) | bytes/row on disk (after OPTIMIZE FINAL) |")
-	fmt.Println("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fsync := "fsync on every write"
+	if !o.fsync {
+		fsync = "no fsync"
+	}
+	fmt.Printf("\nIngest benchmark: %d spans (5-span traces, ~10 attrs) / %d log records, %d per OTLP/gRPC request, %d senders, overflow %s; queues %s (persistent: file_storage, %s); %d round(s); engine: embedded chDB %s; %s, %d CPUs\n\n",
+		o.spans, o.logs, o.perReq, o.workers, o.overflow, o.queues, fsync, o.runs, version, time.Now().UTC().Format("2006-01-02"), numCPU())
+	fmt.Println("| round | exporter | signal | queue | items accepted | rows stored (duplicates) | end-to-end s | items/s stored | items per collector CPU-s | collector CPU-s | engine CPU-s per 1k items | collector peak RSS MiB | collector disk writes MiB | queue files MiB | bytes/row on disk (as written) | bytes/row on disk (after OPTIMIZE FINAL) |")
+	fmt.Println("|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range results {
+		s := r.spec
 		if r.err != nil {
-			fmt.Printf("| %s | %s | %s | FAILED: %s |\n", r.name, r.exporter, r.signal, strings.ReplaceAll(firstLine(r.err.Error()), "|", "/"))
+			fmt.Printf("| %d | %s | %s | %s | FAILED: %s |\n", s.round, s.exporter, s.signal, s.queue, strings.ReplaceAll(firstLine(r.err.Error()), "|", "/"))
 			continue
 		}
-		n, rows := float64(r.unique), float64(r.stored)
-		fmt.Printf("| %s | %s | %s | %d | %d (%d) | %.2f | %.0f | %.0f | %.2f | %.3f | %.0f | %.1f | %.1f |\n",
-			r.name, r.exporter, r.signal, r.items, r.stored, r.stored-r.unique, r.e2e.Seconds(), n/r.e2e.Seconds(), n/r.colCPU, r.colCPU,
-			r.engCPU/(n/1000), float64(r.hwmKB)/1024, float64(r.bytes)/rows, float64(r.bytesOpt)/rows)
+		rows := float64(r.stored)
+		fmt.Printf("| %d | %s | %s | %s | %d | %d (%d) | %.2f | %.0f | %.0f | %.2f | %.3f | %.0f | %.1f | %.1f | %.1f | %.1f |\n",
+			s.round, s.exporter, s.signal, s.queue, r.items, r.stored, r.stored-r.unique, r.e2e.Seconds(), r.rate(), r.perCPU(), r.colCPU,
+			r.engCPU/(float64(r.unique)/1000), r.rssMiB(), float64(r.diskWrites)/(1<<20), float64(r.queueBytes)/(1<<20), float64(r.bytes)/rows, float64(r.bytesOpt)/rows)
 	}
 	fmt.Println()
-	fmt.Println("items = spans (traces) or log records (logs); rates count distinct items (uniqExact of TraceId,SpanId / Timestamp,Body), bytes are per stored row. End-to-end: first send until every accepted item is a visible row. CPU: utime+stime from /proc/PID/stat over that interval. Peak RSS: VmHWM of the collector process (one fresh collector per row). Bytes on disk: sum(bytes_on_disk) of active parts of every table in the run's database (Tracehouse: spans + trace_index + red_1m + service-edge tables; contrib: otel_traces + otel_traces_trace_id_ts), right after the run and again after OPTIMIZE TABLE … FINAL.")
+	fmt.Println("items = spans (traces) or log records (logs); rates count distinct items (uniqExact of TraceId,SpanId / Timestamp,Body), bytes are per stored row. End-to-end: first send until every accepted item is a visible row. CPU: utime+stime from /proc/PID/stat over that interval. Peak RSS: VmHWM of the collector process (one fresh collector per row). Collector disk writes: write_bytes of /proc/PID/io over the interval (the persistent queue; 0 with the queue in memory); queue files: their size after the run. Bytes on disk: sum(bytes_on_disk) of active parts of every table in the run's database (Tracehouse: spans + trace_index + red_1m + service-edge tables; contrib: otel_traces + otel_traces_trace_id_ts), right after the run and again after OPTIMIZE TABLE … FINAL.")
+	printSummary(results)
+}
+
+func (r *result) rate() float64   { return float64(r.unique) / r.e2e.Seconds() }
+func (r *result) perCPU() float64 { return float64(r.unique) / r.colCPU }
+func (r *result) rssMiB() float64 { return float64(r.hwmKB) / 1024 }
+func (r *result) bytesPerRow() float64 {
+	return float64(r.bytes) / float64(r.stored)
+}
+
+// printSummary prints, per (signal, queue), the medians of each exporter
+// and the ratios Tracehouse ÷ contrib of the runs of one round: median,
+// lowest and highest.
+func printSummary(results []*result) {
+	type key struct{ signal, queue string }
+	type pair struct{ th, contrib *result }
+	var keys []key
+	byRound := map[key]map[int]*pair{}
+	for _, r := range results {
+		if r.err != nil {
+			continue
+		}
+		k := key{r.spec.signal, r.spec.queue}
+		if byRound[k] == nil {
+			keys = append(keys, k)
+			byRound[k] = map[int]*pair{}
+		}
+		p := byRound[k][r.spec.round]
+		if p == nil {
+			p = &pair{}
+			byRound[k][r.spec.round] = p
+		}
+		if r.spec.exporter == "tracehouse" {
+			p.th = r
+		} else {
+			p.contrib = r
+		}
+	}
+	metrics := []struct {
+		name string
+		f    func(*result) float64
+	}{
+		{"items/s stored", (*result).rate},
+		{"items per collector CPU-s", (*result).perCPU},
+		{"collector peak RSS MiB", (*result).rssMiB},
+		{"bytes/row as written", (*result).bytesPerRow},
+	}
+	fmt.Println()
+	fmt.Println("Medians over the rounds, and Tracehouse ÷ contrib per round: median (lowest–highest) [rounds]")
+	fmt.Println()
+	fmt.Println("| signal | queue | metric | Tracehouse median | contrib median | Tracehouse ÷ contrib |")
+	fmt.Println("|---|---|---|---:|---:|---:|")
+	for _, k := range keys {
+		rounds := byRound[k]
+		for _, m := range metrics {
+			var th, co, ratio []float64
+			for _, p := range rounds {
+				if p.th != nil {
+					th = append(th, m.f(p.th))
+				}
+				if p.contrib != nil {
+					co = append(co, m.f(p.contrib))
+				}
+				if p.th != nil && p.contrib != nil {
+					ratio = append(ratio, m.f(p.th)/m.f(p.contrib))
+				}
+			}
+			rs := "–"
+			if len(ratio) > 0 {
+				lo, hi := minMax(ratio)
+				rs = fmt.Sprintf("%.2f× (%.2f–%.2f) [%d]", median(ratio), lo, hi, len(ratio))
+			}
+			fmt.Printf("| %s | %s | %s | %s | %s | %s |\n", k.signal, k.queue, m.name, fmtMedian(th), fmtMedian(co), rs)
+		}
+	}
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func minMax(v []float64) (lo, hi float64) {
+	lo, hi = v[0], v[0]
+	for _, x := range v[1:] {
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	return lo, hi
+}
+
+func fmtMedian(v []float64) string {
+	if len(v) == 0 {
+		return "–"
+	}
+	m := median(v)
+	if m >= 100 {
+		return fmt.Sprintf("%.0f", m)
+	}
+	return fmt.Sprintf("%.1f", m)
 }
 
 func firstLine(s string) string {
