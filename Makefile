@@ -51,15 +51,18 @@ fuzz: deps
 
 # Engine inserts and trace-by-id, query latency at 1M and 10M spans and logs
 # (about 25 minutes; BENCH_QUERY_SIZES=1000000 for a quick run), ingest
-# against the contrib exporter, then query latency on Tracehouse's, contrib's
+# against the contrib exporter with the memory and the persistent queue (32
+# senders, as bench/ingest/README.md's durable-mode table; about 12 minutes a
+# round; BENCH_INGEST_FLAGS to change), then query latency on Tracehouse's, contrib's
 # and Jaeger v2's layouts of the same data (bench/query: about 20 minutes at
 # 1M, 2 hours more for 10M; BENCH_PEERS_SIZES=1000000 for 1M alone).
 BENCH_QUERY_SIZES ?= 1000000,10000000
 BENCH_PEERS_SIZES ?= 1000000,10000000
+BENCH_INGEST_FLAGS ?= -workers 32
 bench: deps build
 	$(GO) run ./internal/bench $(BENCH_FLAGS)
 	$(GO) run ./internal/bench/query --spans $(BENCH_QUERY_SIZES) --runs 50
-	cd bench/ingest && $(GO) run . -tracehouse ../../$(BIN)
+	cd bench/ingest && $(GO) run . -tracehouse ../../$(BIN) $(BENCH_INGEST_FLAGS)
 	cd bench/query && $(GO) run . -tracehouse ../../$(BIN) -spans $(BENCH_PEERS_SIZES) $(BENCH_PEERS_FLAGS)
 
 # all-in-one as a real process under five exactly-counting senders and the
