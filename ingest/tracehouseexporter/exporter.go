@@ -161,6 +161,7 @@ func (e *tracehouseExporter) pushTraces(ctx context.Context, td ptrace.Traces) e
 	}
 	began := time.Now()
 	st, err := w.WriteTracesStats(ctx, td)
+	e.pipe.inserted(time.Since(began))
 	e.metrics.insert(ctx, st, err, time.Since(began), func() int { return (&ptrace.ProtoMarshaler{}).TracesSize(td) })
 	return e.outcome(err, td.SpanCount(), st)
 }
@@ -174,6 +175,7 @@ func (e *tracehouseExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	}
 	began := time.Now()
 	st, err := w.WriteLogsStats(ctx, ld)
+	e.pipe.inserted(time.Since(began))
 	e.metrics.insert(ctx, st, err, time.Since(began), func() int { return (&plog.ProtoMarshaler{}).LogsSize(ld) })
 	return e.outcome(err, ld.LogRecordCount(), st)
 }

@@ -295,3 +295,33 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// With a pipe, batches are spaced by a few recent INSERT durations within
+// [flush_timeout/minIntervalDivisor, flush_timeout], so that one SDK
+// (one export at a time) is answered within a few INSERTs, not a whole
+// flush_timeout; without one, by flush_timeout.
+func TestGroupCommitIntervalFollowsInserts(t *testing.T) {
+	p := &pipe{}
+	g := &groupCommit[ptrace.Traces]{wait: 500 * time.Millisecond, pipe: p}
+	if got := g.interval(); got != 50*time.Millisecond {
+		t.Errorf("before any INSERT: %v, want the floor 50ms", got)
+	}
+	p.inserted(40 * time.Millisecond)
+	if got := g.interval(); got != insertSpacing*40*time.Millisecond {
+		t.Errorf("INSERTs of 40ms: %v, want %v", got, insertSpacing*40*time.Millisecond)
+	}
+	// A moving average: one slow INSERT moves it a quarter of the way.
+	p.inserted(440 * time.Millisecond)
+	if got := p.insertTime(); got != 140*time.Millisecond {
+		t.Errorf("average after 40ms and 440ms: %v, want 140ms", got)
+	}
+	for range 20 {
+		p.inserted(2 * time.Second)
+	}
+	if got := g.interval(); got != g.wait {
+		t.Errorf("slow INSERTs: %v, want flush_timeout %v", got, g.wait)
+	}
+	if got := (&groupCommit[ptrace.Traces]{wait: time.Second}).interval(); got != time.Second {
+		t.Errorf("no pipe: %v, want flush_timeout", got)
+	}
+}
