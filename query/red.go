@@ -102,14 +102,7 @@ func (s *Service) RED(ctx context.Context, q REDQuery) (*REDSeries, error) {
 	if n := int(q.Range.End.Sub(start) / q.Step); n > s.limits.MaxSeriesPoints {
 		return nil, inputError("step", "%d points are more than the limit of %d; use a larger step", n, s.limits.MaxSeriesPoints)
 	}
-	kind := q.Kind
-	if kind == nil && q.Operation == "" && !q.AllKinds {
-		server := ptrace.SpanKindServer
-		kind = &server
-	}
-	if q.AllKinds {
-		kind = nil
-	}
+	kind := countedKind(q.Kind, q.Operation, q.AllKinds)
 	release, err := s.limiter.Acquire(ctx)
 	if err != nil {
 		return nil, err
@@ -180,14 +173,7 @@ func (s *Service) Instances(ctx context.Context, q InstancesQuery) ([]Instance, 
 	if err := checkRange(q.Range, s.limits.MaxAggregateRange); err != nil {
 		return nil, err
 	}
-	kind := q.Kind
-	if kind == nil && q.Operation == "" && !q.AllKinds {
-		server := ptrace.SpanKindServer
-		kind = &server
-	}
-	if q.AllKinds {
-		kind = nil
-	}
+	kind := countedKind(q.Kind, q.Operation, q.AllKinds)
 	release, err := s.limiter.Acquire(ctx)
 	if err != nil {
 		return nil, err
@@ -206,4 +192,18 @@ func (s *Service) Instances(ctx context.Context, q InstancesQuery) ([]Instance, 
 		out = append(out, Instance{ID: r.Instance, Stats: statsOf(r.Calls, r.Errors, r.Quantiles, cov), FirstSeen: r.First, LastSeen: r.Last})
 	}
 	return out, nil
+}
+
+// countedKind is the span kind a RED or instances query counts: the one
+// asked for; with none and no operation, server spans (a service's own
+// requests, not its calls out); nil (every kind) for AllKinds.
+func countedKind(kind *ptrace.SpanKind, operation string, all bool) *ptrace.SpanKind {
+	switch {
+	case all:
+		return nil
+	case kind == nil && operation == "":
+		server := ptrace.SpanKindServer
+		return &server
+	}
+	return kind
 }

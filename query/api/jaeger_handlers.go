@@ -42,6 +42,16 @@ func spanKindParam(c *fiber.Ctx) (*ptrace.SpanKind, error) {
 	return &k, nil
 }
 
+// spanKindsParam is spanKind for the RED and instances routes, which also
+// take spanKind=all (every kind counted).
+func spanKindsParam(c *fiber.Ctx) (kind *ptrace.SpanKind, all bool, err error) {
+	if c.Query("spanKind") == "all" {
+		return nil, true, nil
+	}
+	kind, err = spanKindParam(c)
+	return kind, false, err
+}
+
 // jaegerServiceOperations is Jaeger's legacy endpoint: operation names only.
 func (s *server) jaegerServiceOperations(c *fiber.Ctx) error {
 	kind, err := spanKindParam(c)

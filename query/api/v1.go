@@ -254,9 +254,7 @@ func (s *server) red(c *fiber.Ctx) error {
 	if q.Service == "" {
 		return badParam("service", "parameter 'service' is required")
 	}
-	if v := c.Query("spanKind"); v == "all" {
-		q.AllKinds = true
-	} else if q.Kind, err = spanKindParam(c); err != nil {
+	if q.Kind, q.AllKinds, err = spanKindsParam(c); err != nil {
 		return err
 	}
 	if v := c.Query("step"); v != "" {
@@ -295,9 +293,7 @@ func (s *server) instances(c *fiber.Ctx) error {
 	if q.Service == "" {
 		return badParam("service", "parameter 'service' is required")
 	}
-	if v := c.Query("spanKind"); v == "all" {
-		q.AllKinds = true
-	} else if q.Kind, err = spanKindParam(c); err != nil {
+	if q.Kind, q.AllKinds, err = spanKindsParam(c); err != nil {
 		return err
 	}
 	list, err := s.svc.Instances(c.UserContext(), q)

@@ -60,12 +60,18 @@ type LogSearch struct {
 // only telling that there is a next page. SearchLogs reads the same rows in
 // windows (logWindowSQL); this one statement is what they must equal.
 func (r *Reader) logSearchSQL(s LogSearch) (string, []any, error) {
-	return r.logWindowSQL(s, s.Start, s.End, s.Limit+1)
+	cond, qp, err := compileLogQuery(s.Query)
+	if err != nil {
+		return "", nil, err
+	}
+	sql, args := r.logWindowSQL(s, cond, qp.Args(), s.Start, s.End, s.Limit+1)
+	return sql, args, nil
 }
 
 // logWindowSQL is the statement of the search's window [start, end): its
-// newest limit records.
-func (r *Reader) logWindowSQL(s LogSearch, start, end time.Time, limit int) (string, []any, error) {
+// newest limit records. cond and condArgs are the search's query, compiled
+// once for all its windows (compileLogQuery).
+func (r *Reader) logWindowSQL(s LogSearch, cond string, condArgs []any, start, end time.Time, limit int) (string, []any) {
 	p := chsql.NewParams("p")
 	where := []string{
 		"Timestamp >= " + p.Add("DateTime64(9)", start),
@@ -75,27 +81,26 @@ func (r *Reader) logWindowSQL(s LogSearch, start, end time.Time, limit int) (str
 		ts := p.Add("DateTime64(9)", time.Unix(0, s.Before.UnixNano).UTC())
 		where = append(where, "(Timestamp < "+ts+" OR (Timestamp = "+ts+" AND "+logTiebreak+" < "+p.Add("UInt64", s.Before.Tiebreak)+"))")
 	}
-	cond, qp, err := compileLogQuery(s.Query)
-	if err != nil {
-		return "", nil, err
-	}
 	if cond != "1" {
 		where = append(where, "("+cond+")")
 	}
 	sql := "SELECT " + r.logCols + ", " + logTiebreak + " AS Tiebreak\nFROM " + r.t.logs + "\nWHERE " + strings.Join(where, "\n  AND ") +
 		"\nORDER BY Timestamp DESC, Tiebreak DESC\nLIMIT " + p.Add("UInt32", uint32(limit))
-	return sql, append(p.Args(), qp.Args()...), nil
+	return sql, append(p.Args(), condArgs...)
 }
 
 // LogRows is a page of a search as ClickHouse returns it: the statements
 // of its windows, one after the other.
 type LogRows struct {
-	r       *Reader
-	ctx     context.Context
-	search  LogSearch
-	windows *searchWindows
-	from    time.Time // the start of the window being read
-	rows    interface {
+	r      *Reader
+	ctx    context.Context
+	search LogSearch
+	// cond and condArgs are the search's query, compiled once.
+	cond     string
+	condArgs []any
+	windows  *searchWindows
+	from     time.Time // the start of the window being read
+	rows     interface {
 		Next() bool
 		Err() error
 		Scan(...any) error
@@ -119,7 +124,8 @@ type LogRows struct {
 // read. The first window's statement is sent before SearchLogs returns, so
 // an engine that cannot answer is an error here.
 func (r *Reader) SearchLogs(ctx context.Context, s LogSearch) (*LogRows, error) {
-	if _, _, err := compileLogQuery(s.Query); err != nil {
+	cond, qp, err := compileLogQuery(s.Query)
+	if err != nil {
 		return nil, err
 	}
 	end := s.End
@@ -130,7 +136,7 @@ func (r *Reader) SearchLogs(ctx context.Context, s LogSearch) (*LogRows, error) 
 			end = b
 		}
 	}
-	lr := &LogRows{r: r, ctx: ctx, search: s, windows: newSearchWindows(s.Start, end), limit: s.Limit}
+	lr := &LogRows{r: r, ctx: ctx, search: s, cond: cond, condArgs: qp.Args(), windows: newSearchWindows(s.Start, end), limit: s.Limit}
 	lr.dest = lr.row.dest(true)
 	if err := lr.openWindow(); err != nil {
 		return nil, err
@@ -146,10 +152,7 @@ func (lr *LogRows) openWindow() error {
 	if !ok {
 		return nil
 	}
-	sql, args, err := lr.r.logWindowSQL(lr.search, from, to, lr.limit+1-lr.n)
-	if err != nil {
-		return err
-	}
+	sql, args := lr.r.logWindowSQL(lr.search, lr.cond, lr.condArgs, from, to, lr.limit+1-lr.n)
 	rows, done, classify, err := lr.r.open(lr.ctx, nil, sql, args)
 	if err != nil {
 		return err

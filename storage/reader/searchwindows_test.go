@@ -93,7 +93,11 @@ func TestLogSearchWindowsMatchOneQuery(t *testing.T) {
 	}
 	oneStatement := func(s LogSearch) ([]LogPos, bool) {
 		// One window over the whole range: the statement of logSearchSQL.
-		lr := &LogRows{r: r, ctx: ctx, search: s, limit: s.Limit,
+		cond, qp, err := compileLogQuery(s.Query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lr := &LogRows{r: r, ctx: ctx, search: s, limit: s.Limit, cond: cond, condArgs: qp.Args(),
 			windows: &searchWindows{start: s.Start, end: s.End, next: s.End, width: s.End.Sub(s.Start)}}
 		lr.dest = lr.row.dest(true)
 		if err := lr.openWindow(); err != nil {
