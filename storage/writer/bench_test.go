@@ -18,6 +18,14 @@ import (
 	"github.com/tracehouse/tracehouse/storage/servicegraph"
 )
 
+// benchResource is the resource of the benchmarks' service name, the i-th.
+func benchResource(attrs pcommon.Map, name string, i int) {
+	attrs.PutStr("service.name", name)
+	attrs.PutStr("service.version", "1.4.2")
+	attrs.PutStr("host.name", "node-"+name)
+	attrs.PutInt("process.pid", int64(1000+i))
+}
+
 // benchTraces is n spans shaped like the sample services' traces: 4
 // services, traces of 8 spans, ~10 attributes per span of mixed types, an
 // event on every 10th span.
@@ -27,12 +35,8 @@ func benchTraces(n int, seed byte) ptrace.Traces {
 	spansOf := make([]ptrace.SpanSlice, len(services))
 	for i, name := range services {
 		rs := td.ResourceSpans().AppendEmpty()
-		attrs := rs.Resource().Attributes()
-		attrs.PutStr("service.name", name)
-		attrs.PutStr("service.version", "1.4.2")
-		attrs.PutStr("host.name", "node-"+name)
-		attrs.PutInt("process.pid", int64(1000+i))
-		attrs.PutStr("telemetry.sdk.language", "go")
+		benchResource(rs.Resource().Attributes(), name, i)
+		rs.Resource().Attributes().PutStr("telemetry.sdk.language", "go")
 		ss := rs.ScopeSpans().AppendEmpty()
 		ss.Scope().SetName("go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp")
 		ss.Scope().SetVersion("0.70.0")

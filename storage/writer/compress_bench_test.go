@@ -31,11 +31,7 @@ func benchLogs(n int, seed byte) plog.Logs {
 	recordsOf := make([]plog.LogRecordSlice, len(services))
 	for i, name := range services {
 		rl := ld.ResourceLogs().AppendEmpty()
-		attrs := rl.Resource().Attributes()
-		attrs.PutStr("service.name", name)
-		attrs.PutStr("service.version", "1.4.2")
-		attrs.PutStr("host.name", "node-"+name)
-		attrs.PutInt("process.pid", int64(1000+i))
+		benchResource(rl.Resource().Attributes(), name, i)
 		sl := rl.ScopeLogs().AppendEmpty()
 		sl.Scope().SetName("github.com/rs/zerolog")
 		recordsOf[i] = sl.LogRecords()
