@@ -45,17 +45,25 @@ func (f *Frames) Method() compress.Method { return f.method }
 // is compressed with the block: ClickHouse reads the query from the
 // decompressed body.
 func (e *Encoder) Compress(body []byte, f *Frames) ([]byte, error) {
+	out, err := f.Append(e.framed[:0], body)
+	if err != nil {
+		return nil, err
+	}
+	e.framed = out
+	return out, nil
+}
+
+// Append appends body in frames of at most FrameSize bytes each to dst.
+func (f *Frames) Append(dst, body []byte) ([]byte, error) {
 	w := f.writers.Get().(*compress.Writer)
 	defer f.writers.Put(w)
-	out := e.framed[:0]
 	for len(body) > 0 {
 		n := min(len(body), FrameSize)
 		if err := w.Compress(body[:n]); err != nil {
 			return nil, fmt.Errorf("compress an INSERT body (%s): %w", f.method, err)
 		}
-		out = append(out, w.Data...)
+		dst = append(dst, w.Data...)
 		body = body[n:]
 	}
-	e.framed = out
-	return out, nil
+	return dst, nil
 }
