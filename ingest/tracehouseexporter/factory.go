@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
+	"go.opentelemetry.io/collector/exporter/exporterhelper/xexporterhelper"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/tracehouse/tracehouse/storage"
@@ -111,7 +112,12 @@ func createTraces(ctx context.Context, set exporter.Settings, cfg component.Conf
 		return nil, err
 	}
 	queue, grouped := queueOf(c)
-	exp, err := exporterhelper.NewTraces(ctx, set, cfg, e.pushTraces, helperOptions(c, e, queue, grouped)...)
+	var exp exporter.Traces
+	if grouped {
+		exp, err = xexporterhelper.NewTracesRequest(ctx, set, e.convertTraces, e.pushQueued, helperOptions(c, e, queue, grouped)...)
+	} else {
+		exp, err = exporterhelper.NewTraces(ctx, set, cfg, e.pushTraces, helperOptions(c, e, queue, grouped)...)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +140,12 @@ func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config
 		return nil, err
 	}
 	queue, grouped := queueOf(c)
-	exp, err := exporterhelper.NewLogs(ctx, set, cfg, e.pushLogs, helperOptions(c, e, queue, grouped)...)
+	var exp exporter.Logs
+	if grouped {
+		exp, err = xexporterhelper.NewLogsRequest(ctx, set, e.convertLogs, e.pushQueued, helperOptions(c, e, queue, grouped)...)
+	} else {
+		exp, err = exporterhelper.NewLogs(ctx, set, cfg, e.pushLogs, helperOptions(c, e, queue, grouped)...)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -168,13 +179,18 @@ func queueOf(c *Config) (configoptional.Optional[exporterhelper.QueueBatchConfig
 // retries, the sending queue and the exporter's start and shutdown. With
 // the group commit in front (grouped), batches are built of the senders'
 // own data, moved out of their requests: the exporter mutates what it is
-// given.
+// given; and the queue holds batches encoded as they enter it, in the
+// exporter's own encoding (request.go).
 func helperOptions(c *Config, e *tracehouseExporter, queue configoptional.Optional[exporterhelper.QueueBatchConfig], grouped bool) []exporterhelper.Option {
+	withQueue := exporterhelper.WithQueue(queue)
+	if grouped {
+		withQueue = xexporterhelper.WithQueueBatch(queue, xexporterhelper.QueueBatchSettings{Encoding: queuedEncoding{sig: e.signal}})
+	}
 	return []exporterhelper.Option{
 		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: grouped}),
 		exporterhelper.WithTimeout(c.TimeoutConfig),
 		exporterhelper.WithRetry(c.RetryConfig),
-		exporterhelper.WithQueue(queue),
+		withQueue,
 		exporterhelper.WithStart(e.start),
 		exporterhelper.WithShutdown(e.shutdown),
 	}

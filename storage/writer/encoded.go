@@ -433,9 +433,12 @@ func appendFacts(dst []byte, facts []servicegraph.Span) []byte {
 	for _, s := range names {
 		dst = appendString(dst, s)
 	}
+	// Starts go as the difference from the previous one: a batch's spans
+	// are grouped by trace, so that is a few bytes, where the time is 8.
 	dst = binary.AppendUvarint(dst, uint64(len(facts)))
+	var prevStart int64
 	for i, f := range facts {
-		var flags byte
+		flags := byte(f.Kind) << 3
 		if f.HasParent {
 			flags |= 1
 		}
@@ -446,12 +449,17 @@ func appendFacts(dst []byte, facts []servicegraph.Span) []byte {
 			flags |= 4
 		}
 		dst = binary.LittleEndian.AppendUint64(dst, uint64(f.Key))
-		dst = binary.LittleEndian.AppendUint64(dst, uint64(f.Parent))
-		dst = append(dst, flags, byte(f.Kind))
-		dst = binary.AppendVarint(dst, f.Start)
+		dst = append(dst, flags)
+		if f.HasParent {
+			dst = binary.LittleEndian.AppendUint64(dst, uint64(f.Parent))
+		}
+		dst = binary.AppendVarint(dst, f.Start-prevStart)
+		prevStart = f.Start
 		dst = binary.AppendUvarint(dst, f.Duration)
-		for _, n := range []int{refs[i].service, refs[i].system, refs[i].dest} {
-			dst = binary.AppendUvarint(dst, uint64(n))
+		dst = binary.AppendUvarint(dst, uint64(refs[i].service))
+		if f.Kind != servicegraph.KindOther {
+			dst = binary.AppendUvarint(dst, uint64(refs[i].system))
+			dst = binary.AppendUvarint(dst, uint64(refs[i].dest))
 		}
 	}
 	return dst
@@ -540,20 +548,27 @@ func (r *byteReader) facts() []servicegraph.Span {
 		return names[i]
 	}
 	n := r.int()
-	if n > len(r.b)/18 {
+	if n > len(r.b)/12 { // a fact takes at least 12 bytes
 		r.fail()
 		return nil
 	}
 	facts := make([]servicegraph.Span, n)
+	var prevStart int64
 	for i := range facts {
 		f := &facts[i]
-		f.Key, f.Parent = servicegraph.SpanKey(r.u64()), servicegraph.SpanKey(r.u64())
+		f.Key = servicegraph.SpanKey(r.u64())
 		flags := r.byte()
-		f.HasParent, f.IsError, f.Redelivery = flags&1 != 0, flags&2 != 0, flags&4 != 0
-		f.Kind = servicegraph.Kind(r.byte())
-		f.Start = r.varint()
+		f.HasParent, f.IsError, f.Redelivery, f.Kind = flags&1 != 0, flags&2 != 0, flags&4 != 0, servicegraph.Kind(flags>>3)
+		if f.HasParent {
+			f.Parent = servicegraph.SpanKey(r.u64())
+		}
+		f.Start = prevStart + r.varint()
+		prevStart = f.Start
 		f.Duration = r.uvarint()
-		f.Service, f.Messaging.System, f.Messaging.Destination = name(), name(), name()
+		f.Service = name()
+		if f.Kind != servicegraph.KindOther {
+			f.Messaging.System, f.Messaging.Destination = name(), name()
+		}
 		if r.err != nil {
 			return nil
 		}
