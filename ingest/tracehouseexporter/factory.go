@@ -7,8 +7,10 @@
 // outcome). Retries store nothing twice: the writer's INSERTs carry
 // deduplication tokens, and with a persistent queue the exporter batches
 // in front of it (groupcommit.go), so a batch replayed after a crash is
-// the batch that was inserted. It imports no ClickHouse driver: connections, SQL
-// and error codes are storage's.
+// the batch that was inserted; each batch is encoded for ClickHouse as it
+// enters that queue, which stores the encoded block rather than OTLP
+// (request.go). It imports no ClickHouse driver: connections, SQL and
+// error codes are storage's.
 //
 // The JSON-lines log receiver is in ingest/jsonlreceiver.
 package tracehouseexporter
