@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"time"
 
@@ -172,11 +173,24 @@ func (w *Writer) writeEncoded(ctx context.Context, e *Encoded, st *WriteStats) e
 	if err != nil {
 		return err
 	}
+	// The block's rows, decoded at most once however often they are
+	// encoded again.
+	var decoded *proto.Block
+	recode := func(lo, hi int) ([]byte, error) {
+		if decoded == nil {
+			d, err := decodeBlock(block)
+			if err != nil {
+				return nil, err
+			}
+			decoded = d
+		}
+		return w.recode(ctx, t, decoded, lo, hi)
+	}
 	token, converted := e.token, e.converted
 	if converted && w.noConvert.Load() {
 		// The server refused the types this block declares (an earlier
 		// attempt, or another batch): declare the table's own.
-		if block, err = w.recode(ctx, t, block, 0, e.rows); err != nil {
+		if block, err = recode(0, e.rows); err != nil {
 			return err
 		}
 		token, converted = blockTokenOf(block), false
@@ -190,7 +204,7 @@ func (w *Writer) writeEncoded(ctx context.Context, e *Encoded, st *WriteStats) e
 	case storage.IsPermanent(err):
 		stored = nil
 		err = bisect(e.rows, err, st, func(lo, hi int) error {
-			part, err := w.recode(ctx, t, block, lo, hi)
+			part, err := recode(lo, hi)
 			if err != nil {
 				return err
 			}
@@ -271,31 +285,23 @@ func (w *Writer) sendPlain(ctx context.Context, t *tableInsert, token string, bl
 	return len(body), nil
 }
 
-// recode decodes block (every column, with clickhouse-go's column types)
-// and encodes rows [lo, hi) of it again, declaring the table's current
-// types: the rows as the writer would encode them now.
-func (w *Writer) recode(ctx context.Context, t *tableInsert, block []byte, lo, hi int) ([]byte, error) {
+// recode encodes rows [lo, hi) of a decoded block (decodeBlock) again,
+// declaring the table's current types: the rows as the writer would
+// encode them now.
+func (w *Writer) recode(ctx context.Context, t *tableInsert, src *proto.Block, lo, hi int) ([]byte, error) {
 	types := t.types.Load()
 	if types == nil {
-		// describe needs the columns' names only.
-		src, err := decodeBlock(block)
-		if err != nil {
-			return nil, err
-		}
+		var err error
 		if types, err = w.describe(ctx, t, namesOf(src.ColumnsNames())); err != nil {
 			return nil, err
 		}
 		t.types.Store(types)
 	}
-	return recodeRows(block, types.cols, lo, hi)
+	return recodeRows(src, types.cols, lo, hi)
 }
 
-// recodeRows is rows [lo, hi) of a Native block, declared as types.
-func recodeRows(block []byte, types []clickhouse.ColumnNameAndType, lo, hi int) ([]byte, error) {
-	src, err := decodeBlock(block)
-	if err != nil {
-		return nil, err
-	}
+// recodeRows is rows [lo, hi) of a decoded block, declared as types.
+func recodeRows(src *proto.Block, types []clickhouse.ColumnNameAndType, lo, hi int) ([]byte, error) {
 	if len(src.Columns) != len(types) || hi > src.Rows() || lo < 0 || lo > hi {
 		return nil, fmt.Errorf("%w: a queued block has %d columns and %d rows; want %d columns and rows %d..%d", ErrInvalidData, len(src.Columns), src.Rows(), len(types), lo, hi)
 	}
@@ -495,7 +501,7 @@ func (r *byteReader) uvarint() uint64 {
 
 func (r *byteReader) int() int {
 	v := r.uvarint()
-	if v > uint64(len(r.b))*64+1<<31 {
+	if v > math.MaxInt32 {
 		r.fail()
 		return 0
 	}

@@ -4,20 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"go.opentelemetry.io/collector/pdata/plog"
-
-	"github.com/tracehouse/tracehouse/storage"
-	"github.com/tracehouse/tracehouse/storage/chtest"
 )
 
 // throughQueue is e as a persistent queue gives it back: its binary form
@@ -139,29 +130,7 @@ func TestEncodedBatchIsolatesTheBadItem(t *testing.T) {
 // way worth retrying, the retry stores the rows as they were.
 func TestEncodedBatchOnServerThatDoesNotConvert(t *testing.T) {
 	_, db := newStore(t)
-	refusing := []byte("\x07AttrStr\x23" + plainValuesMap)
-	var refused atomic.Int64
-	target, _ := url.Parse("http://" + chtest.Server(t).Addr())
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		if bytes.Contains(body, refusing) {
-			refused.Add(1)
-			w.Header().Set("X-ClickHouse-Exception-Code", "53")
-			w.WriteHeader(http.StatusInternalServerError)
-			io.WriteString(w, "Code: 53. DB::Exception: Type mismatch for column AttrStr. (TYPE_MISMATCH)")
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		r.ContentLength = int64(len(body))
-		proxy.ServeHTTP(w, r)
-	}))
-	defer srv.Close()
-	conn, err := storage.Open(context.Background(), chtest.DSNVia(t, srv.Listener.Addr().String(), db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn, refused := nonConvertingServer(t, db)
 	ctx := context.Background()
 	w := NewWriter(conn, Options{Database: db})
 	id := traceID(0x82)

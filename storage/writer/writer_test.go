@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/pdatatest/plogtest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -157,10 +158,14 @@ func TestRoundTripLaterBatches(t *testing.T) {
 // plain String attribute values (input_format_native_allow_types_conversion
 // turned off) fails one insert with an error worth retrying; the retry,
 // and every batch after it, declares the table's own types.
-func TestServerThatDoesNotConvert(t *testing.T) {
-	_, db := newStore(t)
+// nonConvertingServer is a connection to database db through a proxy that
+// refuses, as a server with input_format_native_allow_types_conversion
+// off does, every block declaring converted attribute values (wireType);
+// refused counts those blocks.
+func nonConvertingServer(t *testing.T, db string) (conn driver.Conn, refused *atomic.Int64) {
+	t.Helper()
 	refusing := []byte("\x07AttrStr\x23" + plainValuesMap)
-	var refused atomic.Int64
+	refused = new(atomic.Int64)
 	target, _ := url.Parse("http://" + chtest.Server(t).Addr())
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -176,12 +181,18 @@ func TestServerThatDoesNotConvert(t *testing.T) {
 		r.ContentLength = int64(len(body))
 		proxy.ServeHTTP(w, r)
 	}))
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	conn, err := storage.Open(context.Background(), chtest.DSNVia(t, srv.Listener.Addr().String(), db))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() })
+	return conn, refused
+}
+
+func TestServerThatDoesNotConvert(t *testing.T) {
+	_, db := newStore(t)
+	conn, refused := nonConvertingServer(t, db)
 	ctx := context.Background()
 	w := NewWriter(conn, Options{Database: db})
 	r := readerOf(t, conn, db)
