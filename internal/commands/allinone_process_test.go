@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tracehouse/tracehouse/internal/cli"
+	"github.com/tracehouse/tracehouse/internal/freeport"
 	"github.com/tracehouse/tracehouse/internal/logging"
 )
 
@@ -55,26 +56,21 @@ var e2eClient = &http.Client{Timeout: 30 * time.Second}
 // freeAddr is a loopback address with a port free right now.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 // freeTCPAndUDP is a loopback address whose port is free for TCP and UDP.
 func freeTCPAndUDP(t *testing.T) string {
 	t.Helper()
-	for range 20 {
-		addr := freeAddr(t)
-		if pc, err := net.ListenPacket("udp", addr); err == nil {
-			pc.Close()
-			return addr
-		}
+	addr, err := freeport.TCPAndUDP()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no port free for both TCP and UDP")
-	return ""
+	return addr
 }
 
 func portOf(t *testing.T, addr string) string {

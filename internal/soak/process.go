@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/tracehouse/tracehouse/internal/freeport"
 )
 
 // addrs are the addresses of one run's processes, chosen free before the
@@ -26,12 +27,11 @@ type addrs struct {
 func freeAddrs() (addrs, error) {
 	var a addrs
 	for _, p := range []*string{&a.otlpGRPC, &a.otlpHTTP, &a.jsonl, &a.query, &a.clickhouse, &a.health, &a.metrics} {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		addr, err := freeport.Addr()
 		if err != nil {
 			return a, err
 		}
-		*p = ln.Addr().String()
-		ln.Close()
+		*p = addr
 	}
 	return a, nil
 }

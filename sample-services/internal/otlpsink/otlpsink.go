@@ -5,7 +5,6 @@ package otlpsink
 
 import (
 	"context"
-	"net"
 	"testing"
 
 	"go.opentelemetry.io/collector/component/componenttest"
@@ -16,6 +15,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/receiver/otlpreceiver"
 	"go.opentelemetry.io/collector/receiver/receivertest"
+
+	"github.com/tracehouse/tracehouse/internal/freeport"
 )
 
 // Collector is a running receiver and the data it has received.
@@ -66,16 +67,14 @@ func Start(t testing.TB) *Collector {
 	return c
 }
 
-// freeLoopbackAddr reserves a port by binding and releasing it: the
-// receiver does not report the port it bound when given ":0".
+// freeLoopbackAddr is a free port: the receiver does not report the port
+// it bound when given ":0".
 func freeLoopbackAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		t.Fatalf("find a free port: %v", err)
 	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
 	return addr
 }
 
