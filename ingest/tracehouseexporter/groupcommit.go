@@ -30,8 +30,8 @@ import (
 // So with a persistent queue the exporter merges requests itself, in
 // front of the queue, and exporterhelper queues and sends each merged
 // batch as one request (its batching turned off). A sender's request
-// joins the open batch; the batch is closed when it holds min_size items,
-// when the next request would take it past max_size (a request larger
+// joins the open batch; the batch is closed when it holds min_size items
+// (while ClickHouse keeps up; below), when the next request would take it past max_size (a request larger
 // than max_size is a batch of its own; sizes count items, so
 // batch::sizer must be items: Config.Validate), or on time (below); then
 // it is written to the queue on disk once, and every sender
@@ -137,11 +137,22 @@ func (g *groupCommit[T]) consume(ctx context.Context, data T, n int) error {
 	if g.open != nil && g.maxSize > 0 && g.open.items+n > g.maxSize {
 		full = g.take()
 	}
+	// While ClickHouse is behind, min_size does not close a batch and
+	// neither does a quiet spell: the batch grows until an INSERT starts
+	// on the one before it (flushIfOpen), or to max_size. A backlog is
+	// then written in batches as large as the engine's pace allows rather
+	// than in min_size steps: the embedded engine spends per INSERT (a
+	// part written, merged later) as much as per row, and under the ingest
+	// bench's 32 senders batches closed at min_size kept it behind.
+	behind := g.pipe.behind()
 	due := false // no batch closed within the last wait: close this one at once
 	if g.open == nil {
 		b := &openBatch[T]{data: g.newBatch(), done: make(chan struct{}), opened: g.clock()}
 		delay := g.lastClose.Add(g.interval()).Sub(g.clock())
-		if due = delay <= 0; !due {
+		if due = delay <= 0 && !behind; !due {
+			if delay <= 0 {
+				delay = g.wait / 4 // behind: look again in a little while
+			}
 			b.timer = time.AfterFunc(delay, func() { g.flushIfOpen(b) })
 		}
 		g.open = b
@@ -151,7 +162,7 @@ func (g *groupCommit[T]) consume(ctx context.Context, data T, n int) error {
 	g.moveInto(b.data, data)
 	b.items += n
 	var now *openBatch[T]
-	if due || b.items >= g.minSize || (g.maxSize > 0 && b.items >= g.maxSize) {
+	if due || (b.items >= g.minSize && !behind) || (g.maxSize > 0 && b.items >= g.maxSize) {
 		now = g.take()
 	}
 	g.mu.Unlock()

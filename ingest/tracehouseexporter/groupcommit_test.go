@@ -2,6 +2,7 @@ package tracehouseexporter
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -240,13 +241,14 @@ func TestGroupCommitQuietCollectorAnswersAtOnce(t *testing.T) {
 }
 
 // While a batch it queued waits for an INSERT, the open batch stays open
-// (and grows); it closes once an INSERT starts on the waiting one.
+// and grows past min_size; it closes once an INSERT starts on the waiting
+// one, or at max_size.
 func TestGroupCommitWaitsWhileClickHouseIsBehind(t *testing.T) {
 	var mu sync.Mutex
 	var batches []int
 	p := &pipe{}
 	g := &groupCommit[ptrace.Traces]{
-		minSize: 1000, maxSize: 5000, wait: 20 * time.Millisecond,
+		minSize: 20, maxSize: 60, wait: 20 * time.Millisecond,
 		newBatch: newTracesBatch, moveInto: moveTraces, pipe: p,
 		next: func(_ context.Context, td ptrace.Traces) error {
 			mu.Lock()
@@ -278,10 +280,29 @@ func TestGroupCommitWaitsWhileClickHouseIsBehind(t *testing.T) {
 	}
 	p.started()
 	wg.Wait()
+	// The 30 wait in the queue: 20 at a time, the batch closes at max_size
+	// (60), not at min_size (20), and not because none closed lately.
+	time.Sleep(2 * g.wait)
+	for i := range uint64(4) {
+		wg.Go(func() {
+			if err := g.consume(ctx, ingesttest.NumberedTraces(100+20*i, 20, services, time.Now()), 20); err != nil {
+				t.Error(err)
+			}
+		})
+		waitFor(t, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			return len(batches) == 3 || (g.open != nil && g.open.items == int(20*(i+1)))
+		})
+	}
+	g.shutdown()
+	wg.Wait()
 	mu.Lock()
 	defer mu.Unlock()
-	if len(batches) != 2 || batches[0] != 5 || batches[1] != 30 {
-		t.Fatalf("batches %v, want [5 30]", batches)
+	if want := []int{5, 30, 60, 20}; !slices.Equal(batches, want) {
+		t.Fatalf("batches %v, want %v", batches, want)
 	}
 }
 
