@@ -5,11 +5,11 @@
 // never be stored before it is queued (admission.go), hands batches to the
 // writer, and says which failures are worth retrying (exporter.go's
 // outcome). Retries store nothing twice: the writer's INSERTs carry
-// deduplication tokens, and with a persistent queue the exporter batches
-// in front of it (groupcommit.go), so a batch replayed after a crash is
-// the batch that was inserted; each batch is encoded for ClickHouse as it
-// enters that queue, which stores the encoded block rather than OTLP
-// (request.go). It imports no ClickHouse driver: connections, SQL and
+// deduplication tokens, and the exporter batches in front of its queue
+// (groupcommit.go), so a batch replayed from a persistent queue after a
+// crash is the batch that was inserted; each batch is encoded for
+// ClickHouse as it enters the queue, which holds (or stores) the encoded
+// block rather than OTLP (request.go). It imports no ClickHouse driver: connections, SQL and
 // error codes are storage's.
 //
 // The JSON-lines log receiver is in ingest/jsonlreceiver.
@@ -164,8 +164,8 @@ func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config
 }
 
 // queueOf is the sending queue exporterhelper gets, and whether the
-// exporter batches in front of it instead (groupcommit.go: a persistent
-// queue with batching).
+// exporter batches in front of it instead (groupcommit.go: a queue, in
+// memory or persistent, with batches counted in items).
 func queueOf(c *Config) (configoptional.Optional[exporterhelper.QueueBatchConfig], bool) {
 	if !c.QueueConfig.HasValue() {
 		return c.QueueConfig, false

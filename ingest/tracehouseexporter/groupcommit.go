@@ -63,8 +63,14 @@ import (
 // dropped the rest).
 //
 // A memory queue has nothing to replay (a retry resends the same batch),
-// so there exporterhelper keeps batching after the queue and senders are
-// answered at once.
+// but it gets the group commit too, when its batches count items: a batch
+// enters the queue encoded (request.go), so the queue holds Native blocks
+// instead of pdata. With exporterhelper batching after a memory queue,
+// the queued pdata made most of a collector's peak RSS (bench/ingest,
+// README.md: "Encoded batches in the memory queue too"), and each batch
+// was converted after the queue all the same. What senders give up for it
+// is the answer at once: they wait for their batch to close, as in front
+// of a persistent queue (at most an interval while ClickHouse keeps up).
 
 // groupCommit merges requests of type T into batches and hands each batch
 // to next, answering every request of a batch with next's result.
@@ -98,10 +104,11 @@ type openBatch[T any] struct {
 }
 
 // groupCommitFor returns the group commit of queue's batch settings in
-// front of next, or nil when exporterhelper should batch (no persistent
-// queue, or no batching).
+// front of next, or nil when exporterhelper should batch: no batching, or
+// batches that do not count items (Config.Validate refuses those in front
+// of a persistent queue).
 func groupCommitFor[T any](queue exporterhelper.QueueBatchConfig, newBatch func() T, moveInto func(dst, src T), next func(context.Context, T) error, p *pipe) *groupCommit[T] {
-	if queue.StorageID == nil || !queue.Batch.HasValue() {
+	if !queue.Batch.HasValue() || queue.Batch.Get().Sizer != exporterhelper.RequestSizerTypeItems {
 		return nil
 	}
 	b := queue.Batch.Get()

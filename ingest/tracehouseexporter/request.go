@@ -17,8 +17,8 @@ import (
 	"github.com/tracehouse/tracehouse/storage/writer"
 )
 
-// In front of a persistent queue (the group commit: groupcommit.go) a
-// batch is converted for ClickHouse as it enters the queue, not when it
+// In front of a queue (the group commit: groupcommit.go) a batch is
+// converted for ClickHouse as it enters the queue, not when it
 // leaves it: the queue's file stores the batch's Native block, LZ4
 // compressed, with its token and edge facts (writer.Encoded), instead of
 // the batch as OTLP. Measured with the ingest bench (bench/ingest/README.md),
@@ -37,10 +37,12 @@ import (
 // or when a value cannot be encoded (the writer then isolates it when
 // the batch is written).
 //
-// With the queue in memory nothing is stored or decoded: exporterhelper
-// queues and batches pdata as it does for any exporter.
+// A queue in memory holds the same requests, and nothing is stored or
+// decoded: what encoding at entry saves there is memory (a Native block in
+// LZ4 frames instead of pdata) and the conversion of a batch a retry
+// would repeat.
 
-// queuedBatch is one batch in a persistent queue: encoded, or as pdata.
+// queuedBatch is one batch in the queue: encoded, or as pdata.
 type queuedBatch struct {
 	enc *writer.Encoded
 	td  ptrace.Traces // when enc is nil, for traces

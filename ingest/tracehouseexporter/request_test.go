@@ -3,6 +3,7 @@ package tracehouseexporter
 import (
 	"context"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -106,6 +107,41 @@ func TestQueuedBatchesAreEncodedOnceReady(t *testing.T) {
 
 // withAttributes gives every span the attributes an instrumented HTTP
 // service records (about ten, as the ingest bench's spans have).
+// With the queue in memory (the default configuration) the exporter
+// batches in front of the queue too, so batches enter it encoded, and
+// what the senders gave is stored once.
+func TestMemoryQueueHoldsEncodedBatches(t *testing.T) {
+	db := chtest.NewDatabase(t)
+	conn := chtest.Conn(t)
+	ctx := context.Background()
+	cfg := testConfig(chtest.DSN(t, "default"), db)
+	if cfg.QueueConfig.Get().StorageID != nil {
+		t.Fatal("the default queue is not in memory")
+	}
+	exp := startTraces(t, cfg, nil)
+	front := exp.(frontTraces)
+	if front.gc == nil {
+		t.Fatal("no group commit in front of the memory queue")
+	}
+	td := withAttributes(ingesttest.NumberedTraces(0, 2000, services, time.Now()))
+	if q, err := front.e.convertTraces(ctx, td); err != nil || q.(*queuedBatch).enc == nil {
+		t.Fatalf("a batch entering the memory queue is not encoded (err %v)", err)
+	}
+	var wg sync.WaitGroup
+	for i := range uint64(10) {
+		wg.Go(func() {
+			if err := exp.ConsumeTraces(ctx, ingesttest.NumberedTraces(i*200, 200, services, time.Now())); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	ingesttest.WaitCount(t, conn, "SELECT count() FROM "+db+".spans", 2000)
+	if n := ingesttest.Count(t, conn, "SELECT uniqExact(TraceId, SpanId) FROM "+db+".spans"); n != 2000 {
+		t.Fatalf("%d distinct spans stored, want 2000", n)
+	}
+}
+
 func withAttributes(td ptrace.Traces) ptrace.Traces {
 	n := 0
 	for _, rs := range td.ResourceSpans().All() {
