@@ -40,6 +40,13 @@ func main() {
 		}
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "views" {
+		if err := runViews(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "bench/ingest views:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	o := opts{}
 	// A million items make runs of 15–40 s: sustained ingest. With 300k a
 	// Tracehouse run lasted 4–6 s, where the last batch's 1 s flush

@@ -1,0 +1,221 @@
+package main
+
+// `go run . views`: where the engine's CPU goes when Tracehouse stores
+// spans, view by view. The main runs show Tracehouse's tables costing the
+// engine more CPU per span than contrib's (engine CPU-s per 1k items); the
+// difference is the materialized views that keep the per-minute RED
+// metrics, the trace index, the attribute catalogue and the peer and
+// broker edges up to date as spans arrive. This measures each: the same
+// spans are written straight through the product's writer (no collector)
+// into a fresh engine with every view, without one view at a time, and
+// without any, and the engine's CPU (utime+stime of its process) is
+// counted from the first INSERT until the merges that follow have settled.
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+
+	"github.com/tracehouse/tracehouse/storage"
+	"github.com/tracehouse/tracehouse/storage/embedded"
+	"github.com/tracehouse/tracehouse/storage/writer"
+)
+
+type viewOpts struct {
+	spans, batch, rounds int
+	settle               time.Duration
+	bin, lib             string
+}
+
+func runViews(args []string) error {
+	o := viewOpts{}
+	fs := flag.NewFlagSet("views", flag.ExitOnError)
+	fs.IntVar(&o.spans, "spans", 500_000, "spans written per measurement")
+	fs.IntVar(&o.batch, "batch", 50_000, "spans per INSERT (the group commit's max_size)")
+	fs.IntVar(&o.rounds, "rounds", 3, "rounds: every configuration this many times, interleaved")
+	fs.DurationVar(&o.settle, "settle", 8*time.Second, "how long the engine's CPU is still counted after the last INSERT (its merges)")
+	fs.StringVar(&o.bin, "tracehouse", "", "tracehouse binary (default: <repo>/bin/tracehouse)")
+	fs.StringVar(&o.lib, "lib", "", "libchdb.so (default: <repo>/.deps/chdb/libchdb.so)")
+	fs.Parse(args)
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	if o.bin == "" {
+		o.bin = filepath.Join(root, "bin/tracehouse")
+	}
+	if o.lib == "" {
+		o.lib = filepath.Join(root, ".deps/chdb/libchdb.so")
+	}
+
+	fmt.Fprintf(os.Stderr, "generating %d spans...\n", o.spans)
+	batches := mergeRequests(genTraces(o.spans, 500, 42), o.batch)
+
+	// The views on spans, as the schema has them now.
+	var views []string
+	if err := withEngine(o, func(ch chHTTP, _ string, _ int) error {
+		list, err := ch.query("SELECT name FROM system.tables WHERE database = 'default' AND engine = 'MaterializedView' " +
+			"AND match(create_table_query, 'FROM default\\\\.spans\\\\b') ORDER BY name")
+		views = strings.Fields(list)
+		return err
+	}); err != nil {
+		return err
+	}
+	configs := [][]string{nil} // nil: every view
+	for _, v := range views {
+		configs = append(configs, []string{v})
+	}
+	configs = append(configs, views)
+	name := func(drop []string) string {
+		switch len(drop) {
+		case 0:
+			return "every view"
+		case len(views):
+			return "no view on spans"
+		}
+		return "without " + drop[0]
+	}
+
+	perK := make([][]float64, len(configs))
+	for round := range o.rounds {
+		for i, drop := range configs {
+			fmt.Fprintf(os.Stderr, "== round %d of %d: %s\n", round+1, o.rounds, name(drop))
+			var cpu float64
+			err := withEngine(o, func(ch chHTTP, dsn string, pid int) error {
+				var err error
+				cpu, err = measureWrite(ch, dsn, pid, drop, batches, o.settle)
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("%s: %w", name(drop), err)
+			}
+			perK[i] = append(perK[i], cpu/float64(o.spans)*1000)
+			fmt.Fprintf(os.Stderr, "   engine %.2f cpu-s, %.4f per 1k spans\n", cpu, perK[i][len(perK[i])-1])
+		}
+	}
+
+	fmt.Printf("Engine CPU per materialized view: %d spans (the main runs' spans) written through storage/writer in INSERTs of %d, a fresh engine per measurement, CPU counted until %v after the last INSERT; %d round(s); %s, %d CPUs\n\n",
+		o.spans, o.batch, o.settle, o.rounds, time.Now().Format("2006-01-02"), numCPU())
+	fmt.Println("| views | engine CPU-s per 1k spans, each round | median | median − every view's |")
+	fmt.Println("|---|---|---:|---:|")
+	all := median(perK[0])
+	for i, drop := range configs {
+		runs := make([]string, len(perK[i]))
+		for j, v := range perK[i] {
+			runs[j] = fmt.Sprintf("%.4f", v)
+		}
+		m := median(perK[i])
+		diff := "—"
+		if i > 0 {
+			diff = fmt.Sprintf("%+.4f (%+.0f%%)", m-all, (m-all)/all*100)
+		}
+		fmt.Printf("| %s | %s | %.4f | %s |\n", name(drop), strings.Join(runs, ", "), m, diff)
+	}
+	return nil
+}
+
+// withEngine runs f against a fresh engine with the schema migrated.
+func withEngine(o viewOpts, f func(ch chHTTP, dsn string, pid int) error) error {
+	tmp, err := os.MkdirTemp("", "bench-views-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	data := filepath.Join(tmp, "data")
+	eng, err := start(filepath.Join(tmp, "engine.log"), nil, o.bin, "clickhouse",
+		"--data", data, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--lib", o.lib)
+	if err != nil {
+		return err
+	}
+	defer eng.stop(30 * time.Second)
+	ch := chHTTP{base: fmt.Sprintf("http://127.0.0.1:%d", port), hc: &http.Client{Timeout: 10 * time.Minute},
+		passwordFile: filepath.Join(data, embedded.PasswordFileName)}
+	if err := ch.waitUp(60 * time.Second); err != nil {
+		return fmt.Errorf("engine did not come up: %w", err)
+	}
+	dsn := fmt.Sprintf("http://%s@127.0.0.1:%d/default?password_file=%s", embedded.DefaultUser, port, filepath.Join(data, embedded.PasswordFileName))
+	if out, err := exec.Command(o.bin, "migrate", "--clickhouse", dsn).CombinedOutput(); err != nil {
+		return fmt.Errorf("migrate: %v\n%s", err, out)
+	}
+	return f(ch, dsn, eng.pid())
+}
+
+// measureWrite drops the views, writes the batches and returns the
+// engine's CPU seconds from the first INSERT until settle after the last.
+func measureWrite(ch chHTTP, dsn string, pid int, drop []string, batches []ptrace.Traces, settle time.Duration) (float64, error) {
+	for _, v := range drop {
+		if _, err := ch.query("DROP VIEW default." + v); err != nil {
+			return 0, err
+		}
+	}
+	ctx := context.Background()
+	conn, err := storage.Open(ctx, dsn)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	w := writer.NewWriter(conn, writer.Options{})
+	// The writer may keep what it is given: each measurement writes copies.
+	copies := make([]ptrace.Traces, len(batches))
+	for i, b := range batches {
+		copies[i] = ptrace.NewTraces()
+		b.CopyTo(copies[i])
+	}
+	debugGC()
+	time.Sleep(2 * time.Second) // the engine's start and the migration settle
+	before, err := cpuSeconds(pid)
+	if err != nil {
+		return 0, err
+	}
+	for _, b := range copies {
+		if err := w.WriteTraces(ctx, b); err != nil {
+			return 0, err
+		}
+	}
+	time.Sleep(settle)
+	after, err := cpuSeconds(pid)
+	if err != nil {
+		return 0, err
+	}
+	want := 0
+	for _, b := range batches {
+		want += b.SpanCount()
+	}
+	if n, err := ch.int("SELECT count() FROM default.spans"); err != nil || n != int64(want) {
+		return 0, fmt.Errorf("spans stored: %d (%v), want %d", n, err, want)
+	}
+	return after - before, nil
+}
+
+// mergeRequests joins requests into batches of about size spans, as the
+// group commit joins senders' requests.
+func mergeRequests(reqs []ptraceotlp.ExportRequest, size int) []ptrace.Traces {
+	var out []ptrace.Traces
+	cur, n := ptrace.NewTraces(), 0
+	for _, r := range reqs {
+		td := r.Traces()
+		if n > 0 && n+td.SpanCount() > size {
+			out, cur, n = append(out, cur), ptrace.NewTraces(), 0
+		}
+		n += td.SpanCount()
+		td.ResourceSpans().MoveAndAppendTo(cur.ResourceSpans())
+	}
+	if n > 0 {
+		out = append(out, cur)
+	}
+	return slices.Clip(out)
+}
