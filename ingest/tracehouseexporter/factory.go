@@ -9,8 +9,8 @@
 // (groupcommit.go), so a batch replayed from a persistent queue after a
 // crash is the batch that was inserted; each batch is encoded for
 // ClickHouse as it enters the queue, which holds (or stores) the encoded
-// block rather than OTLP (request.go). It imports no ClickHouse driver: connections, SQL and
-// error codes are storage's.
+// block rather than OTLP (request.go). It imports no ClickHouse driver:
+// connections, SQL and error codes are storage's.
 //
 // The JSON-lines log receiver is in ingest/jsonlreceiver.
 package tracehouseexporter

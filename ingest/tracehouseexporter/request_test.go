@@ -105,8 +105,6 @@ func TestQueuedBatchesAreEncodedOnceReady(t *testing.T) {
 	}
 }
 
-// withAttributes gives every span the attributes an instrumented HTTP
-// service records (about ten, as the ingest bench's spans have).
 // With the queue in memory (the default configuration) the exporter
 // batches in front of the queue too, so batches enter it encoded, and
 // what the senders gave is stored once.
@@ -142,6 +140,8 @@ func TestMemoryQueueHoldsEncodedBatches(t *testing.T) {
 	}
 }
 
+// withAttributes gives every span the attributes an instrumented HTTP
+// service records (about ten, as the ingest bench's spans have).
 func withAttributes(td ptrace.Traces) ptrace.Traces {
 	n := 0
 	for _, rs := range td.ResourceSpans().All() {
