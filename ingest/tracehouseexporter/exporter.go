@@ -41,6 +41,9 @@ type tracehouseExporter struct {
 	endpoint   string // the DSN
 	schemaOpts schema.Options
 	writerOpts writer.Options
+	// encodeOpts: a batch entering a queue in memory is held plain, one
+	// entering a persistent queue compressed (request.go).
+	encodeOpts writer.EncodeOptions
 	target     string // where rows go, for messages: "host:port/database"
 
 	// pipe, with a group commit in front of the queue (groupcommit.go),
@@ -85,7 +88,8 @@ func newExporter(cfg *Config, set exporter.Settings, sig signal) (*tracehouseExp
 			EdgeCacheSize: edgeCache,
 			EdgeCacheTTL:  cfg.ServiceGraph.CacheTTL,
 		},
-		target: target,
+		encodeOpts: writer.EncodeOptions{Plain: !cfg.QueueConfig.HasValue() || cfg.QueueConfig.Get().StorageID == nil},
+		target:     target,
 	}, nil
 }
 

@@ -38,9 +38,10 @@ import (
 // the batch is written).
 //
 // A queue in memory holds the same requests, and nothing is stored or
-// decoded: what encoding at entry saves there is memory (a Native block in
-// LZ4 frames instead of pdata) and the conversion of a batch a retry
-// would repeat.
+// decoded: what encoding at entry saves there is memory (a Native block
+// instead of pdata; held plain, as the INSERT sends it, since compressing
+// it would only be undone: writer.EncodeOptions) and the conversion of a
+// batch a retry would repeat.
 
 // queuedBatch is one batch in the queue: encoded, or as pdata.
 type queuedBatch struct {
@@ -89,7 +90,7 @@ func (r *queuedBatch) MergeSplit(_ context.Context, _ int, _ exporterhelper.Requ
 // group commit hands a batch to the queue.
 func (e *tracehouseExporter) convertTraces(ctx context.Context, td ptrace.Traces) (xexporterhelper.Request, error) {
 	if w := e.writer.Load(); w != nil {
-		enc, err := w.EncodeTraces(ctx, td)
+		enc, err := w.EncodeTraces(ctx, td, e.encodeOpts)
 		if err == nil {
 			return &queuedBatch{enc: enc, sig: signalTraces}, nil
 		}
@@ -100,7 +101,7 @@ func (e *tracehouseExporter) convertTraces(ctx context.Context, td ptrace.Traces
 
 func (e *tracehouseExporter) convertLogs(ctx context.Context, ld plog.Logs) (xexporterhelper.Request, error) {
 	if w := e.writer.Load(); w != nil {
-		enc, err := w.EncodeLogs(ctx, ld)
+		enc, err := w.EncodeLogs(ctx, ld, e.encodeOpts)
 		if err == nil {
 			return &queuedBatch{enc: enc, sig: signalLogs}, nil
 		}
@@ -154,7 +155,7 @@ func (q queuedEncoding) Marshal(ctx context.Context, req xexporterhelper.Request
 	case !ok:
 		return nil, fmt.Errorf("tracehouse exporter: cannot queue a %T", req)
 	case r.enc != nil:
-		return r.enc.AppendBinary(append(make([]byte, 0, len(encodedMark)+r.enc.Size()+64), encodedMark...)), nil
+		return r.enc.AppendBinary(append(make([]byte, 0, len(encodedMark)+r.enc.Size()+64), encodedMark...))
 	case r.sig == signalTraces:
 		return pdatarequest.MarshalTraces(ctx, r.td)
 	default:

@@ -32,6 +32,9 @@ func TestQueuedBatchesAreEncodedOnceReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := exp.(frontTraces).e
+	if e.encodeOpts.Plain {
+		t.Error("batches entering a persistent queue are held plain")
+	}
 	td := withAttributes(ingesttest.NumberedTraces(0, 2000, services, time.Now()))
 	enc := queuedEncoding{sig: signalTraces}
 
@@ -120,6 +123,9 @@ func TestMemoryQueueHoldsEncodedBatches(t *testing.T) {
 	front := exp.(frontTraces)
 	if front.gc == nil {
 		t.Fatal("no group commit in front of the memory queue")
+	}
+	if !front.e.encodeOpts.Plain {
+		t.Error("batches entering a memory queue are compressed, only to be decompressed for their INSERT")
 	}
 	td := withAttributes(ingesttest.NumberedTraces(0, 2000, services, time.Now()))
 	if q, err := front.e.convertTraces(ctx, td); err != nil || q.(*queuedBatch).enc == nil {

@@ -28,10 +28,11 @@ import (
 // an Encoded, the Native block of its rows (what an INSERT over HTTP sends)
 // in compression frames, with its deduplication token and the facts its
 // service-graph edges are found from; WriteEncoded INSERTs it later, as
-// often as it has to. The exporter encodes a batch when it enters a
-// persistent sending queue, so the queue holds (and its file stores) the
+// often as it has to. The exporter encodes a batch when it enters its
+// sending queue: a persistent queue holds (and its file stores) the
 // compressed block, about a sixth of the batch as OTLP, and the batch is
-// never decoded from OTLP again (ingest/tracehouseexporter/request.go).
+// never decoded from OTLP again; a queue in memory holds the block plain
+// (EncodeOptions) instead of pdata (ingest/tracehouseexporter/request.go).
 //
 // The bytes an Encoded holds were encoded for the column types the server
 // had when it was made. Two cases need the rows themselves again, and get
@@ -57,7 +58,22 @@ type Encoded struct {
 	rejectReason string
 	facts        []servicegraph.Span // one per row, spans only
 	plainLen     int                 // the block's size uncompressed
-	frames       []byte              // the Native block, in LZ4 compression frames
+	// frames is the Native block, in LZ4 compression frames, or as it
+	// is when plain.
+	frames []byte
+	plain  bool
+}
+
+// EncodeOptions say how an Encoded holds its block.
+type EncodeOptions struct {
+	// Plain holds the block as the INSERT sends it, not in LZ4 frames:
+	// for a queue in memory, which never stores it. Compressing a block
+	// only to decompress it before its INSERT was about 7% of a
+	// collector's CPU with the memory queue (bench/ingest, -cpuprofile);
+	// held plain, a batch takes about four times the memory, still a
+	// small part of the pdata it came from. AppendBinary compresses a
+	// plain block, so what a queue stores is the same either way.
+	Plain bool
 }
 
 // Rows is the number of spans or log records the batch stores.
@@ -66,7 +82,8 @@ func (e *Encoded) Rows() int { return e.rows }
 // Items is Rows and the items conversion rejected.
 func (e *Encoded) Items() int { return e.rows + e.rejected }
 
-// Size is the batch's size as held: the compressed block and the facts.
+// Size is the batch's size as held: the block (compressed unless plain)
+// and the facts.
 func (e *Encoded) Size() int { return len(e.frames) + len(e.facts)*factSize }
 
 // factSize is about what one edge fact takes, held or stored.
@@ -83,12 +100,12 @@ var storedFrames = nativeblock.NewFrames(compress.LZ4)
 // column types, which it asks the server for once (it fails, with nothing
 // lost, while ClickHouse cannot answer). Spans that can never be stored are
 // left out and counted (StorableTraces).
-func (w *Writer) EncodeTraces(ctx context.Context, td ptrace.Traces) (*Encoded, error) {
+func (w *Writer) EncodeTraces(ctx context.Context, td ptrace.Traces, opts EncodeOptions) (*Encoded, error) {
 	if w.nativeProtocol {
 		return nil, ErrNativeProtocol
 	}
 	td, rej := StorableTraces(td)
-	e := &Encoded{spans: true, rejected: rej.Count, rejectReason: rej.Reason}
+	e := &Encoded{spans: true, rejected: rej.Count, rejectReason: rej.Reason, plain: opts.Plain}
 	if td.SpanCount() == 0 {
 		return e, nil
 	}
@@ -107,12 +124,12 @@ func (w *Writer) EncodeTraces(ctx context.Context, td ptrace.Traces) (*Encoded, 
 }
 
 // EncodeLogs is EncodeTraces for log records (StorableLogs).
-func (w *Writer) EncodeLogs(ctx context.Context, ld plog.Logs) (*Encoded, error) {
+func (w *Writer) EncodeLogs(ctx context.Context, ld plog.Logs, opts EncodeOptions) (*Encoded, error) {
 	if w.nativeProtocol {
 		return nil, ErrNativeProtocol
 	}
 	ld, rej := StorableLogs(ld, w.now())
-	e := &Encoded{rejected: rej.Count, rejectReason: rej.Reason}
+	e := &Encoded{rejected: rej.Count, rejectReason: rej.Reason, plain: opts.Plain}
 	if ld.LogRecordCount() == 0 {
 		return e, nil
 	}
@@ -126,12 +143,18 @@ func (w *Writer) EncodeLogs(ctx context.Context, ld plog.Logs) (*Encoded, error)
 	return e, e.keep(p)
 }
 
-// keep takes the prepared block (not its statement) into frames.
+// keep takes the prepared block (not its statement) into frames, or a
+// copy of it when plain (the encoder reuses its buffer).
 func (e *Encoded) keep(p preparedInsert) error {
 	block := p.body[len(p.t.statement):]
-	frames, err := storedFrames.Append(nil, block)
-	if err != nil {
-		return err
+	var frames []byte
+	if e.plain {
+		frames = slices.Clone(block)
+	} else {
+		var err error
+		if frames, err = storedFrames.Append(nil, block); err != nil {
+			return err
+		}
 	}
 	e.rows, e.token, e.converted = p.rows, p.token, p.types.converted
 	e.plainLen, e.frames = len(block), frames
@@ -249,8 +272,11 @@ func (w *Writer) writeEncodedEdges(ctx context.Context, key string, edges []serv
 	return w.writeEdges(ctx, c, key, edges, st)
 }
 
-// block is e's Native block, decompressed.
+// block is e's Native block, decompressed. The caller must not change it.
 func (e *Encoded) block() ([]byte, error) {
+	if e.plain {
+		return e.frames, nil
+	}
 	block := make([]byte, e.plainLen)
 	if _, err := io.ReadFull(compress.NewReader(bytes.NewReader(e.frames)), block); err != nil {
 		return nil, fmt.Errorf("%w: a queued batch does not decompress: %v", ErrInvalidData, err)
@@ -368,8 +394,15 @@ func (m *orderedMap) Value() any                   { return m.values[m.at] }
 const encodedFormat = 1
 
 // AppendBinary appends e's binary form to dst: what a persistent queue
-// stores.
-func (e *Encoded) AppendBinary(dst []byte) []byte {
+// stores. A plain block is stored compressed.
+func (e *Encoded) AppendBinary(dst []byte) ([]byte, error) {
+	frames := e.frames
+	if e.plain {
+		var err error
+		if frames, err = storedFrames.Append(nil, e.frames); err != nil {
+			return nil, err
+		}
+	}
 	var flags byte
 	if e.spans {
 		flags |= 1
@@ -378,13 +411,13 @@ func (e *Encoded) AppendBinary(dst []byte) []byte {
 		flags |= 2
 	}
 	dst = append(dst, encodedFormat, flags)
-	for _, n := range []int{e.rows, e.rejected, e.stored.Rows, e.stored.Sanitized, e.stored.Truncated, e.stored.Clamped, e.plainLen, len(e.frames)} {
+	for _, n := range []int{e.rows, e.rejected, e.stored.Rows, e.stored.Sanitized, e.stored.Truncated, e.stored.Clamped, e.plainLen, len(frames)} {
 		dst = binary.AppendUvarint(dst, uint64(n))
 	}
 	dst = appendString(dst, e.token)
 	dst = appendString(dst, e.rejectReason)
 	dst = appendFacts(dst, e.facts)
-	return append(dst, e.frames...)
+	return append(dst, frames...), nil
 }
 
 // UnmarshalEncoded reads an Encoded back from its binary form. It keeps

@@ -15,7 +15,11 @@ import (
 // read again.
 func throughQueue(t *testing.T, e *Encoded) *Encoded {
 	t.Helper()
-	back, err := UnmarshalEncoded(e.AppendBinary(nil))
+	data, err := e.AppendBinary(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := UnmarshalEncoded(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,11 +36,11 @@ func TestEncodedBatchStoresWhatTheBatchWould(t *testing.T) {
 	w := NewWriter(conn, Options{Database: db})
 	id := traceID(0x80)
 	td, ld := richTraces(id), richLogs(id)
-	et, err := w.EncodeTraces(ctx, td)
+	et, err := w.EncodeTraces(ctx, td, EncodeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	el, err := w.EncodeLogs(ctx, ld)
+	el, err := w.EncodeLogs(ctx, ld, EncodeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,6 +57,21 @@ func TestEncodedBatchStoresWhatTheBatchWould(t *testing.T) {
 		}
 		if _, err := writer.WriteEncoded(ctx, throughQueue(t, el)); err != nil {
 			t.Fatal(err)
+		}
+	}
+	// Held plain (a queue in memory), the batch is the same block with the
+	// same token: written as it is held, or through a persistent queue
+	// (which stores it compressed), it adds nothing.
+	plain, err := w.EncodeTraces(ctx, richTraces(id), EncodeOptions{Plain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.token != et.token || plain.Size() <= et.Size() {
+		t.Fatalf("plain: token %s, %d bytes; compressed: token %s, %d bytes", plain.token, plain.Size(), et.token, et.Size())
+	}
+	for _, e := range []*Encoded{plain, throughQueue(t, plain)} {
+		if st, err := w.WriteEncoded(ctx, e); err != nil || st.Rows != td.SpanCount() {
+			t.Fatalf("plain: stats %+v, err %v", st, err)
 		}
 	}
 	want := tableCounts{spans: uint64(td.SpanCount()), logs: uint64(ld.LogRecordCount()),
@@ -82,12 +101,17 @@ func TestEncodedBatchIsolatesTheBadItem(t *testing.T) {
 	td := poisonTraces(id)
 	rich := richTraces(id)
 	rich.ResourceSpans().MoveAndAppendTo(td.ResourceSpans())
-	e, err := w.EncodeTraces(ctx, td)
+	e, err := w.EncodeTraces(ctx, td, EncodeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for attempt := range 2 {
-		st, err := w.WriteEncoded(ctx, throughQueue(t, e))
+	// The second attempt holds the block plain, as a memory queue does.
+	plain, err := w.EncodeTraces(ctx, td, EncodeOptions{Plain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for attempt, held := range []*Encoded{throughQueue(t, e), plain} {
+		st, err := w.WriteEncoded(ctx, held)
 		var rejected *RejectedError
 		if !errors.As(err, &rejected) || rejected.Count != 1 || rejected.Dropped != 0 {
 			t.Fatalf("attempt %d: err %v, want 1 span rejected", attempt, err)
@@ -135,7 +159,7 @@ func TestEncodedBatchOnServerThatDoesNotConvert(t *testing.T) {
 	w := NewWriter(conn, Options{Database: db})
 	id := traceID(0x82)
 	want := richTraces(id)
-	e, err := w.EncodeTraces(ctx, want)
+	e, err := w.EncodeTraces(ctx, want, EncodeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,11 +186,14 @@ func TestEncodedBatchOnServerThatDoesNotConvert(t *testing.T) {
 func TestUnmarshalEncodedRefusesDamage(t *testing.T) {
 	conn, db := newStore(t)
 	w := NewWriter(conn, Options{Database: db})
-	e, err := w.EncodeTraces(context.Background(), richTraces(traceID(0x83)))
+	e, err := w.EncodeTraces(context.Background(), richTraces(traceID(0x83)), EncodeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	good := e.AppendBinary(nil)
+	good, err := e.AppendBinary(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for n := range len(good) {
 		if _, err := UnmarshalEncoded(good[:n]); err == nil {
 			t.Fatalf("the first %d of %d bytes were taken for a batch", n, len(good))
@@ -200,7 +227,7 @@ func TestEncodedLogsCountWhatConversionLeftOut(t *testing.T) {
 	bad := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().AppendEmpty()
 	bad.SetTimestamp(maxTimestamp + 1)
 	bad.SetObservedTimestamp(maxTimestamp + 1)
-	e, err := w.EncodeLogs(context.Background(), ld)
+	e, err := w.EncodeLogs(context.Background(), ld, EncodeOptions{Plain: true})
 	if err != nil {
 		t.Fatal(err)
 	}
