@@ -128,9 +128,11 @@ func TestMemoryQueueHoldsEncodedBatches(t *testing.T) {
 		t.Error("batches entering a memory queue are compressed, only to be decompressed for their INSERT")
 	}
 	td := withAttributes(ingesttest.NumberedTraces(0, 2000, services, time.Now()))
-	if q, err := front.e.convertTraces(ctx, td); err != nil || q.(*queuedBatch).enc == nil {
+	q, err := front.e.convertTraces(ctx, td)
+	if err != nil || q.(*queuedBatch).enc == nil {
 		t.Fatalf("a batch entering the memory queue is not encoded (err %v)", err)
 	}
+	t.Logf("%d spans held in memory: %d bytes", td.SpanCount(), q.(*queuedBatch).enc.Size())
 	var wg sync.WaitGroup
 	for i := range uint64(10) {
 		wg.Go(func() {

@@ -69,6 +69,7 @@ func TestEncodedBatchStoresWhatTheBatchWould(t *testing.T) {
 	if plain.token != et.token || plain.Size() <= et.Size() {
 		t.Fatalf("plain: token %s, %d bytes; compressed: token %s, %d bytes", plain.token, plain.Size(), et.token, et.Size())
 	}
+	t.Logf("%d spans held: %d bytes plain, %d compressed", td.SpanCount(), plain.Size(), et.Size())
 	for _, e := range []*Encoded{plain, throughQueue(t, plain)} {
 		if st, err := w.WriteEncoded(ctx, e); err != nil || st.Rows != td.SpanCount() {
 			t.Fatalf("plain: stats %+v, err %v", st, err)
