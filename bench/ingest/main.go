@@ -180,20 +180,8 @@ func run(o opts) error {
 	} else {
 		defer os.RemoveAll(tmp)
 	}
-	if o.lib == "" {
-		o.lib = filepath.Join(root, ".deps/chdb/libchdb.so")
-	}
-	if o.bin == "" {
-		o.bin = filepath.Join(root, "bin/tracehouse")
-		if _, err := os.Stat(o.bin); err != nil {
-			o.bin = filepath.Join(tmp, "tracehouse")
-			fmt.Fprintln(os.Stderr, "building", o.bin)
-			b := exec.Command("go", "build", "-o", o.bin, ".")
-			b.Dir, b.Stdout, b.Stderr = root, os.Stderr, os.Stderr
-			if err := b.Run(); err != nil {
-				return fmt.Errorf("build tracehouse: %w", err)
-			}
-		}
+	if o.bin, o.lib, err = binaries(root, tmp, o.bin, o.lib); err != nil {
+		return err
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -204,23 +192,11 @@ func run(o opts) error {
 		return err
 	}
 
-	// The engine.
-	chPort, err := freePort()
-	if err != nil {
-		return err
-	}
-	eng, err := start(filepath.Join(tmp, "engine.log"), nil, o.bin, "clickhouse",
-		"--data", filepath.Join(tmp, "data"), "--listen", fmt.Sprintf("127.0.0.1:%d", chPort), "--lib", o.lib)
+	eng, ch, chPort, err := startEngine(tmp, o.bin, o.lib)
 	if err != nil {
 		return err
 	}
 	defer eng.stop(30 * time.Second)
-	// The engine generates its password into its data folder on start.
-	ch := chHTTP{base: fmt.Sprintf("http://127.0.0.1:%d", chPort), hc: &http.Client{Timeout: 10 * time.Minute},
-		passwordFile: filepath.Join(tmp, "data", embedded.PasswordFileName)}
-	if err := ch.waitUp(60 * time.Second); err != nil {
-		return fmt.Errorf("engine did not come up (see %s): %w", filepath.Join(tmp, "engine.log"), err)
-	}
 	version, _ := ch.query("SELECT version()")
 
 	fmt.Fprintf(os.Stderr, "generating %d spans and %d log records...\n", o.spans, o.logs)
@@ -245,6 +221,52 @@ func run(o opts) error {
 	}
 	printTable(o, version, results)
 	return nil
+}
+
+// binaries are the tracehouse binary and libchdb.so to run: the ones
+// given, else the repository's, building tracehouse into tmp when
+// bin/tracehouse is missing.
+func binaries(root, tmp, bin, lib string) (string, string, error) {
+	if lib == "" {
+		lib = filepath.Join(root, ".deps/chdb/libchdb.so")
+	}
+	if bin != "" {
+		return bin, lib, nil
+	}
+	bin = filepath.Join(root, "bin/tracehouse")
+	if _, err := os.Stat(bin); err == nil {
+		return bin, lib, nil
+	}
+	bin = filepath.Join(tmp, "tracehouse")
+	fmt.Fprintln(os.Stderr, "building", bin)
+	b := exec.Command("go", "build", "-o", bin, ".")
+	b.Dir, b.Stdout, b.Stderr = root, os.Stderr, os.Stderr
+	if err := b.Run(); err != nil {
+		return "", "", fmt.Errorf("build tracehouse: %w", err)
+	}
+	return bin, lib, nil
+}
+
+// startEngine runs `tracehouse clickhouse` on a data folder in tmp, on a
+// free port, and waits until it answers. The engine generates its password
+// into its data folder on start (ch reads it there).
+func startEngine(tmp, bin, lib string) (*proc, chHTTP, int, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, chHTTP{}, 0, err
+	}
+	data, logPath := filepath.Join(tmp, "data"), filepath.Join(tmp, "engine.log")
+	eng, err := start(logPath, nil, bin, "clickhouse", "--data", data, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--lib", lib)
+	if err != nil {
+		return nil, chHTTP{}, 0, err
+	}
+	ch := chHTTP{base: fmt.Sprintf("http://127.0.0.1:%d", port), hc: &http.Client{Timeout: 10 * time.Minute},
+		passwordFile: filepath.Join(data, embedded.PasswordFileName)}
+	if err := ch.waitUp(60 * time.Second); err != nil {
+		eng.stop(30 * time.Second)
+		return nil, chHTTP{}, 0, fmt.Errorf("engine did not come up (see %s): %w", logPath, err)
+	}
+	return eng, ch, port, nil
 }
 
 // runSpec is one run: one exporter, one signal, one sending queue, one

@@ -15,11 +15,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -44,18 +42,20 @@ func runViews(args []string) error {
 	fs.IntVar(&o.batch, "batch", 50_000, "spans per INSERT (the group commit's max_size)")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds: every configuration this many times, interleaved")
 	fs.DurationVar(&o.settle, "settle", 8*time.Second, "how long the engine's CPU is still counted after the last INSERT (its merges)")
-	fs.StringVar(&o.bin, "tracehouse", "", "tracehouse binary (default: <repo>/bin/tracehouse)")
+	fs.StringVar(&o.bin, "tracehouse", "", "tracehouse binary (default: <repo>/bin/tracehouse, built into a temp dir if missing)")
 	fs.StringVar(&o.lib, "lib", "", "libchdb.so (default: <repo>/.deps/chdb/libchdb.so)")
 	fs.Parse(args)
 	root, err := repoRoot()
 	if err != nil {
 		return err
 	}
-	if o.bin == "" {
-		o.bin = filepath.Join(root, "bin/tracehouse")
+	tmp, err := os.MkdirTemp("", "bench-views-bin-")
+	if err != nil {
+		return err
 	}
-	if o.lib == "" {
-		o.lib = filepath.Join(root, ".deps/chdb/libchdb.so")
+	defer os.RemoveAll(tmp)
+	if o.bin, o.lib, err = binaries(root, tmp, o.bin, o.lib); err != nil {
+		return err
 	}
 
 	fmt.Fprintf(os.Stderr, "generating %d spans...\n", o.spans)
@@ -131,23 +131,12 @@ func withEngine(o viewOpts, f func(ch chHTTP, dsn string, pid int) error) error 
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
-	data := filepath.Join(tmp, "data")
-	eng, err := start(filepath.Join(tmp, "engine.log"), nil, o.bin, "clickhouse",
-		"--data", data, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--lib", o.lib)
+	eng, ch, port, err := startEngine(tmp, o.bin, o.lib)
 	if err != nil {
 		return err
 	}
 	defer eng.stop(30 * time.Second)
-	ch := chHTTP{base: fmt.Sprintf("http://127.0.0.1:%d", port), hc: &http.Client{Timeout: 10 * time.Minute},
-		passwordFile: filepath.Join(data, embedded.PasswordFileName)}
-	if err := ch.waitUp(60 * time.Second); err != nil {
-		return fmt.Errorf("engine did not come up: %w", err)
-	}
-	dsn := fmt.Sprintf("http://%s@127.0.0.1:%d/default?password_file=%s", embedded.DefaultUser, port, filepath.Join(data, embedded.PasswordFileName))
+	dsn := fmt.Sprintf("http://%s@127.0.0.1:%d/default?password_file=%s", embedded.DefaultUser, port, url.QueryEscape(ch.passwordFile))
 	if out, err := exec.Command(o.bin, "migrate", "--clickhouse", dsn).CombinedOutput(); err != nil {
 		return fmt.Errorf("migrate: %v\n%s", err, out)
 	}
@@ -217,5 +206,5 @@ func mergeRequests(reqs []ptraceotlp.ExportRequest, size int) []ptrace.Traces {
 	if n > 0 {
 		out = append(out, cur)
 	}
-	return slices.Clip(out)
+	return out
 }

@@ -157,20 +157,19 @@ func (e *tracehouseExporter) ready(ctx context.Context) (*writer.Writer, error) 
 }
 
 func (e *tracehouseExporter) pushTraces(ctx context.Context, td ptrace.Traces) error {
-	e.pipe.started()
-	w, err := e.ready(ctx)
-	if err != nil {
-		e.metrics.failure(ctx, failureRetryable)
-		return err
-	}
-	began := time.Now()
-	st, err := w.WriteTracesStats(ctx, td)
-	e.pipe.inserted(time.Since(began))
-	e.metrics.insert(ctx, st, err, time.Since(began), func() int { return (&ptrace.ProtoMarshaler{}).TracesSize(td) })
-	return e.outcome(err, td.SpanCount(), st)
+	return e.push(ctx, td.SpanCount(), func() int { return (&ptrace.ProtoMarshaler{}).TracesSize(td) },
+		func(w *writer.Writer) (writer.WriteStats, error) { return w.WriteTracesStats(ctx, td) })
 }
 
 func (e *tracehouseExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
+	return e.push(ctx, ld.LogRecordCount(), func() int { return (&plog.ProtoMarshaler{}).LogsSize(ld) },
+		func(w *writer.Writer) (writer.WriteStats, error) { return w.WriteLogsStats(ctx, ld) })
+}
+
+// push runs one write of items items (size: their bytes, for the metrics,
+// computed only if asked) once ClickHouse is ready, timing it for the
+// group commit's pipe and the metrics, and classifies its result.
+func (e *tracehouseExporter) push(ctx context.Context, items int, size func() int, write func(*writer.Writer) (writer.WriteStats, error)) error {
 	e.pipe.started()
 	w, err := e.ready(ctx)
 	if err != nil {
@@ -178,10 +177,10 @@ func (e *tracehouseExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 		return err
 	}
 	began := time.Now()
-	st, err := w.WriteLogsStats(ctx, ld)
+	st, err := write(w)
 	e.pipe.inserted(time.Since(began))
-	e.metrics.insert(ctx, st, err, time.Since(began), func() int { return (&plog.ProtoMarshaler{}).LogsSize(ld) })
-	return e.outcome(err, ld.LogRecordCount(), st)
+	e.metrics.insert(ctx, st, err, time.Since(began), size)
+	return e.outcome(err, items, st)
 }
 
 // outcome logs (once per batch) and classifies a write's result for

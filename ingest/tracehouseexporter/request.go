@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/exporter/exporterhelper/xexporterhelper"
@@ -127,17 +126,8 @@ func (e *tracehouseExporter) pushQueued(ctx context.Context, req xexporterhelper
 	case r.enc == nil:
 		return e.pushLogs(ctx, r.ld)
 	}
-	e.pipe.started()
-	w, err := e.ready(ctx)
-	if err != nil {
-		e.metrics.failure(ctx, failureRetryable)
-		return err
-	}
-	began := time.Now()
-	st, err := w.WriteEncoded(ctx, r.enc)
-	e.pipe.inserted(time.Since(began))
-	e.metrics.insert(ctx, st, err, time.Since(began), r.enc.Size)
-	return e.outcome(err, r.enc.Items(), st)
+	return e.push(ctx, r.enc.Items(), r.enc.Size,
+		func(w *writer.Writer) (writer.WriteStats, error) { return w.WriteEncoded(ctx, r.enc) })
 }
 
 // queuedEncoding is how the persistent queue stores batches: an encoded
