@@ -65,6 +65,8 @@ func main() {
 	flag.StringVar(&o.queues, "queue", "memory,persistent", "sending queues, in this order: memory (in memory) and/or persistent (file_storage in a fresh directory per run; durable all-in-one's queue)")
 	flag.BoolVar(&o.fsync, "fsync", true, "persistent queue: sync every queue write to disk (file_storage fsync), as all-in-one does unless --queue-fsync=false")
 	flag.IntVar(&o.runs, "runs", 1, "rounds: every run (-only × -queue) this many times, interleaved; the table shows every run, the medians and the ratios per round")
+	flag.IntVar(&o.thMinSize, "th-min-size", 0, "the Tracehouse exporter's sending_queue.batch.min_size (0: its default)")
+	flag.IntVar(&o.thMaxSize, "th-max-size", 0, "the Tracehouse exporter's sending_queue.batch.max_size (0: its default)")
 	flag.StringVar(&o.overflow, "overflow", "block", "what a full sending queue does, in both exporters: block (the receiver waits for room: the rate the pipeline sustains) or refuse (RESOURCE_EXHAUSTED; the senders pause and retry, and their pauses count in the end-to-end time)")
 	flag.Parse()
 	if o.overflow != "block" && o.overflow != "refuse" {
@@ -83,6 +85,9 @@ type opts struct {
 	bin, lib, only, cpuProfile         string
 	keep, fsync                        bool
 	timeout                            time.Duration
+	// thBatch overrides the Tracehouse exporter's sending_queue.batch
+	// min_size and max_size (0: its defaults).
+	thMinSize, thMaxSize int
 }
 
 // repoRoot walks up from the working directory to the product module.
@@ -163,6 +168,8 @@ type result struct {
 	retries          int64
 	diskWrites       int64 // bytes the collector wrote to disk (/proc/PID/io write_bytes)
 	queueBytes       int64 // size of the persistent queue's files after the run
+	inserts          int64 // INSERT statements the engine ran during the run
+	partsMade        int64 // parts the engine wrote for them, in every table
 	err              error
 }
 
@@ -214,9 +221,9 @@ func run(o opts) error {
 			fmt.Fprintf(os.Stderr, "   %s failed: %v\n", s.id(), r.err)
 			continue
 		}
-		fmt.Fprintf(os.Stderr, "   %d accepted, %d rows (%d unique), e2e %v (sending %v, %d requests refused and sent again), collector %.1f cpu-s, engine %.1f cpu-s, hwm %d MiB (mapped files at the end %d MiB), collector wrote %.1f MiB to disk (queue files %.1f MiB), %d B on disk\n",
+		fmt.Fprintf(os.Stderr, "   %d accepted, %d rows (%d unique), e2e %v (sending %v, %d requests refused and sent again), collector %.1f cpu-s, engine %.1f cpu-s, hwm %d MiB (mapped files at the end %d MiB), collector wrote %.1f MiB to disk (queue files %.1f MiB), %d B on disk, %d INSERTs, %d parts written\n",
 			r.items, r.stored, r.unique, r.e2e.Round(time.Millisecond), r.sendTime.Round(time.Millisecond), r.retries, r.colCPU, r.engCPU, r.hwmKB/1024, r.rssFileKB/1024,
-			float64(r.diskWrites)/(1<<20), float64(r.queueBytes)/(1<<20), r.bytes)
+			float64(r.diskWrites)/(1<<20), float64(r.queueBytes)/(1<<20), r.bytes, r.inserts, r.partsMade)
 		afterRun(o, ch, r)
 	}
 	printTable(o, version, results)
@@ -372,7 +379,8 @@ const queueExtension = "file_storage/queue"
 // collectorConfig is one run's collector: the OTLP receiver and the
 // exporter under test, its sending queue in memory or, with queueDir set,
 // in file_storage in that directory.
-func collectorConfig(exporter, signal, db string, otlpPort int, ch chHTTP, chPort int, blockOnOverflow bool, queueDir string, fsync bool) (string, error) {
+func collectorConfig(o opts, exporter, signal, db string, otlpPort int, ch chHTTP, chPort int, queueDir string) (string, error) {
+	blockOnOverflow, fsync := o.overflow == "block", o.fsync
 	storage, extensions, service := "", "", ""
 	if queueDir != "" {
 		// The same file_storage settings for both exporters: those of
@@ -395,11 +403,21 @@ func collectorConfig(exporter, signal, db string, otlpPort int, ch chHTTP, chPor
 		// engine's password from its file. With a persistent queue it
 		// merges requests into batches in front of the queue (its group
 		// commit, ingest/tracehouseexporter/groupcommit.go).
+		var batch string
+		if o.thMinSize > 0 || o.thMaxSize > 0 {
+			batch = "      batch:\n"
+			if o.thMinSize > 0 {
+				batch += fmt.Sprintf("        min_size: %d\n", o.thMinSize)
+			}
+			if o.thMaxSize > 0 {
+				batch += fmt.Sprintf("        max_size: %d\n", o.thMaxSize)
+			}
+		}
 		exp = fmt.Sprintf(`  tracehouse:
     endpoint: http://%s@127.0.0.1:%d/%s?password_file=%s
     sending_queue:
       block_on_overflow: %t
-%s`, embedded.DefaultUser, chPort, db, url.QueryEscape(ch.passwordFile), blockOnOverflow, storage)
+%s%s`, embedded.DefaultUser, chPort, db, url.QueryEscape(ch.passwordFile), blockOnOverflow, storage, batch)
 	} else {
 		// The contrib exporter over HTTP (clickhouse-go), its defaults
 		// (create_schema, async_insert, lz4) except the queue, sized like

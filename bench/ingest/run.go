@@ -35,7 +35,7 @@ func oneRun(o opts, tmp, self string, ch chHTTP, engPID, chPort int, s runSpec,
 		}
 	}
 	cfg := filepath.Join(tmp, s.id()+".yaml")
-	config, err := collectorConfig(s.exporter, signal, db, otlpPort, ch, chPort, o.overflow == "block", queueDir, o.fsync)
+	config, err := collectorConfig(o, s.exporter, signal, db, otlpPort, ch, chPort, queueDir)
 	if err != nil {
 		return err
 	}
@@ -72,6 +72,10 @@ func oneRun(o opts, tmp, self string, ch chHTTP, engPID, chPort int, s runSpec,
 		return err
 	}
 	w0, err := ioBytes(col.pid(), "write_bytes")
+	if err != nil {
+		return err
+	}
+	ev0, err := engineEvents(ch)
 	if err != nil {
 		return err
 	}
@@ -115,6 +119,9 @@ func oneRun(o opts, tmp, self string, ch chHTTP, engPID, chPort int, s runSpec,
 	e1, _ := cpuSeconds(engPID)
 	w1, _ := ioBytes(col.pid(), "write_bytes")
 	r.colCPU, r.engCPU, r.diskWrites = c1-c0, e1-e0, w1-w0
+	if ev1, err := engineEvents(ch); err == nil {
+		r.inserts, r.partsMade = ev1.inserts-ev0.inserts, ev1.parts-ev0.parts
+	}
 	r.hwmKB, _ = statusKB(col.pid(), "VmHWM")
 	// Of the resident memory at the end, how much is mapped files (the
 	// persistent queue's bbolt file is mmapped) rather than the heap.
@@ -158,6 +165,24 @@ func dirBytes(dir string) (int64, error) {
 	return n, err
 }
 
+// events are counters of the engine's system.events.
+type events struct {
+	inserts int64 // INSERT statements (InsertQuery)
+	parts   int64 // parts written by INSERTs, in every table (materialized views' too)
+}
+
+// engineEvents reads the counters. The engine is the run's alone, so a
+// difference over the run is the run's.
+func engineEvents(ch chHTTP) (events, error) {
+	var e events
+	var err error
+	if e.inserts, err = ch.int("SELECT sum(value) FROM system.events WHERE name = 'InsertQuery'"); err != nil {
+		return e, err
+	}
+	e.parts, err = ch.int("SELECT sum(value) FROM system.events WHERE name IN ('InsertedCompactParts', 'InsertedWideParts')")
+	return e, err
+}
+
 func tail(s string, n int) string {
 	if len(s) > n {
 		return "…" + s[len(s)-n:]
@@ -172,8 +197,8 @@ func printTable(o opts, version string, results []*result) {
 	}
 	fmt.Printf("\nIngest benchmark: %d spans (5-span traces, ~10 attrs) / %d log records, %d per OTLP/gRPC request, %d senders, overflow %s; queues %s (persistent: file_storage, %s); %d round(s); engine: embedded chDB %s; %s, %d CPUs\n\n",
 		o.spans, o.logs, o.perReq, o.workers, o.overflow, o.queues, fsync, o.runs, version, time.Now().UTC().Format("2006-01-02"), numCPU())
-	fmt.Println("| round | exporter | signal | queue | items accepted | rows stored (duplicates) | end-to-end s | items/s stored | items per collector CPU-s | collector CPU-s | engine CPU-s per 1k items | collector peak RSS MiB | collector disk writes MiB | queue files MiB | bytes/row on disk (as written) | bytes/row on disk (after OPTIMIZE FINAL) |")
-	fmt.Println("|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Println("| round | exporter | signal | queue | items accepted | rows stored (duplicates) | end-to-end s | items/s stored | items per collector CPU-s | collector CPU-s | engine CPU-s per 1k items | collector peak RSS MiB | collector disk writes MiB | queue files MiB | bytes/row on disk (as written) | bytes/row on disk (after OPTIMIZE FINAL) | INSERT statements | parts written |")
+	fmt.Println("|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range results {
 		s := r.spec
 		if r.err != nil {
@@ -181,12 +206,12 @@ func printTable(o opts, version string, results []*result) {
 			continue
 		}
 		rows := float64(r.stored)
-		fmt.Printf("| %d | %s | %s | %s | %d | %d (%d) | %.2f | %.0f | %.0f | %.2f | %.3f | %.0f | %.1f | %.1f | %.1f | %.1f |\n",
+		fmt.Printf("| %d | %s | %s | %s | %d | %d (%d) | %.2f | %.0f | %.0f | %.2f | %.3f | %.0f | %.1f | %.1f | %.1f | %.1f | %d | %d |\n",
 			s.round, s.exporter, s.signal, s.queue, r.items, r.stored, r.stored-r.unique, r.e2e.Seconds(), r.rate(), r.perCPU(), r.colCPU,
-			r.engCPU/(float64(r.unique)/1000), r.rssMiB(), float64(r.diskWrites)/(1<<20), float64(r.queueBytes)/(1<<20), float64(r.bytes)/rows, float64(r.bytesOpt)/rows)
+			r.engCPU/(float64(r.unique)/1000), r.rssMiB(), float64(r.diskWrites)/(1<<20), float64(r.queueBytes)/(1<<20), float64(r.bytes)/rows, float64(r.bytesOpt)/rows, r.inserts, r.partsMade)
 	}
 	fmt.Println()
-	fmt.Println("items = spans (traces) or log records (logs); rates count distinct items (uniqExact of TraceId,SpanId / Timestamp,Body), bytes are per stored row. End-to-end: first send until every accepted item is a visible row. CPU: utime+stime from /proc/PID/stat over that interval. Peak RSS: VmHWM of the collector process (one fresh collector per row). Collector disk writes: write_bytes of /proc/PID/io over the interval (the persistent queue; 0 with the queue in memory); queue files: their size after the run. Bytes on disk: sum(bytes_on_disk) of active parts of every table in the run's database (Tracehouse: spans + trace_index + red_1m + service-edge tables; contrib: otel_traces + otel_traces_trace_id_ts), right after the run and again after OPTIMIZE TABLE … FINAL.")
+	fmt.Println("items = spans (traces) or log records (logs); rates count distinct items (uniqExact of TraceId,SpanId / Timestamp,Body), bytes are per stored row. End-to-end: first send until every accepted item is a visible row. CPU: utime+stime from /proc/PID/stat over that interval. Peak RSS: VmHWM of the collector process (one fresh collector per row). Collector disk writes: write_bytes of /proc/PID/io over the interval (the persistent queue; 0 with the queue in memory); queue files: their size after the run. Bytes on disk: sum(bytes_on_disk) of active parts of every table in the run's database (Tracehouse: spans + trace_index + red_1m + service-edge tables; contrib: otel_traces + otel_traces_trace_id_ts), right after the run and again after OPTIMIZE TABLE … FINAL. INSERT statements and parts written: differences of the engine's system.events (InsertQuery; InsertedCompactParts + InsertedWideParts, every table, the materialized views' included) over the run; contrib's async inserts count one statement per request, and its parts are the server's flushes.")
 	printSummary(results)
 }
 

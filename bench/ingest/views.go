@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,21 +31,47 @@ import (
 )
 
 type viewOpts struct {
-	spans, batch, rounds int
-	settle               time.Duration
-	bin, lib             string
+	spans, rounds int
+	batches       []int // spans per INSERT; more than one sweeps INSERT sizes
+	settle        time.Duration
+	bin, lib      string
+	// alter are statements run on each fresh engine after the migrations:
+	// a schema variant to measure against the shipped one.
+	alter []string
+}
+
+// viewConfig is one measurement: INSERTs of batch spans, with the views
+// in drop dropped first.
+type viewConfig struct {
+	batch   int
+	drop    []string
+	name    string
+	altered bool // with the -alter statements run first
 }
 
 func runViews(args []string) error {
 	o := viewOpts{}
 	fs := flag.NewFlagSet("views", flag.ExitOnError)
 	fs.IntVar(&o.spans, "spans", 500_000, "spans written per measurement")
-	fs.IntVar(&o.batch, "batch", 50_000, "spans per INSERT (the group commit's max_size)")
+	batch := fs.String("batch", "50000", "spans per INSERT (the group commit's max_size); a comma-separated list (5000,10000,50000) measures every view and no view at each size instead of one view at a time")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds: every configuration this many times, interleaved")
 	fs.DurationVar(&o.settle, "settle", 8*time.Second, "how long the engine's CPU is still counted after the last INSERT (its merges)")
 	fs.StringVar(&o.bin, "tracehouse", "", "tracehouse binary (default: <repo>/bin/tracehouse, built into a temp dir if missing)")
 	fs.StringVar(&o.lib, "lib", "", "libchdb.so (default: <repo>/.deps/chdb/libchdb.so)")
+	alter := fs.String("alter", "", "statements, separated by ';', run on each fresh engine after the migrations: a schema variant to measure (e.g. \"ALTER TABLE default.spans MODIFY COLUMN AttrStr Map(LowCardinality(String), String)\")")
 	fs.Parse(args)
+	for _, stmt := range strings.Split(*alter, ";") {
+		if stmt = strings.TrimSpace(stmt); stmt != "" {
+			o.alter = append(o.alter, stmt)
+		}
+	}
+	for _, f := range strings.Split(*batch, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			return fmt.Errorf("-batch: %q is not a positive number of spans", f)
+		}
+		o.batches = append(o.batches, n)
+	}
 	root, err := repoRoot()
 	if err != nil {
 		return err
@@ -59,11 +86,16 @@ func runViews(args []string) error {
 	}
 
 	fmt.Fprintf(os.Stderr, "generating %d spans...\n", o.spans)
-	batches := mergeRequests(genTraces(o.spans, 500, 42), o.batch)
+	batchesOf := map[int][]ptrace.Traces{}
+	for _, size := range o.batches {
+		// mergeRequests moves the requests' spans: the same spans anew
+		// for each size.
+		batchesOf[size] = mergeRequests(genTraces(o.spans, 500, 42), size)
+	}
 
 	// The views on spans, as the schema has them now.
 	var views []string
-	if err := withEngine(o, func(ch chHTTP, _ string, _ int) error {
+	if err := withEngine(o, false, func(ch chHTTP, _ string, _ int) error {
 		list, err := ch.query("SELECT name FROM system.tables WHERE database = 'default' AND engine = 'MaterializedView' " +
 			"AND match(create_table_query, 'FROM default\\\\.spans\\\\b') ORDER BY name")
 		views = strings.Fields(list)
@@ -71,61 +103,80 @@ func runViews(args []string) error {
 	}); err != nil {
 		return err
 	}
-	configs := [][]string{nil} // nil: every view
-	for _, v := range views {
-		configs = append(configs, []string{v})
-	}
-	configs = append(configs, views)
-	name := func(drop []string) string {
-		switch len(drop) {
-		case 0:
-			return "every view"
-		case len(views):
-			return "no view on spans"
+	var configs []viewConfig
+	for _, size := range o.batches {
+		configs = append(configs, viewConfig{batch: size, name: "every view"})
+		if len(o.alter) > 0 {
+			// The variant against the shipped schema, every view on both.
+			configs = append(configs, viewConfig{batch: size, name: "every view", altered: true})
+			continue
 		}
-		return "without " + drop[0]
+		if len(o.batches) == 1 {
+			for _, v := range views {
+				configs = append(configs, viewConfig{batch: size, drop: []string{v}, name: "without " + v})
+			}
+		}
+		configs = append(configs, viewConfig{batch: size, drop: views, name: "no view on spans"})
 	}
 
 	perK := make([][]float64, len(configs))
 	for round := range o.rounds {
-		for i, drop := range configs {
-			fmt.Fprintf(os.Stderr, "== round %d of %d: %s\n", round+1, o.rounds, name(drop))
+		for i, c := range configs {
+			fmt.Fprintf(os.Stderr, "== round %d of %d: INSERTs of %d, %s, %s\n", round+1, o.rounds, c.batch, c.name, schemaName(c.altered))
 			var cpu float64
-			err := withEngine(o, func(ch chHTTP, dsn string, pid int) error {
+			err := withEngine(o, c.altered, func(ch chHTTP, dsn string, pid int) error {
 				var err error
-				cpu, err = measureWrite(ch, dsn, pid, drop, batches, o.settle)
+				cpu, err = measureWrite(ch, dsn, pid, c.drop, batchesOf[c.batch], o.settle)
 				return err
 			})
 			if err != nil {
-				return fmt.Errorf("%s: %w", name(drop), err)
+				return fmt.Errorf("%s: %w", c.name, err)
 			}
 			perK[i] = append(perK[i], cpu/float64(o.spans)*1000)
 			fmt.Fprintf(os.Stderr, "   engine %.2f cpu-s, %.4f per 1k spans\n", cpu, perK[i][len(perK[i])-1])
 		}
 	}
 
-	fmt.Printf("Engine CPU per materialized view: %d spans (the main runs' spans) written through storage/writer in INSERTs of %d, a fresh engine per measurement, CPU counted until %v after the last INSERT; %d round(s); %s, %d CPUs\n\n",
-		o.spans, o.batch, o.settle, o.rounds, time.Now().Format("2006-01-02"), numCPU())
-	fmt.Println("| views | engine CPU-s per 1k spans, each round | median | median − every view's |")
-	fmt.Println("|---|---|---:|---:|")
-	all := median(perK[0])
-	for i, drop := range configs {
+	fmt.Printf("Engine CPU per materialized view: %d spans (the main runs' spans) written through storage/writer in INSERTs of %s, a fresh engine per measurement, CPU counted until %v after the last INSERT; %d round(s); %s, %d CPUs%s\n\n",
+		o.spans, *batch, o.settle, o.rounds, time.Now().Format("2006-01-02"), numCPU(), alteredBy(o.alter))
+	fmt.Println("| spans per INSERT | schema | views | engine CPU-s per 1k spans, each round | median | median − the shipped schema's with every view, same size |")
+	fmt.Println("|---:|---|---|---|---:|---:|")
+	all := map[int]float64{}
+	for i, c := range configs {
 		runs := make([]string, len(perK[i]))
 		for j, v := range perK[i] {
 			runs[j] = fmt.Sprintf("%.4f", v)
 		}
 		m := median(perK[i])
 		diff := "—"
-		if i > 0 {
-			diff = fmt.Sprintf("%+.4f (%+.0f%%)", m-all, (m-all)/all*100)
+		if c.drop == nil && !c.altered {
+			all[c.batch] = m
+		} else {
+			diff = fmt.Sprintf("%+.4f (%+.0f%%)", m-all[c.batch], (m-all[c.batch])/all[c.batch]*100)
 		}
-		fmt.Printf("| %s | %s | %.4f | %s |\n", name(drop), strings.Join(runs, ", "), m, diff)
+		fmt.Printf("| %d | %s | %s | %s | %.4f | %s |\n", c.batch, schemaName(c.altered), c.name, strings.Join(runs, ", "), m, diff)
 	}
 	return nil
 }
 
-// withEngine runs f against a fresh engine with the schema migrated.
-func withEngine(o viewOpts, f func(ch chHTTP, dsn string, pid int) error) error {
+func schemaName(altered bool) string {
+	if altered {
+		return "altered (-alter)"
+	}
+	return "shipped"
+}
+
+// alteredBy says which schema variant was measured.
+func alteredBy(alter []string) string {
+	if len(alter) == 0 {
+		return ""
+	}
+	return "; schema altered by: " + strings.Join(alter, "; ")
+}
+
+// withEngine runs f against a fresh engine with the schema migrated (and,
+// when altered, the -alter statements run).
+func withEngine(o viewOpts, altered bool, f func(ch chHTTP, dsn string, pid int) error) error {
 	tmp, err := os.MkdirTemp("", "bench-views-")
 	if err != nil {
 		return err
@@ -139,6 +190,14 @@ func withEngine(o viewOpts, f func(ch chHTTP, dsn string, pid int) error) error 
 	dsn := fmt.Sprintf("http://%s@127.0.0.1:%d/default?password_file=%s", embedded.DefaultUser, port, url.QueryEscape(ch.passwordFile))
 	if out, err := exec.Command(o.bin, "migrate", "--clickhouse", dsn).CombinedOutput(); err != nil {
 		return fmt.Errorf("migrate: %v\n%s", err, out)
+	}
+	for _, stmt := range o.alter {
+		if !altered {
+			break
+		}
+		if _, err := ch.query(stmt); err != nil {
+			return fmt.Errorf("-alter %q: %w", stmt, err)
+		}
 	}
 	return f(ch, dsn, eng.pid())
 }

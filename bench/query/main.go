@@ -49,7 +49,7 @@ func main() {
 	var spans, logs string
 	flag.StringVar(&spans, "spans", "1000000", "comma-separated cumulative span counts, e.g. 1000000,10000000 (each size is loaded on top of the previous one)")
 	flag.StringVar(&logs, "logs", "", "log record counts, one per size (default: as many as spans)")
-	flag.IntVar(&o.rounds, "rounds", 60, "timed rounds per pass (each round asks every question of every layout once)")
+	flag.IntVar(&o.rounds, "rounds", 100, "timed rounds per pass (each round asks every question of every layout once; below 100, a pass's p99 is its slowest round)")
 	flag.IntVar(&o.passes, "passes", 5, "passes per size; the table shows the median of the passes' p50 and p99, and every pass's ratios")
 	flag.IntVar(&o.workers, "workers", 4, "concurrent OTLP senders while loading")
 	flag.StringVar(&o.bin, "tracehouse", "", "tracehouse binary for the engine (default: <repo>/bin/tracehouse, built if missing)")

@@ -91,6 +91,8 @@ func measure(ctx context.Context, qs []question, samples []sample, now time.Time
 }
 
 // percentiles returns the p50 and p99 of sorted latencies (nearest rank).
+// Below 100 latencies the p99 is the slowest one: one stall of the shared
+// machine decides it, which is why a pass has 100 rounds by default.
 func percentiles(lat []time.Duration) (p50, p99 time.Duration) {
 	if len(lat) == 0 {
 		return 0, 0
