@@ -10,6 +10,9 @@ package main
 // into a fresh engine with every view, without one view at a time, and
 // without any, and the engine's CPU (utime+stime of its process) is
 // counted from the first INSERT until the merges that follow have settled.
+// With several -batch sizes it measures every view and none at each INSERT
+// size instead (the engine's cost per span is mostly per part written);
+// with -alter, a schema variant against the shipped schema, interleaved.
 
 import (
 	"context"
