@@ -54,8 +54,9 @@ fuzz: deps
 # against the contrib exporter with the memory and the persistent queue (32
 # senders, as bench/ingest/README.md's durable-mode table; about 12 minutes a
 # round; BENCH_INGEST_FLAGS to change), then query latency on Tracehouse's, contrib's
-# and Jaeger v2's layouts of the same data (bench/query: about 20 minutes at
-# 1M, 2 hours more for 10M; BENCH_PEERS_SIZES=1000000 for 1M alone).
+# and Jaeger v2's layouts of the same data (bench/query: about 10 minutes at
+# 1M and 65 more for 10M on a quiet machine; BENCH_PEERS_SIZES=1000000 for
+# 1M alone).
 BENCH_QUERY_SIZES ?= 1000000,10000000
 BENCH_PEERS_SIZES ?= 1000000,10000000
 BENCH_INGEST_FLAGS ?= -workers 32

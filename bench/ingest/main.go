@@ -85,8 +85,8 @@ type opts struct {
 	bin, lib, only, cpuProfile         string
 	keep, fsync                        bool
 	timeout                            time.Duration
-	// thBatch overrides the Tracehouse exporter's sending_queue.batch
-	// min_size and max_size (0: its defaults).
+	// thMinSize and thMaxSize override the Tracehouse exporter's
+	// sending_queue.batch min_size and max_size (0: its defaults).
 	thMinSize, thMaxSize int
 }
 
