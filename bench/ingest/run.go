@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -171,16 +173,23 @@ type events struct {
 	parts   int64 // parts written by INSERTs, in every table (materialized views' too)
 }
 
-// engineEvents reads the counters. The engine is the run's alone, so a
-// difference over the run is the run's.
+// engineEvents reads the counters, in one query. The engine is the run's
+// alone, so a difference over the run is the run's.
 func engineEvents(ch chHTTP) (events, error) {
-	var e events
-	var err error
-	if e.inserts, err = ch.int("SELECT sum(value) FROM system.events WHERE name = 'InsertQuery'"); err != nil {
-		return e, err
+	out, err := ch.query("SELECT sumIf(value, name = 'InsertQuery'), " +
+		"sumIf(value, name IN ('InsertedCompactParts', 'InsertedWideParts')) FROM system.events")
+	if err != nil {
+		return events{}, err
 	}
-	e.parts, err = ch.int("SELECT sum(value) FROM system.events WHERE name IN ('InsertedCompactParts', 'InsertedWideParts')")
-	return e, err
+	f := strings.Fields(out)
+	if len(f) != 2 {
+		return events{}, fmt.Errorf("system.events: unexpected answer %q", out)
+	}
+	var e events
+	var err1, err2 error
+	e.inserts, err1 = strconv.ParseInt(f[0], 10, 64)
+	e.parts, err2 = strconv.ParseInt(f[1], 10, 64)
+	return e, errors.Join(err1, err2)
 }
 
 func tail(s string, n int) string {

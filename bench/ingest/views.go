@@ -61,7 +61,7 @@ func runViews(args []string) error {
 	fs.DurationVar(&o.settle, "settle", 8*time.Second, "how long the engine's CPU is still counted after the last INSERT (its merges)")
 	fs.StringVar(&o.bin, "tracehouse", "", "tracehouse binary (default: <repo>/bin/tracehouse, built into a temp dir if missing)")
 	fs.StringVar(&o.lib, "lib", "", "libchdb.so (default: <repo>/.deps/chdb/libchdb.so)")
-	alter := fs.String("alter", "", "statements, separated by ';', run on each fresh engine after the migrations: a schema variant to measure (e.g. \"ALTER TABLE default.spans MODIFY COLUMN AttrStr Map(LowCardinality(String), String)\")")
+	alter := fs.String("alter", "", "statements, separated by ';', run on each fresh engine after the migrations: a schema variant, measured with every view against the shipped schema at each -batch size (e.g. \"ALTER TABLE default.spans MODIFY COLUMN AttrStr Map(LowCardinality(String), String)\")")
 	fs.Parse(args)
 	for _, stmt := range strings.Split(*alter, ";") {
 		if stmt = strings.TrimSpace(stmt); stmt != "" {

@@ -34,12 +34,12 @@ import (
 // (while ClickHouse keeps up; below), when the next request would take it
 // past max_size (a request larger than max_size is a batch of its own;
 // sizes count items, so batch::sizer must be items: Config.Validate), or
-// on time (below); then it is written to the queue on disk once, and
-// every sender
-// whose request is in it is answered with the result (OK, or the queue's
-// refusal when its budget is full). A replay, a retry and the split of a
-// batch around a bad item (writer/bisect.go) all see the same batch, so
-// their tokens are those of the first attempt.
+// on time (below); then it is written to the queue once (to disk, for a
+// persistent queue), and every sender whose request is in it is answered
+// with the result (OK, or the queue's refusal when its budget is full).
+// A replay, a retry and the split of a batch around a bad item
+// (writer/bisect.go) all see the same batch, so their tokens are those of
+// the first attempt.
 //
 // Batches (of one signal) are spaced by an interval, unless min_size
 // closes one sooner: a few recent INSERT durations, within

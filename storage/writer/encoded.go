@@ -58,10 +58,10 @@ type Encoded struct {
 	rejectReason string
 	facts        []servicegraph.Span // one per row, spans only
 	plainLen     int                 // the block's size uncompressed
-	// frames is the Native block, in LZ4 compression frames, or as it
-	// is when plain.
-	frames []byte
-	plain  bool
+	// held is the Native block as the Encoded holds it: in LZ4
+	// compression frames, or as it is when plain.
+	held  []byte
+	plain bool
 }
 
 // EncodeOptions say how an Encoded holds its block.
@@ -86,7 +86,7 @@ func (e *Encoded) Items() int { return e.rows + e.rejected }
 
 // Size is the batch's size as held: the block (compressed unless plain)
 // and the facts.
-func (e *Encoded) Size() int { return len(e.frames) + len(e.facts)*factSize }
+func (e *Encoded) Size() int { return len(e.held) + len(e.facts)*factSize }
 
 // factSize is about what one edge fact takes, held or stored.
 const factSize = 40
@@ -145,21 +145,19 @@ func (w *Writer) EncodeLogs(ctx context.Context, ld plog.Logs, opts EncodeOption
 	return e, e.keep(p)
 }
 
-// keep takes the prepared block (not its statement) into frames, or a
-// copy of it when plain (the encoder reuses its buffer).
+// keep takes the prepared block (not its statement) into LZ4 frames, or
+// a copy of it when plain (the encoder reuses its buffer).
 func (e *Encoded) keep(p preparedInsert) error {
 	block := p.body[len(p.t.statement):]
-	var frames []byte
+	var held []byte
+	var err error
 	if e.plain {
-		frames = slices.Clone(block)
-	} else {
-		var err error
-		if frames, err = storedFrames.Append(nil, block); err != nil {
-			return err
-		}
+		held = slices.Clone(block)
+	} else if held, err = storedFrames.Append(nil, block); err != nil {
+		return err
 	}
 	e.rows, e.token, e.converted = p.rows, p.token, p.types.converted
-	e.plainLen, e.frames = len(block), frames
+	e.plainLen, e.held = len(block), held
 	return nil
 }
 
@@ -277,10 +275,10 @@ func (w *Writer) writeEncodedEdges(ctx context.Context, key string, edges []serv
 // block is e's Native block, decompressed. The caller must not change it.
 func (e *Encoded) block() ([]byte, error) {
 	if e.plain {
-		return e.frames, nil
+		return e.held, nil
 	}
 	block := make([]byte, e.plainLen)
-	if _, err := io.ReadFull(compress.NewReader(bytes.NewReader(e.frames)), block); err != nil {
+	if _, err := io.ReadFull(compress.NewReader(bytes.NewReader(e.held)), block); err != nil {
 		return nil, fmt.Errorf("%w: a queued batch does not decompress: %v", ErrInvalidData, err)
 	}
 	return block, nil
@@ -398,10 +396,10 @@ const encodedFormat = 1
 // AppendBinary appends e's binary form to dst: what a persistent queue
 // stores. A plain block is stored compressed.
 func (e *Encoded) AppendBinary(dst []byte) ([]byte, error) {
-	frames := e.frames
+	frames := e.held
 	if e.plain {
 		var err error
-		if frames, err = storedFrames.Append(nil, e.frames); err != nil {
+		if frames, err = storedFrames.Append(nil, e.held); err != nil {
 			return nil, err
 		}
 	}
@@ -439,7 +437,7 @@ func UnmarshalEncoded(data []byte) (*Encoded, error) {
 	e.token = r.string()
 	e.rejectReason = r.string()
 	e.facts = r.facts()
-	e.frames = r.bytes(n[7])
+	e.held = r.bytes(n[7])
 	if r.err != nil || len(r.b) != 0 || (e.rows > 0 && len(e.token) != tokenHexLen) || (e.spans && len(e.facts) != e.rows) {
 		return nil, errNotEncoded
 	}
