@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,7 +33,7 @@ type options struct {
 	workers                int
 	bin, lib, jaegerBin    string
 	jaeger, restart, keep  bool
-	profile                string
+	profile, reuse, only   string
 	settle, visibleTimeout time.Duration
 	seed                   uint64
 }
@@ -60,7 +61,9 @@ func main() {
 	flag.DurationVar(&o.settle, "settle", 5*time.Minute, "wait up to this long for merges to finish before timing")
 	flag.DurationVar(&o.visibleTimeout, "timeout", 30*time.Minute, "longest wait for loaded rows to be visible")
 	flag.StringVar(&o.profile, "profile", "", "write, per size, each question's system.events deltas and EXPLAIN indexes = 1 of every statement, per layout, to DIR/profile-<size>.txt")
-	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (engine data, configs, logs)")
+	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (engine data, configs, logs, and the loaded state -reuse reads)")
+	flag.StringVar(&o.reuse, "reuse", "", "time the questions again on a kept run's DIR (its last size) instead of loading: its engine data and state.json, no load")
+	flag.StringVar(&o.only, "only", "", "time only the questions whose name contains this text (and the floor rows)")
 	flag.Uint64Var(&o.seed, "seed", 42, "seed of the data and of the rounds' draws")
 	flag.Parse()
 	var err error
@@ -73,7 +76,10 @@ func main() {
 			}
 		}
 	}
-	if err == nil {
+	switch {
+	case err == nil && o.reuse != "":
+		err = rerun(o)
+	case err == nil:
 		err = run(o)
 	}
 	if err != nil {
@@ -212,12 +218,17 @@ func run(o options) error {
 		loadTime := time.Since(t0)
 		fmt.Fprintf(os.Stderr, "\n  loaded in %v; waiting for merges\n", loadTime.Round(time.Second))
 		e.settle(o.settle)
+		if o.keep {
+			if err := saveState(tmp, now, loadedSpans, loadedLogs, o.jaeger, d.samples()); err != nil {
+				return err
+			}
+		}
 		if o.restart {
 			if err := e.restart(); err != nil {
 				return err
 			}
 		}
-		r, err := measureSize(ctx, o, e, d, now, loadedSpans, loadedLogs)
+		r, err := measureSize(ctx, o, e, d.samples(), now, loadedSpans, loadedLogs)
 		if err != nil {
 			return err
 		}
@@ -226,6 +237,11 @@ func run(o options) error {
 		printSize(os.Stderr, r)
 	}
 
+	printResults(version, jaegerNote, results)
+	return nil
+}
+
+func printResults(version, jaegerNote string, results []sizeResult) {
 	fmt.Printf("\n## Query latency by layout, same data, one engine (embedded chDB %s, %d CPUs, %s)\n",
 		version, runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"))
 	if jaegerNote != "" {
@@ -234,11 +250,47 @@ func run(o options) error {
 	for _, r := range results {
 		printSize(os.Stdout, r)
 	}
+}
+
+// rerun times the questions on a kept run's data (-reuse): the engine
+// starts on its data folder, as -restart would, and the questions draw
+// from the state the load saved.
+func rerun(o options) error {
+	st, samples, err := loadState(o.reuse)
+	if err != nil {
+		return err
+	}
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	if o.lib == "" {
+		o.lib = filepath.Join(root, ".deps/chdb/libchdb.so")
+	}
+	if o.bin == "" {
+		o.bin = filepath.Join(root, "bin/tracehouse")
+	}
+	o.jaeger = st.Jaeger
+	e, err := newEngine(o.bin, o.lib, filepath.Join(o.reuse, "data"), o.reuse)
+	if err != nil {
+		return err
+	}
+	if err := e.start(); err != nil {
+		return err
+	}
+	defer e.stop()
+	version, _ := e.query("SELECT version()")
+	fmt.Fprintf(os.Stderr, "reusing %s: %d spans, %d log records, loaded at %s\n", o.reuse, st.Spans, st.Logs, st.Now.Format(time.RFC3339))
+	r, err := measureSize(context.Background(), o, e, samples, st.Now, st.Spans, st.Logs)
+	if err != nil {
+		return err
+	}
+	printResults(version, "", []sizeResult{r})
 	return nil
 }
 
 // measureSize opens the three read paths and times them.
-func measureSize(ctx context.Context, o options, e *engine, d *dataset, now time.Time, spans, logs int) (sizeResult, error) {
+func measureSize(ctx context.Context, o options, e *engine, samples []sample, now time.Time, spans, logs int) (sizeResult, error) {
 	r := sizeResult{spans: spans, logs: logs, rounds: o.rounds, passes: o.passes}
 	var prof *profiler
 	if o.profile != "" {
@@ -280,7 +332,11 @@ func measureSize(ctx context.Context, o options, e *engine, d *dataset, now time
 		rd.jaeger = jc
 	}
 	r.qs = questions(rd)
-	samples := d.samples()
+	if o.only != "" {
+		r.qs = slices.DeleteFunc(r.qs, func(q question) bool {
+			return !strings.Contains(q.name, o.only) && q.name != qFloor && q.name != qSelect1
+		})
+	}
 	t, err := measure(ctx, r.qs, samples, now, o.rounds, o.passes, o.seed)
 	if err != nil {
 		return r, err
