@@ -300,12 +300,13 @@ func measureSize(ctx context.Context, o options, e *engine, samples []sample, no
 		}
 		defer prof.close()
 	}
+	clock := &stmtClock{}
 	open := func(db string) (*recConn, error) {
 		c, err := storage.Open(ctx, e.dsn(db))
 		if err != nil {
 			return nil, err
 		}
-		return &recConn{Conn: c, prof: prof}, nil
+		return &recConn{Conn: c, prof: prof, clock: clock}, nil
 	}
 	thConn, err := open(dbTracehouse)
 	if err != nil {
@@ -337,11 +338,11 @@ func measureSize(ctx context.Context, o options, e *engine, samples []sample, no
 			return !strings.Contains(q.name, o.only) && q.name != qFloor && q.name != qSelect1
 		})
 	}
-	t, err := measure(ctx, r.qs, samples, now, o.rounds, o.passes, o.seed)
+	t, sp, err := measure(ctx, r.qs, samples, now, o.rounds, o.passes, o.seed, clock)
 	if err != nil {
 		return r, err
 	}
-	r.t = t
+	r.t, r.split = t, sp
 	if prof != nil {
 		if err := prof.run(ctx, r.qs, input{s: samples[0], op: orderOps[0], phrase: phrases[0], now: now}); err != nil {
 			return r, err

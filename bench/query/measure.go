@@ -15,6 +15,17 @@ type cellKey struct{ question, layout string }
 // timings are the latencies of each cell, per pass, sorted.
 type timings map[cellKey][][]time.Duration
 
+// split is, per cell, how many statements each timed ask ran and how long
+// it spent in them (every pass together).
+type split map[cellKey]*stmtSamples
+
+type stmtSamples struct {
+	n     []int
+	total []time.Duration
+	busy  []time.Duration
+	each  [][]time.Duration // by statement number: its time in each ask that ran it
+}
+
 // present are the layouts that answer q, in the table's column order.
 func present(q question) []string {
 	var out []string
@@ -32,9 +43,10 @@ func present(q question) []string {
 // order rotating from round to round (A B C, B C A, C A B, …) so that no
 // layout always runs right after another's query or first in the round.
 // One untimed round first warms the caches as on a running server.
-func measure(ctx context.Context, qs []question, samples []sample, now time.Time, rounds, passes int, seed uint64) (timings, error) {
+func measure(ctx context.Context, qs []question, samples []sample, now time.Time, rounds, passes int, seed uint64, clock *stmtClock) (timings, split, error) {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	t := timings{}
+	sp := split{}
 	mismatch := map[string]int{}
 	round := func(r int, timed bool, pass int) error {
 		in := input{s: samples[rng.IntN(len(samples))], op: orderOps[r%len(orderOps)], phrase: phrases[r%len(phrases)], now: now}
@@ -43,9 +55,11 @@ func measure(ctx context.Context, qs []question, samples []sample, now time.Time
 			counts := map[string]int{}
 			for i := range ls {
 				l := ls[(i+r)%len(ls)]
+				clock.reset()
 				t0 := time.Now()
 				n, err := q.by[l](ctx, in)
 				d := time.Since(t0)
+				stmts, busy, each := clock.n, clock.busy, clock.each
 				if err != nil {
 					return fmt.Errorf("%s on %s: %w", q.name, l, err)
 				}
@@ -59,6 +73,20 @@ func measure(ctx context.Context, qs []question, samples []sample, now time.Time
 						t[k] = append(t[k], nil)
 					}
 					t[k][pass] = append(t[k][pass], d)
+					ss := sp[k]
+					if ss == nil {
+						ss = &stmtSamples{}
+						sp[k] = ss
+					}
+					ss.n = append(ss.n, stmts)
+					ss.total = append(ss.total, d)
+					ss.busy = append(ss.busy, busy)
+					for i, d := range each {
+						for len(ss.each) <= i {
+							ss.each = append(ss.each, nil)
+						}
+						ss.each[i] = append(ss.each[i], d)
+					}
 				}
 			}
 			if c, ok := counts[lContrib]; ok && c != counts[lTracehouse] {
@@ -68,13 +96,13 @@ func measure(ctx context.Context, qs []question, samples []sample, now time.Time
 		return nil
 	}
 	if err := round(0, false, 0); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for p := range passes {
 		t0 := time.Now()
 		for r := range rounds {
 			if err := round(p*rounds+r, true, p); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		fmt.Fprintf(os.Stderr, "  pass %d/%d: %d rounds in %v\n", p+1, passes, rounds, time.Since(t0).Round(time.Second))
@@ -87,7 +115,7 @@ func measure(ctx context.Context, qs []question, samples []sample, now time.Time
 	for q, n := range mismatch {
 		fmt.Fprintf(os.Stderr, "  note: %s: Tracehouse and contrib returned different counts in %d rounds\n", q, n)
 	}
-	return t, nil
+	return t, sp, nil
 }
 
 // percentiles returns the p50 and p99 of sorted latencies (nearest rank).

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
@@ -23,27 +24,83 @@ func goBuild(root, out, pkg string) error {
 	return nil
 }
 
-// recConn is a connection every layout's reads go through. While a
-// profiler is explaining, it writes EXPLAIN indexes = 1 of each statement
-// first, run with the statement's own context (parameters and settings).
+// recConn is a connection every layout's reads go through. It counts the
+// statements and the time spent in them (from the call until the rows are
+// closed) on its clock. While a profiler is explaining, it writes EXPLAIN
+// indexes = 1 of each statement first, run with the statement's own
+// context (parameters and settings).
 type recConn struct {
 	driver.Conn
-	prof *profiler
+	prof  *profiler
+	clock *stmtClock
 }
 
 func (c *recConn) Query(ctx context.Context, q string, args ...any) (driver.Rows, error) {
 	c.prof.explain(ctx, c.Conn, q, args)
-	return c.Conn.Query(ctx, q, args...)
+	t0 := time.Now()
+	rows, err := c.Conn.Query(ctx, q, args...)
+	if err != nil {
+		c.clock.add(t0)
+		return nil, err
+	}
+	return &timedRows{Rows: rows, clock: c.clock, t0: t0}, nil
 }
 
 func (c *recConn) QueryRow(ctx context.Context, q string, args ...any) driver.Row {
 	c.prof.explain(ctx, c.Conn, q, args)
-	return c.Conn.QueryRow(ctx, q, args...)
+	t0 := time.Now()
+	return &timedRow{Row: c.Conn.QueryRow(ctx, q, args...), clock: c.clock, t0: t0}
 }
 
 func (c *recConn) Select(ctx context.Context, dest any, q string, args ...any) error {
 	c.prof.explain(ctx, c.Conn, q, args)
+	defer c.clock.add(time.Now())
 	return c.Conn.Select(ctx, dest, q, args...)
+}
+
+// stmtClock sums the statements one question runs and the time spent in
+// them: the rest of a question's time is the client's own (building the
+// statements, decoding, assembling traces). One question runs at a time.
+type stmtClock struct {
+	n    int
+	busy time.Duration
+	each []time.Duration // each statement's, in order
+}
+
+func (c *stmtClock) reset() { c.n, c.busy, c.each = 0, 0, nil }
+
+func (c *stmtClock) add(t0 time.Time) {
+	d := time.Since(t0)
+	c.n++
+	c.busy += d
+	c.each = append(c.each, d)
+}
+
+type timedRows struct {
+	driver.Rows
+	clock  *stmtClock
+	t0     time.Time
+	closed bool
+}
+
+func (r *timedRows) Close() error {
+	err := r.Rows.Close()
+	if !r.closed {
+		r.closed = true
+		r.clock.add(r.t0)
+	}
+	return err
+}
+
+type timedRow struct {
+	driver.Row
+	clock *stmtClock
+	t0    time.Time
+}
+
+func (r *timedRow) Scan(dest ...any) error {
+	defer r.clock.add(r.t0)
+	return r.Row.Scan(dest...)
 }
 
 // profiler writes, for one input, each question's cost on each layout:

@@ -12,6 +12,7 @@ type sizeResult struct {
 	spans, logs    int
 	rounds, passes int
 	t              timings
+	split          split
 	qs             []question
 	disk           map[string]diskUse // by layout
 	loadSeconds    float64
@@ -131,6 +132,8 @@ func printSize(w io.Writer, r sizeResult) {
 		fmt.Fprintln(w, line+" "+strconv.FormatFloat(median(rs), 'f', 2, 64)+" |")
 	}
 
+	printSplit(w, r)
+
 	fmt.Fprintln(w, "\n| layout | spans stored | bytes/span on disk (span tables) | log records stored | bytes/log on disk |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
 	for _, l := range layouts {
@@ -139,6 +142,45 @@ func printSize(w io.Writer, r sizeResult) {
 			continue
 		}
 		fmt.Fprintf(w, "| %s | %d | %s | %s | %s |\n", l, d.spanRows, perRow(d.spanBytes, d.spanRows), orDash(d.logRows), perRow(d.logBytes, d.logRows))
+	}
+}
+
+// printSplit writes where each question's time goes, per layout: the
+// statements it runs, the median time in them (from the call until the
+// rows are closed: the round trip, the engine's work, the rows' decoding)
+// and the median time outside them (the client's own work).
+func printSplit(w io.Writer, r sizeResult) {
+	if len(r.split) == 0 {
+		return
+	}
+	fmt.Fprint(w, "\nWhere the time goes (every timed ask, median): statements run, ms in them, ms outside them\n\n")
+	fmt.Fprintln(w, "| question | layout | statements | p50 | in statements | outside | each statement, in order |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---|")
+	for _, q := range r.qs {
+		for _, l := range present(q) {
+			ss := r.split[cellKey{q.name, l}]
+			if ss == nil {
+				continue
+			}
+			n := make([]float64, len(ss.n))
+			total := make([]float64, len(ss.n))
+			busy := make([]float64, len(ss.n))
+			out := make([]float64, len(ss.n))
+			for i := range ss.n {
+				n[i], total[i], busy[i] = float64(ss.n[i]), ms(ss.total[i]), ms(ss.busy[i])
+				out[i] = total[i] - busy[i]
+			}
+			var each []string
+			for _, ds := range ss.each {
+				v := make([]float64, len(ds))
+				for i, d := range ds {
+					v[i] = ms(d)
+				}
+				each = append(each, fmtMS(median(v)))
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", q.name, l,
+				strconv.FormatFloat(median(n), 'f', -1, 64), fmtMS(median(total)), fmtMS(median(busy)), fmtMS(median(out)), strings.Join(each, ", "))
+		}
 	}
 }
 
