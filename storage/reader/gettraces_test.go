@@ -60,9 +60,9 @@ func TestGetTracesMatchesGetTrace(t *testing.T) {
 	}
 }
 
-// GetTraces looks short traces up by their (minute, TraceId) keys and longer
-// ones by time range; spans on both sides of a minute boundary, and a trace
-// longer than maxKeyMinutes, must all come back whole.
+// GetTraces looks traces up by their (minute, TraceId) keys; spans on both
+// sides of a minute boundary, in every minute of a long trace and on the
+// last second of its last minute must all come back whole.
 func TestGetTracesAcrossMinutes(t *testing.T) {
 	conn, db := newStore(t)
 	ctx := context.Background()
@@ -71,9 +71,9 @@ func TestGetTracesAcrossMinutes(t *testing.T) {
 
 	minute := time.Now().Truncate(time.Minute).Add(-time.Hour)
 	offsets := map[pcommon.TraceID][]time.Duration{
-		{1}: {-100 * time.Millisecond, 100 * time.Millisecond},                         // crosses a minute
-		{2}: {0, 3 * time.Minute, 3*time.Minute + 59*time.Second},                      // four minutes
-		{3}: {0, (maxKeyMinutes + 5) * time.Minute, (maxKeyMinutes + 5) * time.Minute}, // read by time range
+		{1}: {-100 * time.Millisecond, 100 * time.Millisecond},    // crosses a minute
+		{2}: {0, 3 * time.Minute, 3*time.Minute + 59*time.Second}, // four minutes
+		{3}: {0, 3 * time.Hour, 3*time.Hour + 30*time.Second},     // three hours
 		{4}: {10 * time.Second},
 	}
 	td := ptrace.NewTraces()

@@ -90,9 +90,10 @@ type Reader struct {
 	limits Limits
 	t      tables
 
-	traceQuery string
-	spanCols   string
-	logCols    string
+	traceQuery  string
+	tracesQuery string
+	spanCols    string
+	logCols     string
 }
 
 // tables are the qualified table names.
@@ -132,6 +133,7 @@ func New(conn driver.Conn, opts Options) (*Reader, error) {
 		logCols:  selectList(schema.LogsColumns()),
 	}
 	r.traceQuery = traceByIDQuery(r.t, r.spanCols)
+	r.tracesQuery = tracesByIDQuery(r.t, r.spanCols)
 	return r, nil
 }
 

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -74,73 +72,33 @@ func (r *Reader) GetTrace(ctx context.Context, traceID pcommon.TraceID) (ptrace.
 	return b.td, nil
 }
 
-// GetTraces reads several traces in two statements instead of two per
-// trace: their time ranges from trace_index, then one read of spans by
-// primary key, narrowed to each trace's own granules. A trace within
-// maxKeyMinutes minutes is looked up by its (minute, TraceId) keys with
-// one IN, so the rows are filtered by a set lookup instead of a condition
-// per trace evaluated on every row read; longer traces OR their (time
-// range, id) instead. Traces that are not found are absent from the result.
-// All the traces together are bounded by Limits.MaxTraceSpans.
+// GetTraces reads several traces in one statement instead of two per
+// trace: a subquery reads their time ranges from trace_index and turns
+// each into the trace's (minute, TraceId) primary keys, and the read of
+// spans is narrowed to those keys' granules (the IN's set is built before
+// the primary key is analysed, so it selects parts and granules as a list
+// of literal keys would). A set lookup filters the rows read, instead of a
+// condition per trace evaluated on every row. Traces that are not found
+// are absent from the result. All the traces together are bounded by
+// Limits.MaxTraceSpans.
+//
+// GLOBAL IN: on a cluster the subquery reads the distributed trace_index
+// once, on the node that received the query, and ships the set to every
+// shard (a plain IN would run it on each shard, through the distributed
+// table again). On one node it is a plain IN.
 func (r *Reader) GetTraces(ctx context.Context, ids []pcommon.TraceID) (map[pcommon.TraceID]ptrace.Traces, error) {
 	out := make(map[pcommon.TraceID]ptrace.Traces, len(ids))
 	if len(ids) == 0 {
 		return out, nil
 	}
-	byKey := make(map[uint64][]pcommon.TraceID, len(ids))
-	keys := make([]string, 0, len(ids))
-	for _, id := range ids {
-		k := traceKey(id)
-		if _, ok := byKey[k]; !ok {
-			keys = append(keys, strconv.FormatUint(k, 10))
-		}
-		byKey[k] = append(byKey[k], id)
+	hexIDs := make([]string, len(ids))
+	for i, id := range ids {
+		hexIDs[i] = storage.HexParam(id[:])
 	}
-	params := clickhouse.Parameters{}
-	var pkeys, branches []string
-	found := 0
-	err := r.query(ctx, r.traceReadSettings(), "SELECT TraceKey, min(Start), max(End) FROM "+r.t.traceIndex+
-		" WHERE TraceKey IN ("+strings.Join(keys, ", ")+") GROUP BY TraceKey", nil, func(rows driverRows) error {
-		var k uint64
-		var start, end time.Time
-		if err := rows.Scan(&k, &start, &end); err != nil {
-			return fmt.Errorf("read time ranges of %d traces: %w", len(ids), err)
-		}
-		// Every span starts in [start, end + 1s); end is a whole second, so
-		// the last minute is end's.
-		first, last := start.Truncate(time.Minute), end.Truncate(time.Minute)
-		for _, id := range byKey[k] {
-			n := strconv.Itoa(found)
-			found++
-			params["t"+n] = storage.HexParam(id[:])
-			tid := "toFixedString(unhex({t" + n + ":String}), 16)"
-			if last.Sub(first) < maxKeyMinutes*time.Minute {
-				for m := first; !m.After(last); m = m.Add(time.Minute) {
-					p := "m" + strconv.Itoa(len(pkeys))
-					params[p] = strconv.FormatInt(m.UnixNano(), 10)
-					pkeys = append(pkeys, "(toStartOfMinute(fromUnixTimestamp64Nano({"+p+":Int64})), "+tid+")")
-				}
-				continue
-			}
-			params["s"+n] = strconv.FormatInt(start.UnixNano(), 10)
-			params["e"+n] = strconv.FormatInt(end.Add(time.Second).UnixNano(), 10)
-			branches = append(branches, "(TraceId = "+tid+
-				" AND Timestamp >= fromUnixTimestamp64Nano({s"+n+":Int64}) AND Timestamp < fromUnixTimestamp64Nano({e"+n+":Int64}))")
-		}
-		return nil
-	})
-	if err != nil || found == 0 {
-		return out, err
-	}
-	if len(pkeys) > 0 {
-		// The primary key's own expression, so the IN selects granules.
-		branches = append(branches, "(toStartOfMinute(Timestamp), TraceId) IN ("+strings.Join(pkeys, ", ")+")")
-	}
-	builders := make(map[pcommon.TraceID]*traceBuilder, len(branches))
+	builders := make(map[pcommon.TraceID]*traceBuilder, len(ids))
 	var row spanRow
 	dest := row.dest()
-	err = r.query(clickhouse.Context(ctx, clickhouse.WithParameters(params)), r.traceReadSettings(),
-		"SELECT "+r.spanCols+" FROM "+r.t.spans+" WHERE "+strings.Join(branches, " OR ")+" ORDER BY Timestamp", nil,
+	err := r.query(ctx, r.traceReadSettings(), r.tracesQuery, []any{clickhouse.Named("ids", hexIDs)},
 		func(rows driverRows) error {
 			row.clearSlices()
 			if err := rows.Scan(dest...); err != nil {
@@ -163,9 +121,25 @@ func (r *Reader) GetTraces(ctx context.Context, ids []pcommon.TraceID) (map[pcom
 	return out, nil
 }
 
-// maxKeyMinutes is how many minutes a trace may cover and still be read by
-// its (minute, TraceId) primary keys in GetTraces.
-const maxKeyMinutes = 10
+// tracesByIDQuery is GetTraces' statement. The subquery pairs each id with
+// its trace_index rows (the ids whose cityHash64 is the row's TraceKey, so
+// a hash collision reads both traces' minutes for each) and lists every
+// minute from the trace's first span start to its last span end: every
+// span starts in [Start, End + 1s) and End is a whole second, so the last
+// minute is End's.
+func tracesByIDQuery(t tables, spanCols string) string {
+	return "SELECT " + spanCols + " FROM " + t.spans +
+		" WHERE (toStartOfMinute(Timestamp), TraceId) GLOBAL IN (" +
+		"WITH arrayMap(h -> toFixedString(unhex(h), 16), {ids:Array(String)}) AS ids" +
+		" SELECT arrayJoin(timeSlots(min(Start), toUInt32(max(End) - min(Start)), 60)), id" +
+		" FROM " + t.traceIndex +
+		" ARRAY JOIN arrayFilter(x -> cityHash64(x) = TraceKey, ids) AS id" +
+		// has(), not IN: an IN of an array expression does not select
+		// trace_index's granules by its key.
+		" WHERE has(arrayMap(x -> cityHash64(x), ids), TraceKey)" +
+		" GROUP BY TraceKey, id)" +
+		" ORDER BY Timestamp"
+}
 
 // traceKey is trace_index's key of a trace id: ClickHouse's cityHash64 of
 // the 16 bytes (schema.TraceKeyExpr).
