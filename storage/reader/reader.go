@@ -92,8 +92,12 @@ type Reader struct {
 
 	traceQuery  string
 	tracesQuery string
-	spanCols    string
-	logCols     string
+
+	// rarity remembers the catalogue's figures of the keys searched
+	// (rarity.go).
+	rarity   *rarityCache
+	spanCols string
+	logCols  string
 }
 
 // tables are the qualified table names.
@@ -129,6 +133,7 @@ func New(conn driver.Conn, opts Options) (*Reader, error) {
 			attributes1h:  q(schema.Attributes1hTable),
 			savedViews:    q(schema.SavedViewsTable),
 		},
+		rarity:   &rarityCache{},
 		spanCols: selectList(schema.SpansColumns()),
 		logCols:  selectList(schema.LogsColumns()),
 	}

@@ -68,12 +68,20 @@ func ErrorStatus(negate bool) SpanMatch {
 
 // FindTraceIDs returns up to s.Limit ids of traces with a matching span,
 // most recent match first. It reads the range in windows from the newest
-// (searchWindows).
+// (searchWindows), or at once when it searches for a rare attribute value
+// (rareSearch).
 func (r *Reader) FindTraceIDs(ctx context.Context, s TraceSearch) ([]pcommon.TraceID, error) {
 	limit := max(s.Limit, 1)
 	var ids []pcommon.TraceID
 	seen := make(map[pcommon.TraceID]struct{}, limit)
 	w := newSearchWindows(s.Start, s.End)
+	rare, err := r.rareSearch(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	if rare {
+		w.readAtOnce()
+	}
 	for {
 		start, end, _, ok := w.window()
 		if !ok {

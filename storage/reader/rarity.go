@@ -1,0 +1,171 @@
+package reader
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/tracehouse/tracehouse/storage/chsql"
+)
+
+// A search for a rare attribute value (a user id, an order id) reads the
+// whole range in one statement instead of in windows from the newest: the
+// windows would find nothing in the newest minutes and cost a statement
+// each before the search reads the rest at once anyway (searchWindows).
+// Whether a value is rare comes from the attribute catalogue
+// (attributes_1h, migration 0010), which already counts, per service, key
+// and hour, the spans carrying the key, its distinct values and its most
+// frequent values:
+//
+//   - the key's values are rare when an average value is on fewer spans
+//     than the search's limit (Count ÷ Distinct < limit): every trace that
+//     holds it is then likely needed, from the whole range;
+//   - but not a value known to be frequent: one whose count in the top
+//     values, less its error, is at least the limit (an "anonymous" among
+//     user ids), which the windows find in the newest minutes.
+//
+// One statement over the catalogue's few rows answers it; the answer is
+// kept for rarityTTL per service, key and hours, so a user searching one id
+// after another pays it once.
+
+// rarityTTL is how long a key's catalogue figures are reused.
+const rarityTTL = time.Minute
+
+// rarityCacheSize bounds the keys remembered; past it, expired ones are
+// dropped, and if none has expired, all of them.
+const rarityCacheSize = 1024
+
+type rarityKey struct {
+	service, scope, key string
+	from, to            time.Time // whole hours
+}
+
+// keyStats is what the catalogue says of one key over whole hours.
+type keyStats struct {
+	count, distinct uint64
+	// frequent are the top values' guaranteed counts (count less error),
+	// those above zero.
+	frequent map[string]uint64
+	read     time.Time
+}
+
+// rare says whether value is a rare value of the key for a search that
+// wants limit traces.
+func (k keyStats) rare(value string, limit int) bool {
+	if k.frequent[value] >= uint64(limit) {
+		return false
+	}
+	// No span carries the key: nothing will match, and one statement says
+	// so as cheaply as the first window would.
+	return k.count < uint64(limit)*max(k.distinct, 1)
+}
+
+type rarityCache struct {
+	mu sync.Mutex
+	m  map[rarityKey]keyStats
+}
+
+func (c *rarityCache) get(k rarityKey, now time.Time) (keyStats, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.m[k]
+	return s, ok && now.Sub(s.read) < rarityTTL
+}
+
+func (c *rarityCache) put(k rarityKey, s keyStats) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[rarityKey]keyStats{}
+	}
+	if len(c.m) >= rarityCacheSize {
+		for key, v := range c.m {
+			if s.read.Sub(v.read) >= rarityTTL {
+				delete(c.m, key)
+			}
+		}
+		if len(c.m) >= rarityCacheSize {
+			clear(c.m)
+		}
+	}
+	c.m[k] = s
+}
+
+// matchScopes are the catalogue scopes an attribute match compares; nil
+// for the fields that are not attributes.
+func matchScopes(f SpanField) []string {
+	switch f {
+	case SpanAttr:
+		return []string{"attribute"}
+	case ResourceAttr:
+		return []string{"resource"}
+	case SpanOrResourceAttr:
+		return []string{"attribute", "resource"}
+	}
+	return nil
+}
+
+// rareSearch says whether one of the search's attribute matches is on a
+// rare value (the search can find no more traces than that match holds).
+// A match on span or resource attributes is rare when its value is rare in
+// both.
+func (r *Reader) rareSearch(ctx context.Context, s TraceSearch) (bool, error) {
+	// The hours the range touches: hourRange's rows.
+	from := s.Start.Truncate(time.Hour)
+	to := s.End.Add(-time.Nanosecond).Truncate(time.Hour).Add(time.Hour)
+	for _, m := range s.Matches {
+		scopes := matchScopes(m.Field)
+		if scopes == nil || m.Negate {
+			continue
+		}
+		rare := true
+		for _, scope := range scopes {
+			k := rarityKey{service: s.Service, scope: scope, key: m.Key, from: from, to: to}
+			st, ok := r.rarity.get(k, time.Now())
+			if !ok {
+				var err error
+				if st, err = r.keyStats(ctx, k); err != nil {
+					return false, err
+				}
+				r.rarity.put(k, st)
+			}
+			rare = rare && st.rare(m.Text, max(s.Limit, 1))
+		}
+		if rare {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// keyStats reads one key's figures from the catalogue: every value type
+// together (a search's text matches several types, chsql.ParseValue).
+func (r *Reader) keyStats(ctx context.Context, k rarityKey) (keyStats, error) {
+	p := chsql.NewParams("p")
+	where := []string{
+		"Signal = 'span'",
+		"Scope = " + p.Add("String", k.scope),
+		"Key = " + p.Add("String", k.key),
+		"ServiceName = " + p.Add("String", k.service),
+		"Timestamp >= " + p.Add("DateTime", k.from),
+		"Timestamp < " + p.Add("DateTime", k.to),
+	}
+	sql := "SELECT n, d, arrayMap(x -> x.1, top), arrayMap(x -> x.2 - x.3, top)\n" +
+		"FROM (SELECT sum(Count) AS n, uniqCombinedMerge(12)(Distinct) AS d,\n" +
+		"  arrayFilter(x -> x.2 > x.3, approx_top_sumMerge(" + fmt.Sprint(TopValuesCapacity) + ", " + fmt.Sprint(TopValuesCapacity) + ")(TopValues)) AS top\n" +
+		"FROM " + r.t.attributes1h + "\nWHERE " + joinAnd(where) + ")"
+	st := keyStats{frequent: map[string]uint64{}, read: time.Now()}
+	err := r.query(ctx, nil, sql, p.Args(), func(rows driverRows) error {
+		var values []string
+		var counts []uint64
+		if err := rows.Scan(&st.count, &st.distinct, &values, &counts); err != nil {
+			return err
+		}
+		for i, v := range values {
+			st.frequent[v] = counts[i]
+		}
+		return nil
+	})
+	return st, err
+}
