@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
-	"github.com/go-faster/city"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
@@ -140,10 +139,6 @@ func tracesByIDQuery(t tables, spanCols string) string {
 		" GROUP BY TraceKey, id)" +
 		" ORDER BY Timestamp"
 }
-
-// traceKey is trace_index's key of a trace id: ClickHouse's cityHash64 of
-// the 16 bytes (schema.TraceKeyExpr).
-func traceKey(id pcommon.TraceID) uint64 { return city.CH64(id[:]) }
 
 // traceRange is the trace's [first span start, last span end] in whole
 // seconds, from trace_index.
