@@ -2,6 +2,7 @@ package logquery
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -186,5 +187,32 @@ func TestTokens(t *testing.T) {
 	got := strings.Join(Tokens("Card-declined: user_42 déjà/vu"), "|")
 	if want := "Card|declined|user|42|déjà|vu"; got != want {
 		t.Errorf("Tokens = %q, want %q", got, want)
+	}
+}
+
+// Equalities are the exact field:value terms every match has: those of a
+// lone comparison or of the top-level AND, never under OR or NOT, nor a
+// pattern or an ordering.
+func TestEqualities(t *testing.T) {
+	for _, c := range []struct {
+		query string
+		want  []Equality
+	}{
+		{`attr.user.id:u-7`, []Equality{{"attr.user.id", "u-7"}}},
+		{`service:shop attr.order.ref="r 1" level>=warn`, []Equality{{"service", "shop"}, {"attr.order.ref", "r 1"}}},
+		{`resource.host.name:"web-*" attr.x:a*`, []Equality{{"resource.host.name", "web-*"}}},
+		{`attr.x:*y* timeout`, nil},
+		{`attr.a:1 OR attr.b:2`, nil},
+		{`NOT attr.a:1`, nil},
+		{`(attr.a:1 attr.b:2)`, []Equality{{"attr.a", "1"}, {"attr.b", "2"}}},
+		{`attr.a!=1`, nil},
+	} {
+		e, err := Parse(c.query)
+		if err != nil {
+			t.Fatalf("%s: %v", c.query, err)
+		}
+		if got := Equalities(e); !slices.Equal(got, c.want) {
+			t.Errorf("Equalities(%s) = %v, want %v", c.query, got, c.want)
+		}
 	}
 }

@@ -406,3 +406,30 @@ func splitField(word string) (field, op, value string, opLen int, ok bool) {
 	}
 	return "", "", "", 0, false
 }
+
+// Equality is a field that every record a query matches has equal to one
+// value.
+type Equality struct {
+	Field string // as typed, e.g. "attr.user.id"
+	Value string
+}
+
+// Equalities are the comparisons every match of e satisfies: its
+// field:value and field=value terms, or those of its top-level AND, whose
+// value is exact (quoted, or without a *). A caller can tell from them
+// how rare the matches are before it reads any (the attribute catalogue).
+func Equalities(e Expr) []Equality {
+	terms := []Expr{e}
+	if a, ok := e.(*And); ok {
+		terms = a.Terms
+	}
+	var out []Equality
+	for _, t := range terms {
+		c, ok := t.(*Compare)
+		if !ok || (c.Op != ":" && c.Op != "=") || (!c.Quoted && strings.Contains(c.Value, "*")) {
+			continue
+		}
+		out = append(out, Equality{Field: c.Field, Value: c.Value})
+	}
+	return out
+}

@@ -128,6 +128,12 @@ func (r *Reader) SearchLogs(ctx context.Context, s LogSearch) (*LogRows, error) 
 	if err != nil {
 		return nil, err
 	}
+	// Parsed again for what it requires of every match (it compiled, so it
+	// parses): a rare attribute value reads the range at once.
+	q, err := logquery.Parse(s.Query)
+	if err != nil {
+		return nil, err
+	}
 	end := s.End
 	if s.Before != nil {
 		// Nothing at or after the cursor's instant but the cursor's own
@@ -138,6 +144,13 @@ func (r *Reader) SearchLogs(ctx context.Context, s LogSearch) (*LogRows, error) 
 	}
 	lr := &LogRows{r: r, ctx: ctx, search: s, cond: cond, condArgs: qp.Args(), windows: newSearchWindows(s.Start, end), limit: s.Limit}
 	lr.dest = lr.row.dest(true)
+	rare, err := r.rareLogSearch(ctx, q, s.Start, end, s.Limit+1)
+	if err != nil {
+		return nil, err
+	}
+	if rare {
+		lr.windows.readAtOnce()
+	}
 	if err := lr.openWindow(); err != nil {
 		return nil, err
 	}

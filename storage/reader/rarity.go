@@ -3,14 +3,17 @@ package reader
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/tracehouse/tracehouse/storage/chsql"
+	"github.com/tracehouse/tracehouse/storage/logquery"
 )
 
-// A search for a rare attribute value (a user id, an order id) reads the
-// whole range in one statement instead of in windows from the newest: the
+// A search for a rare attribute value (a user id, an order id), of traces
+// or of logs, reads the whole range in one statement instead of in windows
+// from the newest: the
 // windows would find nothing in the newest minutes and cost a statement
 // each before the search reads the rest at once anyway (searchWindows).
 // Whether a value is rare comes from the attribute catalogue
@@ -26,8 +29,8 @@ import (
 //     user ids), which the windows find in the newest minutes.
 //
 // One statement over the catalogue's few rows answers it; the answer is
-// kept for rarityTTL per service, key and hours, so a user searching one id
-// after another pays it once.
+// kept for rarityTTL per signal, service, key and hours, so a user
+// searching one id after another pays it once.
 
 // rarityTTL is how long a key's catalogue figures are reused.
 const rarityTTL = time.Minute
@@ -37,8 +40,8 @@ const rarityTTL = time.Minute
 const rarityCacheSize = 1024
 
 type rarityKey struct {
-	service, scope, key string
-	from, to            time.Time // whole hours
+	signal, service, scope, key string    // service: empty for every service
+	from, to                    time.Time // whole hours
 }
 
 // keyStats is what the catalogue says of one key over whole hours.
@@ -111,32 +114,70 @@ func matchScopes(f SpanField) []string {
 // A match on span or resource attributes is rare when its value is rare in
 // both.
 func (r *Reader) rareSearch(ctx context.Context, s TraceSearch) (bool, error) {
-	// The hours the range touches: hourRange's rows.
-	from := s.Start.Truncate(time.Hour)
-	to := s.End.Add(-time.Nanosecond).Truncate(time.Hour).Add(time.Hour)
 	for _, m := range s.Matches {
 		scopes := matchScopes(m.Field)
 		if scopes == nil || m.Negate {
 			continue
 		}
-		rare := true
-		for _, scope := range scopes {
-			k := rarityKey{service: s.Service, scope: scope, key: m.Key, from: from, to: to}
-			st, ok := r.rarity.get(k, time.Now())
-			if !ok {
-				var err error
-				if st, err = r.keyStats(ctx, k); err != nil {
-					return false, err
-				}
-				r.rarity.put(k, st)
-			}
-			rare = rare && st.rare(m.Text, max(s.Limit, 1))
-		}
-		if rare {
-			return true, nil
+		rare, err := r.rareValue(ctx, "span", s.Service, scopes, m.Key, m.Text, s.Start, s.End, max(s.Limit, 1))
+		if rare || err != nil {
+			return rare, err
 		}
 	}
 	return false, nil
+}
+
+// rareLogSearch says the same of a log search's query: of its field:value
+// terms that every match has (logquery.Equalities), an attribute or
+// resource attribute whose value is rare, in the service the query names
+// if it names one, else in every service.
+func (r *Reader) rareLogSearch(ctx context.Context, q logquery.Expr, start, end time.Time, limit int) (bool, error) {
+	eqs := logquery.Equalities(q)
+	service := ""
+	for _, e := range eqs {
+		if e.Field == "service" || e.Field == "service.name" {
+			service = e.Value
+		}
+	}
+	for _, e := range eqs {
+		var scope, key string
+		switch {
+		case strings.HasPrefix(e.Field, "attr.") || strings.HasPrefix(e.Field, "attributes."):
+			scope, key = "attribute", e.Field[strings.IndexByte(e.Field, '.')+1:]
+		case strings.HasPrefix(e.Field, "resource."):
+			scope, key = "resource", strings.TrimPrefix(e.Field, "resource.")
+		default:
+			continue
+		}
+		rare, err := r.rareValue(ctx, "log", service, []string{scope}, key, e.Value, start, end, limit)
+		if rare || err != nil {
+			return rare, err
+		}
+	}
+	return false, nil
+}
+
+// rareValue says whether value of key is rare in every one of scopes over
+// the hours [start, end) touches, for a search that wants limit items.
+func (r *Reader) rareValue(ctx context.Context, signal, service string, scopes []string, key, value string, start, end time.Time, limit int) (bool, error) {
+	// The hours the range touches: hourRange's rows.
+	from := start.Truncate(time.Hour)
+	to := end.Add(-time.Nanosecond).Truncate(time.Hour).Add(time.Hour)
+	for _, scope := range scopes {
+		k := rarityKey{signal: signal, service: service, scope: scope, key: key, from: from, to: to}
+		st, ok := r.rarity.get(k, time.Now())
+		if !ok {
+			var err error
+			if st, err = r.keyStats(ctx, k); err != nil {
+				return false, err
+			}
+			r.rarity.put(k, st)
+		}
+		if !st.rare(value, limit) {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // keyStats reads one key's figures from the catalogue: every value type
@@ -144,12 +185,14 @@ func (r *Reader) rareSearch(ctx context.Context, s TraceSearch) (bool, error) {
 func (r *Reader) keyStats(ctx context.Context, k rarityKey) (keyStats, error) {
 	p := chsql.NewParams("p")
 	where := []string{
-		"Signal = 'span'",
+		"Signal = " + p.Add("String", k.signal),
 		"Scope = " + p.Add("String", k.scope),
 		"Key = " + p.Add("String", k.key),
-		"ServiceName = " + p.Add("String", k.service),
 		"Timestamp >= " + p.Add("DateTime", k.from),
 		"Timestamp < " + p.Add("DateTime", k.to),
+	}
+	if k.service != "" {
+		where = append(where, "ServiceName = "+p.Add("String", k.service))
 	}
 	sql := "SELECT n, d, arrayMap(x -> x.1, top), arrayMap(x -> x.2 - x.3, top)\n" +
 		"FROM (SELECT sum(Count) AS n, uniqCombinedMerge(12)(Distinct) AS d,\n" +

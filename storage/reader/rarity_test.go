@@ -152,3 +152,60 @@ func TestKeyStatsRare(t *testing.T) {
 		}
 	}
 }
+
+// A log search for a rare attribute value reads the range at once as
+// well; a common value reads windows. Both return what one statement over
+// the range returns.
+func TestRareValueLogSearchReadsAtOnce(t *testing.T) {
+	db, conn := seed.NewDatabase(t)
+	ctx := context.Background()
+	const n = 3000 // one every 100 ms; attr n is the record's number, path one value
+	if err := seed.WriteManyLogs(ctx, conn, db, n); err != nil {
+		t.Fatal(err)
+	}
+	counted := &countingConn{Conn: conn}
+	start, end := seed.Base.Add(-time.Hour), seed.Base.Add(n*100*time.Millisecond+10*time.Minute)
+	for _, c := range []struct {
+		query  string
+		atOnce bool
+		want   int
+	}{
+		{"attr.n:1234", true, 1},
+		{`service:loadgen attr.n:7`, true, 1},
+		{"attr.path:/api/items", false, 20},
+	} {
+		r := mustNew(t, counted, db) // its catalogue cache empty
+		s := LogSearch{Query: c.query, Start: start, End: end, Limit: 20}
+		sql, args, err := r.logSearchSQL(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var oneStatement int
+		if err := r.query(ctx, nil, sql, args, func(driverRows) error { oneStatement++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		counted.n.Store(0)
+		lr, err := r.SearchLogs(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := 0
+		for lr.Next() {
+			got++
+		}
+		if err := lr.Err(); err != nil {
+			t.Fatal(err)
+		}
+		lr.Close()
+		if got != c.want || min(oneStatement, s.Limit) != got {
+			t.Errorf("%s: %d records, one statement %d, want %d", c.query, got, oneStatement, c.want)
+		}
+		stmts := counted.n.Load()
+		switch {
+		case c.atOnce && stmts != 2:
+			t.Errorf("%s: %d statements, want a catalogue lookup and one read of the range", c.query, stmts)
+		case !c.atOnce && stmts < 3:
+			t.Errorf("%s: %d statements, want a catalogue lookup and windows (at least two)", c.query, stmts)
+		}
+	}
+}
