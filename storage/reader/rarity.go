@@ -13,17 +13,16 @@ import (
 
 // A search for a rare attribute value (a user id, an order id), of traces
 // or of logs, reads the whole range in one statement instead of in windows
-// from the newest: the
-// windows would find nothing in the newest minutes and cost a statement
-// each before the search reads the rest at once anyway (searchWindows).
-// Whether a value is rare comes from the attribute catalogue
-// (attributes_1h, migration 0010), which already counts, per service, key
-// and hour, the spans carrying the key, its distinct values and its most
-// frequent values:
+// from the newest: the windows would find nothing in the newest minutes
+// and cost a statement each before the search reads the rest at once
+// anyway (searchWindows). Whether a value is rare comes from the attribute
+// catalogue (attributes_1h, migration 0010), which already counts, per
+// service, key and hour, the spans or records carrying the key, its
+// distinct values and its most frequent values:
 //
-//   - the key's values are rare when an average value is on fewer spans
-//     than the search's limit (Count ÷ Distinct < limit): every trace that
-//     holds it is then likely needed, from the whole range;
+//   - the key's values are rare when an average value is on fewer items
+//     than the search's limit (Count ÷ Distinct < limit): every trace or
+//     record that holds it is then likely needed, from the whole range;
 //   - but not a value known to be frequent: one whose count in the top
 //     values, less its error, is at least the limit (an "anonymous" among
 //     user ids), which the windows find in the newest minutes.
