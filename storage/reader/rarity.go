@@ -53,13 +53,12 @@ type keyStats struct {
 }
 
 // rare says whether value is a rare value of the key for a search that
-// wants limit traces.
+// wants limit traces or records. A key no item carries is rare: nothing
+// will match, and one statement says so as cheaply as the first window.
 func (k keyStats) rare(value string, limit int) bool {
 	if k.frequent[value] >= uint64(limit) {
 		return false
 	}
-	// No span carries the key: nothing will match, and one statement says
-	// so as cheaply as the first window would.
 	return k.count < uint64(limit)*max(k.distinct, 1)
 }
 
