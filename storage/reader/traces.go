@@ -81,10 +81,13 @@ func (r *Reader) GetTrace(ctx context.Context, traceID pcommon.TraceID) (ptrace.
 // are absent from the result. All the traces together are bounded by
 // Limits.MaxTraceSpans.
 //
-// GLOBAL IN: on a cluster the subquery reads the distributed trace_index
-// once, on the node that received the query, and ships the set to every
-// shard (a plain IN would run it on each shard, through the distributed
-// table again). On one node it is a plain IN.
+// On a cluster the subquery must read the distributed trace_index once, on
+// the node that received the query, and ship the set to every shard: a
+// plain IN would run it on each shard, through the distributed table
+// again, which ClickHouse refuses. distributed_product_mode = 'global'
+// makes the IN a GLOBAL IN there; on one node, where a GLOBAL IN would
+// copy the set into a temporary table for nothing (1–4 ms measured at 10M
+// spans), it leaves a plain IN.
 func (r *Reader) GetTraces(ctx context.Context, ids []pcommon.TraceID) (map[pcommon.TraceID]ptrace.Traces, error) {
 	out := make(map[pcommon.TraceID]ptrace.Traces, len(ids))
 	if len(ids) == 0 {
@@ -97,7 +100,9 @@ func (r *Reader) GetTraces(ctx context.Context, ids []pcommon.TraceID) (map[pcom
 	builders := make(map[pcommon.TraceID]*traceBuilder, len(ids))
 	var row spanRow
 	dest := row.dest()
-	err := r.query(ctx, r.traceReadSettings(), r.tracesQuery, []any{clickhouse.Named("ids", hexIDs)},
+	settings := r.traceReadSettings()
+	settings["distributed_product_mode"] = "global"
+	err := r.query(ctx, settings, r.tracesQuery, []any{clickhouse.Named("ids", hexIDs)},
 		func(rows driverRows) error {
 			row.clearSlices()
 			if err := rows.Scan(dest...); err != nil {
@@ -128,7 +133,7 @@ func (r *Reader) GetTraces(ctx context.Context, ids []pcommon.TraceID) (map[pcom
 // minute is End's.
 func tracesByIDQuery(t tables, spanCols string) string {
 	return "SELECT " + spanCols + " FROM " + t.spans +
-		" WHERE (toStartOfMinute(Timestamp), TraceId) GLOBAL IN (" +
+		" WHERE (toStartOfMinute(Timestamp), TraceId) IN (" +
 		"WITH arrayMap(h -> toFixedString(unhex(h), 16), {ids:Array(String)}) AS ids" +
 		" SELECT arrayJoin(timeSlots(min(Start), toUInt32(max(End) - min(Start)), 60)), id" +
 		" FROM " + t.traceIndex +
