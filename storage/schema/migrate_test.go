@@ -143,6 +143,13 @@ func TestMigrateConcurrently(t *testing.T) {
 	if err != nil || len(applied) != 0 {
 		t.Errorf("Migrate after two concurrent writers applied %q, %v; want nothing", applied, err)
 	}
+	// 0013 drops and adds an index: whatever the interleaving, it is there
+	// once both are done.
+	var typ string
+	if err := chtest.Conn(t).QueryRow(ctx, "SELECT type_full FROM system.data_skipping_indices WHERE database = {db:String} AND table = 'spans' AND name = 'idx_attr_values'",
+		chParams("db", opts.Database)...).Scan(&typ); err != nil || typ != "bloom_filter(0.001)" {
+		t.Errorf("after two concurrent writers idx_attr_values is %q (%v), want bloom_filter(0.001)", typ, err)
+	}
 }
 
 func TestMigrateRejectsChangedChecksum(t *testing.T) {
