@@ -144,15 +144,11 @@ func run(o options) error {
 		}
 	}
 
-	e, err := newEngine(o.bin, o.lib, filepath.Join(tmp, "data"), tmp)
+	e, version, err := startEngine(o, filepath.Join(tmp, "data"), tmp)
 	if err != nil {
 		return err
 	}
-	if err := e.start(); err != nil {
-		return err
-	}
 	defer e.stop()
-	version, _ := e.query("SELECT version()")
 	for _, db := range []string{dbTracehouse, dbContrib, dbJaeger} {
 		if _, err := e.query("CREATE DATABASE IF NOT EXISTS " + db); err != nil {
 			return err
@@ -252,6 +248,20 @@ func printResults(version, jaegerNote string, results []sizeResult) {
 	}
 }
 
+// startEngine runs the engine on dataDir (its log in logDir) and reads its
+// version.
+func startEngine(o options, dataDir, logDir string) (*engine, string, error) {
+	e, err := newEngine(o.bin, o.lib, dataDir, logDir)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := e.start(); err != nil {
+		return nil, "", err
+	}
+	version, _ := e.query("SELECT version()")
+	return e, version, nil
+}
+
 // rerun times the questions on a kept run's data (-reuse): the engine
 // starts on its data folder, as -restart would, and the questions draw
 // from the state the load saved.
@@ -271,15 +281,11 @@ func rerun(o options) error {
 		o.bin = filepath.Join(root, "bin/tracehouse")
 	}
 	o.jaeger = st.Jaeger
-	e, err := newEngine(o.bin, o.lib, filepath.Join(o.reuse, "data"), o.reuse)
+	e, version, err := startEngine(o, filepath.Join(o.reuse, "data"), o.reuse)
 	if err != nil {
 		return err
 	}
-	if err := e.start(); err != nil {
-		return err
-	}
 	defer e.stop()
-	version, _ := e.query("SELECT version()")
 	fmt.Fprintf(os.Stderr, "reusing %s: %d spans, %d log records, loaded at %s\n", o.reuse, st.Spans, st.Logs, st.Now.Format(time.RFC3339))
 	r, err := measureSize(context.Background(), o, e, samples, st.Now, st.Spans, st.Logs)
 	if err != nil {

@@ -82,25 +82,7 @@ func TestRareValueSearchReadsAtOnce(t *testing.T) {
 		r := mustNew(t, counted, db) // its catalogue cache empty
 		s := c.s
 		s.Service, s.Start, s.End = "shop", start, end
-		sql, args, err := r.traceSearchSQL(s, s.Start, s.End)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var want []pcommon.TraceID
-		err = r.query(ctx, nil, sql, args, func(rows driverRows) error {
-			var raw string
-			var ts time.Time
-			if err := rows.Scan(&raw, &ts); err != nil {
-				return err
-			}
-			var id pcommon.TraceID
-			copy(id[:], raw)
-			want = append(want, id)
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		want := oneStatementIDs(t, r, s)
 		// Twice: the second search takes the catalogue's figures from the
 		// cache, so it runs the search's own statements only.
 		for round := range 2 {

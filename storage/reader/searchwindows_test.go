@@ -36,25 +36,7 @@ func TestSearchWindowsMatchOneQuery(t *testing.T) {
 	}
 	for _, s := range cases {
 		s.Start, s.End = start, end
-		sql, args, err := r.traceSearchSQL(s, s.Start, s.End)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var want []pcommon.TraceID
-		err = r.query(ctx, nil, sql, args, func(rows driverRows) error {
-			var raw string
-			var ts time.Time
-			if err := rows.Scan(&raw, &ts); err != nil {
-				return err
-			}
-			var id pcommon.TraceID
-			copy(id[:], raw)
-			want = append(want, id)
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		want := oneStatementIDs(t, r, s)
 		got, err := r.FindTraceIDs(ctx, s)
 		if err != nil {
 			t.Fatal(err)
@@ -63,6 +45,32 @@ func TestSearchWindowsMatchOneQuery(t *testing.T) {
 			t.Errorf("%+v: windows found %d traces, one statement %d; equal: %v", s, len(got), len(want), slices.Equal(got, want))
 		}
 	}
+}
+
+// oneStatementIDs is what FindTraceIDs must find: the ids of the search's
+// statement over the whole range at once.
+func oneStatementIDs(t *testing.T, r *Reader, s TraceSearch) []pcommon.TraceID {
+	t.Helper()
+	sql, args, err := r.traceSearchSQL(s, s.Start, s.End)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []pcommon.TraceID
+	err = r.query(context.Background(), nil, sql, args, func(rows driverRows) error {
+		var raw string
+		var ts time.Time
+		if err := rows.Scan(&raw, &ts); err != nil {
+			return err
+		}
+		var id pcommon.TraceID
+		copy(id[:], raw)
+		ids = append(ids, id)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
 }
 
 // The log search reads windows from the newest too (SearchLogs): every
