@@ -92,12 +92,12 @@ type Reader struct {
 
 	traceQuery  string
 	tracesQuery string
+	spanCols    string
+	logCols     string
 
 	// rarity remembers the catalogue's figures of the keys searched
 	// (rarity.go).
-	rarity   *rarityCache
-	spanCols string
-	logCols  string
+	rarity *rarityCache
 }
 
 // tables are the qualified table names.
