@@ -39,9 +39,19 @@ type LogEntry struct {
 // compileLogQuery turns query text (storage/logquery) into a condition;
 // language errors are *logquery.Error.
 func compileLogQuery(q string) (string, *chsql.Params, error) {
-	p := chsql.NewParams("q")
-	cond, err := logquery.ParseAndCompile(q, p)
+	_, cond, p, err := parseLogQuery(q)
 	return cond, p, err
+}
+
+// parseLogQuery is compileLogQuery that keeps the parsed query too.
+func parseLogQuery(q string) (logquery.Expr, string, *chsql.Params, error) {
+	e, err := logquery.Parse(q)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	p := chsql.NewParams("q")
+	cond, err := logquery.Compile(q, e, p)
+	return e, cond, p, err
 }
 
 // LogSearch selects a page of log records, newest first.
@@ -124,13 +134,9 @@ type LogRows struct {
 // read. The first window's statement is sent before SearchLogs returns, so
 // an engine that cannot answer is an error here.
 func (r *Reader) SearchLogs(ctx context.Context, s LogSearch) (*LogRows, error) {
-	cond, qp, err := compileLogQuery(s.Query)
-	if err != nil {
-		return nil, err
-	}
-	// Parsed again for what it requires of every match (it compiled, so it
-	// parses): a rare attribute value reads the range at once.
-	q, err := logquery.Parse(s.Query)
+	// What the query requires of every match tells whether it searches for
+	// a rare attribute value (rareLogSearch).
+	q, cond, qp, err := parseLogQuery(s.Query)
 	if err != nil {
 		return nil, err
 	}

@@ -2,12 +2,10 @@ package reader
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/tracehouse/tracehouse/storage/chsql"
 	"github.com/tracehouse/tracehouse/storage/logquery"
 )
 
@@ -178,35 +176,23 @@ func (r *Reader) rareValue(ctx context.Context, signal, service string, scopes [
 	return true, nil
 }
 
-// keyStats reads one key's figures from the catalogue: every value type
-// together (a search's text matches several types, chsql.ParseValue).
+// keyStats reads one key's figures from the catalogue, through the same
+// read as attribute discovery (AttributeValues): every value type together
+// (a search's text matches several types, chsql.ParseValue), and the top
+// values without a prefix.
 func (r *Reader) keyStats(ctx context.Context, k rarityKey) (keyStats, error) {
-	p := chsql.NewParams("p")
-	where := []string{
-		"Signal = " + p.Add("String", k.signal),
-		"Scope = " + p.Add("String", k.scope),
-		"Key = " + p.Add("String", k.key),
-		"Timestamp >= " + p.Add("DateTime", k.from),
-		"Timestamp < " + p.Add("DateTime", k.to),
-	}
-	if k.service != "" {
-		where = append(where, "ServiceName = "+p.Add("String", k.service))
-	}
-	sql := "SELECT n, d, arrayMap(x -> x.1, top), arrayMap(x -> x.2 - x.3, top)\n" +
-		"FROM (SELECT sum(Count) AS n, uniqCombinedMerge(12)(Distinct) AS d,\n" +
-		"  arrayFilter(x -> x.2 > x.3, approx_top_sumMerge(" + fmt.Sprint(TopValuesCapacity) + ", " + fmt.Sprint(TopValuesCapacity) + ")(TopValues)) AS top\n" +
-		"FROM " + r.t.attributes1h + "\nWHERE " + joinAnd(where) + ")"
-	st := keyStats{frequent: map[string]uint64{}, read: time.Now()}
-	err := r.query(ctx, nil, sql, p.Args(), func(rows driverRows) error {
-		var values []string
-		var counts []uint64
-		if err := rows.Scan(&st.count, &st.distinct, &values, &counts); err != nil {
-			return err
-		}
-		for i, v := range values {
-			st.frequent[v] = counts[i]
-		}
-		return nil
+	v, err := r.AttributeValues(ctx, AttributeValuesFilter{
+		Signal: k.signal, Scope: k.scope, Key: k.key, Service: k.service,
+		Start: k.from, End: k.to, Limit: TopValuesCapacity,
 	})
-	return st, err
+	if err != nil {
+		return keyStats{}, err
+	}
+	st := keyStats{count: v.Count, distinct: v.Distinct, frequent: map[string]uint64{}, read: time.Now()}
+	for _, tv := range v.Values {
+		if tv.Count > tv.Error {
+			st.frequent[tv.Value] = tv.Count - tv.Error
+		}
+	}
+	return st, nil
 }

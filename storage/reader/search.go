@@ -95,15 +95,12 @@ func (r *Reader) FindTraceIDs(ctx context.Context, s TraceSearch) ([]pcommon.Tra
 		// stops at the limit; more threads would read older minutes in
 		// parallel for nothing.
 		err = r.query(ctx, clickhouse.Settings{"max_threads": 1}, sql, args, func(rows driverRows) error {
-			var raw string
-			var ts time.Time
-			if err := rows.Scan(&raw, &ts); err != nil {
+			id, err := scanTraceSearchRow(rows)
+			if err != nil {
 				return err
 			}
 			// A trace with matches in two windows (or on the instant both
 			// bounds include) keeps its place from the newer one.
-			var id pcommon.TraceID
-			copy(id[:], raw)
 			if _, dup := seen[id]; !dup {
 				seen[id] = struct{}{}
 				ids = append(ids, id)
@@ -151,6 +148,19 @@ func (r *Reader) traceSearchSQL(s TraceSearch, start, end time.Time) (string, []
 	sql := "SELECT TraceId, Timestamp\nFROM " + r.t.spans + "\nWHERE " + strings.Join(where, "\n  AND ") +
 		"\nORDER BY toStartOfMinute(Timestamp) DESC, Timestamp DESC, TraceId\nLIMIT 1 BY TraceId\nLIMIT " + p.Add("UInt32", uint32(max(s.Limit, 1)))
 	return sql, p.Args(), nil
+}
+
+// scanTraceSearchRow reads a row of traceSearchSQL: the trace's id (its
+// Timestamp is there for the statement's order only).
+func scanTraceSearchRow(rows driverRows) (pcommon.TraceID, error) {
+	var raw string
+	var ts time.Time
+	var id pcommon.TraceID
+	if err := rows.Scan(&raw, &ts); err != nil {
+		return id, err
+	}
+	copy(id[:], raw)
+	return id, nil
 }
 
 // spanCondition is one SpanMatch as SQL.

@@ -57,15 +57,9 @@ func oneStatementIDs(t *testing.T, r *Reader, s TraceSearch) []pcommon.TraceID {
 	}
 	var ids []pcommon.TraceID
 	err = r.query(context.Background(), nil, sql, args, func(rows driverRows) error {
-		var raw string
-		var ts time.Time
-		if err := rows.Scan(&raw, &ts); err != nil {
-			return err
-		}
-		var id pcommon.TraceID
-		copy(id[:], raw)
+		id, err := scanTraceSearchRow(rows)
 		ids = append(ids, id)
-		return nil
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)
