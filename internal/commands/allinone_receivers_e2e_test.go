@@ -392,8 +392,21 @@ func checkFluent(t *testing.T, p *allInOneProcess, addr, fluentsend, runID strin
 // down; what the file held before the first start is not imported; a
 // binary file matched by the glob is dropped and counted.
 func checkFileLog(t *testing.T, p *allInOneProcess, logs, inventory, runID string) {
-	junk := make([]byte, 64<<10)
-	rand.Read(junk)
+	// 64 lines of 1 KiB of random bytes, each with a NUL: every line is
+	// binary. (Random bytes with their own newlines made a line of a few
+	// bytes now and then, which is text by isBinary's rule; CI stored one.)
+	var junk []byte
+	for range 64 {
+		line := make([]byte, 1<<10)
+		rand.Read(line)
+		for i, b := range line {
+			if b == '\n' {
+				line[i] = 0
+			}
+		}
+		line[0] = 0
+		junk = append(append(junk, line...), '\n')
+	}
 	if err := os.WriteFile(filepath.Join(logs, "core.log"), junk, 0o644); err != nil {
 		t.Fatal(err)
 	}
