@@ -112,7 +112,7 @@ func TestClickHouseEngineLimits(t *testing.T) {
 		t.Errorf("engine config %+v", cfg)
 	}
 	for flag, want := range map[string]string{"read-queue": EnvReadQueue, "read-queue-wait": EnvReadQueueWait,
-		"read-timeout": EnvReadTimeout, "read-max-memory": EnvReadMaxMemory, "memory-limit": "TRACEHOUSE_CLICKHOUSE_MEMORY_LIMIT"} {
+		"read-timeout": EnvReadTimeout, "read-max-memory": EnvReadMaxMemory, "memory-limit": "TRACEHOUSE_CLICKHOUSE_MEMORY_LIMIT", "index-cache": EnvIndexCache} {
 		if got := fs.EnvVars(flag); len(got) != 1 || got[0] != want {
 			t.Errorf("--%s: variables %q, want %s", flag, got, want)
 		}

@@ -48,6 +48,7 @@ const (
 	EnvReadQueueWait = "TRACEHOUSE_READ_QUEUE_WAIT"
 	EnvReadTimeout   = "TRACEHOUSE_READ_TIMEOUT"
 	EnvReadMaxMemory = "TRACEHOUSE_READ_MAX_MEMORY"
+	EnvIndexCache    = "TRACEHOUSE_INDEX_CACHE"
 )
 
 // readLimitFlags are the flags of the scheduler in front of the embedded
@@ -62,6 +63,8 @@ func readLimitFlags(fs *cli.FlagSet, cfg *embedded.Config) {
 	fs.SetEnv("read-timeout", EnvReadTimeout)
 	byteSizeVar(fs, &cfg.ReadMaxMemory, "read-max-memory", embedded.DefaultReadMaxMemory, "max_memory_usage of a read whose client sets none, a `size` (0: none; default 2GiB, or half of the engine's memory limit when that is less)")
 	fs.SetEnv("read-max-memory", EnvReadMaxMemory)
+	byteSizeVar(fs, &cfg.IndexCacheSize, "index-cache", embedded.DefaultIndexCacheSize, "memory `size` of the engine's cache of skip indexes (the attribute searches' bloom filters), decompressed (0: none; default 128MiB, or a sixteenth of the engine's memory limit when that is less)")
+	fs.SetEnv("index-cache", EnvIndexCache)
 }
 
 // finishReadLimits turns the parsed read limits into the engine's Config:
@@ -76,6 +79,12 @@ func finishReadLimits(fs *cli.FlagSet, cfg *embedded.Config) {
 		cfg.ReadMaxMemory = 0 // embedded's default, which follows MemoryLimit
 	case cfg.ReadMaxMemory == 0:
 		cfg.ReadMaxMemory = -1
+	}
+	switch {
+	case !fs.Given("index-cache"):
+		cfg.IndexCacheSize = 0 // embedded's default, which follows MemoryLimit
+	case cfg.IndexCacheSize == 0:
+		cfg.IndexCacheSize = -1
 	}
 }
 

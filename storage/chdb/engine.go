@@ -89,6 +89,11 @@ type Options struct {
 	// MEMORY_LIMIT_EXCEEDED instead of growing the process. 0 keeps the
 	// engine's default, 90% of the machine's memory.
 	MaxServerMemoryUsage int64
+	// IndexUncompressedCacheSize is the cache of skip indexes' blocks,
+	// decompressed (index_uncompressed_cache_size), in bytes. ClickHouse's
+	// default, 0, reads and decompresses a bloom filter from disk for every
+	// statement that uses it. 0 keeps that default.
+	IndexUncompressedCacheSize int64
 }
 
 // args are the engine's command line: ClickHouse takes any server setting
@@ -97,6 +102,9 @@ func (o Options) args(dataPath string) []string {
 	args := []string{"clickhouse", "--path=" + dataPath}
 	if o.MaxServerMemoryUsage > 0 {
 		args = append(args, "--max_server_memory_usage="+strconv.FormatInt(o.MaxServerMemoryUsage, 10))
+	}
+	if o.IndexUncompressedCacheSize > 0 {
+		args = append(args, "--index_uncompressed_cache_size="+strconv.FormatInt(o.IndexUncompressedCacheSize, 10))
 	}
 	return args
 }

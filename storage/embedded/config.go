@@ -64,6 +64,13 @@ type Config struct {
 	// past it statements fail rather than grow the process. 0 is the
 	// engine's own default, 90% of the machine's memory.
 	MemoryLimit int64
+	// IndexCacheSize is the engine's cache of decompressed skip-index
+	// blocks, in bytes (0: DefaultIndexCacheSize, or a sixteenth of
+	// MemoryLimit when that is less; negative: none). Every attribute
+	// search tests the spans' bloom filter of attribute values, about
+	// 0.75 bytes per span, which the engine otherwise reads and
+	// decompresses again for each statement.
+	IndexCacheSize int64
 }
 
 // Defaults for Config fields left empty.
@@ -83,6 +90,9 @@ const (
 	// sets no limit of its own (the query service sets 30s).
 	DefaultReadTimeout   = 60 * time.Second
 	DefaultReadMaxMemory = 2 << 30
+	// DefaultIndexCacheSize holds the attribute filters of about 170M
+	// spans.
+	DefaultIndexCacheSize = 128 << 20
 )
 
 func (c *Config) applyDefaults() {
@@ -108,6 +118,12 @@ func (c *Config) applyDefaults() {
 		c.ReadMaxMemory = DefaultReadMaxMemory
 		if c.MemoryLimit > 0 && c.MemoryLimit/2 < c.ReadMaxMemory {
 			c.ReadMaxMemory = c.MemoryLimit / 2
+		}
+	}
+	if c.IndexCacheSize == 0 {
+		c.IndexCacheSize = DefaultIndexCacheSize
+		if c.MemoryLimit > 0 && c.MemoryLimit/16 < c.IndexCacheSize {
+			c.IndexCacheSize = c.MemoryLimit / 16
 		}
 	}
 	if c.SpoolDir == "" {
