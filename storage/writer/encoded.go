@@ -59,9 +59,11 @@ type Encoded struct {
 	facts        []servicegraph.Span // one per row, spans only
 	plainLen     int                 // the block's size uncompressed
 	// held is the Native block as the Encoded holds it: in LZ4
-	// compression frames, or as it is when plain.
-	held  []byte
-	plain bool
+	// compression frames, or, when plain, inside the whole body its
+	// INSERT sends: the statement, then the block.
+	held      []byte
+	plain     bool
+	statement string // plain: the statement in front of the block in held
 }
 
 // EncodeOptions say how an Encoded holds its block.
@@ -145,14 +147,17 @@ func (w *Writer) EncodeLogs(ctx context.Context, ld plog.Logs, opts EncodeOption
 	return e, e.keep(p)
 }
 
-// keep takes the prepared block (not its statement) into LZ4 frames, or
-// a copy of it when plain (the encoder reuses its buffer).
+// keep takes the prepared block (not its statement) into LZ4 frames, or,
+// when plain, a copy of the whole body, statement included (the encoder
+// reuses its buffer): the INSERT then sends that copy as it is, instead of
+// copying the block once more behind the statement.
 func (e *Encoded) keep(p preparedInsert) error {
 	block := p.body[len(p.t.statement):]
 	var held []byte
 	var err error
 	if e.plain {
-		held = slices.Clone(block)
+		held = slices.Clone(p.body)
+		e.statement = p.t.statement
 	} else if held, err = storedFrames.Append(nil, block); err != nil {
 		return err
 	}
@@ -160,6 +165,9 @@ func (e *Encoded) keep(p preparedInsert) error {
 	e.plainLen, e.held = len(block), held
 	return nil
 }
+
+// plainBlock is the block of a plain Encoded, behind its statement.
+func (e *Encoded) plainBlock() []byte { return e.held[len(e.statement):] }
 
 // WriteEncoded stores the rows of e, with the service-graph edges they
 // complete, as WriteTracesStats or WriteLogsStats would have stored the
@@ -192,10 +200,11 @@ func (w *Writer) writeEncoded(ctx context.Context, e *Encoded, st *WriteStats) e
 			return w.writeEncodedEdges(ctx, e.token, edges, st)
 		}
 	}
-	block, err := e.block()
+	body, err := e.body(t.statement)
 	if err != nil {
 		return err
 	}
+	block := body[len(t.statement):]
 	// The block's rows, decoded at most once however often they are
 	// encoded again.
 	var decoded *proto.Block
@@ -217,8 +226,9 @@ func (w *Writer) writeEncoded(ctx context.Context, e *Encoded, st *WriteStats) e
 			return err
 		}
 		token, converted = blockTokenOf(block), false
+		body = t.bodyOf(block)
 	}
-	sent, err := w.sendPlain(ctx, t, token, block, e.rows, converted)
+	sent, err := w.sendBody(ctx, t, token, body, e.rows, converted)
 	stored := e.facts
 	switch {
 	case err == nil:
@@ -272,16 +282,26 @@ func (w *Writer) writeEncodedEdges(ctx context.Context, key string, edges []serv
 	return w.writeEdges(ctx, c, key, edges, st)
 }
 
-// block is e's Native block, decompressed. The caller must not change it.
-func (e *Encoded) block() ([]byte, error) {
+// body is the body of e's INSERT: statement, then e's Native block,
+// decompressed. A plain Encoded holds it (keep); a compressed one is
+// decompressed straight behind the statement, so that a send from a
+// persistent queue holds one copy of its block, not two. The caller may
+// change only the statement's token (sendBody).
+func (e *Encoded) body(statement string) ([]byte, error) {
 	if e.plain {
-		return e.held, nil
+		if e.statement == statement {
+			return e.held, nil
+		}
+		// Another table's statement (not done by the writer, which sends
+		// an Encoded to the table it was encoded for).
+		return append([]byte(statement), e.plainBlock()...), nil
 	}
-	block := make([]byte, e.plainLen)
-	if _, err := io.ReadFull(compress.NewReader(bytes.NewReader(e.held)), block); err != nil {
+	body := make([]byte, len(statement)+e.plainLen)
+	copy(body, statement)
+	if _, err := io.ReadFull(compress.NewReader(bytes.NewReader(e.held)), body[len(statement):]); err != nil {
 		return nil, fmt.Errorf("%w: a queued batch does not decompress: %v", ErrInvalidData, err)
 	}
-	return block, nil
+	return body, nil
 }
 
 // blockTokenOf is the deduplication token of a block sent on its own.
@@ -294,10 +314,19 @@ func blockTokenOf(block []byte) string {
 // sendPlain INSERTs block (rows rows, declaring converted types or not)
 // with token, compressed when the DSN asks for it.
 func (w *Writer) sendPlain(ctx context.Context, t *tableInsert, token string, block []byte, rows int, converted bool) (int, error) {
+	return w.sendBody(ctx, t, token, t.bodyOf(block), rows, converted)
+}
+
+// bodyOf is an INSERT's body for block: t's statement, then the block.
+func (t *tableInsert) bodyOf(block []byte) []byte {
 	body := make([]byte, 0, len(t.statement)+len(block))
-	body = append(body, t.statement...)
+	return append(append(body, t.statement...), block...)
+}
+
+// sendBody is sendPlain for a body that holds t's statement and a block:
+// it writes token into the statement and sends the body.
+func (w *Writer) sendBody(ctx context.Context, t *tableInsert, token string, body []byte, rows int, converted bool) (int, error) {
 	copy(body[t.tokenAt:], token)
-	body = append(body, block...)
 	if w.frames != nil {
 		framed, err := w.frames.Append(nil, body)
 		if err != nil {
@@ -399,7 +428,7 @@ func (e *Encoded) AppendBinary(dst []byte) ([]byte, error) {
 	frames := e.held
 	if e.plain {
 		var err error
-		if frames, err = storedFrames.Append(nil, e.held); err != nil {
+		if frames, err = storedFrames.Append(nil, e.plainBlock()); err != nil {
 			return nil, err
 		}
 	}
