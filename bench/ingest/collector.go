@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"strings"
+	"time"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/clickhouseexporter"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
@@ -22,8 +23,15 @@ import (
 	"github.com/tracehouse/tracehouse/ingest/tracehouseexporter"
 )
 
-// cpuProfileEnv names the file a collector writes its CPU profile to.
-const cpuProfileEnv = "BENCH_INGEST_CPUPROFILE"
+// cpuProfileEnv names the file a collector writes its CPU profile to;
+// heapProfileEnv, the prefix of the heap profiles it writes as it runs.
+const (
+	cpuProfileEnv  = "BENCH_INGEST_CPUPROFILE"
+	heapProfileEnv = "BENCH_INGEST_HEAPPROFILE"
+)
+
+// heapProfileEvery spaces a collector's heap profiles: a run lasts 15–40 s.
+const heapProfileEvery = 2 * time.Second
 
 // runCollector is the `collector --config FILE` subcommand: a collector
 // with the OTLP receiver and both exporters under test, nothing else (no
@@ -46,6 +54,20 @@ func runCollector(args []string) error {
 			if mf, err := os.Create(strings.TrimSuffix(path, ".pprof") + ".allocs.pprof"); err == nil {
 				_ = pprof.Lookup("allocs").WriteTo(mf, 0)
 				mf.Close()
+			}
+		}()
+	}
+	// -heapprofile DIR: what the heap holds (as of the last GC), every
+	// heapProfileEvery, to PREFIX-NN.pprof: the profiles near the peak
+	// say where the collector's RSS goes.
+	if prefix := os.Getenv(heapProfileEnv); prefix != "" {
+		go func() {
+			for i := 0; ; i++ {
+				time.Sleep(heapProfileEvery)
+				if f, err := os.Create(fmt.Sprintf("%s-%02d.pprof", prefix, i)); err == nil {
+					_ = pprof.Lookup("heap").WriteTo(f, 0)
+					f.Close()
+				}
 			}
 		}()
 	}

@@ -60,6 +60,7 @@ func main() {
 	flag.StringVar(&o.lib, "lib", "", "libchdb.so (default: <repo>/.deps/chdb/libchdb.so)")
 	flag.StringVar(&o.only, "only", "", "comma-separated runs, in this order (default th-traces,contrib-traces,th-logs,contrib-logs)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write each collector's CPU profile to DIR/<run>.pprof and its allocations to DIR/<run>.allocs.pprof (go tool pprof)")
+	flag.StringVar(&o.heapProfile, "heapprofile", "", "write each collector's heap profile (in use as of the last GC) every 2 s to DIR/<run>-heap-NN.pprof (go tool pprof -sample_index=inuse_space): where its peak RSS goes")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (engine data, configs, collector logs)")
 	flag.DurationVar(&o.timeout, "timeout", 5*time.Minute, "longest wait for one run's rows to be visible")
 	flag.StringVar(&o.queues, "queue", "memory,persistent", "sending queues, in this order: memory (in memory) and/or persistent (file_storage in a fresh directory per run; durable all-in-one's queue)")
@@ -83,6 +84,7 @@ type opts struct {
 	overflow, queues                   string
 	spans, logs, perReq, workers, runs int
 	bin, lib, only, cpuProfile         string
+	heapProfile                        string
 	keep, fsync                        bool
 	timeout                            time.Duration
 	// thMinSize and thMaxSize override the Tracehouse exporter's

@@ -53,6 +53,13 @@ func oneRun(o opts, tmp, self string, ch chHTTP, engPID, chPort int, s runSpec,
 		abs, _ := filepath.Abs(filepath.Join(o.cpuProfile, s.id()+".pprof"))
 		env = append(env, cpuProfileEnv+"="+abs)
 	}
+	if o.heapProfile != "" {
+		if err := os.MkdirAll(o.heapProfile, 0o755); err != nil {
+			return err
+		}
+		abs, _ := filepath.Abs(filepath.Join(o.heapProfile, s.id()+"-heap"))
+		env = append(env, heapProfileEnv+"="+abs)
+	}
 	col, err := start(logPath, env, self, "collector", "--config", "file:"+cfg)
 	if err != nil {
 		return err
