@@ -277,8 +277,8 @@ func (w *Writer) writeEncoded(ctx context.Context, e *Encoded, st *WriteStats) e
 }
 
 func (w *Writer) writeEncodedEdges(ctx context.Context, key string, edges []servicegraph.Edge, st *WriteStats) error {
-	c := w.spanPool.get() // for its edge encoders
-	defer w.releaseSpans(c)
+	c := w.edgePool.get()
+	defer w.edgePool.put(c)
 	return w.writeEdges(ctx, c, key, edges, st)
 }
 

@@ -65,8 +65,20 @@ type spanColumns struct {
 	enc  anyvalue.Encoder
 	dict nativeblock.StrDict // for the LowCardinality(String) columns, one at a time
 
-	block, edgeBlock, brokerBlock nativeblock.Encoder // the Native blocks sent, kept with the buffers
+	block nativeblock.Encoder // the Native block sent, kept with the buffers
+	edgeEncoders
 }
+
+// edgeEncoders encode the service-graph edges a batch completes. A batch
+// of spans converted here brings its own (spanColumns); a batch from a
+// queue takes them from the writer's edgePool, not a whole spanColumns,
+// whose span buffers (megabytes, grown to the largest batch) would then be
+// pinned in the pool for nothing.
+type edgeEncoders struct {
+	edgeBlock, brokerBlock nativeblock.Encoder
+}
+
+func (*edgeEncoders) reset() {}
 
 func newSpanColumns(maxDepth int) *spanColumns {
 	return &spanColumns{

@@ -162,6 +162,7 @@ type Writer struct {
 
 	spanPool freeList[*spanColumns]
 	logPool  freeList[*logColumns]
+	edgePool freeList[*edgeEncoders] // for batches from a queue
 
 	// converts: the server converts column types on Native input (see
 	// wireType); asked once. noConvert: it refused to.
@@ -213,6 +214,7 @@ func NewWriter(conn driver.Conn, opts Options) *Writer {
 	}
 	w.spanPool.alloc = func() *spanColumns { return newSpanColumns(w.maxDepth) }
 	w.logPool.alloc = func() *logColumns { return newLogColumns(w.maxDepth) }
+	w.edgePool.alloc = func() *edgeEncoders { return &edgeEncoders{} }
 	return w
 }
 
@@ -259,7 +261,7 @@ func (w *Writer) writeSpans(ctx context.Context, td ptrace.Traces, st *WriteStat
 		if edges, ok := w.pending.take(key); ok {
 			// An earlier attempt of this batch stored its spans: only its
 			// edges are missing.
-			return w.writeEdges(ctx, c, key, edges, st)
+			return w.writeEdges(ctx, &c.edgeEncoders, key, edges, st)
 		}
 		var sent int
 		sent, err = w.send(ctx, p, &c.block)
@@ -294,7 +296,7 @@ func (w *Writer) writeSpans(ctx context.Context, td ptrace.Traces, st *WriteStat
 			// same way, so its parts name it.
 			key = blockToken(parts)
 			if edges, ok := w.pending.take(key); ok {
-				return w.writeEdges(ctx, c, key, edges, st)
+				return w.writeEdges(ctx, &c.edgeEncoders, key, edges, st)
 			}
 		}
 	default:
@@ -307,7 +309,7 @@ func (w *Writer) writeSpans(ctx context.Context, td ptrace.Traces, st *WriteStat
 	if len(edges) == 0 {
 		return nil
 	}
-	return w.writeEdges(ctx, c, key, edges, st)
+	return w.writeEdges(ctx, &c.edgeEncoders, key, edges, st)
 }
 
 // writeEdges inserts the edges of the batch whose spans are named by key
@@ -316,7 +318,7 @@ func (w *Writer) writeSpans(ctx context.Context, td ptrace.Traces, st *WriteStat
 // INSERT fails for a reason worth retrying, all the edges are kept for the
 // batch's retry (pendingEdges); a table that had stored its part skips it
 // then by its token.
-func (w *Writer) writeEdges(ctx context.Context, c *spanColumns, key string, edges []servicegraph.Edge, st *WriteStats) error {
+func (w *Writer) writeEdges(ctx context.Context, c *edgeEncoders, key string, edges []servicegraph.Edge, st *WriteStats) error {
 	calls, broker := splitEdges(edges)
 	var sent int
 	var err error
