@@ -15,7 +15,7 @@ import (
 type TraceReader interface {
 	GetTrace(ctx context.Context, id pcommon.TraceID) (ptrace.Traces, error)
 	GetTraces(ctx context.Context, ids []pcommon.TraceID) (map[pcommon.TraceID]ptrace.Traces, error)
-	FindTraceIDs(ctx context.Context, s reader.TraceSearch) ([]pcommon.TraceID, error)
+	SearchTraces(ctx context.Context, s reader.TraceSearch) ([]pcommon.TraceID, map[pcommon.TraceID]ptrace.Traces, error)
 	Services(ctx context.Context) ([]string, error)
 	Operations(ctx context.Context, service string, kind *ptrace.SpanKind) ([]reader.Operation, error)
 }

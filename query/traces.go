@@ -109,8 +109,8 @@ type TraceQuery struct {
 // DefaultTraceLimit is the number of traces a search returns by default.
 const DefaultTraceLimit = 20
 
-// FindTraces returns whole traces, most recent match first. A trace that
-// disappears between the search and the read (TTL) is left out.
+// FindTraces returns whole traces, most recent match first, found and read
+// in one statement per search window (reader.SearchTraces).
 func (s *Service) FindTraces(ctx context.Context, q TraceQuery) ([]ptrace.Traces, error) {
 	search, err := s.traceSearch(q)
 	if err != nil {
@@ -121,11 +121,7 @@ func (s *Service) FindTraces(ctx context.Context, q TraceQuery) ([]ptrace.Traces
 		return nil, err
 	}
 	defer release()
-	ids, err := s.store.FindTraceIDs(ctx, search)
-	if err != nil {
-		return nil, classify(err, nil)
-	}
-	found, err := s.store.GetTraces(ctx, ids)
+	ids, found, err := s.store.SearchTraces(ctx, search)
 	if err != nil {
 		return nil, classify(err, func(e *reader.TooLargeError) error {
 			return inputError("limit", "the matching traces hold more than %d spans, the limit of one response; lower the limit or narrow the search", e.MaxRows)

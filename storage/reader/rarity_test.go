@@ -108,6 +108,17 @@ func TestRareValueSearchReadsAtOnce(t *testing.T) {
 				t.Errorf("%s (round %d): %d statements, want %d catalogue lookups and windows (at least two)", c.name, round, stmts, lookups)
 			}
 		}
+		// SearchTraces reads the traces in the same statement: a rare
+		// value's search and its traces are one statement (the catalogue's
+		// figures cached).
+		counted.n.Store(0)
+		if _, _, err := r.SearchTraces(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		if stmts := counted.n.Load(); c.atOnce && stmts != 1 {
+			t.Errorf("%s: SearchTraces ran %d statements, want one", c.name, stmts)
+		}
+		requireSearchTracesAsFindAndGet(t, r, s, want)
 	}
 }
 

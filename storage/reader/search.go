@@ -1,8 +1,10 @@
 package reader
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/tracehouse/tracehouse/storage"
 	"github.com/tracehouse/tracehouse/storage/chsql"
 	"github.com/tracehouse/tracehouse/storage/schema"
 )
@@ -87,7 +90,7 @@ func (r *Reader) FindTraceIDs(ctx context.Context, s TraceSearch) ([]pcommon.Tra
 		if !ok {
 			break
 		}
-		sql, args, err := r.traceSearchSQL(s, start, end)
+		sql, args, err := r.traceSearchSQL(s, start, end, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -118,16 +121,110 @@ func (r *Reader) FindTraceIDs(ctx context.Context, s TraceSearch) ([]pcommon.Tra
 	return ids, nil
 }
 
+// SearchTraces is FindTraceIDs, then GetTraces of the ids found, in one
+// statement per search window instead of a statement per window and one
+// more for the traces: each window's statement finds its newest matching
+// traces (those no newer window found) in a scalar subquery, which
+// ClickHouse runs before it analyses the rest, and reads their spans
+// through trace_index as GetTraces does. It returns the ids, most recent
+// match first, the same ids FindTraceIDs returns, and their traces.
+func (r *Reader) SearchTraces(ctx context.Context, s TraceSearch) ([]pcommon.TraceID, map[pcommon.TraceID]ptrace.Traces, error) {
+	limit := max(s.Limit, 1)
+	var ids []pcommon.TraceID
+	found := make(map[pcommon.TraceID]ptrace.Traces, limit)
+	w := newSearchWindows(s.Start, s.End)
+	rare, err := r.rareSearch(ctx, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	if rare {
+		w.readAtOnce()
+	}
+	var row spanRow
+	var rank uint64 // the trace's place in its window's matches, from 1
+	dest := append(row.dest(), &rank)
+	settings := r.traceReadSettings()
+	settings["distributed_product_mode"] = "global"
+	for {
+		start, end, _, ok := w.window()
+		if !ok {
+			break
+		}
+		// The window's search asks only for what is still missing, and
+		// leaves out the traces newer windows found: its matches are then
+		// FindTraceIDs' new ids of the window, in the same order.
+		ws := s
+		ws.Limit = limit - len(ids)
+		search, args, err := r.traceSearchSQL(ws, start, end, ids)
+		if err != nil {
+			return nil, nil, err
+		}
+		builders := make(map[pcommon.TraceID]*traceBuilder)
+		ranks := make(map[pcommon.TraceID]uint64)
+		err = r.query(ctx, settings, searchTracesQuery(r.t, r.spanCols, search), args, func(rows driverRows) error {
+			row.clearSlices()
+			if err := rows.Scan(dest...); err != nil {
+				return fmt.Errorf("search traces: %w", err)
+			}
+			b := builders[row.TraceID]
+			if b == nil {
+				b = newTraceBuilder()
+				builders[row.TraceID] = b
+				ranks[row.TraceID] = rank
+			}
+			b.add(&row)
+			return nil
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		newIDs := make([]pcommon.TraceID, 0, len(builders))
+		for id, b := range builders {
+			newIDs = append(newIDs, id)
+			found[id] = b.td
+		}
+		slices.SortFunc(newIDs, func(a, b pcommon.TraceID) int { return cmp.Compare(ranks[a], ranks[b]) })
+		ids = append(ids, newIDs...)
+		w.advance(start, len(ids), limit)
+	}
+	return ids, found, nil
+}
+
+// searchTracesQuery is SearchTraces' statement for one window: tracesByIDQuery
+// with the ids of the window's search (search, traceSearchSQL's statement),
+// and each span's trace's rank among them. The search's rows come sorted
+// into the array by the order of its ORDER BY: newest match first, then
+// TraceId.
+func searchTracesQuery(t tables, spanCols, search string) string {
+	return "WITH arrayMap(x -> x.1, arraySort(x -> (-toUnixTimestamp64Nano(x.2), x.1)," +
+		" (SELECT groupArray((TraceId, Timestamp)) FROM (" + search + ")))) AS ids" +
+		" SELECT " + spanCols + ", indexOf(ids, TraceId) FROM " + t.spans +
+		" WHERE (toStartOfMinute(Timestamp), TraceId) IN (" +
+		" SELECT arrayJoin(timeSlots(min(Start), toUInt32(max(End) - min(Start)), 60)), id" +
+		" FROM " + t.traceIndex +
+		" ARRAY JOIN arrayFilter(x -> cityHash64(x) = TraceKey, ids) AS id" +
+		" WHERE has(arrayMap(x -> cityHash64(x), ids), TraceKey)" +
+		" GROUP BY TraceKey, id)" +
+		" ORDER BY Timestamp"
+}
+
 // traceSearchSQL is the id search over [start, end]: newest first in the
 // table's own order (minute, then time), one row per trace, stopping at
 // the limit, so ClickHouse reads the newest minutes backwards and need not
 // look at older ones once it has enough traces.
-func (r *Reader) traceSearchSQL(s TraceSearch, start, end time.Time) (string, []any, error) {
+func (r *Reader) traceSearchSQL(s TraceSearch, start, end time.Time, except []pcommon.TraceID) (string, []any, error) {
 	p := chsql.NewParams("p")
 	where := []string{
 		"Timestamp >= " + p.Add("DateTime64(9)", start),
 		"Timestamp <= " + p.Add("DateTime64(9)", end),
 		"ServiceName = " + p.Add("String", s.Service),
+	}
+	if len(except) > 0 {
+		hexIDs := make([]string, len(except))
+		for i, id := range except {
+			hexIDs[i] = storage.HexParam(id[:])
+		}
+		where = append(where, "NOT has(arrayMap(h -> toFixedString(unhex(h), 16), "+p.Add("Array(String)", hexIDs)+"), TraceId)")
 	}
 	if s.Operation != "" {
 		where = append(where, "SpanName = "+p.Add("String", s.Operation))

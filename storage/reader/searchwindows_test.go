@@ -44,6 +44,31 @@ func TestSearchWindowsMatchOneQuery(t *testing.T) {
 		if len(want) == 0 || !slices.Equal(got, want) {
 			t.Errorf("%+v: windows found %d traces, one statement %d; equal: %v", s, len(got), len(want), slices.Equal(got, want))
 		}
+		requireSearchTracesAsFindAndGet(t, r, s, want)
+	}
+}
+
+// requireSearchTracesAsFindAndGet checks that SearchTraces finds the ids
+// want (FindTraceIDs'), in order, with the traces GetTraces reads for them.
+func requireSearchTracesAsFindAndGet(t *testing.T, r *Reader, s TraceSearch, want []pcommon.TraceID) {
+	t.Helper()
+	ctx := context.Background()
+	ids, found, err := r.SearchTraces(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ids, want) {
+		t.Fatalf("%+v: SearchTraces found %d traces, FindTraceIDs %d; equal: %v", s, len(ids), len(want), slices.Equal(ids, want))
+	}
+	byID, err := r.GetTraces(ctx, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != len(byID) {
+		t.Fatalf("%+v: SearchTraces read %d traces, GetTraces %d", s, len(found), len(byID))
+	}
+	for _, id := range want {
+		requireSameTraces(t, byID[id], found[id])
 	}
 }
 
@@ -51,7 +76,7 @@ func TestSearchWindowsMatchOneQuery(t *testing.T) {
 // statement over the whole range at once.
 func oneStatementIDs(t *testing.T, r *Reader, s TraceSearch) []pcommon.TraceID {
 	t.Helper()
-	sql, args, err := r.traceSearchSQL(s, s.Start, s.End)
+	sql, args, err := r.traceSearchSQL(s, s.Start, s.End, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
