@@ -31,7 +31,7 @@ func TestTextIndexIsUsed(t *testing.T) {
 		}
 	}
 	search := TraceSearch{Service: "payment", Limit: 20, Matches: []SpanMatch{{Field: SpanAttr, Key: "card.brand", Text: "visa"}}}
-	sql, args, err = r.traceSearchSQL(search, start, end, nil)
+	sql, args, err = r.traceSearchSQL(search, start, end)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
-	"github.com/tracehouse/tracehouse/storage"
 	"github.com/tracehouse/tracehouse/storage/chsql"
 	"github.com/tracehouse/tracehouse/storage/schema"
 )
@@ -74,14 +73,19 @@ func ErrorStatus(negate bool) SpanMatch {
 // (searchWindows), or at once when it searches for a rare attribute value
 // (rareSearch).
 func (r *Reader) FindTraceIDs(ctx context.Context, s TraceSearch) ([]pcommon.TraceID, error) {
-	limit := max(s.Limit, 1)
-	var ids []pcommon.TraceID
-	seen := make(map[pcommon.TraceID]struct{}, limit)
-	w := newSearchWindows(s.Start, s.End)
 	rare, err := r.rareSearch(ctx, s)
 	if err != nil {
 		return nil, err
 	}
+	return r.findTraceIDs(ctx, s, rare)
+}
+
+// findTraceIDs is FindTraceIDs once rareSearch has answered.
+func (r *Reader) findTraceIDs(ctx context.Context, s TraceSearch, rare bool) ([]pcommon.TraceID, error) {
+	limit := max(s.Limit, 1)
+	var ids []pcommon.TraceID
+	seen := make(map[pcommon.TraceID]struct{}, limit)
+	w := newSearchWindows(s.Start, s.End)
 	if rare {
 		w.readAtOnce()
 	}
@@ -90,7 +94,7 @@ func (r *Reader) FindTraceIDs(ctx context.Context, s TraceSearch) ([]pcommon.Tra
 		if !ok {
 			break
 		}
-		sql, args, err := r.traceSearchSQL(s, start, end, nil)
+		sql, args, err := r.traceSearchSQL(s, start, end)
 		if err != nil {
 			return nil, err
 		}
@@ -121,90 +125,77 @@ func (r *Reader) FindTraceIDs(ctx context.Context, s TraceSearch) ([]pcommon.Tra
 	return ids, nil
 }
 
-// SearchTraces is FindTraceIDs, then GetTraces of the ids found, in one
-// statement per search window instead of a statement per window and one
-// more for the traces: each window's statement finds its newest matching
-// traces (those no newer window found) in a scalar subquery, which
-// ClickHouse runs before it analyses the rest, and reads their spans
-// through trace_index as GetTraces does. It returns the ids, most recent
-// match first, the same ids FindTraceIDs returns, and their traces.
+// SearchTraces is FindTraceIDs, then GetTraces of the ids found: the ids,
+// most recent match first, and their traces. A search that reads its
+// range at once (a rare attribute value, rareSearch) finds the traces and
+// reads their spans in one statement: the id search is a scalar subquery,
+// which ClickHouse runs before it analyses the rest, and the traces are
+// read through trace_index as GetTraces reads them. A search in windows
+// keeps its two steps: a window that finds nothing (the newest minute,
+// often) costs 4–5 ms as an id search, and 11–13 ms as one statement that
+// would also read its traces (10M spans, bench/query), whose pipelines run
+// even for no ids; a window that finds them saves nothing measurable.
 func (r *Reader) SearchTraces(ctx context.Context, s TraceSearch) ([]pcommon.TraceID, map[pcommon.TraceID]ptrace.Traces, error) {
-	limit := max(s.Limit, 1)
-	var ids []pcommon.TraceID
-	found := make(map[pcommon.TraceID]ptrace.Traces, limit)
-	w := newSearchWindows(s.Start, s.End)
 	rare, err := r.rareSearch(ctx, s)
 	if err != nil {
 		return nil, nil, err
 	}
-	if rare {
-		w.readAtOnce()
+	if !rare {
+		ids, err := r.findTraceIDs(ctx, s, false)
+		if err != nil {
+			return nil, nil, err
+		}
+		found, err := r.GetTraces(ctx, ids)
+		return ids, found, err
 	}
+	search, args, err := r.traceSearchSQL(s, s.Start, s.End)
+	if err != nil {
+		return nil, nil, err
+	}
+	builders := make(map[pcommon.TraceID]*traceBuilder)
+	ranks := make(map[pcommon.TraceID]uint64)
 	var row spanRow
-	var rank uint64 // the trace's place in its window's matches, from 1
+	var rank uint64 // the trace's place among the search's matches, from 1
 	dest := append(row.dest(), &rank)
 	settings := r.traceReadSettings()
 	settings["distributed_product_mode"] = "global"
-	for {
-		start, end, _, ok := w.window()
-		if !ok {
-			break
+	err = r.query(ctx, settings, searchTracesQuery(r.t, r.spanCols, search), args, func(rows driverRows) error {
+		row.clearSlices()
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("search traces: %w", err)
 		}
-		// The window's search asks only for what is still missing, and
-		// leaves out the traces newer windows found: its matches are then
-		// FindTraceIDs' new ids of the window, in the same order.
-		ws := s
-		ws.Limit = limit - len(ids)
-		search, args, err := r.traceSearchSQL(ws, start, end, ids)
-		if err != nil {
-			return nil, nil, err
+		b := builders[row.TraceID]
+		if b == nil {
+			b = newTraceBuilder()
+			builders[row.TraceID] = b
+			ranks[row.TraceID] = rank
 		}
-		builders := make(map[pcommon.TraceID]*traceBuilder)
-		ranks := make(map[pcommon.TraceID]uint64)
-		err = r.query(ctx, settings, searchTracesQuery(r.t, r.spanCols, search), args, func(rows driverRows) error {
-			row.clearSlices()
-			if err := rows.Scan(dest...); err != nil {
-				return fmt.Errorf("search traces: %w", err)
-			}
-			b := builders[row.TraceID]
-			if b == nil {
-				b = newTraceBuilder()
-				builders[row.TraceID] = b
-				ranks[row.TraceID] = rank
-			}
-			b.add(&row)
-			return nil
-		})
-		if err != nil {
-			return nil, nil, err
-		}
-		newIDs := make([]pcommon.TraceID, 0, len(builders))
-		for id, b := range builders {
-			newIDs = append(newIDs, id)
-			found[id] = b.td
-		}
-		slices.SortFunc(newIDs, func(a, b pcommon.TraceID) int { return cmp.Compare(ranks[a], ranks[b]) })
-		ids = append(ids, newIDs...)
-		w.advance(start, len(ids), limit)
+		b.add(&row)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
+	ids := make([]pcommon.TraceID, 0, len(builders))
+	found := make(map[pcommon.TraceID]ptrace.Traces, len(builders))
+	for id, b := range builders {
+		ids = append(ids, id)
+		found[id] = b.td
+	}
+	slices.SortFunc(ids, func(a, b pcommon.TraceID) int { return cmp.Compare(ranks[a], ranks[b]) })
 	return ids, found, nil
 }
 
-// searchTracesQuery is SearchTraces' statement for one window: tracesByIDQuery
-// with the ids of the window's search (search, traceSearchSQL's statement),
-// and each span's trace's rank among them. The search's rows come sorted
+// searchTracesQuery is SearchTraces' one statement: tracesByIDQuery with
+// the ids of the search (search, traceSearchSQL's statement), and each
+// span's trace's rank among them. The search's rows come sorted
 // into the array by the order of its ORDER BY: newest match first, then
 // TraceId.
 func searchTracesQuery(t tables, spanCols, search string) string {
 	return "WITH arrayMap(x -> x.1, arraySort(x -> (-toUnixTimestamp64Nano(x.2), x.1)," +
 		" (SELECT groupArray((TraceId, Timestamp)) FROM (" + search + ")))) AS ids" +
 		" SELECT " + spanCols + ", indexOf(ids, TraceId) FROM " + t.spans +
-		" WHERE (toStartOfMinute(Timestamp), TraceId) IN (" +
-		" SELECT arrayJoin(timeSlots(min(Start), toUInt32(max(End) - min(Start)), 60)), id" +
-		" FROM " + t.traceIndex +
-		" ARRAY JOIN arrayFilter(x -> cityHash64(x) = TraceKey, ids) AS id" +
-		" WHERE has(arrayMap(x -> cityHash64(x), ids), TraceKey)" +
-		" GROUP BY TraceKey, id)" +
+		" WHERE (toStartOfMinute(Timestamp), TraceId) IN (" + traceKeysOf(t) + ")" +
 		" ORDER BY Timestamp"
 }
 
@@ -212,19 +203,12 @@ func searchTracesQuery(t tables, spanCols, search string) string {
 // table's own order (minute, then time), one row per trace, stopping at
 // the limit, so ClickHouse reads the newest minutes backwards and need not
 // look at older ones once it has enough traces.
-func (r *Reader) traceSearchSQL(s TraceSearch, start, end time.Time, except []pcommon.TraceID) (string, []any, error) {
+func (r *Reader) traceSearchSQL(s TraceSearch, start, end time.Time) (string, []any, error) {
 	p := chsql.NewParams("p")
 	where := []string{
 		"Timestamp >= " + p.Add("DateTime64(9)", start),
 		"Timestamp <= " + p.Add("DateTime64(9)", end),
 		"ServiceName = " + p.Add("String", s.Service),
-	}
-	if len(except) > 0 {
-		hexIDs := make([]string, len(except))
-		for i, id := range except {
-			hexIDs[i] = storage.HexParam(id[:])
-		}
-		where = append(where, "NOT has(arrayMap(h -> toFixedString(unhex(h), 16), "+p.Add("Array(String)", hexIDs)+"), TraceId)")
 	}
 	if s.Operation != "" {
 		where = append(where, "SpanName = "+p.Add("String", s.Operation))

@@ -76,7 +76,7 @@ func requireSearchTracesAsFindAndGet(t *testing.T, r *Reader, s TraceSearch, wan
 // statement over the whole range at once.
 func oneStatementIDs(t *testing.T, r *Reader, s TraceSearch) []pcommon.TraceID {
 	t.Helper()
-	sql, args, err := r.traceSearchSQL(s, s.Start, s.End, nil)
+	sql, args, err := r.traceSearchSQL(s, s.Start, s.End)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,7 +53,7 @@ func TestSQLSnapshots(t *testing.T) {
 	}
 	var b strings.Builder
 	for _, s := range searches {
-		sql, args, err := r.traceSearchSQL(s.s, start, end, nil)
+		sql, args, err := r.traceSearchSQL(s.s, start, end)
 		if err != nil {
 			t.Fatalf("%s: %v", s.title, err)
 		}

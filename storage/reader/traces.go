@@ -134,15 +134,21 @@ func (r *Reader) GetTraces(ctx context.Context, ids []pcommon.TraceID) (map[pcom
 func tracesByIDQuery(t tables, spanCols string) string {
 	return "SELECT " + spanCols + " FROM " + t.spans +
 		" WHERE (toStartOfMinute(Timestamp), TraceId) IN (" +
-		"WITH arrayMap(h -> toFixedString(unhex(h), 16), {ids:Array(String)}) AS ids" +
-		" SELECT arrayJoin(timeSlots(min(Start), toUInt32(max(End) - min(Start)), 60)), id" +
+		"WITH arrayMap(h -> toFixedString(unhex(h), 16), {ids:Array(String)}) AS ids " + traceKeysOf(t) + ")" +
+		" ORDER BY Timestamp"
+}
+
+// traceKeysOf is the subquery of the (minute, TraceId) keys of the traces
+// whose ids the array ids holds (an Array(FixedString(16)) the statement
+// defines).
+func traceKeysOf(t tables) string {
+	return "SELECT arrayJoin(timeSlots(min(Start), toUInt32(max(End) - min(Start)), 60)), id" +
 		" FROM " + t.traceIndex +
 		" ARRAY JOIN arrayFilter(x -> cityHash64(x) = TraceKey, ids) AS id" +
 		// has(), not IN: an IN of an array expression does not select
 		// trace_index's granules by its key.
 		" WHERE has(arrayMap(x -> cityHash64(x), ids), TraceKey)" +
-		" GROUP BY TraceKey, id)" +
-		" ORDER BY Timestamp"
+		" GROUP BY TraceKey, id"
 }
 
 // traceRange is the trace's [first span start, last span end] in whole
