@@ -109,8 +109,10 @@ type TraceQuery struct {
 // DefaultTraceLimit is the number of traces a search returns by default.
 const DefaultTraceLimit = 20
 
-// FindTraces returns whole traces, most recent match first, found and read
-// in one statement per search window (reader.SearchTraces).
+// FindTraces returns whole traces, most recent match first
+// (reader.SearchTraces: the search for a rare attribute value and the read
+// of its traces are one statement). A trace that disappears between the
+// search and the read (TTL) is left out.
 func (s *Service) FindTraces(ctx context.Context, q TraceQuery) ([]ptrace.Traces, error) {
 	search, err := s.traceSearch(q)
 	if err != nil {
