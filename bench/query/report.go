@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -170,16 +171,27 @@ func printSplit(w io.Writer, r sizeResult) {
 				n[i], total[i], busy[i] = float64(ss.n[i]), ms(ss.total[i]), ms(ss.busy[i])
 				out[i] = total[i] - busy[i]
 			}
+			// Asks of one question may run different numbers of statements
+			// (a search's windows): a statement that only some asks ran
+			// says in how many.
 			var each []string
 			for _, ds := range ss.each {
 				v := make([]float64, len(ds))
 				for i, d := range ds {
 					v[i] = ms(d)
 				}
-				each = append(each, fmtMS(median(v)))
+				e := fmtMS(median(v))
+				if len(ds) < len(ss.n) {
+					e += fmt.Sprintf(" (%d of %d asks)", len(ds), len(ss.n))
+				}
+				each = append(each, e)
+			}
+			stmts := strconv.FormatFloat(median(n), 'f', -1, 64)
+			if lo, hi := slices.Min(n), slices.Max(n); lo != hi {
+				stmts += fmt.Sprintf(" (%g–%g)", lo, hi)
 			}
 			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", q.name, l,
-				strconv.FormatFloat(median(n), 'f', -1, 64), fmtMS(median(total)), fmtMS(median(busy)), fmtMS(median(out)), strings.Join(each, ", "))
+				stmts, fmtMS(median(total)), fmtMS(median(busy)), fmtMS(median(out)), strings.Join(each, ", "))
 		}
 	}
 }
