@@ -67,9 +67,10 @@ func readLimitFlags(fs *cli.FlagSet, cfg *embedded.Config) {
 	fs.SetEnv("index-cache", EnvIndexCache)
 }
 
-// finishReadLimits turns the parsed read limits into the engine's Config:
-// 0 given on the command line means no limit, and a read memory limit left
-// at its default follows the engine's memory limit.
+// finishReadLimits turns the parsed read limits and the index cache into
+// the engine's Config: 0 given on the command line means none, and a read
+// memory limit or an index cache left at its default follows the engine's
+// memory limit.
 func finishReadLimits(fs *cli.FlagSet, cfg *embedded.Config) {
 	if cfg.ReadTimeout == 0 {
 		cfg.ReadTimeout = -1
