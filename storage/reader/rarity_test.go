@@ -77,6 +77,9 @@ func TestRareValueSearchReadsAtOnce(t *testing.T) {
 		{"a key no span has", TraceSearch{Matches: match("coupon", "x"), Limit: 20}, true, 0},
 		{"a common value", TraceSearch{Matches: match("tier", "gold"), Limit: 20}, false, 20},
 		{"a frequent value of a key of rare values", TraceSearch{Matches: match("order.ref", "guest"), Limit: 20}, false, 20},
+		// Rare for a limit above its count: 500 traces in one statement,
+		// which must keep the search's order.
+		{"a frequent value, a limit above its count", TraceSearch{Matches: match("order.ref", "guest"), Limit: 1000}, true, n / 4},
 	}
 	for _, c := range cases {
 		r := mustNew(t, counted, db) // its catalogue cache empty

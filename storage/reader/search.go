@@ -152,35 +152,16 @@ func (r *Reader) SearchTraces(ctx context.Context, s TraceSearch) ([]pcommon.Tra
 	if err != nil {
 		return nil, nil, err
 	}
-	builders := make(map[pcommon.TraceID]*traceBuilder)
+	var rank uint64 // a trace's place among the search's matches, from 1
 	ranks := make(map[pcommon.TraceID]uint64)
-	var row spanRow
-	var rank uint64 // the trace's place among the search's matches, from 1
-	dest := append(row.dest(), &rank)
-	settings := r.traceReadSettings()
-	settings["distributed_product_mode"] = "global"
-	err = r.query(ctx, settings, searchTracesQuery(r.t, r.spanCols, search), args, func(rows driverRows) error {
-		row.clearSlices()
-		if err := rows.Scan(dest...); err != nil {
-			return fmt.Errorf("search traces: %w", err)
-		}
-		b := builders[row.TraceID]
-		if b == nil {
-			b = newTraceBuilder()
-			builders[row.TraceID] = b
-			ranks[row.TraceID] = rank
-		}
-		b.add(&row)
-		return nil
-	})
+	found, err := r.readTraces(ctx, searchTracesQuery(r.t, r.spanCols, search), args, []any{&rank},
+		func(id pcommon.TraceID) { ranks[id] = rank })
 	if err != nil {
 		return nil, nil, err
 	}
-	ids := make([]pcommon.TraceID, 0, len(builders))
-	found := make(map[pcommon.TraceID]ptrace.Traces, len(builders))
-	for id, b := range builders {
+	ids := make([]pcommon.TraceID, 0, len(found))
+	for id := range found {
 		ids = append(ids, id)
-		found[id] = b.td
 	}
 	slices.SortFunc(ids, func(a, b pcommon.TraceID) int { return cmp.Compare(ranks[a], ranks[b]) })
 	return ids, found, nil

@@ -89,36 +89,47 @@ func (r *Reader) GetTrace(ctx context.Context, traceID pcommon.TraceID) (ptrace.
 // copy the set into a temporary table for nothing (1–4 ms measured at 10M
 // spans), it leaves a plain IN.
 func (r *Reader) GetTraces(ctx context.Context, ids []pcommon.TraceID) (map[pcommon.TraceID]ptrace.Traces, error) {
-	out := make(map[pcommon.TraceID]ptrace.Traces, len(ids))
 	if len(ids) == 0 {
-		return out, nil
+		return map[pcommon.TraceID]ptrace.Traces{}, nil
 	}
 	hexIDs := make([]string, len(ids))
 	for i, id := range ids {
 		hexIDs[i] = storage.HexParam(id[:])
 	}
-	builders := make(map[pcommon.TraceID]*traceBuilder, len(ids))
+	return r.readTraces(ctx, r.tracesQuery, []any{clickhouse.Named("ids", hexIDs)}, nil, nil)
+}
+
+// readTraces runs a statement of whole spans whose IN subquery selects
+// traces through trace_index (tracesByIDQuery, searchTracesQuery), and
+// builds one trace per TraceId. Columns after spanCols are scanned into
+// extra; first, when set, is called with a trace's id when its first span
+// is read (extra then holds that row's values).
+func (r *Reader) readTraces(ctx context.Context, sql string, args []any, extra []any, first func(pcommon.TraceID)) (map[pcommon.TraceID]ptrace.Traces, error) {
+	builders := make(map[pcommon.TraceID]*traceBuilder)
 	var row spanRow
-	dest := row.dest()
+	dest := append(row.dest(), extra...)
 	settings := r.traceReadSettings()
-	settings["distributed_product_mode"] = "global"
-	err := r.query(ctx, settings, r.tracesQuery, []any{clickhouse.Named("ids", hexIDs)},
-		func(rows driverRows) error {
-			row.clearSlices()
-			if err := rows.Scan(dest...); err != nil {
-				return fmt.Errorf("read %d traces: %w", len(ids), err)
+	settings["distributed_product_mode"] = "global" // see GetTraces
+	err := r.query(ctx, settings, sql, args, func(rows driverRows) error {
+		row.clearSlices()
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("read traces: %w", err)
+		}
+		b := builders[row.TraceID]
+		if b == nil {
+			b = newTraceBuilder()
+			builders[row.TraceID] = b
+			if first != nil {
+				first(row.TraceID)
 			}
-			b := builders[row.TraceID]
-			if b == nil {
-				b = newTraceBuilder()
-				builders[row.TraceID] = b
-			}
-			b.add(&row)
-			return nil
-		})
+		}
+		b.add(&row)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
+	out := make(map[pcommon.TraceID]ptrace.Traces, len(builders))
 	for id, b := range builders {
 		out[id] = b.td
 	}

@@ -109,19 +109,7 @@ func TestAttrValuesFilterUpgrade(t *testing.T) {
 
 	// Every part written before 0013 is filtered by the rebuilt index: a
 	// part without it would keep all its granules.
-	rows, err := conn.Query(ctx, "EXPLAIN indexes = 1 SELECT count() FROM "+db+".spans WHERE has(mapValues(AttrStr), 'r-30007')")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var plan []string
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, line)
-	}
-	rows.Close()
+	plan := queryStrings(t, conn, "EXPLAIN indexes = 1 SELECT count() FROM "+db+".spans WHERE has(mapValues(AttrStr), 'r-30007')")
 	text := strings.Join(plan, "\n")
 	m := regexp.MustCompile(`Name: idx_attr_values\n.*\n\s+Parts: \d+/\d+\n\s+Granules: (\d+)/(\d+)`).FindStringSubmatch(text)
 	if m == nil {

@@ -200,7 +200,7 @@ func (w *Writer) writeEncoded(ctx context.Context, e *Encoded, st *WriteStats) e
 			return w.writeEncodedEdges(ctx, e.token, edges, st)
 		}
 	}
-	body, err := e.body(t.statement)
+	body, err := e.body(t)
 	if err != nil {
 		return err
 	}
@@ -282,23 +282,23 @@ func (w *Writer) writeEncodedEdges(ctx context.Context, key string, edges []serv
 	return w.writeEdges(ctx, c, key, edges, st)
 }
 
-// body is the body of e's INSERT: statement, then e's Native block,
-// decompressed. A plain Encoded holds it (keep); a compressed one is
+// body is the body of e's INSERT into t: t's statement, then e's Native
+// block, decompressed. A plain Encoded holds it (keep); a compressed one is
 // decompressed straight behind the statement, so that a send from a
 // persistent queue holds one copy of its block, not two. The caller may
 // change only the statement's token (sendBody).
-func (e *Encoded) body(statement string) ([]byte, error) {
+func (e *Encoded) body(t *tableInsert) ([]byte, error) {
 	if e.plain {
-		if e.statement == statement {
+		if e.statement == t.statement {
 			return e.held, nil
 		}
 		// Another table's statement (not done by the writer, which sends
 		// an Encoded to the table it was encoded for).
-		return append([]byte(statement), e.plainBlock()...), nil
+		return t.bodyOf(e.plainBlock()), nil
 	}
-	body := make([]byte, len(statement)+e.plainLen)
-	copy(body, statement)
-	if _, err := io.ReadFull(compress.NewReader(bytes.NewReader(e.held)), body[len(statement):]); err != nil {
+	body := make([]byte, len(t.statement)+e.plainLen)
+	copy(body, t.statement)
+	if _, err := io.ReadFull(compress.NewReader(bytes.NewReader(e.held)), body[len(t.statement):]); err != nil {
 		return nil, fmt.Errorf("%w: a queued batch does not decompress: %v", ErrInvalidData, err)
 	}
 	return body, nil
