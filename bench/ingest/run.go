@@ -71,6 +71,11 @@ func oneRun(o opts, tmp, self string, ch chHTTP, engPID, chPort int, s runSpec,
 		return fmt.Errorf("collector not up: %w\n%s", err, tail(string(b), 3000))
 	}
 	time.Sleep(time.Second) // let start-up work (schema) settle
+	if o.thNoViews && s.exporter == "tracehouse" {
+		if err := dropViews(ch, db); err != nil {
+			return err
+		}
+	}
 
 	c0, err := cpuSeconds(col.pid())
 	if err != nil {
@@ -159,6 +164,27 @@ func oneRun(o opts, tmp, self string, ch chHTTP, engPID, chPort int, s runSpec,
 }
 
 // dirBytes is the size of the files in dir and below.
+// dropViews drops every materialized view in db (-th-no-views). The
+// collector has made its schema by now (it migrates before its receivers
+// listen), so what it writes next lands in the tables alone.
+func dropViews(ch chHTTP, db string) error {
+	out, err := ch.query("SELECT name FROM system.tables WHERE database = '" + db + "' AND engine = 'MaterializedView' ORDER BY name")
+	if err != nil {
+		return err
+	}
+	views := strings.Fields(out)
+	if len(views) == 0 {
+		return fmt.Errorf("-th-no-views: no materialized view in %s", db)
+	}
+	for _, v := range views {
+		if _, err := ch.query("DROP VIEW " + db + "." + v); err != nil {
+			return fmt.Errorf("-th-no-views: %w", err)
+		}
+	}
+	fmt.Fprintf(os.Stderr, "-th-no-views: dropped %s from %s\n", strings.Join(views, ", "), db)
+	return nil
+}
+
 func dirBytes(dir string) (int64, error) {
 	var n int64
 	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
@@ -211,8 +237,8 @@ func printTable(o opts, version string, results []*result) {
 	if !o.fsync {
 		fsync = "no fsync"
 	}
-	fmt.Printf("\nIngest benchmark: %d spans (5-span traces, ~10 attrs) / %d log records, %d per OTLP/gRPC request, %d senders, overflow %s; queues %s (persistent: file_storage, %s); %d round(s); engine: embedded chDB %s; %s, %d CPUs\n\n",
-		o.spans, o.logs, o.perReq, o.workers, o.overflow, o.queues, fsync, o.runs, version, time.Now().UTC().Format("2006-01-02"), numCPU())
+	fmt.Printf("\nIngest benchmark: %d spans (5-span traces, ~10 attrs) / %d log records, %d per OTLP/gRPC request, %d senders, overflow %s; queues %s (persistent: file_storage, %s); %d round(s); engine: embedded chDB %s; %s, %d CPUs%s\n\n",
+		o.spans, o.logs, o.perReq, o.workers, o.overflow, o.queues, fsync, o.runs, version, time.Now().UTC().Format("2006-01-02"), numCPU(), noViews(o))
 	fmt.Println("| round | exporter | signal | queue | items accepted | rows stored (duplicates) | end-to-end s | items/s stored | items per collector CPU-s | collector CPU-s | engine CPU-s per 1k items | collector peak RSS MiB | collector disk writes MiB | queue files MiB | bytes/row on disk (as written) | bytes/row on disk (after OPTIMIZE FINAL) | INSERT statements | parts written |")
 	fmt.Println("|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range results {
@@ -229,6 +255,14 @@ func printTable(o opts, version string, results []*result) {
 	fmt.Println()
 	fmt.Println("items = spans (traces) or log records (logs); rates count distinct items (uniqExact of TraceId,SpanId / Timestamp,Body), bytes are per stored row. End-to-end: first send until every accepted item is a visible row. CPU: utime+stime from /proc/PID/stat over that interval. Peak RSS: VmHWM of the collector process (one fresh collector per row). Collector disk writes: write_bytes of /proc/PID/io over the interval (the persistent queue; 0 with the queue in memory); queue files: their size after the run. Bytes on disk: sum(bytes_on_disk) of active parts of every table in the run's database (Tracehouse: spans + trace_index + red_1m + service-edge tables; contrib: otel_traces + otel_traces_trace_id_ts), right after the run and again after OPTIMIZE TABLE … FINAL. INSERT statements and parts written: differences of the engine's system.events (InsertQuery; InsertedCompactParts + InsertedWideParts, every table, the materialized views' included) over the run; contrib counts one statement per batch it sends (async inserts), and its parts are the server's flushes of them.")
 	printSummary(results)
+}
+
+// noViews marks a table printed with -th-no-views.
+func noViews(o opts) string {
+	if !o.thNoViews {
+		return ""
+	}
+	return "; Tracehouse WITHOUT its materialized views (-th-no-views: a ceiling, not the product)"
 }
 
 func (r *result) rate() float64   { return float64(r.unique) / r.e2e.Seconds() }
