@@ -67,8 +67,8 @@ func main() {
 	flag.BoolVar(&o.fsync, "fsync", true, "persistent queue: sync every queue write to disk (file_storage fsync), as all-in-one does unless --queue-fsync=false")
 	flag.IntVar(&o.runs, "runs", 1, "rounds: every run (-only × -queue) this many times, interleaved; the table shows every run, the medians and the ratios per round")
 	flag.IntVar(&o.thMinSize, "th-min-size", 0, "the Tracehouse exporter's sending_queue.batch.min_size (0: its default)")
-	flag.BoolVar(&o.thNoViews, "th-no-views", false, "drop the materialized views from Tracehouse's database before each Tracehouse run: its ceiling without RED, trace index, peer and publish edges or attribute catalogue (what the views cost end to end; not a configuration anyone runs)")
 	flag.IntVar(&o.thMaxSize, "th-max-size", 0, "the Tracehouse exporter's sending_queue.batch.max_size (0: its default)")
+	flag.BoolVar(&o.thNoViews, "th-no-views", false, "drop the materialized views from Tracehouse's database before each Tracehouse run: its ceiling without RED, trace index, peer and publish edges or attribute catalogue (what the views cost end to end; not a configuration anyone runs)")
 	flag.StringVar(&o.overflow, "overflow", "block", "what a full sending queue does, in both exporters: block (the receiver waits for room: the rate the pipeline sustains) or refuse (RESOURCE_EXHAUSTED; the senders pause and retry, and their pauses count in the end-to-end time)")
 	flag.Parse()
 	if o.overflow != "block" && o.overflow != "refuse" {

@@ -163,7 +163,6 @@ func oneRun(o opts, tmp, self string, ch chHTTP, engPID, chPort int, s runSpec,
 	return nil
 }
 
-// dirBytes is the size of the files in dir and below.
 // dropViews drops every materialized view in db (-th-no-views). The
 // collector has made its schema by now (it migrates before its receivers
 // listen), so what it writes next lands in the tables alone.
@@ -185,6 +184,7 @@ func dropViews(ch chHTTP, db string) error {
 	return nil
 }
 
+// dirBytes is the size of the files in dir and below.
 func dirBytes(dir string) (int64, error) {
 	var n int64
 	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
