@@ -111,6 +111,29 @@ func ConnTo(t testing.TB, db string) driver.Conn {
 	return conn
 }
 
+// Strings runs a statement whose rows are one String column and returns
+// that column; any error fails the test.
+func Strings(t testing.TB, conn driver.Conn, query string, args ...any) []string {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // NewDatabase creates an empty database with a unique name and drops it when
 // the test ends, so tests of one package never see each other's rows.
 func NewDatabase(t testing.TB) string {

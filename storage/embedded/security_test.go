@@ -432,17 +432,7 @@ func TestGuardRefusesFileNetworkAndProgramAccess(t *testing.T) {
 	if len(entries) != 1 {
 		t.Errorf("the refused statements wrote into %s: %v", dir, entries)
 	}
-	var tables []string
-	rows, err := conn.Query(ctx, "SELECT name FROM system.tables WHERE database = {db:String}", clickhouse.Named("db", db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var name string
-		rows.Scan(&name)
-		tables = append(tables, name)
-	}
-	rows.Close()
+	tables := chtest.Strings(t, conn, "SELECT name FROM system.tables WHERE database = {db:String}", clickhouse.Named("db", db))
 	if len(tables) != 1 || tables[0] != "lines" {
 		t.Errorf("the refused statements changed the tables: %v", tables)
 	}
@@ -695,20 +685,7 @@ func TestEveryEngineTableFunctionIsClassified(t *testing.T) {
 		// database engines
 		"Atomic", "Ordinary", "Memory", "Dictionary", "Replicated", "Lazy", "Overlay")
 	conn := chtest.Conn(t)
-	names := func(sql string) []string {
-		rows, err := conn.Query(context.Background(), sql)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var out []string
-		for rows.Next() {
-			var n string
-			rows.Scan(&n)
-			out = append(out, n)
-		}
-		return out
-	}
+	names := func(sql string) []string { return chtest.Strings(t, conn, sql) }
 	functions := names("SELECT name FROM system.table_functions")
 	if len(functions) < 50 {
 		t.Fatalf("only %d table functions listed", len(functions))

@@ -90,7 +90,8 @@ func Start(cfg Config) (*Server, error) {
 		os.RemoveAll(spoolDir)
 		return nil, fmt.Errorf("listen on %s: %w (is another ClickHouse or Tracehouse running? choose another port with --listen)", cfg.Listen, err)
 	}
-	engine, err := chdb.OpenWith(cfg.LibPath, dataDir, chdb.Options{MaxServerMemoryUsage: cfg.MemoryLimit, IndexUncompressedCacheSize: max(cfg.IndexCacheSize, 0)})
+	indexCache := max(cfg.IndexCacheSize, 0) // negative: none
+	engine, err := chdb.OpenWith(cfg.LibPath, dataDir, chdb.Options{MaxServerMemoryUsage: cfg.MemoryLimit, IndexUncompressedCacheSize: indexCache})
 	if err != nil {
 		ln.Close()
 		os.RemoveAll(spoolDir)
@@ -126,7 +127,7 @@ func Start(cfg Config) (*Server, error) {
 	ready := s.log.Info().Str("listen", s.Addr()).Str("data", dataDir).Str("version", s.hello.version).Str("user", cfg.User).
 		Int64("memory_limit", cfg.MemoryLimit).Int("read_queue", cfg.ReadQueue).Dur("read_queue_wait", cfg.ReadQueueWait).
 		Dur("read_timeout", cfg.ReadTimeout).Int64("read_max_memory", cfg.ReadMaxMemory).
-		Int64("index_cache", max(cfg.IndexCacheSize, 0))
+		Int64("index_cache", indexCache)
 	if passwordFile != "" {
 		ready = ready.Str("password_file", passwordFile)
 	}

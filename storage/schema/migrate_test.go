@@ -64,7 +64,7 @@ func TestMigrateTwiceIsNoop(t *testing.T) {
 		t.Fatalf("first Migrate applied %q, want %q", applied, want)
 	}
 
-	tables := queryStrings(t, conn, "SELECT name FROM system.tables WHERE database = {db:String} ORDER BY name", chParams("db", opts.Database)...)
+	tables := chtest.Strings(t, conn, "SELECT name FROM system.tables WHERE database = {db:String} ORDER BY name", chParams("db", opts.Database)...)
 	want = []string{Attributes1hTable, "attributes_1h_log_resources_mv", "attributes_1h_logs_mv", "attributes_1h_span_resources_mv", "attributes_1h_spans_mv",
 		SavedViewsTable, LogsTable, PeerCalls1mTable, "peer_calls_1m_mv", RED1mTable, "red_1m_mv", MigrationsTable, ServiceEdgeEventsTable, ServiceEdges1mTable, "service_edges_1m_mv", SpansTable, TraceIndexTable, "trace_index_mv",
 		BrokerEdgeEventsTable, BrokerEdges1mTable, "broker_edges_1m_mv", Publishes1mTable, "publishes_1m_mv", REDInstance1mTable, "red_instance_1m_mv"}
@@ -353,34 +353,12 @@ func TestColumnListsMatchTables(t *testing.T) {
 	} {
 		// The lists are what writers insert: computed (MATERIALIZED)
 		// columns are the server's.
-		have := queryStrings(t, conn, "SELECT name FROM system.columns WHERE database = {db:String} AND table = {t:String} AND default_kind != 'MATERIALIZED' ORDER BY position",
+		have := chtest.Strings(t, conn, "SELECT name FROM system.columns WHERE database = {db:String} AND table = {t:String} AND default_kind != 'MATERIALIZED' ORDER BY position",
 			chParams("db", opts.Database, "t", table)...)
 		if !reflect.DeepEqual(have, want) {
 			t.Errorf("%s columns:\n have %q\n want %q", table, have, want)
 		}
 	}
-}
-
-// queryStrings is the one String column of a statement's rows.
-func queryStrings(t *testing.T, conn driver.Conn, query string, args ...any) []string {
-	t.Helper()
-	rows, err := conn.Query(context.Background(), query, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // row fills every column of cols with an empty value of its type, then

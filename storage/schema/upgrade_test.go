@@ -109,7 +109,7 @@ func TestAttrValuesFilterUpgrade(t *testing.T) {
 
 	// Every part written before 0013 is filtered by the rebuilt index: a
 	// part without it would keep all its granules.
-	plan := queryStrings(t, conn, "EXPLAIN indexes = 1 SELECT count() FROM "+db+".spans WHERE has(mapValues(AttrStr), 'r-30007')")
+	plan := chtest.Strings(t, conn, "EXPLAIN indexes = 1 SELECT count() FROM "+db+".spans WHERE has(mapValues(AttrStr), 'r-30007')")
 	text := strings.Join(plan, "\n")
 	m := regexp.MustCompile(`Name: idx_attr_values\n.*\n\s+Parts: \d+/\d+\n\s+Granules: (\d+)/(\d+)`).FindStringSubmatch(text)
 	if m == nil {

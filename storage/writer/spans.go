@@ -78,6 +78,8 @@ type edgeEncoders struct {
 	edgeBlock, brokerBlock nativeblock.Encoder
 }
 
+// reset is freeList's: there is nothing to clear, since each encoder
+// starts its block afresh when it encodes.
 func (*edgeEncoders) reset() {}
 
 func newSpanColumns(maxDepth int) *spanColumns {
